@@ -1,0 +1,60 @@
+/**
+ * Runs the health window against a live collector: one check per interval until the
+ * window passes or fails, or the collector exits (an immediate failure).
+ */
+import type { Clock } from "../deps.js";
+import type { Probe, ProbeResult } from "./probe.js";
+import { judgeWindow } from "./window.js";
+import type { WindowRule } from "./window.js";
+
+export interface GateOptions extends WindowRule {
+  probe: Probe;
+  intervalMs: number;
+  clock: Clock;
+  /** Resolves with a description when the collector exits during the window. */
+  exited: Promise<string>;
+  signal: AbortSignal;
+  /** Called after every check, e.g. to keep reported health current. */
+  onCheck?: (result: ProbeResult) => void;
+}
+
+export type GateResult =
+  | { ok: true; checks: number; elapsedMs: number }
+  | { ok: false; checks: number; elapsedMs: number; reason: string };
+
+export async function runHealthGate(options: GateOptions): Promise<GateResult> {
+  const { clock, signal } = options;
+  const started = clock.now();
+  const results: boolean[] = [];
+  let lastError = "";
+  let exit: string | undefined;
+  void options.exited.then((why) => (exit = why));
+  const elapsed = (): number => clock.now() - started;
+  for (;;) {
+    if (exit !== undefined) return { ok: false, checks: results.length, elapsedMs: elapsed(), reason: `collector exited: ${exit}` };
+    const result = await options.probe(signal);
+    // An exit seen during the probe wins over its (refused) answer.
+    await Promise.resolve();
+    if (exit !== undefined) return { ok: false, checks: results.length, elapsedMs: elapsed(), reason: `collector exited: ${exit}` };
+    results.push(result.healthy);
+    if (!result.healthy && result.error) lastError = result.error;
+    options.onCheck?.(result);
+    const verdict = judgeWindow(results, options);
+    if (verdict === "passed") return { ok: true, checks: results.length, elapsedMs: elapsed() };
+    if (verdict === "failed") {
+      const passes = results.filter(Boolean).length;
+      return {
+        ok: false,
+        checks: results.length,
+        elapsedMs: elapsed(),
+        reason: `health check window failed: ${passes} of ${results.length} checks passed, ${options.passesRequired} in a row required (last error: ${lastError || "none"})`,
+      };
+    }
+    const pause = new AbortController();
+    const stopPause = (): void => pause.abort();
+    void options.exited.then(stopPause);
+    await clock.sleep(options.intervalMs, AbortSignal.any([signal, pause.signal])).catch((err: unknown) => {
+      if (signal.aborted) throw err;
+    });
+  }
+}
