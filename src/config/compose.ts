@@ -1,0 +1,208 @@
+/**
+ * Composes the collector's effective config from the local layers (agent.config_files), the
+ * remote config map and the parts the supervisor injects (the health_check extension), with
+ * the collector's own merge rules: maps merge key by key, lists and scalars are replaced.
+ */
+import { stringify } from "yaml";
+import { ConfigError } from "../errors.js";
+import { parseConfigBody, parseConfigText, type CollectorConfig } from "./body.js";
+import { isPlainMap, setOwn } from "./check.js";
+import { deepClone, deepMerge } from "./merge.js";
+import { REMOTE_CONFIG_TOKEN, isConfigFileToken } from "./schema.js";
+
+export { deepMerge } from "./merge.js";
+export {
+  CONFIG_BODY_MAX_ALIAS_COUNT,
+  DEFAULT_MAX_CONFIG_BYTES,
+  checkConfigFileName,
+  parseConfigBody,
+  type CollectorConfig,
+  type ParseBodyOptions,
+  type ParseBodyResult,
+} from "./body.js";
+
+export interface LocalConfigFile {
+  /** The agent.config_files entry this content belongs to. */
+  readonly name: string;
+  /** The file's text (YAML or JSON), or an already parsed map. */
+  readonly content: string | Readonly<CollectorConfig>;
+}
+
+export interface RemoteConfigFile {
+  /** The config_map key. */
+  readonly name: string;
+  readonly body: string | Uint8Array;
+}
+
+export interface HealthEndpoint {
+  /** host:port */
+  readonly endpoint: string;
+  readonly path: string;
+}
+
+export interface ComposeInput {
+  /** Contents by name; only the names listed in `order` are used. */
+  readonly localFiles: readonly LocalConfigFile[];
+  /** agent.config_files: local file names and the $REMOTE_CONFIG / $OWN_TELEMETRY_CONFIG / $OPAMP_EXTENSION_CONFIG tokens. */
+  readonly order: readonly string[];
+  readonly remote: readonly RemoteConfigFile[];
+  readonly injected: { readonly health?: HealthEndpoint | undefined };
+}
+
+export interface ComposedHealth extends HealthEndpoint {
+  /** "injected": added by the supervisor; "user": the config's own health_check, left as written. */
+  readonly source: "injected" | "user";
+}
+
+export interface ComposeResult {
+  readonly config: CollectorConfig;
+  /** Deterministic YAML of `config`. */
+  readonly yaml: string;
+  /**
+   * Where to poll the collector's health_check (wildcard hosts such as 0.0.0.0 are turned
+   * into loopback), or null when the composed config has none.
+   */
+  readonly health: ComposedHealth | null;
+  /** Things worth a log line that do not stop composition. */
+  readonly warnings: readonly string[];
+}
+
+const HEALTH_CHECK = "health_check";
+const HEALTH_DEFAULTS = { endpoint: "localhost:13133", path: "/", v2Path: "/status" } as const;
+
+/**
+ * Merges the layers in `order`; remote files (sorted by name, the unnamed "" one last) go
+ * where $REMOTE_CONFIG is, or after the local files when it is absent. Throws ConfigError
+ * when a local file or remote body cannot be parsed; run parseConfigBody on remote bodies
+ * first to get those failures as values.
+ */
+export function composeCollectorConfig(input: ComposeInput): ComposeResult {
+  const byName = new Map(input.localFiles.map((file) => [file.name, file] as const));
+  let config: CollectorConfig = {};
+  let remoteMerged = false;
+  const mergeRemote = (): void => {
+    for (const layer of remoteLayers(input.remote)) config = deepMerge(config, layer);
+    remoteMerged = true;
+  };
+  for (const entry of input.order) {
+    if (entry === REMOTE_CONFIG_TOKEN) {
+      if (!remoteMerged) mergeRemote();
+      continue;
+    }
+    if (isConfigFileToken(entry)) continue; // $OWN_TELEMETRY_CONFIG, $OPAMP_EXTENSION_CONFIG: nothing yet.
+    const file = byName.get(entry);
+    if (file === undefined) throw new ConfigError(entry, ["no content was given for this config file"]);
+    config = deepMerge(config, localLayer(file));
+  }
+  if (!remoteMerged) mergeRemote();
+
+  const warnings: string[] = [];
+  let health = findUserHealthCheck(config, warnings);
+  if (health === null && input.injected.health !== undefined) {
+    injectHealthCheck(config, input.injected.health);
+    health = { ...input.injected.health, source: "injected" };
+  }
+  return { config, yaml: toYaml(config), health, warnings };
+}
+
+/** Deterministic YAML: key order as merged, no anchors, no line folding. */
+export function toYaml(config: CollectorConfig): string {
+  return stringify(config, { aliasDuplicateObjects: false, lineWidth: 0 });
+}
+
+function localLayer(file: LocalConfigFile): CollectorConfig {
+  if (typeof file.content !== "string") return deepClone(file.content) as CollectorConfig;
+  const parsed = parseConfigText(file.content);
+  if (!parsed.ok) throw new ConfigError(file.name, [parsed.error]);
+  return parsed.config;
+}
+
+function remoteLayers(remote: readonly RemoteConfigFile[]): CollectorConfig[] {
+  const sorted = [...remote].sort((a, b) => compareRemoteNames(a.name, b.name));
+  return sorted.map((file) => {
+    const parsed = parseConfigBody(file.name, file.body, { allowEmptyName: true, maxBytes: Number.POSITIVE_INFINITY });
+    if (!parsed.ok) throw new ConfigError("remote config", [parsed.error]);
+    return parsed.config;
+  });
+}
+
+/** Code-unit order (locale independent); the unnamed "" entry sorts last, as upstream does. */
+function compareRemoteNames(a: string, b: string): number {
+  if (a === b) return 0;
+  if (a === "") return 1;
+  if (b === "") return -1;
+  return a < b ? -1 : 1;
+}
+
+function serviceExtensions(config: CollectorConfig): unknown[] | null {
+  const service = config.service;
+  if (!isPlainMap(service)) return null;
+  return Array.isArray(service.extensions) ? service.extensions : null;
+}
+
+/** The user's own health_check (or health_check/<name>), preferring one that is enabled. */
+function findUserHealthCheck(config: CollectorConfig, warnings: string[]): ComposedHealth | null {
+  const extensions = config.extensions;
+  if (!isPlainMap(extensions)) return null;
+  const ids = Object.keys(extensions).filter((id) => id === HEALTH_CHECK || id.startsWith(`${HEALTH_CHECK}/`));
+  const enabled = serviceExtensions(config) ?? [];
+  const id = ids.find((candidate) => enabled.includes(candidate)) ?? ids[0];
+  if (id === undefined) return null;
+  if (!enabled.includes(id)) {
+    warnings.push(`extensions.${id} is configured but not listed in service.extensions, so the collector will not serve it`);
+  }
+  const settings = extensions[id];
+  const body = isPlainMap(settings) ? settings : {};
+  let endpoint: unknown = body.endpoint;
+  let path: unknown = body.path;
+  let defaultPath: string = HEALTH_DEFAULTS.path;
+  if (body.use_v2 === true) {
+    const http = isPlainMap(body.http) ? body.http : {};
+    const status = isPlainMap(http.status) ? http.status : {};
+    [endpoint, path, defaultPath] = [http.endpoint, status.path, HEALTH_DEFAULTS.v2Path];
+  }
+  const endpointText = typeof endpoint === "string" && endpoint !== "" ? endpoint : HEALTH_DEFAULTS.endpoint;
+  if (endpointText.includes("${")) {
+    warnings.push(`extensions.${id} endpoint ${JSON.stringify(endpointText)} is expanded by the collector; polling it as written`);
+  }
+  return {
+    endpoint: pollableEndpoint(endpointText),
+    path: typeof path === "string" && path !== "" ? path : defaultPath,
+    source: "user",
+  };
+}
+
+/** A listen address that can be polled: wildcard and empty hosts become loopback. */
+function pollableEndpoint(endpoint: string): string {
+  const match = /^(.*):(\d+)$/.exec(endpoint);
+  if (!match) return endpoint;
+  const [, host = "", port = ""] = match;
+  if (host === "" || host === "0.0.0.0") return `127.0.0.1:${port}`;
+  if (host === "[::]" || host === "::") return `[::1]:${port}`;
+  return endpoint;
+}
+
+function injectHealthCheck(config: CollectorConfig, health: HealthEndpoint): void {
+  const extensions = mapAt(config, "extensions");
+  setOwn(extensions, HEALTH_CHECK, { endpoint: health.endpoint, path: health.path });
+  const service = mapAt(config, "service");
+  const current = service.extensions;
+  if (current !== undefined && current !== null && !Array.isArray(current)) {
+    throw new ConfigError("composed config", ["service.extensions: expected a list of extension ids"]);
+  }
+  const list = Array.isArray(current) ? current : [];
+  if (!list.includes(HEALTH_CHECK)) list.push(HEALTH_CHECK);
+  setOwn(service, "extensions", list);
+}
+
+/** The map under `key`, created when absent or null. */
+function mapAt(config: CollectorConfig, key: string): Record<string, unknown> {
+  const value = config[key];
+  if (isPlainMap(value)) return value;
+  if (value !== undefined && value !== null) {
+    throw new ConfigError("composed config", [`${key}: expected a map`]);
+  }
+  const created: Record<string, unknown> = {};
+  setOwn(config, key, created);
+  return created;
+}

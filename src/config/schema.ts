@@ -1,0 +1,178 @@
+/**
+ * The validated, defaulted, frozen supervisor configuration that every inner module receives.
+ * Built only by `resolveSupervisorConfig` (load.ts); nothing downstream re-checks it.
+ * Durations are whole milliseconds (`…Ms`), paths are absolute, and every key is present
+ * (absent optional values are `null`).
+ */
+
+export const REMOTE_CONFIG_TOKEN = "$REMOTE_CONFIG";
+export const OWN_TELEMETRY_CONFIG_TOKEN = "$OWN_TELEMETRY_CONFIG";
+export const OPAMP_EXTENSION_CONFIG_TOKEN = "$OPAMP_EXTENSION_CONFIG";
+
+export const CONFIG_FILE_TOKENS = [
+  REMOTE_CONFIG_TOKEN,
+  OWN_TELEMETRY_CONFIG_TOKEN,
+  OPAMP_EXTENSION_CONFIG_TOKEN,
+] as const;
+export type ConfigFileToken = (typeof CONFIG_FILE_TOKENS)[number];
+
+export function isConfigFileToken(entry: string): entry is ConfigFileToken {
+  return (CONFIG_FILE_TOKENS as readonly string[]).includes(entry);
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type TlsMinVersion = "1.2" | "1.3";
+export type ServerTransport = "websocket" | "http";
+
+export interface ResolvedTls {
+  readonly insecure: boolean;
+  readonly insecureSkipVerify: boolean;
+  readonly caFile: string | null;
+  readonly certFile: string | null;
+  readonly keyFile: string | null;
+  readonly minVersion: TlsMinVersion;
+  readonly serverNameOverride: string | null;
+}
+
+export interface ResolvedServer {
+  /** ws, wss, http or https URL, as written (after ${VAR} expansion). */
+  readonly endpoint: string;
+  /** `websocket` for ws/wss, `http` (polling) for http/https. */
+  readonly transport: ServerTransport;
+  /** Static headers. Values may be secrets: never log them. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly tls: ResolvedTls;
+}
+
+export interface ResolvedCapabilities {
+  readonly reportsEffectiveConfig: boolean;
+  readonly reportsOwnMetrics: boolean;
+  readonly reportsOwnLogs: boolean;
+  readonly reportsOwnTraces: boolean;
+  readonly reportsHealth: boolean;
+  readonly acceptsRemoteConfig: boolean;
+  readonly reportsRemoteConfig: boolean;
+  readonly acceptsRestartCommand: boolean;
+  readonly acceptsOpampConnectionSettings: boolean;
+  readonly acceptsOtherConnectionSettings: boolean;
+  readonly reportsAvailableComponents: boolean;
+  readonly reportsHeartbeat: boolean;
+  readonly acceptsPackages: boolean;
+  readonly reportsPackageStatuses: boolean;
+  readonly reportsConnectionSettingsStatus: boolean;
+}
+
+export interface ResolvedHealth {
+  /** host:port of the collector's health_check extension. */
+  readonly endpoint: string;
+  /** HTTP path, starts with "/". */
+  readonly path: string;
+  readonly intervalMs: number;
+  /** Number of most recent checks considered. */
+  readonly window: number;
+  /** Consecutive passes within the window that prove a config good; ≤ window. */
+  readonly passesRequired: number;
+  readonly requestTimeoutMs: number;
+  /** Add a health_check extension to the composed config when the user has none. */
+  readonly injectExtension: boolean;
+}
+
+export interface ResolvedRestart {
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly multiplier: number;
+  /** Fraction in [0, 1] of random spread applied to each delay. */
+  readonly jitter: number;
+  /** How long a run must stay healthy before the backoff resets. */
+  readonly resetAfterMs: number;
+}
+
+export interface ResolvedAgent {
+  /** Absolute path of the collector binary. */
+  readonly executable: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** Absolute paths and the $… tokens, in merge order. */
+  readonly configFiles: readonly string[];
+  readonly description: {
+    readonly identifyingAttributes: Readonly<Record<string, string>>;
+    readonly nonIdentifyingAttributes: Readonly<Record<string, string>>;
+  };
+  /** Lower-case UUID, or null to use the persisted/generated one. */
+  readonly instanceId: string | null;
+  readonly configApplyTimeoutMs: number;
+  readonly orphanDetectionIntervalMs: number;
+  readonly bootstrapTimeoutMs: number;
+  readonly useHupConfigReload: boolean;
+  readonly validateConfig: boolean;
+  /** Absolute paths. */
+  readonly startupFallbackConfigs: readonly string[];
+  readonly passthroughLogs: boolean;
+  readonly collectorCrashLogSnippetKib: number;
+  readonly stopTimeoutMs: number;
+  readonly health: ResolvedHealth;
+  readonly restart: ResolvedRestart;
+}
+
+export interface ResolvedConfig {
+  /** Absolute path of the supervisor.yaml this came from. */
+  readonly sourcePath: string;
+  readonly server: ResolvedServer;
+  readonly capabilities: ResolvedCapabilities;
+  readonly agent: ResolvedAgent;
+  readonly storage: { readonly directory: string };
+  readonly telemetry: { readonly logs: { readonly level: LogLevel } };
+}
+
+/** Capability defaults, keyed by the supervisor.yaml spelling. */
+export const CAPABILITY_DEFAULTS = {
+  reports_effective_config: true,
+  reports_own_metrics: false,
+  reports_own_logs: false,
+  reports_own_traces: false,
+  reports_health: true,
+  accepts_remote_config: false,
+  reports_remote_config: false,
+  accepts_restart_command: false,
+  accepts_opamp_connection_settings: false,
+  accepts_other_connection_settings: false,
+  reports_available_components: false,
+  reports_heartbeat: true,
+  accepts_packages: false,
+  reports_package_statuses: false,
+  reports_connection_settings_status: false,
+} as const satisfies Record<string, boolean>;
+
+/** Scalar defaults, keyed by the supervisor.yaml spelling; durations in milliseconds. */
+export const DEFAULTS = {
+  tlsMinVersion: "1.2",
+  configApplyTimeoutMs: 5_000,
+  orphanDetectionIntervalMs: 5_000,
+  bootstrapTimeoutMs: 3_000,
+  useHupConfigReload: false,
+  validateConfig: true,
+  passthroughLogs: false,
+  collectorCrashLogSnippetKib: 4,
+  stopTimeoutMs: 10_000,
+  health: {
+    endpoint: "localhost:13133",
+    path: "/",
+    intervalMs: 1_000,
+    window: 10,
+    passesRequired: 5,
+    requestTimeoutMs: 1_000,
+    injectExtension: true,
+  },
+  restart: {
+    initialDelayMs: 250,
+    maxDelayMs: 60_000,
+    multiplier: 2,
+    jitter: 0.2,
+    resetAfterMs: 60_000,
+  },
+  storageDirectory: "/var/lib/otelcol/supervisor",
+  logLevel: "info",
+} as const;
+
+/** Upper bound of agent.collector_crash_log_snippet_kib (the official supervisor's cap). */
+export const MAX_CRASH_LOG_SNIPPET_KIB = 1024;

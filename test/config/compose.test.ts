@@ -1,0 +1,209 @@
+import { describe, expect, it } from "vitest";
+import { composeCollectorConfig, deepMerge, type ComposeInput } from "../../src/config/compose.js";
+import { ConfigError } from "../../src/errors.js";
+
+describe("deepMerge", () => {
+  it("merges maps recursively and lets the later layer win on scalars", () => {
+    const a = { receivers: { otlp: { protocols: { grpc: { endpoint: "a:1" } } } }, level: "info" };
+    const b = { receivers: { otlp: { protocols: { http: {} } } }, level: "debug" };
+    expect(deepMerge(a, b)).toEqual({
+      receivers: { otlp: { protocols: { grpc: { endpoint: "a:1" }, http: {} } } },
+      level: "debug",
+    });
+  });
+
+  it("replaces lists instead of appending", () => {
+    expect(deepMerge({ service: { extensions: ["a", "b"] } }, { service: { extensions: ["c"] } })).toEqual({
+      service: { extensions: ["c"] },
+    });
+  });
+
+  it("lets null and scalars replace maps, and maps replace scalars", () => {
+    expect(deepMerge({ processors: { batch: {} }, x: 1 }, { processors: null, x: { y: 2 } })).toEqual({
+      processors: null,
+      x: { y: 2 },
+    });
+  });
+
+  it("keeps the earlier layer's key order, then new keys in order", () => {
+    const merged = deepMerge({ b: 1, a: { y: 1, x: 1 } }, { c: 1, a: { z: 1, x: 2 }, b: 2 });
+    expect(Object.keys(merged)).toEqual(["b", "a", "c"]);
+    expect(Object.keys(merged.a as object)).toEqual(["y", "x", "z"]);
+  });
+
+  it("neither modifies nor shares its inputs", () => {
+    const a = { m: { list: [1] } };
+    const b = { m: { other: { deep: true } } };
+    const merged = deepMerge(a, b) as { m: { list: number[]; other: { deep: boolean } } };
+    merged.m.list.push(2);
+    merged.m.other.deep = false;
+    expect(a).toEqual({ m: { list: [1] } });
+    expect(b).toEqual({ m: { other: { deep: true } } });
+  });
+
+  it("treats __proto__ as an ordinary key", () => {
+    const b = JSON.parse('{"__proto__": {"polluted": true}}') as Record<string, unknown>;
+    const merged = deepMerge({}, b);
+    expect(Object.keys(merged)).toEqual(["__proto__"]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+const base = `
+receivers:
+  otlp: {protocols: {grpc: {}}}
+exporters:
+  debug: {}
+service:
+  pipelines:
+    traces: {receivers: [otlp], exporters: [debug]}
+`;
+const overlay = "exporters:\n  debug: {verbosity: detailed}\n";
+
+function compose(input: Partial<ComposeInput>) {
+  return composeCollectorConfig({ localFiles: [], order: [], remote: [], injected: {}, ...input });
+}
+
+describe("composeCollectorConfig: order", () => {
+  const localFiles = [
+    { name: "/etc/base.yaml", content: base },
+    { name: "/etc/overlay.yaml", content: overlay },
+  ];
+  const remote = [{ name: "r.yaml", body: "exporters:\n  debug: {verbosity: basic}\n" }];
+
+  it("merges local files in order", () => {
+    const { config } = compose({ localFiles, order: ["/etc/base.yaml", "/etc/overlay.yaml"] });
+    expect(config.exporters).toEqual({ debug: { verbosity: "detailed" } });
+    const reversed = compose({ localFiles, order: ["/etc/overlay.yaml", "/etc/base.yaml"] });
+    expect(reversed.config.exporters).toEqual({ debug: { verbosity: "detailed" } });
+    expect(Object.keys(reversed.config)).toEqual(["exporters", "receivers", "service"]);
+  });
+
+  it("puts remote files after the local files when $REMOTE_CONFIG is absent", () => {
+    const { config } = compose({ localFiles, order: ["/etc/base.yaml", "/etc/overlay.yaml"], remote });
+    expect(config.exporters).toEqual({ debug: { verbosity: "basic" } });
+  });
+
+  it("puts remote files where $REMOTE_CONFIG is", () => {
+    const { config } = compose({ localFiles, order: ["/etc/base.yaml", "$REMOTE_CONFIG", "/etc/overlay.yaml"], remote });
+    expect(config.exporters).toEqual({ debug: { verbosity: "detailed" } });
+    const first = compose({ localFiles, order: ["$REMOTE_CONFIG", "/etc/base.yaml"], remote: [{ name: "r", body: "z: 1\n" }] });
+    expect(Object.keys(first.config)).toEqual(["z", "receivers", "exporters", "service"]);
+  });
+
+  it("accepts $OWN_TELEMETRY_CONFIG and $OPAMP_EXTENSION_CONFIG, which add nothing yet", () => {
+    const plain = compose({ localFiles, order: ["/etc/base.yaml"] });
+    const tokens = compose({ localFiles, order: ["$OWN_TELEMETRY_CONFIG", "/etc/base.yaml", "$OPAMP_EXTENSION_CONFIG"] });
+    expect(tokens.yaml).toBe(plain.yaml);
+  });
+
+  it("merges remote files sorted by name whatever order they arrive in, the unnamed one last", () => {
+    const files = [
+      { name: "b.yaml", body: "k: b\nb: 1\n" },
+      { name: "", body: "k: unnamed\n" },
+      { name: "a.yaml", body: "k: a\na: 1\n" },
+      { name: "B.yaml", body: "k: B\n" },
+    ];
+    const one = compose({ remote: files });
+    const two = compose({ remote: [...files].reverse() });
+    expect(one.yaml).toBe(two.yaml);
+    expect(one.config).toEqual({ k: "unnamed", b: 1, a: 1 });
+    expect(Object.keys(one.config)).toEqual(["k", "a", "b"]);
+  });
+
+  it("produces deterministic YAML that parses back to the config", async () => {
+    const { parse } = await import("yaml");
+    const a = compose({ localFiles, order: ["/etc/base.yaml", "/etc/overlay.yaml"], remote });
+    const b = compose({ localFiles, order: ["/etc/base.yaml", "/etc/overlay.yaml"], remote });
+    expect(a.yaml).toBe(b.yaml);
+    expect(parse(a.yaml)).toEqual(a.config);
+    expect(a.yaml.startsWith("receivers:\n")).toBe(true);
+  });
+
+  it("accepts parsed local content and never modifies it", () => {
+    const content = { service: { extensions: ["zpages"] } };
+    compose({ localFiles: [{ name: "x", content }], order: ["x"], injected: { health: { endpoint: "localhost:1", path: "/" } } });
+    expect(content).toEqual({ service: { extensions: ["zpages"] } });
+  });
+
+  it("throws ConfigError for unparsable layers and missing local content", () => {
+    expect(() => compose({ localFiles: [{ name: "/etc/bad.yaml", content: "a: [" }], order: ["/etc/bad.yaml"] })).toThrow(
+      ConfigError,
+    );
+    expect(() => compose({ remote: [{ name: "r", body: "- a\n" }] })).toThrow(/expected a map at the top level/);
+    expect(() => compose({ order: ["/etc/none.yaml"] })).toThrow(/no content was given/);
+    expect(compose({ localFiles: [{ name: "/x", content: "a: 1" }], order: [] }).config).toEqual({});
+  });
+});
+
+describe("composeCollectorConfig: health_check", () => {
+  const health = { endpoint: "localhost:13133", path: "/" };
+  const local = (content: string) => ({ localFiles: [{ name: "c", content }], order: ["c"] });
+
+  it("injects extensions.health_check and enables it when the config has none", () => {
+    const result = compose({ ...local(base), injected: { health } });
+    expect(result.config.extensions).toEqual({ health_check: { endpoint: "localhost:13133", path: "/" } });
+    expect((result.config.service as Record<string, unknown>).extensions).toEqual(["health_check"]);
+    expect(result.health).toEqual({ ...health, source: "injected" });
+    expect(result.warnings).toEqual([]);
+  });
+
+  it("appends to existing service.extensions and creates missing sections", () => {
+    const result = compose({ ...local("extensions: {zpages: {}}\nservice: {extensions: [zpages]}\n"), injected: { health } });
+    expect(result.config).toEqual({
+      extensions: { zpages: {}, health_check: health },
+      service: { extensions: ["zpages", "health_check"] },
+    });
+    const empty = compose({ injected: { health } });
+    expect(empty.config).toEqual({ extensions: { health_check: health }, service: { extensions: ["health_check"] } });
+    const listed = compose({ ...local("service: {extensions: [health_check]}\n"), injected: { health } });
+    expect((listed.config.service as Record<string, unknown>).extensions).toEqual(["health_check"]);
+  });
+
+  it("leaves the user's health_check alone and reports where it listens", () => {
+    const user = "extensions:\n  health_check: {endpoint: 0.0.0.0:9999, path: /ready}\nservice: {extensions: [health_check]}\n";
+    const result = compose({ ...local(user), injected: { health } });
+    expect(result.config.extensions).toEqual({ health_check: { endpoint: "0.0.0.0:9999", path: "/ready" } });
+    expect(result.health).toEqual({ endpoint: "127.0.0.1:9999", path: "/ready", source: "user" });
+    expect(result.warnings).toEqual([]);
+  });
+
+  it("fills the extension's own defaults for a bare user health_check and understands v2 and named ones", () => {
+    const bare = compose({ ...local("extensions: {health_check: }\nservice: {extensions: [health_check]}\n"), injected: { health } });
+    expect(bare.health).toEqual({ endpoint: "localhost:13133", path: "/", source: "user" });
+    expect(bare.config.extensions).toEqual({ health_check: null });
+    const v2 = compose({
+      ...local("extensions: {health_check/v2: {use_v2: true, http: {endpoint: 'localhost:1'}}}\nservice: {extensions: [health_check/v2]}\n"),
+      injected: { health },
+    });
+    expect(v2.health).toEqual({ endpoint: "localhost:1", path: "/status", source: "user" });
+  });
+
+  it("warns when the user's health_check is not enabled in service.extensions", () => {
+    const result = compose({ ...local("extensions: {health_check: {endpoint: 'localhost:5'}}\n"), injected: { health } });
+    expect(result.health).toEqual({ endpoint: "localhost:5", path: "/", source: "user" });
+    expect(result.warnings).toEqual([expect.stringMatching(/^extensions\.health_check is configured but not listed/)]);
+    expect(result.config.service).toBeUndefined();
+  });
+
+  it("injects nothing without injected.health but still reports a user health_check", () => {
+    expect(compose(local(base)).health).toBeNull();
+    expect(compose(local(base)).config.extensions).toBeUndefined();
+    const user = compose(local("extensions: {health_check: {}}\nservice: {extensions: [health_check]}\n"));
+    expect(user.health).toMatchObject({ source: "user" });
+  });
+
+  it("sees a health_check that arrives in a remote file", () => {
+    const result = compose({
+      ...local(base),
+      remote: [{ name: "r", body: "extensions: {health_check: {endpoint: ':7000'}}\nservice: {extensions: [health_check]}\n" }],
+      injected: { health },
+    });
+    expect(result.health).toEqual({ endpoint: "127.0.0.1:7000", path: "/", source: "user" });
+  });
+
+  it("throws ConfigError when extensions or service.extensions have the wrong shape", () => {
+    expect(() => compose({ ...local("extensions: [a]\n"), injected: { health } })).toThrow(/extensions: expected a map/);
+    expect(() => compose({ ...local("service: {extensions: a}\n"), injected: { health } })).toThrow(/service\.extensions/);
+  });
+});
