@@ -1,0 +1,142 @@
+/**
+ * Short-lived collector runs: `<exe> validate … --config <path>` before a config is applied,
+ * and `<exe> --version` for the agent description and upgrade checks. These use execa: they
+ * are bounded runs whose whole output we want, with a timeout and a cancel signal.
+ */
+import { execa } from "execa";
+import { abortError, ProcessError } from "../errors.js";
+import { collectorArgs } from "./spawn.js";
+
+export interface CommandOptions {
+  /** Operator-configured collector args; validate must see the same ones as the real run. */
+  args?: readonly string[];
+  /** Added to the supervisor's environment, as for the real run. */
+  env?: Readonly<Record<string, string>>;
+  /** Default 30 s for validate, 10 s for --version. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ValidateOptions extends CommandOptions {
+  /** Upper bound for the returned message, in bytes. Default 4 KiB. */
+  maxMessageBytes?: number;
+}
+
+export type ValidateResult = { ok: true } | { ok: false; message: string };
+
+const MAX_BUFFER = 1024 * 1024;
+
+interface RunOutcome {
+  exitCode: number | undefined;
+  signal: string | undefined;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+async function run(executable: string, argv: string[], options: CommandOptions, timeoutMs: number): Promise<RunOutcome> {
+  if (options.signal?.aborted) throw abortError(options.signal);
+  const result = await execa(executable, argv, {
+    reject: false,
+    stdin: "ignore",
+    env: { ...options.env },
+    extendEnv: true,
+    timeout: timeoutMs,
+    forceKillAfterDelay: 2_000,
+    maxBuffer: MAX_BUFFER,
+    stripFinalNewline: true,
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
+  });
+  if (result.isCanceled && options.signal?.aborted) throw abortError(options.signal);
+  if (result.exitCode === undefined && result.signal === undefined && !result.timedOut) {
+    throw new ProcessError("SPAWN_FAILED", `cannot run ${executable}: ${result.shortMessage ?? "unknown error"}`, {
+      cause: result.cause,
+    });
+  }
+  return {
+    exitCode: result.exitCode,
+    signal: result.signal,
+    stdout: typeof result.stdout === "string" ? result.stdout : "",
+    stderr: typeof result.stderr === "string" ? result.stderr : "",
+    timedOut: result.timedOut,
+  };
+}
+
+/**
+ * Runs `<executable> validate <args> --config <path>…`. Resolves `{ok: false, message}`
+ * with the collector's own error text when it rejects the config (or times out); throws
+ * only when validation could not run at all (SPAWN_FAILED, ABORTED).
+ */
+export async function runValidate(
+  executable: string,
+  configPath: string | readonly string[],
+  options: ValidateOptions = {},
+): Promise<ValidateResult> {
+  const configPaths = typeof configPath === "string" ? [configPath] : configPath;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const argv = ["validate", ...collectorArgs({ executable, configPaths, ...(options.args ? { args: options.args } : {}) })];
+  const outcome = await run(executable, argv, options, timeoutMs);
+  if (outcome.timedOut) return { ok: false, message: `validate did not finish within ${timeoutMs} ms` };
+  if (outcome.exitCode === 0) return { ok: true };
+  const text = validateErrorText(outcome.stderr) || outcome.stdout.trim();
+  const fallback = outcome.signal ? `validate killed by ${outcome.signal}` : `validate exited with code ${outcome.exitCode}`;
+  return { ok: false, message: boundText(text || fallback, options.maxMessageBytes ?? 4096) };
+}
+
+// Builder-generated mains before collector v0.144 repeat the error on a second, log-style
+// line ("2026/01/02 03:04:05 collector server run finished with error: …"); drop it.
+const RUN_FINISHED = /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} collector server run finished with error:/;
+
+/** The collector's error text from validate's stderr, without the duplicate trailer line. */
+export function validateErrorText(stderr: string): string {
+  const lines = stderr.trim().split("\n");
+  const hasError = lines.some((line) => line.startsWith("Error: "));
+  return lines
+    .filter((line) => !(hasError && RUN_FINISHED.test(line)))
+    .join("\n")
+    .trim();
+}
+
+/** Cuts `text` to at most `maxBytes` UTF-8 bytes, marking the cut. */
+export function boundText(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  const full = " …(truncated)";
+  const marker = Buffer.byteLength(full) < maxBytes ? full : "";
+  const room = maxBytes - Buffer.byteLength(marker);
+  let cut = Buffer.from(text).subarray(0, room).toString("utf8");
+  while (cut !== "" && Buffer.byteLength(cut) > room) cut = cut.slice(0, -1);
+  return cut + marker;
+}
+
+const VERSION_LINE = /\bversion\s+v?(\d[^\s]*)/i;
+
+/** Parses `<name> version <v>` (optional leading "v"); undefined when absent. */
+export function parseVersion(output: string): string | undefined {
+  return VERSION_LINE.exec(output)?.[1];
+}
+
+/**
+ * Runs `<executable> --version` and returns the version. Throws ProcessError: SPAWN_FAILED
+ * when it cannot run, PROCESS_EXITED when it fails, times out or prints no version.
+ */
+export async function readVersion(executable: string, options: CommandOptions = {}): Promise<string> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const outcome = await run(executable, [...(options.args ?? []), "--version"], options, timeoutMs);
+  const details = { exitCode: outcome.exitCode ?? null, signal: outcome.signal ?? null };
+  if (outcome.timedOut) {
+    throw new ProcessError("PROCESS_EXITED", `${executable} --version did not finish within ${timeoutMs} ms`, details);
+  }
+  const output = `${outcome.stdout}\n${outcome.stderr}`.trim();
+  if (outcome.exitCode !== 0) {
+    throw new ProcessError(
+      "PROCESS_EXITED",
+      `${executable} --version failed (${outcome.signal ?? `code ${outcome.exitCode}`}): ${boundText(output, 1024)}`,
+      details,
+    );
+  }
+  const version = parseVersion(outcome.stdout) ?? parseVersion(outcome.stderr);
+  if (version === undefined) {
+    throw new ProcessError("PROCESS_EXITED", `${executable} --version printed no version: ${boundText(output, 1024)}`, details);
+  }
+  return version;
+}

@@ -1,0 +1,103 @@
+/**
+ * Crash-safe file replacement: a reader (or the supervisor after a crash or power loss) sees
+ * either the complete old content or the complete new content of a file, never a mix.
+ *
+ * Recipe (Linux, same filesystem): write a uniquely named temp file in the target's own
+ * directory, fsync it, rename(2) it over the target (atomic for readers), then fsync the
+ * directory so the rename itself survives a power loss. A temp file in another directory
+ * could sit on another filesystem, where rename fails with EXDEV.
+ */
+import { randomBytes } from "node:crypto";
+import * as fsp from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+
+/** The few filesystem calls the writer makes; tests inject failures through this seam. */
+export interface AtomicFs {
+  open: typeof fsp.open;
+  rename: typeof fsp.rename;
+  rm: typeof fsp.rm;
+}
+
+const nodeFs: AtomicFs = { open: fsp.open, rename: fsp.rename, rm: fsp.rm };
+
+export interface WriteFileAtomicOptions {
+  /** Permission bits of the new file, applied with fchmod so the umask does not apply. Default 0o600. */
+  mode?: number;
+  /** Test seam; defaults to node:fs/promises. */
+  fs?: AtomicFs;
+}
+
+/** Prefix shared by every temp file, so leftovers of a crash are recognisable. */
+export const TEMP_FILE_MARKER = ".tmp-";
+
+/** Builds a temp name next to `path` that no concurrent writer can pick too. */
+export function tempPathFor(path: string): string {
+  const unique = `${process.pid}-${randomBytes(6).toString("hex")}`;
+  return join(dirname(path), `.${basename(path)}${TEMP_FILE_MARKER}${unique}`);
+}
+
+/**
+ * Replaces `path` with `data` atomically and durably. On failure the target keeps its old
+ * content (or stays absent) and the temp file is removed; the original error is rethrown.
+ * A symlink at `path` is replaced by a regular file, not followed. If only the final
+ * directory fsync fails, the new content is already in place but may not survive a power
+ * loss; the error is still thrown so the caller does not report durability it lacks.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
+  const fs = options.fs ?? nodeFs;
+  const mode = options.mode ?? 0o600;
+  const temp = tempPathFor(path);
+  let created = false;
+  try {
+    // "wx": O_CREAT|O_EXCL, so we never write through someone else's file or symlink.
+    const handle = await fs.open(temp, "wx", mode);
+    created = true;
+    try {
+      await handle.writeFile(data);
+      await handle.chmod(mode);
+      await handle.sync();
+    } finally {
+      // Close before rename: a binary still open for writing cannot be exec'd (ETXTBSY).
+      await handle.close();
+    }
+    await fs.rename(temp, path);
+    created = false;
+  } catch (err) {
+    if (created) await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  await fsyncDirectory(dirname(path));
+}
+
+/** Makes renames and unlinks inside `dir` durable. */
+export async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, "r");
+  try {
+    await handle.sync();
+  } catch (err) {
+    // A few filesystems (some FUSE and network mounts) refuse fsync on directories; the
+    // rename is still atomic there, only its durability is up to the filesystem.
+    if (!isErrno(err, "EINVAL") && !isErrno(err, "ENOTSUP")) throw err;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads a whole file, or returns undefined when it does not exist. Other errors propagate. */
+export async function readFileIfExists(path: string): Promise<Buffer | undefined> {
+  try {
+    return await fsp.readFile(path);
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return undefined;
+    throw err;
+  }
+}
+
+/** Narrows an unknown error to a Node system error with the given code. */
+export function isErrno(err: unknown, code: string): err is NodeJS.ErrnoException {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
+}

@@ -1,0 +1,106 @@
+/**
+ * The audit log: one JSON object per line in `audit.log`, one line per change the supervisor
+ * made to the host (config applied or rolled back, package installed, uid changed, ...).
+ *
+ * Why append and not temp+rename: a log only ever grows, and its unit of change is one line.
+ * A single write(2) on a file opened with O_APPEND puts the whole line at the current end of
+ * file, and the lines already there are never rewritten, so a crash can at worst leave the
+ * *last* line torn; readers skip it and the next append starts on a fresh line. Temp+rename
+ * would have to copy the whole, ever-growing file for every entry and would silently lose
+ * lines if two writers raced (the second rename discards the first writer's copy).
+ *
+ * Callers must not put secrets in fields; entries are written as given.
+ */
+import * as fsp from "node:fs/promises";
+import type { Clock } from "../deps.js";
+import { readFileIfExists } from "./atomic.js";
+
+export interface AuditEntry {
+  /** ISO 8601; filled from the clock when omitted. */
+  time?: string;
+  /** What happened, e.g. "remote-config-applied", "rollback", "package-installed". */
+  action: string;
+  [field: string]: unknown;
+}
+
+export type WrittenAuditEntry = AuditEntry & { time: string };
+
+export interface AuditLogOptions {
+  /** Absolute path of the log file, normally `stateDir.file("audit.log")`. */
+  path: string;
+  clock: Clock;
+}
+
+export class AuditLog {
+  readonly path: string;
+  readonly #clock: Clock;
+  /** Appends run one at a time so lines keep the order in which `append` was called. */
+  #queue: Promise<unknown> = Promise.resolve();
+  #tailChecked = false;
+
+  constructor(options: AuditLogOptions) {
+    this.path = options.path;
+    this.#clock = options.clock;
+  }
+
+  /** Appends one line and fsyncs it; resolves once it is durable. */
+  append(entry: AuditEntry): Promise<WrittenAuditEntry> {
+    const { time, action, ...fields } = entry;
+    const written: WrittenAuditEntry = { time: time ?? new Date(this.#clock.now()).toISOString(), action, ...fields };
+    const line = `${JSON.stringify(written)}\n`;
+    const next = this.#queue.then(() => this.#write(line)).then(() => written);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #write(line: string): Promise<void> {
+    // "a+" = O_RDWR|O_CREAT|O_APPEND (read access only for the torn-tail check below);
+    // 0600 because entries may name hosts and endpoints.
+    const handle = await fsp.open(this.path, "a+", 0o600);
+    try {
+      let prefix = "";
+      if (!this.#tailChecked) {
+        prefix = (await endsTorn(handle)) ? "\n" : "";
+        this.#tailChecked = true;
+      }
+      // One write call per line: that is the atomic unit O_APPEND gives us.
+      await handle.write(prefix + line);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Parses every complete line; a torn or garbled line is skipped, not fatal. */
+  async read(): Promise<WrittenAuditEntry[]> {
+    const raw = await readFileIfExists(this.path);
+    if (raw === undefined) return [];
+    const entries: WrittenAuditEntry[] = [];
+    for (const line of raw.toString("utf8").split("\n")) {
+      if (line.trim() === "") continue;
+      try {
+        const value: unknown = JSON.parse(line);
+        if (isEntry(value)) entries.push(value);
+      } catch {
+        // A line torn by a crash mid-write; the lines around it are intact.
+      }
+    }
+    return entries;
+  }
+}
+
+/** True when the file is non-empty and its last byte is not a newline (a torn last line). */
+async function endsTorn(handle: fsp.FileHandle): Promise<boolean> {
+  const { size } = await handle.stat();
+  if (size === 0) return false;
+  const byte = Buffer.alloc(1);
+  // Positioned reads are unaffected by O_APPEND (which only moves writes to the end).
+  await handle.read(byte, 0, 1, size - 1);
+  return byte[0] !== 0x0a;
+}
+
+function isEntry(value: unknown): value is WrittenAuditEntry {
+  if (typeof value !== "object" || value === null) return false;
+  const obj = value as Record<string, unknown>;
+  return typeof obj["time"] === "string" && typeof obj["action"] === "string";
+}

@@ -1,0 +1,135 @@
+/**
+ * The typed state documents: their in-memory shape, their JSON form on disk, and the
+ * parsers that check what is read back. Hashes are opaque bytes (hex on disk); config bodies
+ * are bytes (base64 on disk), exactly as OpAMP's AgentConfigMap carries them.
+ */
+import {
+  bytesToHex,
+  expectArray,
+  expectBase64,
+  expectHex,
+  expectObject,
+  expectOneOf,
+  expectString,
+  expectVersion,
+  ShapeError,
+} from "./json-shape.js";
+import { isUuidText } from "./instance-uid.js";
+
+/** File names of the typed documents inside the state directory. */
+export const DOCUMENT_NAMES = {
+  instanceUid: "instance-uid.json",
+  lastReceivedRemoteConfig: "remote-config-received.json",
+  lastWorkingRemoteConfig: "remote-config-working.json",
+  remoteConfigStatus: "remote-config-status.json",
+  failedConfigHashes: "failed-config-hashes.json",
+} as const;
+
+const VERSION = 1;
+
+export const INSTANCE_UID_SOURCES = ["generated", "server"] as const;
+export type InstanceUidSource = (typeof INSTANCE_UID_SOURCES)[number];
+
+export interface StoredInstanceUid {
+  /** Canonical UUID text of the 16 bytes. */
+  uid: string;
+  source: InstanceUidSource;
+}
+
+export interface StoredConfigFile {
+  body: Uint8Array;
+  contentType: string;
+}
+
+export interface StoredRemoteConfig {
+  /** The server's config_hash, stored and echoed as given (opaque). */
+  hash: Uint8Array;
+  /** File name → file. Empty means "no remote config". */
+  configMap: Record<string, StoredConfigFile>;
+}
+
+/** Mirrors OpAMP RemoteConfigStatuses. */
+export const REMOTE_CONFIG_STATUSES = ["UNSET", "APPLIED", "APPLYING", "FAILED"] as const;
+export type RemoteConfigStatusValue = (typeof REMOTE_CONFIG_STATUSES)[number];
+
+export interface StoredRemoteConfigStatus {
+  hash: Uint8Array;
+  status: RemoteConfigStatusValue;
+  errorMessage: string;
+}
+
+// --- instance uid ---------------------------------------------------------------------
+
+export function encodeInstanceUid(doc: StoredInstanceUid): object {
+  return { version: VERSION, uid: doc.uid, source: doc.source };
+}
+
+export function parseInstanceUid(value: unknown): StoredInstanceUid {
+  const obj = expectObject(value, "$");
+  expectVersion(obj, VERSION, "$");
+  const uid = expectString(obj, "uid", "$");
+  if (!isUuidText(uid)) throw new ShapeError("$.uid: expected canonical UUID text");
+  return { uid, source: expectOneOf(obj, "source", INSTANCE_UID_SOURCES, "$") };
+}
+
+// --- remote config --------------------------------------------------------------------
+
+export function encodeRemoteConfig(doc: StoredRemoteConfig): object {
+  const configMap: Record<string, { body: string; contentType: string }> = {};
+  for (const [name, file] of Object.entries(doc.configMap)) {
+    configMap[name] = { body: Buffer.from(file.body).toString("base64"), contentType: file.contentType };
+  }
+  return { version: VERSION, hash: bytesToHex(doc.hash), configMap };
+}
+
+export function parseRemoteConfig(value: unknown): StoredRemoteConfig {
+  const obj = expectObject(value, "$");
+  expectVersion(obj, VERSION, "$");
+  const map = expectObject(obj["configMap"], "$.configMap");
+  // A null-prototype record so a file named "__proto__" stays an ordinary key.
+  const configMap: Record<string, StoredConfigFile> = Object.create(null) as Record<string, StoredConfigFile>;
+  for (const [name, raw] of Object.entries(map)) {
+    const where = `$.configMap[${JSON.stringify(name)}]`;
+    const file = expectObject(raw, where);
+    configMap[name] = {
+      body: expectBase64(file, "body", where),
+      contentType: expectString(file, "contentType", where),
+    };
+  }
+  return { hash: expectHex(obj, "hash", "$"), configMap };
+}
+
+// --- remote config status -------------------------------------------------------------
+
+export function encodeRemoteConfigStatus(doc: StoredRemoteConfigStatus): object {
+  return { version: VERSION, hash: bytesToHex(doc.hash), status: doc.status, errorMessage: doc.errorMessage };
+}
+
+export function parseRemoteConfigStatus(value: unknown): StoredRemoteConfigStatus {
+  const obj = expectObject(value, "$");
+  expectVersion(obj, VERSION, "$");
+  return {
+    hash: expectHex(obj, "hash", "$"),
+    status: expectOneOf(obj, "status", REMOTE_CONFIG_STATUSES, "$"),
+    errorMessage: expectString(obj, "errorMessage", "$"),
+  };
+}
+
+// --- failed config hashes -------------------------------------------------------------
+
+/** Oldest first. */
+export function encodeFailedHashes(hashes: readonly string[]): object {
+  return { version: VERSION, hashes };
+}
+
+/** Returns hex strings, oldest first. */
+export function parseFailedHashes(value: unknown): string[] {
+  const obj = expectObject(value, "$");
+  expectVersion(obj, VERSION, "$");
+  return expectArray(obj, "hashes", "$").map((entry, i) => {
+    if (typeof entry !== "string" || !/^(?:[0-9a-f]{2})*$/.test(entry)) {
+      throw new ShapeError(`$.hashes[${i}]: expected lower-case hex`);
+    }
+    return entry;
+  });
+}

@@ -1,0 +1,115 @@
+import { mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AtomicFs } from "../../src/storage/atomic.js";
+import { readFileIfExists, writeFileAtomic } from "../../src/storage/atomic.js";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "atomic-test-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A filesystem whose file handles write half the data and then fail, like a full disk. */
+function halfWriteFs(): AtomicFs {
+  return {
+    rename,
+    rm,
+    open: (async (path: string, flags: string, mode: number) => {
+      const handle = await open(path, flags, mode);
+      return new Proxy(handle, {
+        get(target, prop, receiver) {
+          if (prop === "writeFile") {
+            return async (data: string | Uint8Array) => {
+              const bytes = typeof data === "string" ? Buffer.from(data) : Buffer.from(data);
+              await target.write(bytes.subarray(0, Math.floor(bytes.length / 2)));
+              throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+            };
+          }
+          const value: unknown = Reflect.get(target, prop, receiver);
+          return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    }) as AtomicFs["open"],
+  };
+}
+
+describe("writeFileAtomic", () => {
+  it("creates a file with the content and mode 0600 by default", async () => {
+    const path = join(dir, "a.json");
+    await writeFileAtomic(path, "hello");
+    expect(await readFile(path, "utf8")).toBe("hello");
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(await readdir(dir)).toEqual(["a.json"]);
+  });
+
+  it("replaces existing content and applies an explicit mode regardless of umask", async () => {
+    const path = join(dir, "bin");
+    await writeFile(path, "old");
+    await writeFileAtomic(path, new Uint8Array([1, 2, 3]), { mode: 0o755 });
+    expect([...(await readFile(path))]).toEqual([1, 2, 3]);
+    expect((await stat(path)).mode & 0o777).toBe(0o755);
+  });
+
+  it("keeps the old content and leaves no temp file when the write fails midway", async () => {
+    const path = join(dir, "state.json");
+    await writeFile(path, "old content");
+    await expect(writeFileAtomic(path, "x".repeat(10_000), { fs: halfWriteFs() })).rejects.toThrow(/ENOSPC/);
+    expect(await readFile(path, "utf8")).toBe("old content");
+    expect(await readdir(dir)).toEqual(["state.json"]);
+  });
+
+  it("keeps the old content and leaves no temp file when the rename fails", async () => {
+    const path = join(dir, "state.json");
+    await writeFile(path, "old content");
+    const failingRename: AtomicFs = {
+      open,
+      rm,
+      rename: async () => {
+        throw Object.assign(new Error("EXDEV: cross-device link"), { code: "EXDEV" });
+      },
+    };
+    await expect(writeFileAtomic(path, "new", { fs: failingRename })).rejects.toThrow(/EXDEV/);
+    expect(await readFile(path, "utf8")).toBe("old content");
+    expect(await readdir(dir)).toEqual(["state.json"]);
+  });
+
+  it("fails cleanly for a path in a directory that does not exist", async () => {
+    await expect(writeFileAtomic(join(dir, "missing", "x.json"), "data")).rejects.toMatchObject({ code: "ENOENT" });
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("lets concurrent writers finish with one complete version and no temp files", async () => {
+    const path = join(dir, "race.txt");
+    const versions = Array.from({ length: 20 }, (_, i) => `version-${i}-`.repeat(500));
+    await Promise.all(versions.map((v) => writeFileAtomic(path, v)));
+    expect(versions).toContain(await readFile(path, "utf8"));
+    expect(await readdir(dir)).toEqual(["race.txt"]);
+  });
+
+  it("replaces a symlink instead of writing through it", async () => {
+    const { symlink, lstat } = await import("node:fs/promises");
+    const target = join(dir, "target");
+    await writeFile(target, "target content");
+    const link = join(dir, "link");
+    await symlink(target, link);
+    await writeFileAtomic(link, "new");
+    expect(await readFile(target, "utf8")).toBe("target content");
+    expect((await lstat(link)).isFile()).toBe(true);
+  });
+});
+
+describe("readFileIfExists", () => {
+  it("returns undefined for a missing file and the bytes otherwise", async () => {
+    expect(await readFileIfExists(join(dir, "nope"))).toBeUndefined();
+    await writeFile(join(dir, "yes"), "data");
+    expect((await readFileIfExists(join(dir, "yes")))?.toString()).toBe("data");
+  });
+
+  it("propagates errors other than ENOENT", async () => {
+    await expect(readFileIfExists(dir)).rejects.toMatchObject({ code: "EISDIR" });
+  });
+});
