@@ -78,9 +78,10 @@ export class OpampTestServer {
     this.#server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.#onUpgrade(req, socket, head));
   }
 
-  static async start(options: { tls?: HttpsOptions } = {}): Promise<OpampTestServer> {
+  /** `port` 0 (default) picks a free one; a fixed port lets a test bring a server "back". */
+  static async start(options: { tls?: HttpsOptions; port?: number } = {}): Promise<OpampTestServer> {
     const server = new OpampTestServer(options.tls);
-    await new Promise<void>((resolve) => server.#server.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => server.#server.listen(options.port ?? 0, "127.0.0.1", resolve));
     return server;
   }
 

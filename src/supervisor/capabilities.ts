@@ -1,0 +1,29 @@
+/** supervisor.yaml capability switches → the AgentCapabilities bitmask. */
+import type { ResolvedCapabilities } from "../config/schema.js";
+import { AgentCapabilities } from "../opamp/codec.js";
+
+const BITS: Record<keyof ResolvedCapabilities, AgentCapabilities> = {
+  reportsEffectiveConfig: AgentCapabilities.AgentCapabilities_ReportsEffectiveConfig,
+  reportsOwnMetrics: AgentCapabilities.AgentCapabilities_ReportsOwnMetrics,
+  reportsOwnLogs: AgentCapabilities.AgentCapabilities_ReportsOwnLogs,
+  reportsOwnTraces: AgentCapabilities.AgentCapabilities_ReportsOwnTraces,
+  reportsHealth: AgentCapabilities.AgentCapabilities_ReportsHealth,
+  acceptsRemoteConfig: AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig,
+  reportsRemoteConfig: AgentCapabilities.AgentCapabilities_ReportsRemoteConfig,
+  acceptsRestartCommand: AgentCapabilities.AgentCapabilities_AcceptsRestartCommand,
+  acceptsOpampConnectionSettings: AgentCapabilities.AgentCapabilities_AcceptsOpAMPConnectionSettings,
+  acceptsOtherConnectionSettings: AgentCapabilities.AgentCapabilities_AcceptsOtherConnectionSettings,
+  reportsAvailableComponents: AgentCapabilities.AgentCapabilities_ReportsAvailableComponents,
+  reportsHeartbeat: AgentCapabilities.AgentCapabilities_ReportsHeartbeat,
+  acceptsPackages: AgentCapabilities.AgentCapabilities_AcceptsPackages,
+  reportsPackageStatuses: AgentCapabilities.AgentCapabilities_ReportsPackageStatuses,
+  reportsConnectionSettingsStatus: AgentCapabilities.AgentCapabilities_ReportsConnectionSettingsStatus,
+};
+
+export function capabilityBits(capabilities: ResolvedCapabilities): bigint {
+  let bits = BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus);
+  for (const key of Object.keys(BITS) as (keyof ResolvedCapabilities)[]) {
+    if (capabilities[key]) bits |= BigInt(BITS[key]);
+  }
+  return bits;
+}

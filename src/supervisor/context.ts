@@ -1,0 +1,42 @@
+/** What every supervisor operation works with, gathered once at start. */
+import type { ResolvedConfig } from "../config/schema.js";
+import type { Deps, Logger } from "../deps.js";
+import type { CollectorProcess } from "../process/index.js";
+import type { AuditLog, StateDir, StateStore } from "../storage/index.js";
+import type { HealthMonitor } from "./health-monitor.js";
+import type { StatusReporter } from "./reporter.js";
+
+/**
+ * Named points of the transactions. A test hook (see main.ts) can stop the supervisor dead
+ * at one of them to prove that a crash there leaves a consistent host.
+ */
+export type Checkpoint =
+  | "config-received"
+  | "config-validated"
+  | "config-swapped"
+  | "config-applied"
+  | "config-proven"
+  | "config-rolled-back";
+
+export interface SupervisorHooks {
+  checkpoint(step: Checkpoint): void;
+}
+
+export interface SupervisorContext {
+  readonly config: ResolvedConfig;
+  readonly deps: Deps;
+  readonly logger: Logger;
+  readonly stateDir: StateDir;
+  readonly store: StateStore;
+  readonly audit: AuditLog;
+  readonly collector: CollectorProcess;
+  readonly monitor: HealthMonitor;
+  readonly reporter: StatusReporter;
+  readonly hooks: SupervisorHooks;
+  /** The supervisor's lifetime; aborting it means shut down. */
+  readonly signal: AbortSignal;
+}
+
+/** Files the supervisor keeps in the state directory besides the storage documents. */
+export const EFFECTIVE_CONFIG_FILE = "effective.yaml";
+export const CANDIDATE_CONFIG_FILE = "candidate.yaml";

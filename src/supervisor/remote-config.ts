@@ -1,0 +1,147 @@
+/**
+ * The remote-config transaction: check what arrived, compose, validate with the
+ * collector itself, swap, reload or restart, prove health, and either keep it as the last
+ * working config or roll back. Every step is visible to the server as a status.
+ */
+import { parseConfigBody } from "../config/body.js";
+import { runValidate } from "../process/index.js";
+import { writeFileAtomic } from "../storage/index.js";
+import type { StoredRemoteConfig } from "../storage/index.js";
+import { bytesToHex } from "../storage/index.js";
+import type { SupervisorContext } from "./context.js";
+import { CANDIDATE_CONFIG_FILE } from "./context.js";
+import { compose, fallbackFiles, remoteFilesOf, writeEffective } from "./effective-config.js";
+import { rollout } from "./rollout.js";
+
+/** Cap on one remote config file; bigger bodies are refused before parsing. */
+export const MAX_REMOTE_FILE_BYTES = 4 * 1024 * 1024;
+/** Cap on the collector log tail carried in a FAILED message. */
+const TAIL_IN_STATUS_BYTES = 2048;
+
+export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRemoteConfig): Promise<void> {
+  const { reporter, store, logger } = ctx;
+  const hash = offer.hash;
+  const hashHex = bytesToHex(hash);
+  const current = reporter.remoteStatus;
+  if (current && sameBytes(current.hash, hash) && current.status !== "UNSET") {
+    // Already applied, applying or refused: nothing to do; the status stands.
+    logger.debug({ hash: hashHex, status: current.status }, "remote config unchanged");
+    return;
+  }
+  if (await store.isFailedConfigHash(hash)) {
+    await reporter.remoteConfigStatus({ hash, status: "FAILED", errorMessage: "this config failed before and is not applied again; send a different one" });
+    return;
+  }
+  const started = ctx.deps.clock.now();
+  await store.writeLastReceivedRemoteConfig(offer);
+  await reporter.remoteConfigStatus({ hash, status: "APPLYING", errorMessage: "" });
+  ctx.hooks.checkpoint("config-received");
+  const fail = (reason: string, extra: Record<string, unknown> = {}): Promise<void> => reject(ctx, offer, reason, extra);
+
+  for (const [name, file] of Object.entries(offer.configMap)) {
+    const parsed = parseConfigBody(name, file.body, { maxBytes: MAX_REMOTE_FILE_BYTES, allowEmptyName: true });
+    if (!parsed.ok) return fail(parsed.error);
+  }
+  let composition;
+  try {
+    composition = await compose(ctx, remoteFilesOf(offer));
+  } catch (err) {
+    return fail(`cannot compose the collector config: ${errorText(err)}`);
+  }
+
+  if (!composition.runnable) {
+    // An empty map means "no remote config", and nothing local is left to run.
+    await ctx.collector.stop(ctx.signal);
+    await writeEffective(ctx, "");
+    return accept(ctx, offer, "", { action: "remote-config-applied", note: "nothing to run; collector stopped", totalMs: ctx.deps.clock.now() - started });
+  }
+
+  const candidate = ctx.stateDir.file(CANDIDATE_CONFIG_FILE);
+  await writeFileAtomic(candidate, composition.yaml, { mode: 0o600 });
+  const validateStarted = ctx.deps.clock.now();
+  if (ctx.config.agent.validateConfig) {
+    const { agent } = ctx.config;
+    const result = await runValidate(agent.executable, candidate, { args: agent.args, env: agent.env, signal: ctx.signal });
+    if (!result.ok) return fail(`collector rejected the config: ${result.message}`);
+  }
+  const validateMs = ctx.deps.clock.now() - validateStarted;
+  ctx.hooks.checkpoint("config-validated");
+
+  await writeEffective(ctx, composition.yaml);
+  ctx.hooks.checkpoint("config-swapped");
+  const outcome = await rollout(ctx, composition.healthUrl, ctx.config.agent.useHupConfigReload);
+  ctx.hooks.checkpoint("config-applied");
+  const timings = { validateMs, applyMs: outcome.applyMs, healthMs: outcome.healthMs, totalMs: ctx.deps.clock.now() - started, mode: outcome.mode };
+  if (outcome.ok) return accept(ctx, offer, composition.yaml, { action: "remote-config-applied", ...timings });
+
+  const tail = boundTail(outcome.tail);
+  const restored = await restoreLastWorking(ctx);
+  const reason = `${outcome.reason}; ${restored}${tail ? `\ncollector log tail:\n${tail}` : ""}`;
+  return fail(reason, { ...timings, rollback: restored });
+}
+
+async function accept(ctx: SupervisorContext, offer: StoredRemoteConfig, yaml: string, audit: Record<string, unknown> & { action: string }): Promise<void> {
+  // Last working first: a crash between the two writes still restarts into this config.
+  await ctx.store.writeLastWorkingRemoteConfig(offer);
+  ctx.hooks.checkpoint("config-proven");
+  await ctx.reporter.remoteConfigStatus({ hash: offer.hash, status: "APPLIED", errorMessage: "" });
+  ctx.reporter.effectiveConfig(yaml);
+  await ctx.audit.append({ ...audit, hash: bytesToHex(offer.hash), result: "applied" });
+  ctx.logger.info({ hash: bytesToHex(offer.hash), ...audit }, "remote config applied");
+}
+
+async function reject(ctx: SupervisorContext, offer: StoredRemoteConfig, reason: string, extra: Record<string, unknown>): Promise<void> {
+  await ctx.store.addFailedConfigHash(offer.hash);
+  await ctx.reporter.remoteConfigStatus({ hash: offer.hash, status: "FAILED", errorMessage: reason });
+  await ctx.audit.append({
+    action: "remote-config-failed",
+    hash: bytesToHex(offer.hash),
+    lastWorkingHash: await lastWorkingHash(ctx),
+    result: "failed",
+    reason,
+    ...extra,
+  });
+  ctx.logger.warn({ hash: bytesToHex(offer.hash), reason }, "remote config refused");
+}
+
+/**
+ * Puts the last working config back (or the startup config when none ever worked),
+ * restarts and confirms it healthy. Returns words for the FAILED message.
+ */
+export async function restoreLastWorking(ctx: SupervisorContext): Promise<string> {
+  const working = await ctx.store.readLastWorkingRemoteConfig();
+  const remote = working ? remoteFilesOf(working) : await fallbackFiles(ctx);
+  const composition = await compose(ctx, remote);
+  await writeEffective(ctx, composition.yaml);
+  ctx.reporter.effectiveConfig(composition.yaml);
+  if (!composition.runnable) {
+    await ctx.collector.stop(ctx.signal);
+    return "rolled back: nothing to run";
+  }
+  const outcome = await rollout(ctx, composition.healthUrl, false);
+  ctx.hooks.checkpoint("config-rolled-back");
+  if (outcome.ok) return "rolled back to the last working config, healthy again";
+  // Keep trying with the restart backoff rather than a tight loop; health reports the truth.
+  ctx.logger.error({ reason: outcome.reason }, "the last working config failed too");
+  await ctx.collector.stop(ctx.signal);
+  await ctx.collector.start([ctx.stateDir.file("effective.yaml")], ctx.signal).catch(() => undefined);
+  return `rollback did not become healthy either (${outcome.reason}); retrying it with backoff`;
+}
+
+async function lastWorkingHash(ctx: SupervisorContext): Promise<string | null> {
+  const working = await ctx.store.readLastWorkingRemoteConfig();
+  return working ? bytesToHex(working.hash) : null;
+}
+
+function boundTail(tail: string): string {
+  const bytes = Buffer.from(tail.trim());
+  return bytes.length <= TAIL_IN_STATUS_BYTES ? tail.trim() : `…${bytes.subarray(bytes.length - TAIL_IN_STATUS_BYTES).toString("utf8")}`;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,186 @@
+/**
+ * The orchestrator. Starts the collector with the best config it has, connects to the
+ * OpAMP server, turns server messages into queued operations and collector facts into
+ * status reports, and shuts everything down in order when its signal aborts.
+ *
+ *   start: state dir → reap leftover collector → identity → version → status from disk
+ *          → effective config → collector → health monitor → OpAMP client
+ *   run:   client events ──▶ OperationQueue (one at a time) ──▶ transactions
+ *   stop:  queue closed → collector stopped (SIGTERM, deadline, SIGKILL) → agent_disconnect
+ */
+import { basename } from "node:path";
+import type { ResolvedConfig } from "../config/schema.js";
+import type { Deps, Logger } from "../deps.js";
+import { OpampClient } from "../opamp/client.js";
+import type { TlsSettings } from "../opamp/tls-options.js";
+import { CollectorProcess, readVersion, reapLeftover } from "../process/index.js";
+import { AuditLog, StateStore, openStateDir, uidToText } from "../storage/index.js";
+import type { StoredRemoteConfig } from "../storage/index.js";
+import { capabilityBits } from "./capabilities.js";
+import type { SupervisorContext, SupervisorHooks } from "./context.js";
+import { EFFECTIVE_CONFIG_FILE } from "./context.js";
+import { buildDescription } from "./description.js";
+import { compose, fallbackFiles, remoteFilesOf, writeEffective } from "./effective-config.js";
+import { HealthMonitor } from "./health-monitor.js";
+import { OperationQueue } from "./queue.js";
+import { applyRemoteConfig } from "./remote-config.js";
+import { StatusReporter } from "./reporter.js";
+import { loadInstanceUid, settleRemoteConfigStatus } from "./startup.js";
+
+export interface SupervisorOptions {
+  config: ResolvedConfig;
+  deps: Deps;
+  hooks?: SupervisorHooks;
+}
+
+const noHooks: SupervisorHooks = { checkpoint: () => undefined };
+
+export class Supervisor {
+  readonly #config: ResolvedConfig;
+  readonly #deps: Deps;
+  readonly #hooks: SupervisorHooks;
+  readonly #logger: Logger;
+
+  constructor(options: SupervisorOptions) {
+    this.#config = options.config;
+    this.#deps = options.deps;
+    this.#hooks = options.hooks ?? noHooks;
+    this.#logger = options.deps.logger.child({ component: "supervisor" });
+  }
+
+  /** Runs until `signal` aborts, then shuts down in order. */
+  async run(signal: AbortSignal): Promise<void> {
+    const config = this.#config;
+    const deps = this.#deps;
+    const logger = this.#logger;
+    const stateDir = await openStateDir(config.storage.directory, { logger: deps.logger });
+    await reapLeftover(stateDir, { clock: deps.clock, logger: deps.logger });
+    const store = new StateStore({ dir: stateDir, clock: deps.clock });
+    const audit = new AuditLog({ path: stateDir.file("audit.log"), clock: deps.clock });
+    const instanceUid = await loadInstanceUid(config, store);
+    const version = await readVersion(config.agent.executable, { env: config.agent.env }).catch((err: unknown) => {
+      logger.warn({ err }, "could not read the collector version");
+      return "unknown";
+    });
+
+    const client = new OpampClient({
+      endpoint: config.server.endpoint,
+      headers: config.server.headers,
+      tls: tlsSettings(config),
+      instanceUid,
+      capabilities: capabilityBits(config.capabilities),
+      deps: { ...deps, logger: deps.logger.child({ component: "opamp" }) },
+    });
+    const collector = new CollectorProcess({
+      executable: config.agent.executable,
+      args: config.agent.args,
+      env: config.agent.env,
+      stateDir,
+      output: config.agent.passthroughLogs ? { mode: "passthrough" } : { mode: "file" },
+      tailBytes: Math.max(1, config.agent.collectorCrashLogSnippetKib) * 1024,
+      stopTimeoutMs: config.agent.stopTimeoutMs,
+      restartPolicy: config.agent.restart,
+      deps,
+    });
+    const reporter = new StatusReporter(client, config.capabilities, store);
+    const monitor = new HealthMonitor({
+      collector,
+      intervalMs: config.agent.health.intervalMs,
+      requestTimeoutMs: config.agent.health.requestTimeoutMs,
+      crashSnippetBytes: config.agent.collectorCrashLogSnippetKib * 1024,
+      deps,
+      onChange: (health) => reporter.health(health),
+    });
+    const ctx: SupervisorContext = { config, deps, logger, stateDir, store, audit, collector, monitor, reporter, hooks: this.#hooks, signal };
+
+    const describe = (uid: Uint8Array): void =>
+      reporter.description(
+        buildDescription({
+          serviceName: basename(config.agent.executable).replace(/\.[cm]?js$/, ""),
+          serviceVersion: version,
+          instanceUid: uidToText(uid),
+          identifying: config.agent.description.identifyingAttributes,
+          nonIdentifying: config.agent.description.nonIdentifyingAttributes,
+        }),
+      );
+    describe(instanceUid);
+    const { status, working } = await settleRemoteConfigStatus(store, audit);
+    if (status) reporter.restoreRemoteConfigStatus(status);
+    await this.#startCollector(ctx, working);
+
+    const queue = new OperationQueue(logger);
+    this.#listen(ctx, client, queue, describe);
+    client.start();
+    const monitoring = monitor.run(signal);
+    logger.info({ endpoint: config.server.endpoint, instanceUid: uidToText(instanceUid), version }, "supervisor started");
+
+    await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+    logger.info({ reason: String(signal.reason) }, "shutting down");
+    await queue.close();
+    await collector.stop();
+    await monitoring;
+    await client.close(AbortSignal.timeout(5_000));
+    logger.info("supervisor stopped");
+  }
+
+  /** Runs the last working config, else the startup fallbacks, else the local files. */
+  async #startCollector(ctx: SupervisorContext, working: StoredRemoteConfig | undefined): Promise<void> {
+    const remote = working ? remoteFilesOf(working) : await fallbackFiles(ctx);
+    const composition = await compose(ctx, remote);
+    await writeEffective(ctx, composition.yaml);
+    ctx.reporter.effectiveConfig(composition.yaml);
+    ctx.monitor.setEndpoint(composition.healthUrl);
+    if (!composition.runnable) {
+      this.#logger.warn("no collector config yet (no local files, no remote config): waiting for the server");
+      return;
+    }
+    try {
+      await ctx.collector.start([ctx.stateDir.file(EFFECTIVE_CONFIG_FILE)], ctx.signal);
+    } catch (err) {
+      this.#logger.error({ err }, "the collector could not be started");
+    }
+  }
+
+  #listen(ctx: SupervisorContext, client: OpampClient, queue: OperationQueue, describe: (uid: Uint8Array) => void): void {
+    const { logger, store } = ctx;
+    client.on("remoteConfig", (rc) => {
+      const offer: StoredRemoteConfig = {
+        hash: rc.configHash,
+        configMap: Object.fromEntries(
+          Object.entries(rc.config?.configMap ?? {}).map(([name, file]) => [name, { body: file.body, contentType: file.contentType }]),
+        ),
+      };
+      void queue.enqueueLatest("remote-config", () => applyRemoteConfig(ctx, offer));
+    });
+    client.on("command", () => {
+      void queue.enqueue("restart-command", () => restartCollector(ctx));
+    });
+    client.on("instanceUid", (uid) => {
+      logger.info({ instanceUid: uidToText(uid) }, "the server assigned a new instance uid");
+      describe(uid);
+      void store.writeInstanceUid(uid, "server").catch((err: unknown) => logger.error({ err }, "could not persist the instance uid"));
+    });
+    ctx.collector.on("crashed", ({ exit, attempt, delayMs }) =>
+      logger.warn({ attempt, delayMs, code: exit.code, signal: exit.signal }, "collector crashed; restarting after a delay"),
+    );
+    client.on("clientError", (err) => logger.warn({ code: err.code, status: err.status }, err.message));
+    client.on("state", (state) => logger.debug({ state: state.kind }, "OpAMP connection state"));
+  }
+}
+
+async function restartCollector(ctx: SupervisorContext): Promise<void> {
+  await ctx.audit.append({ action: "restart-command", result: "restarting" });
+  await ctx.collector.stop(ctx.signal);
+  await ctx.collector.start([ctx.stateDir.file(EFFECTIVE_CONFIG_FILE)], ctx.signal);
+}
+
+function tlsSettings(config: ResolvedConfig): TlsSettings {
+  const tls = config.server.tls;
+  const settings: TlsSettings = { minVersion: tls.minVersion === "1.3" ? "TLSv1.3" : "TLSv1.2" };
+  if (tls.caFile) settings.caFile = tls.caFile;
+  if (tls.certFile) settings.certFile = tls.certFile;
+  if (tls.keyFile) settings.keyFile = tls.keyFile;
+  if (tls.serverNameOverride) settings.serverName = tls.serverNameOverride;
+  if (tls.insecureSkipVerify) settings.insecureSkipVerify = true;
+  return settings;
+}

@@ -1,0 +1,43 @@
+/**
+ * The supervisor's JSON log (pino, stdout, journald-friendly). Secrets are kept out in
+ * two ways: known secret-bearing fields are censored, and headers are logged by name only.
+ */
+import { pino } from "pino";
+import type { DestinationStream } from "pino";
+import type { Logger } from "../deps.js";
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+const REDACTED_PATHS = [
+  "headers",
+  "*.headers",
+  "authorization",
+  "*.authorization",
+  "privateKey",
+  "*.privateKey",
+  "private_key",
+  "*.private_key",
+  "key",
+  "*.key",
+  "keyPem",
+  "*.keyPem",
+  "password",
+  "*.password",
+  "token",
+  "*.token",
+];
+
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  const options = {
+    level,
+    base: { name: "opamp-supervisor" },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
+  };
+  return destination ? pino(options, destination) : pino(options);
+}
+
+/** Header names without values: enough to debug, nothing to leak. */
+export function headerNames(headers: Readonly<Record<string, string>>): string[] {
+  return Object.keys(headers).sort();
+}
