@@ -1,0 +1,203 @@
+import { readdir } from "node:fs/promises";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { RemoteConfigStatuses } from "../../src/opamp/codec.js";
+import { OpampTestServer } from "../support/opamp-test-server.js";
+import type { Received } from "../support/opamp-test-server.js";
+import { auditLines, makeWorkspace, startSupervisor, waitForStub } from "./harness.js";
+import type { RunningSupervisor, StubState, Workspace } from "./harness.js";
+
+const { RemoteConfigStatuses_APPLIED: APPLIED, RemoteConfigStatuses_APPLYING: APPLYING, RemoteConfigStatuses_FAILED: FAILED } =
+  RemoteConfigStatuses;
+
+let server: OpampTestServer;
+const running: RunningSupervisor[] = [];
+
+beforeEach(async () => {
+  server = await OpampTestServer.start();
+});
+afterEach(async () => {
+  for (const sup of running.splice(0)) await sup.kill();
+  await server.close();
+});
+
+function launch(ws: Workspace, env: Record<string, string> = {}): RunningSupervisor {
+  const sup = startSupervisor(ws, env);
+  running.push(sup);
+  return sup;
+}
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const hash = (n: number): Uint8Array => new Uint8Array([0xc0, n]);
+/** A remote file that adds a marker exporter to the traces pipeline. */
+const marked = (marker: string, extra = ""): string =>
+  `exporters:\n  debug/${marker}: {}\nservice:\n  pipelines:\n    traces:\n      exporters: [debug/${marker}]\n${extra}`;
+
+function push(h: Uint8Array, files: Record<string, string>): number {
+  const from = server.received.length;
+  const configMap = Object.fromEntries(Object.entries(files).map(([k, v]) => [k, { body: enc(v), contentType: "text/yaml" }]));
+  server.push({ remoteConfig: { configHash: h, config: { configMap } } });
+  return from;
+}
+
+function statusFor(h: Uint8Array, status: number, from = 0): Promise<Received> {
+  return server.waitFor(
+    (r) => r.msg.remoteConfigStatus?.status === status && Buffer.from(r.msg.remoteConfigStatus.lastRemoteConfigHash).equals(Buffer.from(h)),
+    { from, timeoutMs: 15_000 },
+  );
+}
+
+const runs = (s: StubState, marker: string): boolean => Object.keys((s.config["exporters"] as object) ?? {}).includes(`debug/${marker}`);
+
+async function ready(hup: boolean): Promise<{ ws: Workspace; sup: RunningSupervisor; first: StubState }> {
+  const ws = await makeWorkspace({ endpoint: server.wsUrl, hup });
+  const sup = launch(ws);
+  await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
+  const first = await waitForStub(ws);
+  return { ws, sup, first };
+}
+
+describe.each([
+  ["restart", false],
+  ["SIGHUP", true],
+] as const)("remote config in %s mode", (_mode, hup) => {
+  it("applies a good config: APPLYING, then APPLIED once healthy, and the collector runs it", async () => {
+    const { ws, first } = await ready(hup);
+    const from = push(hash(1), { "remote.yaml": marked("one") });
+    await statusFor(hash(1), APPLYING, from);
+    const applied = await statusFor(hash(1), APPLIED, from);
+    const state = await waitForStub(ws, (s) => runs(s, "one") && s.healthy);
+    if (hup) {
+      expect(state.pid).toBe(first.pid);
+      expect(state.reloads).toBe(1);
+    } else {
+      expect(state.pid).not.toBe(first.pid);
+    }
+    const effective = server.received.slice(from).map((r) => r.msg.effectiveConfig).find(Boolean);
+    expect(new TextDecoder().decode(effective?.configMap?.configMap[""]?.body)).toContain("debug/one");
+    expect(applied.msg.remoteConfigStatus?.errorMessage).toBe("");
+    const audit = (await auditLines(ws)).find((l) => l["action"] === "remote-config-applied");
+    expect(audit).toMatchObject({ hash: "c001", result: "applied", mode: hup ? "reload" : "restart" });
+    expect(audit?.["validateMs"]).toEqual(expect.any(Number));
+  });
+
+  it("refuses a config the collector's validate rejects, with its error, without touching the collector", async () => {
+    const { ws, first } = await ready(hup);
+    const from = push(hash(2), { "remote.yaml": marked("two", "stub:\n  invalid: pipeline traces is broken\n") });
+    const failed = await statusFor(hash(2), FAILED, from);
+    expect(failed.msg.remoteConfigStatus?.errorMessage).toContain("Error: pipeline traces is broken");
+    const state = await waitForStub(ws);
+    expect(state.pid).toBe(first.pid);
+    expect(state.reloads).toBe(0);
+    expect(runs(state, "two")).toBe(false);
+  });
+
+  it("rolls back a config that turns unhealthy inside the window", async () => {
+    const { ws } = await ready(hup);
+    const from = push(hash(3), { "remote.yaml": marked("three", "stub:\n  unhealthy_after_ms: 120\n") });
+    const failed = await statusFor(hash(3), FAILED, from);
+    expect(failed.msg.remoteConfigStatus?.errorMessage).toMatch(/health check window failed/);
+    expect(failed.msg.remoteConfigStatus?.errorMessage).toMatch(/rolled back to the last working config, healthy again/);
+    const state = await waitForStub(ws, (s) => s.healthy);
+    expect(runs(state, "three")).toBe(false);
+    // The rollback is proven healthy before FAILED goes out: the last health report says so.
+    const lastHealth = server.received.filter((r) => r.msg.health).at(-1);
+    expect(lastHealth?.msg.health?.healthy).toBe(true);
+    expect(server.received.slice(from).some((r) => r.msg.health?.healthy === false)).toBe(true);
+    const audit = (await auditLines(ws)).find((l) => l["action"] === "remote-config-failed");
+    expect(audit).toMatchObject({ hash: "c003", result: "failed" });
+  });
+
+  it("rolls back a config that makes the collector crash after the switch", async () => {
+    const { ws } = await ready(hup);
+    const from = push(hash(4), { "remote.yaml": marked("four", "stub:\n  crash_after_ms: 100\n  exit_code: 7\n") });
+    const failed = await statusFor(hash(4), FAILED, from);
+    expect(failed.msg.remoteConfigStatus?.errorMessage).toMatch(/collector exited: exited with code 7/);
+    expect(failed.msg.remoteConfigStatus?.errorMessage).toMatch(/collector log tail:[\s\S]*panic/);
+    const state = await waitForStub(ws, (s) => s.healthy);
+    expect(runs(state, "four")).toBe(false);
+  });
+});
+
+describe("remote config checks and idempotence", () => {
+  it("refuses path-traversal names and YAML bombs, writing nothing outside the state directory", async () => {
+    const { ws, first } = await ready(false);
+    const before = await readdir(ws.dir);
+    let from = push(hash(5), { "../evil.yaml": marked("five") });
+    const traversal = await statusFor(hash(5), FAILED, from);
+    expect(traversal.msg.remoteConfigStatus?.errorMessage).toMatch(/evil/);
+    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 12; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(", ")}]`);
+    from = push(hash(6), { "bomb.yaml": bomb.join("\n") });
+    const boom = await statusFor(hash(6), FAILED, from);
+    expect(boom.msg.remoteConfigStatus?.errorMessage).toMatch(/alias/i);
+    expect(await readdir(ws.dir)).toEqual(before);
+    expect((await waitForStub(ws)).pid).toBe(first.pid);
+  });
+
+  it("does no work for a hash it already applied", async () => {
+    const { ws } = await ready(false);
+    let from = push(hash(7), { "remote.yaml": marked("seven") });
+    await statusFor(hash(7), APPLIED, from);
+    const state = await waitForStub(ws, (s) => runs(s, "seven"));
+    const auditCount = (await auditLines(ws)).length;
+    from = push(hash(7), { "remote.yaml": marked("seven") });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(server.received.slice(from).some((r) => r.msg.remoteConfigStatus)).toBe(false);
+    expect((await waitForStub(ws)).pid).toBe(state.pid);
+    expect((await auditLines(ws)).length).toBe(auditCount);
+  });
+
+  it("answers a failed hash after a supervisor restart with FAILED, without restarting the collector", async () => {
+    const { ws, sup } = await ready(false);
+    const from = push(hash(8), { "remote.yaml": marked("eight", "stub:\n  invalid: nope\n") });
+    await statusFor(hash(8), FAILED, from);
+    await sup.stop();
+    const again = launch(ws);
+    const { pid } = await waitForStub(ws);
+    const reconnect = await server.waitFor((r) => r.connection === 2, { timeoutMs: 10_000 });
+    expect(reconnect.msg.remoteConfigStatus?.status).toBe(FAILED);
+    const from2 = push(hash(8), { "remote.yaml": marked("eight", "stub:\n  invalid: nope\n") });
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await waitForStub(ws)).pid).toBe(pid);
+    expect(server.received.slice(from2).some((r) => r.msg.remoteConfigStatus?.status === APPLYING)).toBe(false);
+    expect(again.logs.some((l) => l.msg === "collector started" && l["attempt"] === 0)).toBe(true);
+  });
+
+  it("treats an empty config map as no remote config: local config alone, APPLIED", async () => {
+    const { ws } = await ready(false);
+    let from = push(hash(9), { "remote.yaml": marked("nine") });
+    await statusFor(hash(9), APPLIED, from);
+    await waitForStub(ws, (s) => runs(s, "nine"));
+    from = push(hash(10), {});
+    await statusFor(hash(10), APPLIED, from);
+    const state = await waitForStub(ws, (s) => s.healthy && !runs(s, "nine"));
+    expect(state.config).toHaveProperty(["service", "pipelines", "traces", "exporters"], ["debug"]);
+  });
+});
+
+describe("crash safety: the supervisor killed inside the transaction", () => {
+  it.each(["config-received", "config-validated", "config-swapped", "config-applied", "config-proven"])(
+    "killed at %s, it comes back running a config consistent with what it reports",
+    async (step) => {
+      const ws = await makeWorkspace({ endpoint: server.wsUrl });
+      const sup = launch(ws, { OPAMP_SUPERVISOR_TEST_HALT_AT: step });
+      await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
+      push(hash(11), { "remote.yaml": marked("eleven") });
+      expect((await sup.exited).signal).toBe("SIGKILL");
+
+      launch(ws);
+      const reconnect = await server.waitFor((r) => r.connection === 2 && r.msg.remoteConfigStatus !== undefined, { timeoutMs: 10_000 });
+      const reported = reconnect.msg.remoteConfigStatus!;
+      const state = await waitForStub(ws, (s) => s.healthy);
+      const reportsNew = reported.status === APPLIED && Buffer.from(reported.lastRemoteConfigHash).equals(Buffer.from(hash(11)));
+      expect(reported.status).not.toBe(APPLYING);
+      expect(runs(state, "eleven")).toBe(reportsNew);
+      expect(reportsNew).toBe(step === "config-proven");
+
+      // The server sends the config again; now it goes through.
+      const from = push(hash(11), { "remote.yaml": marked("eleven") });
+      if (!reportsNew) await statusFor(hash(11), APPLIED, from);
+      await waitForStub(ws, (s) => runs(s, "eleven") && s.healthy);
+    },
+  );
+});
