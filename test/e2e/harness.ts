@@ -8,12 +8,21 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { eventually } from "../support/fake-clock.js";
 
-export const ROOT = resolve(import.meta.dirname, "../..");
+/** The repository root, also when this file runs compiled from another folder (benchmarks). */
+export const ROOT = findRoot(import.meta.dirname);
 export const CLI = join(ROOT, "dist/cli.js");
 export const STUB = join(ROOT, "fixtures/otelcol-stub/otelcol-stub.mjs");
+
+function findRoot(start: string): string {
+  for (let dir = start; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, "fixtures/otelcol-stub")) && existsSync(join(dir, "package.json"))) return dir;
+  }
+  throw new Error(`no repository root above ${start}`);
+}
 
 export async function freePort(): Promise<number> {
   const server = createServer();
