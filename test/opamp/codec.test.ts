@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import {
-  AgentCapabilities,
   ComponentHealthSchema,
   RemoteConfigStatusSchema,
   RemoteConfigStatuses,
@@ -15,19 +14,12 @@ import {
   unframeWs,
 } from "../../src/opamp/codec.js";
 import { ProtocolError } from "../../src/errors.js";
-import { parseUuid } from "../../src/opamp/uuid.js";
+import { BASIC_CAPABILITIES, TEST_UID } from "../support/client-fixture.js";
 
 // The worked examples of the protocol reference (§0.1): what real servers receive.
-const uid = parseUuid("0190f3a2-7b1c-7d4e-8f00-123456789abc") as Uint8Array;
+const uid = TEST_UID;
 const uidHex = "0190f3a27b1c7d4e8f00123456789abc";
-const caps = BigInt(
-  AgentCapabilities.AgentCapabilities_ReportsStatus |
-    AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig |
-    AgentCapabilities.AgentCapabilities_ReportsEffectiveConfig |
-    AgentCapabilities.AgentCapabilities_ReportsHealth |
-    AgentCapabilities.AgentCapabilities_ReportsRemoteConfig |
-    AgentCapabilities.AgentCapabilities_ReportsHeartbeat,
-);
+const caps = BASIC_CAPABILITIES; // ReportsStatus | AcceptsRemoteConfig | ReportsEffectiveConfig | ReportsHealth | ReportsRemoteConfig | ReportsHeartbeat
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text.replaceAll(" ", ""), "hex"));
 
