@@ -1,9 +1,9 @@
-import { readdir } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RemoteConfigStatuses } from "../../src/opamp/codec.js";
 import { OpampTestServer } from "../support/opamp-test-server.js";
 import type { Received } from "../support/opamp-test-server.js";
-import { auditLines, makeWorkspace, startSupervisor, waitForStub } from "./harness.js";
+import { BASE_COLLECTOR, auditLines, makeWorkspace, startSupervisor, waitForStub } from "./harness.js";
 import type { RunningSupervisor, StubState, Workspace } from "./harness.js";
 
 const { RemoteConfigStatuses_APPLIED: APPLIED, RemoteConfigStatuses_APPLYING: APPLYING, RemoteConfigStatuses_FAILED: FAILED } =
@@ -172,6 +172,25 @@ describe("remote config checks and idempotence", () => {
     await statusFor(hash(10), APPLIED, from);
     const state = await waitForStub(ws, (s) => s.healthy && !runs(s, "nine"));
     expect(state.config).toHaveProperty(["service", "pipelines", "traces", "exporters"], ["debug"]);
+  });
+});
+
+describe("when the last working config fails too", () => {
+  it("keeps restarting it with growing delays and reports unhealthy, no tight loop", async () => {
+    const { ws, sup } = await ready(false);
+    let from = push(hash(12), { "remote.yaml": marked("twelve") });
+    await statusFor(hash(12), APPLIED, from);
+    // The local file breaks underneath: the rollback target now crashes too.
+    await writeFile(ws.collectorConfigPath, `${BASE_COLLECTOR}stub:\n  crash_after_ms: 30\n`);
+    from = push(hash(14), { "remote.yaml": marked("fourteen", "stub:\n  unhealthy_after_ms: 100\n") });
+    const second = await statusFor(hash(14), FAILED, from);
+    expect(second.msg.remoteConfigStatus?.errorMessage).toMatch(/rollback did not become healthy either/);
+    await server.waitFor((r) => r.msg.health?.healthy === false, { from, timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 1_500));
+    const delays = sup.logs.filter((l) => l.msg.startsWith("collector crashed")).map((l) => l["delayMs"] as number);
+    expect(delays.length).toBeGreaterThanOrEqual(3);
+    expect(delays.length).toBeLessThan(12); // 100 ms doubling: a handful in 1.5 s, not hundreds
+    expect(delays.slice(0, 3)).toEqual([100, 200, 400]);
   });
 });
 
