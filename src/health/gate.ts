@@ -16,6 +16,8 @@ export interface GateOptions extends WindowRule {
   signal: AbortSignal;
   /** Called after every check, e.g. to keep reported health current. */
   onCheck?: (result: ProbeResult) => void;
+  /** Wait before the first check (after a SIGHUP the old service may still answer at once). */
+  initialDelayMs?: number;
 }
 
 export type GateResult =
@@ -30,6 +32,7 @@ export async function runHealthGate(options: GateOptions): Promise<GateResult> {
   let exit: string | undefined;
   void options.exited.then((why) => (exit = why));
   const elapsed = (): number => clock.now() - started;
+  if (options.initialDelayMs) await pause(options, options.initialDelayMs);
   for (;;) {
     if (exit !== undefined) return { ok: false, checks: results.length, elapsedMs: elapsed(), reason: `collector exited: ${exit}` };
     const result = await options.probe(signal);
@@ -50,11 +53,15 @@ export async function runHealthGate(options: GateOptions): Promise<GateResult> {
         reason: `health check window failed: ${passes} of ${results.length} checks passed, ${options.passesRequired} in a row required (last error: ${lastError || "none"})`,
       };
     }
-    const pause = new AbortController();
-    const stopPause = (): void => pause.abort();
-    void options.exited.then(stopPause);
-    await clock.sleep(options.intervalMs, AbortSignal.any([signal, pause.signal])).catch((err: unknown) => {
-      if (signal.aborted) throw err;
-    });
+    await pause(options, options.intervalMs);
   }
+}
+
+/** Sleeps `ms`, cut short when the collector exits; rethrows only the caller's abort. */
+async function pause(options: GateOptions, ms: number): Promise<void> {
+  const stop = new AbortController();
+  void options.exited.then(() => stop.abort());
+  await options.clock.sleep(ms, AbortSignal.any([options.signal, stop.signal])).catch((err: unknown) => {
+    if (options.signal.aborted) throw err;
+  });
 }

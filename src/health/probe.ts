@@ -7,6 +7,12 @@ export interface ProbeResult {
   status?: number;
   /** Why the check failed, for last_error. */
   error?: string;
+  /**
+   * The health_check extension's `upSince`: when the collector's current service started.
+   * A reload replaces the service, so a changed value proves the new config is the one
+   * answering.
+   */
+  upSince?: string;
 }
 
 export type Probe = (signal: AbortSignal) => Promise<ProbeResult>;
@@ -25,13 +31,23 @@ export function httpProbe(url: string, timeoutMs: number): Probe {
   return (signal) =>
     new Promise((resolve) => {
       const req = request(url, { method: "GET", timeout: timeoutMs, signal, agent: false }, (res) => {
-        res.resume();
         const status = res.statusCode ?? 0;
-        resolve(
-          status === 200
-            ? { healthy: true, status }
-            : { healthy: false, status, error: `health check answered HTTP ${status}` },
-        );
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (chunk: Buffer) => {
+          size += chunk.length;
+          if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+        });
+        res.on("error", () => resolve({ healthy: false, status, error: "health check response was cut off" }));
+        res.on("end", () => {
+          const upSince = readUpSince(Buffer.concat(chunks));
+          const extra = upSince !== undefined ? { upSince } : {};
+          resolve(
+            status === 200
+              ? { healthy: true, status, ...extra }
+              : { healthy: false, status, error: `health check answered HTTP ${status}`, ...extra },
+          );
+        });
       });
       req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       req.on("error", (err: NodeJS.ErrnoException) =>
@@ -39,4 +55,16 @@ export function httpProbe(url: string, timeoutMs: number): Probe {
       );
       req.end();
     });
+}
+
+const MAX_BODY_BYTES = 4096;
+
+function readUpSince(body: Buffer): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(body.toString("utf8"));
+    const value = (parsed as { upSince?: unknown } | null)?.upSince;
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return undefined; // a custom response_body: no upSince to compare
+  }
 }

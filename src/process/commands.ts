@@ -120,6 +120,15 @@ export function parseVersion(output: string): string | undefined {
  * when it cannot run, PROCESS_EXITED when it fails, times out or prints no version.
  */
 export async function readVersion(executable: string, options: CommandOptions = {}): Promise<string> {
+  return (await readVersionInfo(executable, options)).version;
+}
+
+/**
+ * Runs `<executable> --version`: the version, and the name the collector calls itself
+ * (`otelcol-contrib version 0.114.0` → otelcol-contrib), which is what it puts in its own
+ * telemetry as service.name. Throws like readVersion.
+ */
+export async function readVersionInfo(executable: string, options: CommandOptions = {}): Promise<{ name: string | undefined; version: string }> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const outcome = await run(executable, [...(options.args ?? []), "--version"], options, timeoutMs);
   const details = { exitCode: outcome.exitCode ?? null, signal: outcome.signal ?? null };
@@ -134,9 +143,17 @@ export async function readVersion(executable: string, options: CommandOptions = 
       details,
     );
   }
-  const version = parseVersion(outcome.stdout) ?? parseVersion(outcome.stderr);
+  const text = parseVersion(outcome.stdout) !== undefined ? outcome.stdout : outcome.stderr;
+  const version = parseVersion(text);
   if (version === undefined) {
     throw new ProcessError("PROCESS_EXITED", `${executable} --version printed no version: ${boundText(output, 1024)}`, details);
   }
-  return version;
+  return { name: parseName(text), version };
+}
+
+const NAME_LINE = /^\s*(\S+)\s+version\s+v?\d/im;
+
+/** The word before "version" on the version line, if any. */
+export function parseName(output: string): string | undefined {
+  return NAME_LINE.exec(output)?.[1];
 }

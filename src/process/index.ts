@@ -1,4 +1,4 @@
-export { runValidate, readVersion, parseVersion, validateErrorText } from "./commands.js";
+export { runValidate, readVersion, readVersionInfo, parseName, parseVersion, validateErrorText } from "./commands.js";
 export type { CommandOptions, ValidateOptions, ValidateResult } from "./commands.js";
 export { CollectorProcess } from "./collector-process.js";
 export type {

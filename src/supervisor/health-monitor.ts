@@ -25,6 +25,7 @@ export interface HealthMonitorOptions {
 export class HealthMonitor {
   readonly #options: HealthMonitorOptions;
   #probe: Probe | undefined;
+  #endpoint: string | undefined;
   #current: CollectorHealth | undefined;
   #lastProbe: { healthy: boolean; error?: string } | undefined;
 
@@ -37,8 +38,14 @@ export class HealthMonitor {
     return this.#current;
   }
 
+  /** The health URL of the config now running. */
+  get endpoint(): string | undefined {
+    return this.#endpoint;
+  }
+
   /** Points the monitor at the endpoint of the config now running. */
   setEndpoint(url: string): void {
+    this.#endpoint = url;
     this.#probe = httpProbe(url, this.#options.requestTimeoutMs);
   }
 

@@ -4,6 +4,7 @@
  */
 import { runHealthGate } from "../health/gate.js";
 import { httpProbe } from "../health/probe.js";
+import type { Probe } from "../health/probe.js";
 import type { CollectorProcess } from "../process/index.js";
 import { formatExit } from "../process/index.js";
 import type { ExitResult } from "../process/index.js";
@@ -24,6 +25,9 @@ export async function rollout(ctx: SupervisorContext, healthUrl: string, preferR
   const state = collector.state;
   const canReload = preferReload && state.id === "running" && state.healthySeen;
   const mode = canReload ? "reload" : "restart";
+  const { agent } = ctx.config;
+  // Which service answers before the reload: its 200s must not count for the new config.
+  const before = canReload ? (await httpProbe(ctx.monitor.endpoint ?? healthUrl, agent.health.requestTimeoutMs)(ctx.signal)).upSince : undefined;
   const started = deps.clock.now();
   let keepExitExpected: () => void = () => undefined;
   try {
@@ -43,9 +47,10 @@ export async function rollout(ctx: SupervisorContext, healthUrl: string, preferR
   const exited = nextExit(collector);
   ctx.monitor.setEndpoint(healthUrl);
   const applied = deps.clock.now();
-  const { agent } = ctx.config;
+  const probe = httpProbe(healthUrl, agent.health.requestTimeoutMs);
   const gate = await runHealthGate({
-    probe: httpProbe(healthUrl, agent.health.requestTimeoutMs),
+    probe: before === undefined ? probe : notBefore(probe, before),
+    initialDelayMs: canReload ? agent.health.intervalMs : 0,
     intervalMs: agent.health.intervalMs,
     windowSize: agent.health.window,
     passesRequired: agent.health.passesRequired,
@@ -64,6 +69,15 @@ export async function rollout(ctx: SupervisorContext, healthUrl: string, preferR
   }
   const tail = exited.exit?.tail ?? currentTail(collector);
   return { ok: false, ...timings, reason: gate.reason, tail };
+}
+
+/** A 200 from the service that was running before a reload is not proof of the new config. */
+function notBefore(probe: Probe, upSinceBefore: string): Probe {
+  return async (signal) => {
+    const result = await probe(signal);
+    if (!result.healthy || result.upSince !== upSinceBefore) return result;
+    return { ...result, healthy: false, error: "the collector still answers with the service from before the reload" };
+  };
 }
 
 interface ExitWatch {

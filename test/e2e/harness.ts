@@ -50,6 +50,8 @@ export interface WorkspaceOptions {
   /** The local collector config; default: one traces pipeline. */
   collectorYaml?: string;
   executable?: string;
+  /** Health window overrides (defaults: 50ms interval, 5 passes in a window of 10). */
+  health?: { interval?: string; window?: number; passesRequired?: number };
 }
 
 export const BASE_COLLECTOR = `receivers:
@@ -96,9 +98,9 @@ agent:
       deployment.ring: canary
   health:
     endpoint: 127.0.0.1:${healthPort}
-    interval: 50ms
-    window: 10
-    passes_required: 5
+    interval: ${o.health?.interval ?? "50ms"}
+    window: ${o.health?.window ?? 10}
+    passes_required: ${o.health?.passesRequired ?? 5}
     request_timeout: 300ms
   restart:
     initial_delay: 100ms

@@ -175,6 +175,22 @@ describe("remote config checks and idempotence", () => {
   });
 });
 
+describe("SIGHUP proof", () => {
+  it("does not take the old service's answers right after SIGHUP as proof of the new config", async () => {
+    // One pass is enough here, so a stale 200 from the pre-reload service would pass the window.
+    const ws = await makeWorkspace({ endpoint: server.wsUrl, hup: true, health: { passesRequired: 1, window: 3 } });
+    launch(ws);
+    await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
+    await waitForStub(ws);
+    for (let i = 0; i < 3; i++) {
+      const from = push(hash(20 + i), { "remote.yaml": marked(`hup${i}`, "stub:\n  crash_after_ms: 25\n") });
+      const failed = await statusFor(hash(20 + i), FAILED, from);
+      expect(failed.msg.remoteConfigStatus?.errorMessage).toMatch(/collector exited/);
+      await waitForStub(ws, (s) => s.healthy && !runs(s, `hup${i}`));
+    }
+  });
+});
+
 describe("when the last working config fails too", () => {
   it("keeps restarting it with growing delays and reports unhealthy, no tight loop", async () => {
     const { ws, sup } = await ready(false);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { boundText, parseVersion, readVersion, runValidate, validateErrorText } from "../../src/process/commands.js";
+import { boundText, parseName, parseVersion, readVersion, readVersionInfo, runValidate, validateErrorText } from "../../src/process/commands.js";
 import { tempDir, writeProgram } from "./helpers.js";
 
 /** A fake collector: `validate` accepts configs whose path contains "good", prints cobra-style errors otherwise. */
@@ -70,6 +70,13 @@ describe("readVersion", () => {
     expect(parseVersion("otelcol-contrib version 0.130.1")).toBe("0.130.1");
     expect(parseVersion("otelcol version v1.2.3\n")).toBe("1.2.3");
     expect(parseVersion("no version here")).toBeUndefined();
+  });
+
+  it("reads the name the collector gives itself, which can differ from the file name", async () => {
+    expect(parseName("otelcol-contrib version 0.130.1")).toBe("otelcol-contrib");
+    expect(parseName("2026/01/01 warning\notelcol version v1.2.3\n")).toBe("otelcol");
+    expect(parseName("version")).toBeUndefined();
+    expect(await readVersionInfo(await fake())).toEqual({ name: expect.any(String) as unknown, version: "0.130.1-dev" });
   });
 
   it("throws a typed error when the output has no version or the run fails", async () => {
