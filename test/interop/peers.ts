@@ -1,0 +1,347 @@
+/**
+ * The two real peers of the interop suite, built by `npm run interop:build` into interop/bin/:
+ * a collector from the published collector modules and an OpAMP server on opamp-go's server
+ * package. This file starts them and talks to the server's loopback control API.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { ROOT, freePort, makeWorkspace } from "../e2e/harness.js";
+import type { RunningSupervisor, Workspace, WorkspaceOptions } from "../e2e/harness.js";
+
+export const INTEROP_BIN = join(ROOT, "interop/bin");
+export const COLLECTOR = join(INTEROP_BIN, "otelcol-interop");
+export const OPAMP_SERVER = join(INTEROP_BIN, "opamp-server");
+
+/** Why the suite cannot run here, or undefined when both peers are built. */
+export function missingPeers(): string | undefined {
+  const missing = [COLLECTOR, OPAMP_SERVER].filter((p) => !existsSync(p));
+  if (missing.length === 0) return undefined;
+  return `interop peers not built (missing ${missing.map((p) => p.slice(ROOT.length + 1)).join(", ")}): run \`npm run interop:build\` (needs Go) first`;
+}
+
+export const SKIP_REASON = missingPeers();
+if (SKIP_REASON) console.warn(`\n[interop] SKIPPED: ${SKIP_REASON}\n`);
+
+/** `<name> version <v>` as the real collector prints it. */
+export function collectorVersion(): { name: string; version: string } {
+  const out = execFileSync(COLLECTOR, ["--version"], { encoding: "utf8" }).trim();
+  const m = /^(\S+) version v?(\S+)$/.exec(out);
+  if (!m) throw new Error(`unexpected --version output: ${out}`);
+  return { name: m[1]!, version: m[2]! };
+}
+
+/**
+ * The local collector config for the real collector: one traces pipeline whose OTLP/HTTP
+ * receiver listens on `otlpPort`. Internal metrics are off: by default the collector serves
+ * them on localhost:8888, which parallel collectors (and other people's) would fight over.
+ */
+export function collectorYaml(otlpPort: number): string {
+  return `receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:${otlpPort}
+exporters:
+  debug:
+    verbosity: detailed
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [debug]
+`;
+}
+
+/**
+ * A remote file adding a marked debug exporter to the traces pipeline (plus extra YAML). Its
+ * basic verbosity prints one line per batch naming `debug/<marker>`.
+ */
+export function markedRemote(marker: string, extra = ""): string {
+  return `exporters:
+  debug/${marker}:
+    verbosity: basic
+service:
+  pipelines:
+    traces:
+      exporters: [debug, debug/${marker}]
+${extra}`;
+}
+
+export interface RemoteConfigStatusView {
+  status: "UNSET" | "APPLIED" | "APPLYING" | "FAILED";
+  last_remote_config_hash: string;
+  error_message: string;
+}
+
+export interface AgentView {
+  instance_uid: string;
+  connected: boolean;
+  transport: "websocket" | "http" | "";
+  connections: number;
+  messages: number;
+  sequence_num: number;
+  capabilities: number;
+  disconnected: boolean;
+  disconnect_count: number;
+  attributes: Record<string, string>;
+  description?: Record<string, unknown>;
+  health?: { healthy?: boolean; status?: string; last_error?: string; start_time_unix_nano?: string; component_health_map?: Record<string, unknown> };
+  effective_config: Record<string, string>;
+  remote_config_status?: RemoteConfigStatusView;
+  desired_config_hash: string;
+  pending_messages: number;
+  heartbeat_offered_seconds: number;
+}
+
+export interface ReceivedMessage {
+  seq: number;
+  time: string;
+  instance_uid: string;
+  transport: "websocket" | "http";
+  message: Record<string, unknown> & {
+    sequence_num?: string;
+    capabilities?: string;
+    agent_disconnect?: Record<string, never>;
+    remote_config_status?: { status?: string; last_remote_config_hash?: string; error_message?: string };
+    health?: { healthy?: boolean };
+  };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `; last error: ${String(last)}` : ""}`);
+    await sleep(everyMs);
+  }
+}
+
+/** The opamp-go based server as a child process, and its control API. */
+export class OpampServer {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly opampAddr: string,
+    readonly wsUrl: string,
+    readonly httpUrl: string,
+    readonly control: string,
+    readonly stderr: string[],
+  ) {}
+
+  static async start(options: { listen?: string; heartbeatSeconds?: number } = {}): Promise<OpampServer> {
+    const args = ["--listen", options.listen ?? "127.0.0.1:0", "--control", "127.0.0.1:0"];
+    if (options.heartbeatSeconds) args.push("--heartbeat-seconds", String(options.heartbeatSeconds));
+    const child = spawn(OPAMP_SERVER, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const stderr: string[] = [];
+    child.stderr!.setEncoding("utf8").on("data", (c: string) => stderr.push(c));
+    const ready = await new Promise<Record<string, string>>((resolve, reject) => {
+      let buf = "";
+      const timer = setTimeout(() => reject(new Error(`opamp-server did not start: ${stderr.join("")}`)), 10_000);
+      child.stdout!.setEncoding("utf8").on("data", (c: string) => {
+        buf += c;
+        const nl = buf.indexOf("\n");
+        if (nl >= 0) {
+          clearTimeout(timer);
+          resolve(JSON.parse(buf.slice(0, nl)) as Record<string, string>);
+        }
+      });
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`opamp-server exited with ${code}: ${stderr.join("")}`));
+      });
+    });
+    return new OpampServer(child, ready["opamp_addr"]!, ready["opamp_ws"]!, ready["opamp_http"]!, ready["control"]!, stderr);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((r) => this.child.once("exit", r));
+    this.child.kill("SIGTERM");
+    await Promise.race([exited, sleep(5_000)]);
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+  }
+
+  async #call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+    const res = await fetch(this.control + path, {
+      method,
+      ...(body !== undefined ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}),
+      signal: AbortSignal.timeout(5_000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return JSON.parse(text) as T;
+  }
+
+  agents(): Promise<AgentView[]> {
+    return this.#call("GET", "/agents");
+  }
+
+  agent(uid: string): Promise<AgentView> {
+    return this.#call("GET", `/agents/${uid}`);
+  }
+
+  /** Pushes a remote config; resolves with the hash (sha256 hex) the server computed. */
+  async push(uid: string, config: Record<string, string>): Promise<string> {
+    return (await this.pushTimed(uid, config)).hash;
+  }
+
+  /** Like push, with the server's clock reading when it sent (or queued) the config. */
+  async pushTimed(uid: string, config: Record<string, string>): Promise<{ hash: string; time: string; delivery: string }> {
+    return this.#call("POST", `/agents/${uid}/config`, { config, content_type: "text/yaml" });
+  }
+
+  restart(uid: string): Promise<unknown> {
+    return this.#call("POST", `/agents/${uid}/restart`);
+  }
+
+  heartbeat(uid: string, seconds: number): Promise<unknown> {
+    return this.#call("POST", `/agents/${uid}/heartbeat`, { seconds });
+  }
+
+  messages(uid?: string, after = 0): Promise<ReceivedMessage[]> {
+    const q = new URLSearchParams();
+    if (uid) q.set("uid", uid);
+    if (after) q.set("after", String(after));
+    return this.#call("GET", `/messages?${q.toString()}`);
+  }
+
+  /** The sequence number of the last message received so far (0 when none). */
+  async lastSeq(): Promise<number> {
+    return (await this.messages()).at(-1)?.seq ?? 0;
+  }
+
+  /** Waits for the first agent matching `match`. */
+  waitAgent(match: (a: AgentView) => boolean, timeoutMs = 15_000, what = "a matching agent"): Promise<AgentView> {
+    return until(what, async () => (await this.agents()).find(match), timeoutMs);
+  }
+
+  /** Waits until the agent reports `status` for `hash`. */
+  waitStatus(uid: string, hash: string, status: RemoteConfigStatusView["status"], timeoutMs = 20_000): Promise<AgentView> {
+    return until(
+      `remote config status ${status} for ${hash.slice(0, 12)}`,
+      async () => {
+        const a = await this.agent(uid);
+        const s = a.remote_config_status;
+        return s && s.last_remote_config_hash === hash && s.status === status ? a : undefined;
+      },
+      timeoutMs,
+      10,
+    );
+  }
+}
+
+/** The collector's pid, from the supervisor's pidfile. */
+export async function collectorPid(ws: Workspace): Promise<number | undefined> {
+  try {
+    const rec = JSON.parse(await readFile(join(ws.stateDir, "collector.pid"), "utf8")) as { pid?: number };
+    return rec.pid;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface HealthResponse {
+  status: number;
+  body: { status?: string; upSince?: string; uptime?: string };
+}
+
+/** One GET of the collector's health_check endpoint; undefined when nothing answers. */
+export async function health(ws: Workspace): Promise<HealthResponse | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${ws.healthPort}/`, { signal: AbortSignal.timeout(500) });
+    return { status: res.status, body: (await res.json()) as HealthResponse["body"] };
+  } catch {
+    return undefined;
+  }
+}
+
+export function waitHealthy(ws: Workspace, timeoutMs = 15_000): Promise<HealthResponse> {
+  return until("the collector's health_check to answer 200", async () => {
+    const h = await health(ws);
+    return h?.status === 200 ? h : undefined;
+  }, timeoutMs);
+}
+
+/** Sends one OTLP/HTTP JSON trace with a span called `spanName`. */
+export async function sendTrace(otlpPort: number, spanName: string): Promise<number> {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const body = {
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: "service.name", value: { stringValue: "interop-test" } }] },
+        scopeSpans: [
+          {
+            scope: { name: "interop" },
+            spans: [
+              {
+                traceId: "5b8efff798038103d269b633813fc60c",
+                spanId: "eee19b7ec3c1b174",
+                name: spanName,
+                kind: 1,
+                startTimeUnixNano: String(now),
+                endTimeUnixNano: String(now + 1_000_000n),
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  };
+  const res = await fetch(`http://127.0.0.1:${otlpPort}/v1/traces`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(5_000),
+  });
+  await res.text();
+  return res.status;
+}
+
+/** Collector output lines passed through the supervisor's log (agent.passthrough_logs). */
+export function collectorLines(sup: RunningSupervisor): string[] {
+  return sup.logs.filter((l) => l["component"] === "collector").map((l) => l.msg);
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export { freePort };
+
+/** SIGTERM (the supervisor stops its collector and says goodbye), SIGKILL after 5 s. */
+export async function stopSupervisor(sup: RunningSupervisor): Promise<void> {
+  await Promise.race([sup.stop(), sleep(5_000)]);
+  await sup.kill();
+}
+
+const workspaces: string[] = [];
+
+/** makeWorkspace with the real collector as the executable; removed by removeWorkspaces(). */
+export async function workspace(options: WorkspaceOptions): Promise<Workspace> {
+  const ws = await makeWorkspace({ executable: COLLECTOR, ...options });
+  workspaces.push(ws.dir);
+  return ws;
+}
+
+/** Deletes the temp dirs of the workspaces made so far (call once their processes are gone). */
+export async function removeWorkspaces(): Promise<void> {
+  for (const dir of workspaces.splice(0)) await rm(dir, { recursive: true, force: true });
+}
