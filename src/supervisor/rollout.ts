@@ -51,6 +51,7 @@ export async function rollout(ctx: SupervisorContext, healthUrl: string, preferR
   const gate = await runHealthGate({
     probe: before === undefined ? probe : notBefore(probe, before),
     initialDelayMs: canReload ? agent.health.intervalMs : 0,
+    startupDeadlineMs: agent.configApplyTimeoutMs,
     intervalMs: agent.health.intervalMs,
     windowSize: agent.health.window,
     passesRequired: agent.health.passesRequired,

@@ -61,6 +61,27 @@ describe("runHealthGate", () => {
     expect(result && !result.ok && result.reason).toMatch(/4 of 6 checks passed, 5 in a row required \(last error: health check answered HTTP 503\)/);
   });
 
+  it("does not count a slow start against the window when a startup deadline is set", async () => {
+    const clock = new FakeClock();
+    const s = scripted("0000001111100000");
+    let result: Awaited<ReturnType<typeof runHealthGate>> | undefined;
+    void runHealthGate({ ...rule, probe: s.probe, intervalMs: 1_000, clock, exited: new Promise(() => {}), signal: new AbortController().signal, startupDeadlineMs: 10_000 }).then((r) => (result = r));
+    await drive(clock, () => result !== undefined);
+    // Six refusals while starting, then five passes: working. Without the deadline rule the
+    // same script fails (six misses leave no room for five in a row in ten checks).
+    expect(result).toEqual({ ok: true, checks: 11, elapsedMs: 10_000 });
+  });
+
+  it("fails a collector that never answers healthy once the startup deadline passes", async () => {
+    const clock = new FakeClock();
+    const s = scripted("0".repeat(50));
+    let result: Awaited<ReturnType<typeof runHealthGate>> | undefined;
+    void runHealthGate({ ...rule, probe: s.probe, intervalMs: 1_000, clock, exited: new Promise(() => {}), signal: new AbortController().signal, startupDeadlineMs: 3_000 }).then((r) => (result = r));
+    await drive(clock, () => result !== undefined);
+    expect(result).toMatchObject({ ok: false, checks: 4, elapsedMs: 3_000 });
+    expect(result && !result.ok && result.reason).toMatch(/did not answer healthy within 3000 ms \(last error: health check answered HTTP 503\)/);
+  });
+
   it("fails at once when the collector exits during the window", async () => {
     const clock = new FakeClock();
     const s = scripted("1111111111");
