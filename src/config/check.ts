@@ -175,10 +175,10 @@ export class Checker {
     return kind;
   }
 
-  /** A duration in milliseconds; `positive` rejects zero. */
-  duration(path: KeyPath, value: unknown, fallback: number, options: { positive?: boolean } = {}): number {
+  /** A duration in milliseconds; `positive` rejects zero; `maxMs` overrides the timer-safe cap. */
+  duration(path: KeyPath, value: unknown, fallback: number, options: { positive?: boolean; maxMs?: number } = {}): number {
     if (value === undefined || value === EXPANSION_FAILED) return fallback;
-    const parsed = parseDuration(value);
+    const parsed = options.maxMs === undefined ? parseDuration(value) : parseDuration(value, options.maxMs);
     if (!parsed.ok) {
       this.report(path, `${parsed.error}; got ${describe(value)}`);
       return fallback;

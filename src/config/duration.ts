@@ -22,13 +22,17 @@ const UNIT_MS: Readonly<Record<string, number>> = {
 
 const PART = /^(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/;
 
-/** Parses a duration. Strings need a unit (except "0"); numbers are integer milliseconds. */
-export function parseDuration(input: unknown): DurationResult {
+/**
+ * Parses a duration. Strings need a unit (except "0"); numbers are integer milliseconds.
+ * `maxMs` raises the cap for durations that are compared, never slept on (e.g. a
+ * certificate renewal window of 30 days).
+ */
+export function parseDuration(input: unknown, maxMs: number = MAX_DURATION_MS): DurationResult {
   if (typeof input === "number") {
     if (!Number.isInteger(input)) {
       return { ok: false, error: `a number of milliseconds must be an integer, got ${input}` };
     }
-    return checkRange(input);
+    return checkRange(input, maxMs);
   }
   if (typeof input !== "string") {
     return { ok: false, error: "expected a duration such as \"500ms\", \"5s\" or \"1m30s\"" };
@@ -60,13 +64,14 @@ export function parseDuration(input: unknown): DurationResult {
   }
   if (!Number.isFinite(total)) return { ok: false, error: `invalid duration "${text}"` };
   // Round away float noise (1.1 * 1000 = 1100.0000000000002) before rounding up to whole ms.
-  return checkRange(Math.ceil(Math.round(total * 1e6) / 1e6));
+  return checkRange(Math.ceil(Math.round(total * 1e6) / 1e6), maxMs);
 }
 
-function checkRange(ms: number): DurationResult {
+function checkRange(ms: number, maxMs: number): DurationResult {
   if (ms < 0) return { ok: false, error: `duration must not be negative, got ${ms}` };
-  if (ms > MAX_DURATION_MS) {
-    return { ok: false, error: `duration must be at most ${MAX_DURATION_MS}ms (~24.8 days), got ${ms}ms` };
+  if (ms > maxMs) {
+    const about = maxMs === MAX_DURATION_MS ? " (~24.8 days)" : "";
+    return { ok: false, error: `duration must be at most ${maxMs}ms${about}, got ${ms}ms` };
   }
   return { ok: true, ms };
 }

@@ -1,14 +1,22 @@
 /** The `server` section of supervisor.yaml: endpoint, headers, TLS. */
 import * as path from "node:path";
 import { Checker, EXPANSION_FAILED, UNSUPPORTED, describe, isPlainMap, setOwn, type KeyPath } from "./check.js";
-import { DEFAULTS, type ResolvedServer, type ResolvedTls, type ServerTransport } from "./schema.js";
+import { DEFAULTS, TLS_DEFAULTS, type ResolvedServer, type ResolvedTls, type ServerTransport } from "./schema.js";
 
 const SERVER_HINTS = { auth: `${UNSUPPORTED} (put static credentials in server.headers)` };
 const TLS_HINTS = {
-  ca_pem: "inline PEM is not supported; use ca_file",
-  cert_pem: "inline PEM is not supported; use cert_file",
-  key_pem: "inline PEM is not supported; use key_file",
+  reload_interval: "not needed: cert_file, key_file and ca_file are watched (server.tls.watch_files); remove it",
+  max_version: UNSUPPORTED,
+  cipher_suites: UNSUPPORTED,
+  include_system_ca_certs_pool: UNSUPPORTED,
 };
+const TLS_KEYS = [
+  "insecure", "insecure_skip_verify", "ca_file", "cert_file", "key_file", "ca_pem", "cert_pem", "key_pem", "min_version",
+  "server_name_override", "renew_before", "renew_check_interval", "renew_retry_interval", "watch_files",
+  "connection_trial_timeout",
+];
+/** renew_before is compared with certificate lifetimes, never slept on, so it may exceed the timer cap. */
+const MAX_RENEW_BEFORE_MS = 10 * 365 * 24 * 3_600_000;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export function buildServer(value: unknown, baseDir: string, check: Checker): ResolvedServer {
@@ -24,7 +32,8 @@ export function buildServer(value: unknown, baseDir: string, check: Checker): Re
     }
   }
   const headers = buildHeaders(server.headers, check);
-  return { endpoint, transport, headers, tls: buildTls(server.tls, baseDir, check) };
+  const secure = /^(wss|https):/i.test(endpoint);
+  return { endpoint, transport, headers, tls: buildTls(server.tls, baseDir, secure, check) };
 }
 
 function checkEndpoint(text: string): string | { transport: ServerTransport } {
@@ -75,37 +84,57 @@ function buildHeaders(value: unknown, check: Checker): Record<string, string> {
   return headers;
 }
 
-function buildTls(value: unknown, baseDir: string, check: Checker): ResolvedTls {
+/**
+ * TLS follows the endpoint scheme: these settings apply to wss:// and https:// only, and a
+ * secure endpoint never runs without verification unless insecure_skip_verify says so.
+ */
+function buildTls(value: unknown, baseDir: string, secure: boolean, check: Checker): ResolvedTls {
   const at = (key: string): KeyPath => ["server", "tls", key];
-  const tls = check.section(
-    ["server", "tls"],
-    value,
-    ["insecure", "insecure_skip_verify", "ca_file", "cert_file", "key_file", "min_version", "server_name_override"],
-    TLS_HINTS,
-  );
+  const tls = check.section(["server", "tls"], value, TLS_KEYS, TLS_HINTS);
+  const given = (key: string): boolean => tls[key] !== undefined && tls[key] !== null;
   const file = (key: string): string | null => {
     const text = check.string(at(key), tls[key], null, { nonEmpty: true, nullIsAbsent: true });
     return text === null ? null : path.resolve(baseDir, text);
   };
+  const pem = (key: string, block: RegExp, secret: boolean): string | null => {
+    const text = check.string(at(key), tls[key], null, { nonEmpty: true, nullIsAbsent: true, secret });
+    if (text !== null && !block.test(text)) {
+      check.report(at(key), `expected PEM text (a -----BEGIN ...----- block)${secret ? "" : `, got ${describe(text)}`}`);
+      return null;
+    }
+    return text;
+  };
   const insecure = check.boolean(at("insecure"), tls.insecure, false);
   const insecureSkipVerify = check.boolean(at("insecure_skip_verify"), tls.insecure_skip_verify, false);
-  const caFile = file("ca_file");
-  const certFile = file("cert_file");
-  const keyFile = file("key_file");
-  const given = (key: string): boolean => tls[key] !== undefined && tls[key] !== null;
-  if (given("cert_file") !== given("key_file")) {
+  if (insecure && secure) {
+    check.report(at("insecure"), "true asks for no TLS, but the endpoint is wss:// or https://; use a ws:// or http:// endpoint for plaintext, or remove it");
+  }
+  for (const kind of ["ca", "cert", "key"]) {
+    if (given(`${kind}_file`) && given(`${kind}_pem`)) check.report(["server", "tls"], `${kind}_file and ${kind}_pem are alternatives; give one`);
+  }
+  if ((given("cert_file") || given("cert_pem")) !== (given("key_file") || given("key_pem"))) {
     check.report(["server", "tls"], "cert_file and key_file must be given together");
   }
+  const duration = (key: string, fallback: number, options: { positive?: boolean; maxMs?: number } = {}): number =>
+    check.duration(at(key), tls[key], fallback, options);
   return {
     insecure,
     insecureSkipVerify,
-    caFile,
-    certFile,
-    keyFile,
+    caFile: file("ca_file"),
+    certFile: file("cert_file"),
+    keyFile: file("key_file"),
+    caPem: pem("ca_pem", /-----BEGIN CERTIFICATE-----/, false),
+    certPem: pem("cert_pem", /-----BEGIN CERTIFICATE-----/, false),
+    keyPem: pem("key_pem", /-----BEGIN [A-Z ]*PRIVATE KEY-----/, true),
     minVersion: check.oneOf(at("min_version"), tls.min_version, DEFAULTS.tlsMinVersion, ["1.2", "1.3"]),
     serverNameOverride: check.string(at("server_name_override"), tls.server_name_override, null, {
       nonEmpty: true,
       nullIsAbsent: true,
     }),
+    renewBeforeMs: duration("renew_before", TLS_DEFAULTS.renewBeforeMs, { maxMs: MAX_RENEW_BEFORE_MS }),
+    renewCheckIntervalMs: duration("renew_check_interval", TLS_DEFAULTS.renewCheckIntervalMs, { positive: true }),
+    renewRetryIntervalMs: duration("renew_retry_interval", TLS_DEFAULTS.renewRetryIntervalMs, { positive: true }),
+    watchFiles: check.boolean(at("watch_files"), tls.watch_files, TLS_DEFAULTS.watchFiles),
+    connectionTrialTimeoutMs: duration("connection_trial_timeout", TLS_DEFAULTS.connectionTrialTimeoutMs, { positive: true }),
   };
 }

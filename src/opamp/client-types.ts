@@ -13,11 +13,19 @@ import type {
 import type { TlsSettings } from "./tls-options.js";
 import type { TransportError } from "./transport.js";
 
-export interface OpampClientOptions {
+/** Where and how to connect; replaced at run time by `trySettings`. */
+export interface ConnectionTarget {
   /** ws://, wss://, http:// or https://; the scheme picks the transport. */
   endpoint: string;
   headers?: Readonly<Record<string, string>>;
+  /** Used only for wss:// and https://. */
   tls?: TlsSettings;
+}
+
+/** How a trial of new connection settings ended. On failure the previous settings are back in use. */
+export type TrialResult = { ok: true } | { ok: false; error: TransportError };
+
+export interface OpampClientOptions extends ConnectionTarget {
   /** 16 bytes; the caller persists it. */
   instanceUid: Uint8Array;
   /** Ask the server to assign a uid (AgentToServerFlags.RequestInstanceUid). */

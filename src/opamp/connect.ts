@@ -1,9 +1,10 @@
 /** Picks the transport from the endpoint scheme and opens a connection with it. */
 import { DEFAULT_MAX_MESSAGE_BYTES } from "./codec.js";
-import type { OpampClientOptions } from "./client-types.js";
+import type { ConnectionTarget, OpampClientOptions } from "./client-types.js";
 import { connectHttp } from "./http-transport.js";
+import { explainTlsError } from "./tls-errors.js";
 import { buildTlsOptions } from "./tls-options.js";
-import { TransportError } from "./transport.js";
+import { TransportError, asTransportError } from "./transport.js";
 import type { Connection, ConnectionHandlers } from "./transport.js";
 import { connectWs } from "./ws-transport.js";
 import { formatUuid } from "./uuid.js";
@@ -31,21 +32,48 @@ export function transportFor(endpoint: string): { kind: TransportKind; secure: b
 
 export async function openConnection(
   options: OpampClientOptions,
+  target: ConnectionTarget,
   instanceUid: Uint8Array,
   handlers: ConnectionHandlers,
   signal: AbortSignal,
 ): Promise<Connection> {
-  const { kind, secure } = transportFor(options.endpoint);
-  const tls = secure ? await buildTlsOptions(options.tls) : {};
+  const { kind, secure } = transportFor(target.endpoint);
+  const tls = secure ? await buildTlsOptions(target.tls, options.deps.clock.now()) : {};
   const common = {
-    url: options.endpoint,
-    headers: options.headers ?? {},
+    url: target.endpoint,
+    headers: target.headers ?? {},
     tls,
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     now: () => options.deps.clock.now(),
   };
-  if (kind === "http") return connectHttp({ ...common, requestTimeoutMs: options.requestTimeoutMs ?? 30_000 }, handlers);
+  const explain = (err: unknown): unknown => (secure ? withTlsExplanation(err, target) : err);
+  if (kind === "http") {
+    // Over HTTP the handshake happens on the first POST, so that is where TLS errors surface.
+    const conn = connectHttp({ ...common, requestTimeoutMs: options.requestTimeoutMs ?? 30_000 }, handlers);
+    if (!secure) return conn;
+    return {
+      kind: conn.kind,
+      send: (msg, sendSignal) => conn.send(msg, sendSignal).catch((err: unknown) => Promise.reject(explain(err))),
+      close: (last, timeoutMs) => conn.close(last, timeoutMs),
+      destroy: () => conn.destroy(),
+    };
+  }
   // The uid header is sent on the upgrade too, so proxies can route by it.
   const headers = { ...common.headers, "OpAMP-Instance-UID": formatUuid(instanceUid) };
-  return connectWs({ ...common, headers, handshakeTimeoutMs: options.requestTimeoutMs ?? 30_000 }, handlers, signal);
+  try {
+    return await connectWs({ ...common, headers, handshakeTimeoutMs: options.requestTimeoutMs ?? 30_000 }, handlers, signal);
+  } catch (err) {
+    throw explain(err);
+  }
+}
+
+/** Replaces an OpenSSL-speak TLS failure by one that names the CA or certificate to fix. */
+function withTlsExplanation(err: unknown, target: ConnectionTarget): unknown {
+  const explanation = explainTlsError(err, target.endpoint, target.tls);
+  if (explanation === undefined) return err;
+  const base = asTransportError(err, "TLS handshake failed");
+  return new TransportError("CONNECTION_FAILED", `TLS handshake with ${new URL(target.endpoint).host} failed: ${explanation}`, {
+    cause: err,
+    ...(base.status !== undefined ? { status: base.status } : {}),
+  });
 }

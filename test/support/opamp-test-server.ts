@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } fro
 import { createServer as createHttpsServer } from "node:https";
 import type { ServerOptions as HttpsOptions } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { gzipSync } from "node:zlib";
 import { WebSocketServer } from "ws";
 import type { WebSocket } from "ws";
@@ -28,6 +29,8 @@ export interface Received {
   headers: IncomingHttpHeaders;
   /** Encoded bytes as they arrived (without the WebSocket header). */
   bytes: Uint8Array;
+  /** SHA-256 fingerprint of the client certificate presented over TLS, if any. */
+  peerCert?: string;
 }
 
 export interface Refusal {
@@ -175,7 +178,7 @@ export class OpampTestServer {
       ws.on("close", () => this.#sockets.delete(ws));
       ws.on("message", (data: Buffer) => {
         const bytes = unframeWs(new Uint8Array(data));
-        const r: Received = { connection, transport: "ws", msg: decodeAgentToServer(bytes), headers: req.headers, bytes };
+        const r: Received = { connection, transport: "ws", msg: decodeAgentToServer(bytes), headers: req.headers, bytes, ...peerCertOf(req) };
         this.#record(r);
         if (!this.answer) return;
         ws.send(frameWs(encodeServerToAgent(this.#reply(r.msg, r, first))));
@@ -194,7 +197,7 @@ export class OpampTestServer {
       return;
     }
     const bytes = new Uint8Array(Buffer.concat(chunks));
-    const r: Received = { connection: 0, transport: "http", msg: decodeAgentToServer(bytes), headers: req.headers, bytes };
+    const r: Received = { connection: 0, transport: "http", msg: decodeAgentToServer(bytes), headers: req.headers, bytes, ...peerCertOf(req) };
     const first = !this.received.some((x) => x.transport === "http");
     this.#record(r);
     let body: Uint8Array = encodeServerToAgent(this.#reply(r.msg, r, first));
@@ -206,4 +209,11 @@ export class OpampTestServer {
     res.writeHead(200, headers);
     res.end(body);
   }
+}
+
+/** The client certificate of a TLS request, as a fingerprint; empty for plain connections. */
+function peerCertOf(req: IncomingMessage): { peerCert?: string } {
+  const socket = req.socket as Partial<TLSSocket>;
+  const cert = socket.getPeerCertificate?.();
+  return cert?.fingerprint256 ? { peerCert: cert.fingerprint256 } : {};
 }
