@@ -2,6 +2,7 @@
 /** Command line: `opamp-supervisor --config F` runs; `opamp-supervisor validate --config F` checks. */
 import { Command } from "commander";
 import { loadConfigOrReport, runSupervisor } from "./main.js";
+import { registerPackageCommands } from "./upgrade/cli.js";
 
 const program = new Command()
   .name("opamp-supervisor")
@@ -25,5 +26,7 @@ program
     }
     process.stdout.write(`${config.sourcePath}: valid\n`);
   });
+
+registerPackageCommands(program);
 
 await program.parseAsync(process.argv);

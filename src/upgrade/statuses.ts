@@ -1,0 +1,127 @@
+/**
+ * The package statuses the server sees. Every state change is persisted before it is
+ * reported (what the server hears is what a restart will say); download progress is only
+ * reported, at most once per progress interval.
+ *
+ * Per package (OpAMP §3.12): agent_has_* is what is installed, server_offered_* what the
+ * server offered; INSTALLING, DOWNLOADING and INSTALL_FAILED carry server_offered_hash, and
+ * only INSTALL_FAILED carries an error message.
+ */
+import type { PackageStatusValue, PackageStore, StoredPackageStatus, StoredPackageStatuses } from "./state.js";
+
+export interface DownloadDetails {
+  percent: number;
+  bytesPerSecond: number;
+}
+
+/** Where statuses go once the OpAMP client exists. */
+export type StatusSink = (statuses: StoredPackageStatuses, details: ReadonlyMap<string, DownloadDetails>) => void;
+
+export class StatusBook {
+  #doc: StoredPackageStatuses;
+  #details = new Map<string, DownloadDetails>();
+  #sink: StatusSink | undefined;
+  /** Writes run in call order, so the file always ends with the newest document. */
+  #writes: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: PackageStore,
+    initial: StoredPackageStatuses | undefined,
+  ) {
+    this.#doc = initial ?? { serverProvidedAllPackagesHash: new Uint8Array(0), errorMessage: "", packages: {} };
+  }
+
+  get current(): StoredPackageStatuses {
+    return this.#doc;
+  }
+
+  get(name: string): StoredPackageStatus | undefined {
+    return this.#doc.packages[name];
+  }
+
+  /** Starts reporting; the current statuses go out at once. */
+  attach(sink: StatusSink): void {
+    this.#sink = sink;
+    this.#emit();
+  }
+
+  /** Replaces the whole document (a new offer: packages no longer offered drop out). */
+  async replace(doc: StoredPackageStatuses): Promise<void> {
+    this.#doc = doc;
+    this.#details.clear();
+    await this.#persist(doc);
+    this.#emit();
+  }
+
+  /** Sets one package's status, persists, reports. */
+  async set(status: StoredPackageStatus): Promise<void> {
+    const packages = { ...this.#doc.packages, [status.name]: cleaned(status) };
+    if (status.status !== "DOWNLOADING") this.#details.delete(status.name);
+    this.#doc = { ...this.#doc, packages };
+    const doc = this.#doc;
+    await this.#persist(doc);
+    this.#emit();
+  }
+
+  #persist(doc: StoredPackageStatuses): Promise<void> {
+    const write = this.#writes.then(() => this.store.writeStatuses(doc));
+    this.#writes = write.catch(() => undefined);
+    return write;
+  }
+
+  /** Patches one package (which must exist) with a new state. */
+  async update(name: string, status: PackageStatusValue, patch: Partial<Omit<StoredPackageStatus, "name" | "status">> = {}): Promise<void> {
+    const previous = this.#doc.packages[name];
+    if (!previous) throw new Error(`no status for package ${JSON.stringify(name)}`);
+    await this.set({ ...previous, ...patch, status, errorMessage: status === "INSTALL_FAILED" ? (patch.errorMessage ?? previous.errorMessage) : "" });
+  }
+
+  /** Download progress: reported, not persisted. */
+  progress(name: string, details: DownloadDetails): void {
+    if (this.#doc.packages[name]?.status !== "DOWNLOADING") return;
+    this.#details.set(name, details);
+    this.#emit();
+  }
+
+  #emit(): void {
+    this.#sink?.(this.#doc, new Map(this.#details));
+  }
+}
+
+/** Enforces the spec's field rules so no caller can send an error with a non-failed state. */
+function cleaned(status: StoredPackageStatus): StoredPackageStatus {
+  return { ...status, errorMessage: status.status === "INSTALL_FAILED" ? status.errorMessage : "" };
+}
+
+/** Throttles progress reports to one per `intervalMs`, and computes the rate over that span. */
+export class ProgressMeter {
+  #lastAt: number;
+  #lastBytes: number;
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly now: () => number,
+    startBytes = 0,
+  ) {
+    this.#lastAt = now();
+    this.#lastBytes = startBytes;
+  }
+
+  /** Restarts the rate measurement (e.g. a new attempt resuming at `bytes`). */
+  reset(bytes: number): void {
+    this.#lastAt = this.now();
+    this.#lastBytes = bytes;
+  }
+
+  /** Details when a report is due, else undefined. */
+  sample(received: number, total: number | undefined): DownloadDetails | undefined {
+    const at = this.now();
+    const elapsed = at - this.#lastAt;
+    if (elapsed < this.intervalMs && received !== total) return undefined;
+    const bytesPerSecond = elapsed > 0 ? ((received - this.#lastBytes) * 1000) / elapsed : 0;
+    this.#lastAt = at;
+    this.#lastBytes = received;
+    const percent = total !== undefined && total > 0 ? Math.min(100, (received / total) * 100) : 0;
+    return { percent: Math.round(percent * 100) / 100, bytesPerSecond: Math.max(0, Math.round(bytesPerSecond)) };
+  }
+}
