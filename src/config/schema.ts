@@ -30,9 +30,32 @@ export interface ResolvedTls {
   readonly caFile: string | null;
   readonly certFile: string | null;
   readonly keyFile: string | null;
+  /** Inline PEM instead of the matching file (ca_pem, cert_pem, key_pem). key_pem is a secret. */
+  readonly caPem: string | null;
+  readonly certPem: string | null;
+  readonly keyPem: string | null;
   readonly minVersion: TlsMinVersion;
   readonly serverNameOverride: string | null;
+  /** Ask the server for a new client certificate (CSR) this long before expiry; 0 = never ask. */
+  readonly renewBeforeMs: number;
+  /** How often the expiry is checked. */
+  readonly renewCheckIntervalMs: number;
+  /** First re-send of an unanswered certificate request; doubles up to renewCheckIntervalMs. */
+  readonly renewRetryIntervalMs: number;
+  /** Watch cert_file, key_file and ca_file and reconnect with a rotated set. */
+  readonly watchFiles: boolean;
+  /** How long new connection settings (an offer, a rotated certificate) have to prove themselves. */
+  readonly connectionTrialTimeoutMs: number;
 }
+
+/** server.tls defaults (durations in milliseconds). */
+export const TLS_DEFAULTS = {
+  renewBeforeMs: 30 * 24 * 3_600_000,
+  renewCheckIntervalMs: 24 * 3_600_000,
+  renewRetryIntervalMs: 60_000,
+  watchFiles: true,
+  connectionTrialTimeoutMs: 30_000,
+} as const;
 
 export interface ResolvedServer {
   /** ws, wss, http or https URL, as written (after ${VAR} expansion). */
@@ -87,6 +110,31 @@ export interface ResolvedRestart {
   readonly resetAfterMs: number;
 }
 
+/** `agent.package`: how collector packages offered by the server are checked and installed. */
+export interface ResolvedPackage {
+  /** `raw`: the downloaded file is the collector binary; `tar.gz`: it holds `agentBinary`. */
+  readonly archive: PackageArchive;
+  /** Relative path of the binary inside a tar.gz (required for tar.gz, else null). */
+  readonly agentBinary: string | null;
+  /** Trusted Ed25519 public keys, canonical base64 of 32 bytes; a signature by any one is accepted. */
+  readonly publicKeys: readonly string[];
+  /** The loud opt-out: accept packages without checking signatures (content_hash is still checked). */
+  readonly insecureAcceptUnsignedPackages: boolean;
+  /** Cap on the download and on what is extracted from an archive, in bytes. */
+  readonly maxSizeBytes: number;
+  /** Whole download, all attempts included. */
+  readonly downloadTimeoutMs: number;
+  /** An attempt that receives no bytes for this long is abandoned (and resumed by the next). */
+  readonly downloadIdleTimeoutMs: number;
+  /** Attempts per package; every attempt after the first resumes with a Range request. */
+  readonly downloadAttempts: number;
+  readonly maxRedirects: number;
+  /** Least time between two DOWNLOADING progress reports. */
+  readonly progressIntervalMs: number;
+}
+
+export type PackageArchive = "raw" | "tar.gz";
+
 export interface ResolvedAgent {
   /** Absolute path of the collector binary. */
   readonly executable: string;
@@ -112,6 +160,7 @@ export interface ResolvedAgent {
   readonly stopTimeoutMs: number;
   readonly health: ResolvedHealth;
   readonly restart: ResolvedRestart;
+  readonly package: ResolvedPackage;
 }
 
 export interface ResolvedConfig {
@@ -169,6 +218,15 @@ export const DEFAULTS = {
     multiplier: 2,
     jitter: 0.2,
     resetAfterMs: 60_000,
+  },
+  package: {
+    archive: "raw",
+    maxSizeBytes: 1024 * 1024 * 1024,
+    downloadTimeoutMs: 30 * 60_000,
+    downloadIdleTimeoutMs: 60_000,
+    downloadAttempts: 3,
+    maxRedirects: 5,
+    progressIntervalMs: 1_000,
   },
   storageDirectory: "/var/lib/otelcol/supervisor",
   logLevel: "info",

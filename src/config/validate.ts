@@ -17,6 +17,7 @@ import {
   type ResolvedHealth,
   type ResolvedRestart,
 } from "./schema.js";
+import { buildPackage, checkPackageTrust } from "./validate-package.js";
 import { buildServer } from "./validate-server.js";
 
 const TOP_HINTS = { healthcheck: UNSUPPORTED, extensions: UNSUPPORTED };
@@ -26,7 +27,6 @@ const AGENT_HINTS = {
   automatic_config_rollback:
     "not needed: this supervisor always restores the last working config when a new one fails; remove it",
   opamp_server_port: UNSUPPORTED,
-  package: UNSUPPORTED,
 };
 const DESCRIPTION_HINTS = { include_resource_attributes: UNSUPPORTED };
 const TELEMETRY_HINTS = { metrics: UNSUPPORTED, traces: UNSUPPORTED, resource: UNSUPPORTED };
@@ -48,6 +48,7 @@ export function buildConfig(tree: unknown, sourcePath: string, check: Checker): 
   const server = buildServer(top.server, baseDir, check);
   const capabilities = buildCapabilities(top.capabilities, check);
   const agent = buildAgent(top.agent, baseDir, check);
+  checkPackageTrust(capabilities, agent.package, check);
   const storage = check.section(["storage"], top.storage, ["directory"]);
   const directory = check.string(["storage", "directory"], storage.directory, DEFAULTS.storageDirectory, {
     nonEmpty: true,
@@ -93,7 +94,7 @@ const AGENT_KEYS = [
   "executable", "args", "env", "config_files", "description", "instance_id", "config_apply_timeout",
   "orphan_detection_interval", "bootstrap_timeout", "use_hup_config_reload", "validate_config",
   "startup_fallback_configs", "passthrough_logs", "collector_crash_log_snippet_kib", "health", "restart",
-  "stop_timeout",
+  "stop_timeout", "package",
 ];
 
 function buildAgent(value: unknown, baseDir: string, check: Checker): ResolvedAgent {
@@ -160,6 +161,7 @@ function buildAgent(value: unknown, baseDir: string, check: Checker): ResolvedAg
     stopTimeoutMs: timeout("stop_timeout", DEFAULTS.stopTimeoutMs),
     health: buildHealth(agent.health, check),
     restart: buildRestart(agent.restart, check),
+    package: buildPackage(agent.package, check),
   };
 }
 

@@ -15,19 +15,28 @@ import {
   newAgentToServer,
 } from "./codec.js";
 import type { AgentToServer, ConnectionSettingsRequest, CustomMessage, ServerToAgent } from "./codec.js";
-import type { ConnectionState, OpampClientEvents, OpampClientOptions } from "./client-types.js";
+import type { ConnectionState, ConnectionTarget, OpampClientEvents, OpampClientOptions, TrialResult } from "./client-types.js";
 import { openConnection } from "./connect.js";
 import { ReportState } from "./report-state.js";
 import type { StatusKey, StatusValue } from "./report-state.js";
 import { TransportError, asTransportError } from "./transport.js";
-import type { Connection } from "./transport.js";
+import type { Connection, ConnectionHandlers } from "./transport.js";
 
-export type { ConnectionState, OpampClientEvents, OpampClientOptions } from "./client-types.js";
+export type { ConnectionState, ConnectionTarget, OpampClientEvents, OpampClientOptions, TrialResult } from "./client-types.js";
 
 /** Capability bits this protocol version defines; anything else is sent as 0. */
 const KNOWN_CAPABILITY_BITS = 0xffffn;
 /** "Wait until woken" without overflowing Node's timer range. */
 const FOREVER_MS = 2_000_000_000;
+
+/** New connection settings being proven by a real connection (see trySettings). */
+interface Trial {
+  readonly target: ConnectionTarget;
+  readonly resolve: (result: TrialResult) => void;
+  /** Aborted once the trial is decided: stops its timer and a connect still in flight. */
+  readonly done: AbortController;
+  settled: boolean;
+}
 
 export class OpampClient extends EventEmitter<OpampClientEvents> {
   readonly #options: OpampClientOptions;
@@ -44,6 +53,14 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
   #pendingCsr: ConnectionSettingsRequest | undefined;
   readonly #customMessages: CustomMessage[] = [];
   #state: ConnectionState = { kind: "idle" };
+  #target: ConnectionTarget;
+  #trial: Trial | undefined;
+  /** The trial the live connection (or connect attempt) belongs to. */
+  #connTrial: Trial | undefined;
+  /** Set when the current connection must end now: "polite" sends agent_disconnect first. */
+  #leave: "polite" | "drop" | undefined;
+  #attempt: AbortController | undefined;
+  #skipBackoff = new AbortController();
   #conn: Connection | undefined;
   #wake = new AbortController();
   #lost: ((err: TransportError) => void) | undefined;
@@ -53,6 +70,7 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
   constructor(options: OpampClientOptions) {
     super();
     this.#options = options;
+    this.#target = { endpoint: options.endpoint, ...(options.headers ? { headers: options.headers } : {}), ...(options.tls ? { tls: options.tls } : {}) };
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     if (options.instanceUid.length !== 16) throw new RangeError("instance uid must be 16 bytes");
     this.#instanceUid = options.instanceUid;
@@ -73,6 +91,10 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
   }
   get capabilities(): bigint {
     return this.#capabilities;
+  }
+  /** The connection settings in force (a trial's settings count only once proven). */
+  get target(): ConnectionTarget {
+    return this.#target;
   }
 
   /** Starts connecting; retries forever until close() or destroy(). */
@@ -111,6 +133,32 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
     this.#wakeUp();
   }
 
+  /**
+   * Proves `target` by connecting with it: the current connection is closed politely
+   * (agent_disconnect), a new one is opened with `target`, and the first normal reply from
+   * the server proves it. Then `target` stays in force. If the connect fails, the server
+   * answers with an error, or no reply arrives within `timeoutMs`, the previous settings
+   * are restored and the client reconnects with them at once.
+   */
+  trySettings(target: ConnectionTarget, options: { timeoutMs: number }): Promise<TrialResult> {
+    if (!this.#run || this.#closing) {
+      return Promise.resolve({ ok: false, error: new TransportError("CONNECTION_FAILED", "the OpAMP client is not running", { retrySameRequest: false }) });
+    }
+    if (this.#trial) this.#settleTrial(this.#trial, { ok: false, error: new TransportError("CONNECTION_FAILED", "superseded by newer settings") });
+    return new Promise((resolve) => {
+      const trial: Trial = { target, resolve, done: new AbortController(), settled: false };
+      this.#trial = trial;
+      this.#options.deps.clock.sleep(options.timeoutMs, trial.done.signal).then(
+        () => {
+          const error = new TransportError("CONNECTION_FAILED", `no answer from ${hostOf(target.endpoint)} within ${options.timeoutMs} ms`);
+          this.#settleTrial(trial, { ok: false, error });
+        },
+        () => undefined,
+      );
+      this.#switchNow();
+    });
+  }
+
   /** Queues a custom message; the protocol allows one per AgentToServer. */
   sendCustomMessage(message: CustomMessage): void {
     this.#customMessages.push(message);
@@ -128,6 +176,7 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
 
   /** Drops everything at once, without agent_disconnect. Idempotent. */
   destroy(): void {
+    if (this.#trial) this.#settleTrial(this.#trial, { ok: false, error: new TransportError("CONNECTION_FAILED", "client destroyed") });
     this.#run?.controller.abort();
     this.#conn?.destroy();
     this.#conn = undefined;
@@ -136,6 +185,7 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
   }
 
   async #closeGracefully(signal: AbortSignal | undefined): Promise<void> {
+    if (this.#trial) this.#settleTrial(this.#trial, { ok: false, error: new TransportError("CONNECTION_FAILED", "client closing") });
     const wasConnected = this.#state.kind === "connected";
     const run = this.#run;
     run?.controller.abort();
@@ -161,14 +211,27 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
     const { clock } = this.#options.deps;
     let failures = 0;
     while (!signal.aborted) {
+      const trial = this.#trial;
+      const target = trial?.target ?? this.#target;
+      this.#leave = undefined;
       this.#setState({ kind: "connecting", attempt: failures });
       const lost = new Promise<TransportError>((resolve) => (this.#lost = resolve));
+      const attempt = new AbortController();
+      this.#attempt = attempt;
+      this.#connTrial = trial;
       let conn: Connection;
       try {
-        conn = await openConnection(this.#options, this.#instanceUid, { onMessage: (m) => this.#onMessage(m), onLost: (e) => this.#lost?.(e) }, signal);
+        const signals = [signal, attempt.signal, ...(trial ? [trial.done.signal] : [])];
+        conn = await openConnection(this.#options, target, this.#instanceUid, this.#handlers(trial), AbortSignal.any(signals));
       } catch (err) {
+        this.#connTrial = undefined;
         if (signal.aborted) break;
         const error = asTransportError(err, "connect failed");
+        if (trial) {
+          this.#settleTrial(trial, { ok: false, error }); // back to the previous settings at once
+          continue;
+        }
+        if (attempt.signal.aborted) continue; // new settings to try: no backoff
         this.emit("clientError", error);
         const delayMs = backoffDelay(failures, this.#backoff, this.#options.deps.random, error.retryAfterMs ?? 0);
         failures++;
@@ -178,12 +241,29 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
       this.#conn = conn;
       const connectedAt = clock.now();
       const connection = new AbortController();
-      const reason = await Promise.race([lost, this.#sendLoop(conn, AbortSignal.any([signal, connection.signal]))]);
+      // A trial decided while the connect was in flight, or a switch requested meanwhile.
+      if (trial?.settled && this.#trial !== trial && this.#target !== trial.target) this.#leave = "drop";
+      const reason = this.#leave
+        ? new TransportError("CONNECTION_LOST", "connection settings changed")
+        : await Promise.race([lost, this.#sendLoop(conn, AbortSignal.any([signal, connection.signal]))]);
       connection.abort();
       this.#lost = undefined;
+      this.#connTrial = undefined;
       if (signal.aborted) break; // close() or destroy() owns the connection now
       const established = this.#state.kind === "connected";
       this.#conn = undefined;
+      if (trial && !trial.settled) {
+        this.#settleTrial(trial, { ok: false, error: reason });
+        this.#leave = "drop"; // the trial connection failed: back to the previous settings at once
+      }
+      const leave = this.#leave as "polite" | "drop" | undefined;
+      if (leave) {
+        // Moving to other settings: say goodbye on a connection that worked, then go at once.
+        if (leave === "polite" && established) await conn.close(this.#disconnectMessage(), 1_000).catch(() => {});
+        conn.destroy();
+        failures = 0;
+        continue;
+      }
       // Told to go away over WebSocket: leave politely so the server sees us offline at once.
       if (reason.code === "SERVER_ERROR" && conn.kind === "ws") {
         await conn.close(this.#disconnectMessage(), 1_000).catch(() => {});
@@ -194,20 +274,72 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
       const floor = reason.retryAfterMs ?? 0;
       // A connection that had been fine is retried at once; a flapping or failed one backs off.
       const immediate = established && failures === 0 && floor === 0;
-      const delayMs = immediate ? 0 : backoffDelay(failures, this.#backoff, this.#options.deps.random, floor);
+      // "At once" is spread over up to one initial delay, so a server restart is not met
+      // by its whole fleet in the same instant.
+      const delayMs = immediate
+        ? Math.round(this.#backoff.initialMs * this.#options.deps.random())
+        : backoffDelay(failures, this.#backoff, this.#options.deps.random, floor);
       failures++;
       if (!(await this.#waitBackoff(failures, delayMs, reason.message, signal))) break;
     }
   }
 
+  /** Per-connection handlers: the first normal reply on a trial connection proves the trial. */
+  #handlers(trial: Trial | undefined): ConnectionHandlers {
+    return {
+      onMessage: (msg) => {
+        if (trial && !trial.settled && this.#connTrial === trial) {
+          const error = msg.errorResponse;
+          this.#settleTrial(
+            trial,
+            error
+              ? { ok: false, error: new TransportError("SERVER_ERROR", `server answered with an error: ${error.errorMessage || ServerErrorResponseType[error.type]}`) }
+              : { ok: true },
+          );
+        }
+        this.#onMessage(msg);
+      },
+      onLost: (e) => this.#lost?.(e),
+    };
+  }
+
+  /** Decides a trial once. Success makes its target the one in force; failure ends its connection. */
+  #settleTrial(trial: Trial, result: TrialResult): void {
+    if (trial.settled) return;
+    trial.settled = true;
+    trial.done.abort();
+    if (this.#trial === trial) this.#trial = undefined;
+    if (result.ok) {
+      this.#target = trial.target;
+    } else if (this.#connTrial === trial) {
+      this.#leave = "drop";
+      this.#lost?.(result.error);
+    }
+    trial.resolve(result);
+  }
+
+  /** Ends the current connection, connect attempt or backoff wait so the loop picks up new settings. */
+  #switchNow(): void {
+    if (this.#conn) {
+      this.#leave = "polite";
+      this.#lost?.(new TransportError("CONNECTION_LOST", "switching to new connection settings"));
+    } else {
+      this.#attempt?.abort();
+    }
+    const skip = this.#skipBackoff;
+    this.#skipBackoff = new AbortController();
+    skip.abort();
+  }
+
   async #waitBackoff(attempt: number, delayMs: number, reason: string, signal: AbortSignal): Promise<boolean> {
     this.#setState({ kind: "backoff", attempt, delayMs, reason });
+    if (this.#trial) return !signal.aborted; // settings waiting to be tried go first
     try {
-      await this.#options.deps.clock.sleep(delayMs, signal);
-      return true;
+      await this.#options.deps.clock.sleep(delayMs, AbortSignal.any([signal, this.#skipBackoff.signal]));
     } catch {
-      return false;
+      // aborted: either shutting down, or new settings to try now
     }
+    return !signal.aborted;
   }
 
   /** Sends whatever is pending, heartbeats when idle; returns why the connection ended. */
@@ -363,3 +495,10 @@ function normalizeCapabilities(bits: bigint): bigint {
   return (bits | BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus)) & KNOWN_CAPABILITY_BITS;
 }
 
+function hostOf(endpoint: string): string {
+  try {
+    return new URL(endpoint).host;
+  } catch {
+    return endpoint;
+  }
+}

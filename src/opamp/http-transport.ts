@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { parseRetryAfter } from "./backoff.js";
 import { decodeServerToAgent, encodeAgentToServer } from "./codec.js";
 import type { AgentToServer } from "./codec.js";
-import { TransportError, asTransportError } from "./transport.js";
+import { TransportError, asTransportError, encodeForSend } from "./transport.js";
 import type { Connection, ConnectionHandlers } from "./transport.js";
 import { formatUuid } from "./uuid.js";
 
@@ -49,7 +49,7 @@ class HttpConnection implements Connection {
 
   async send(msg: AgentToServer, signal: AbortSignal): Promise<void> {
     if (this.#destroyed) throw new TransportError("CONNECTION_LOST", "HTTP connection closed");
-    const body = await this.#post(encodeAgentToServer(msg), msg.instanceUid, signal);
+    const body = await this.#post(encodeForSend(msg, this.options.maxMessageBytes), msg.instanceUid, signal);
     this.handlers.onMessage(decodeServerToAgent(body, this.options.maxMessageBytes));
   }
 

@@ -4,6 +4,7 @@
  */
 import { ProtocolError } from "../errors.js";
 import type { SupervisorErrorCode } from "../errors.js";
+import { encodeAgentToServer } from "./codec.js";
 import type { AgentToServer, ServerToAgent } from "./codec.js";
 
 export interface ConnectionHandlers {
@@ -55,4 +56,18 @@ export function asTransportError(err: unknown, fallback: string): TransportError
   if (err instanceof ProtocolError) return new TransportError(err.code, err.message, { cause: err });
   const text = err instanceof Error ? err.message : String(err);
   return new TransportError("CONNECTION_FAILED", `${fallback}: ${text}`, { cause: err });
+}
+
+/**
+ * Encodes an outgoing message, refusing one over the size cap: the spec says such a
+ * message MUST NOT be sent, and resending it would fail the same way.
+ */
+export function encodeForSend(msg: AgentToServer, maxBytes: number): Uint8Array {
+  const bytes = encodeAgentToServer(msg);
+  if (maxBytes > 0 && bytes.length > maxBytes) {
+    throw new TransportError("MESSAGE_TOO_LARGE", `outgoing message of ${bytes.length} bytes exceeds the ${maxBytes}-byte limit; not sent`, {
+      retrySameRequest: false,
+    });
+  }
+  return bytes;
 }

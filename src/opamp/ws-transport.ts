@@ -8,7 +8,7 @@ import type { IncomingMessage } from "node:http";
 import { parseRetryAfter } from "./backoff.js";
 import { decodeServerToAgent, encodeAgentToServer, frameWs, unframeWs } from "./codec.js";
 import type { AgentToServer } from "./codec.js";
-import { TransportError, asTransportError } from "./transport.js";
+import { TransportError, asTransportError, encodeForSend } from "./transport.js";
 import type { Connection, ConnectionHandlers } from "./transport.js";
 import type { ConnectionOptions } from "node:tls";
 
@@ -105,7 +105,7 @@ export function connectWs(
     ws.once("open", () => {
       opened = true;
       signal.removeEventListener("abort", onAbort);
-      resolve(new WsConnection(ws, () => (lostReported = true)));
+      resolve(new WsConnection(ws, () => (lostReported = true), options.maxMessageBytes));
     });
   });
 }
@@ -117,6 +117,7 @@ class WsConnection implements Connection {
   constructor(
     private readonly ws: WebSocket,
     private readonly silenceLost: () => void,
+    private readonly maxMessageBytes: number,
   ) {}
 
   send(msg: AgentToServer, signal: AbortSignal): Promise<void> {
@@ -125,7 +126,14 @@ class WsConnection implements Connection {
       if (this.ws.readyState !== WebSocket.OPEN) {
         return reject(new TransportError("CONNECTION_LOST", "WebSocket is not open"));
       }
-      this.ws.send(frameWs(encodeAgentToServer(msg)), { binary: true }, (err) => {
+      let bytes: Uint8Array;
+      try {
+        // The cap covers header and protobuf together, like the receiving side's.
+        bytes = frameWs(encodeForSend(msg, Math.max(0, this.maxMessageBytes - 1)));
+      } catch (err) {
+        return reject(err);
+      }
+      this.ws.send(bytes, { binary: true }, (err) => {
         if (err) reject(asTransportError(err, "WebSocket send failed"));
         else resolve();
       });

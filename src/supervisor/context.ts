@@ -3,6 +3,7 @@ import type { ResolvedConfig } from "../config/schema.js";
 import type { Deps, Logger } from "../deps.js";
 import type { CollectorProcess } from "../process/index.js";
 import type { AuditLog, StateDir, StateStore } from "../storage/index.js";
+import type { UpgradeCheckpoint } from "../upgrade/index.js";
 import type { HealthMonitor } from "./health-monitor.js";
 import type { StatusReporter } from "./reporter.js";
 
@@ -16,7 +17,8 @@ export type Checkpoint =
   | "config-swapped"
   | "config-applied"
   | "config-proven"
-  | "config-rolled-back";
+  | "config-rolled-back"
+  | UpgradeCheckpoint;
 
 export interface SupervisorHooks {
   checkpoint(step: Checkpoint): void;

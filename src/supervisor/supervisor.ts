@@ -12,17 +12,18 @@ import { basename } from "node:path";
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Deps, Logger } from "../deps.js";
 import { OpampClient } from "../opamp/client.js";
-import type { TlsSettings } from "../opamp/tls-options.js";
-import { CollectorProcess, readVersion, reapLeftover } from "../process/index.js";
+import { CollectorProcess, readVersionInfo, reapLeftover } from "../process/index.js";
 import { AuditLog, StateStore, openStateDir, uidToText } from "../storage/index.js";
 import type { StoredRemoteConfig } from "../storage/index.js";
 import { capabilityBits } from "./capabilities.js";
 import type { SupervisorContext, SupervisorHooks } from "./context.js";
 import { EFFECTIVE_CONFIG_FILE } from "./context.js";
+import { ConnectionSettings } from "./connection-settings.js";
 import { buildDescription } from "./description.js";
 import { compose, fallbackFiles, remoteFilesOf, writeEffective } from "./effective-config.js";
 import { HealthMonitor } from "./health-monitor.js";
 import { OperationQueue } from "./queue.js";
+import { attachPackages, preparePackages } from "./packages.js";
 import { applyRemoteConfig } from "./remote-config.js";
 import { StatusReporter } from "./reporter.js";
 import { loadInstanceUid, settleRemoteConfigStatus } from "./startup.js";
@@ -58,15 +59,19 @@ export class Supervisor {
     const store = new StateStore({ dir: stateDir, clock: deps.clock });
     const audit = new AuditLog({ path: stateDir.file("audit.log"), clock: deps.clock });
     const instanceUid = await loadInstanceUid(config, store);
-    const version = await readVersion(config.agent.executable, { env: config.agent.env }).catch((err: unknown) => {
+    const connection = await ConnectionSettings.open({ config, deps, stateDir, store, audit });
+    // Before the version is read and the collector starts: an interrupted upgrade is settled first.
+    const packages = await preparePackages({ config, deps, store, audit, hooks: this.#hooks });
+    const versionInfo = await readVersionInfo(config.agent.executable, { env: config.agent.env }).catch((err: unknown) => {
       logger.warn({ err }, "could not read the collector version");
-      return "unknown";
+      return { name: undefined, version: "unknown" };
     });
+    let version = versionInfo.version;
+    // The name the collector gives itself in `--version` is its service.name in its own telemetry.
+    const serviceName = versionInfo.name ?? basename(config.agent.executable).replace(/\.[cm]?js$/, "");
 
     const client = new OpampClient({
-      endpoint: config.server.endpoint,
-      headers: config.server.headers,
-      tls: tlsSettings(config),
+      ...connection.initialOptions(),
       instanceUid,
       capabilities: capabilityBits(config.capabilities),
       deps: { ...deps, logger: deps.logger.child({ component: "opamp" }) },
@@ -96,7 +101,7 @@ export class Supervisor {
     const describe = (uid: Uint8Array): void =>
       reporter.description(
         buildDescription({
-          serviceName: basename(config.agent.executable).replace(/\.[cm]?js$/, ""),
+          serviceName,
           serviceVersion: version,
           instanceUid: uidToText(uid),
           identifying: config.agent.description.identifyingAttributes,
@@ -110,6 +115,12 @@ export class Supervisor {
 
     const queue = new OperationQueue(logger);
     this.#listen(ctx, client, queue, describe);
+    connection.attach(client, queue, signal);
+    const onVersion = (installed: string): void => {
+      version = installed;
+      describe(client.instanceUid);
+    };
+    attachPackages({ ctx, client, queue, packages, version, onVersion });
     client.start();
     const monitoring = monitor.run(signal);
     logger.info({ endpoint: config.server.endpoint, instanceUid: uidToText(instanceUid), version }, "supervisor started");
@@ -117,6 +128,7 @@ export class Supervisor {
     await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
     logger.info({ reason: String(signal.reason) }, "shutting down");
     await queue.close();
+    await connection.close();
     await collector.stop();
     await monitoring;
     await client.close(AbortSignal.timeout(5_000));
@@ -172,15 +184,4 @@ async function restartCollector(ctx: SupervisorContext): Promise<void> {
   await ctx.audit.append({ action: "restart-command", result: "restarting" });
   await ctx.collector.stop(ctx.signal);
   await ctx.collector.start([ctx.stateDir.file(EFFECTIVE_CONFIG_FILE)], ctx.signal);
-}
-
-function tlsSettings(config: ResolvedConfig): TlsSettings {
-  const tls = config.server.tls;
-  const settings: TlsSettings = { minVersion: tls.minVersion === "1.3" ? "TLSv1.3" : "TLSv1.2" };
-  if (tls.caFile) settings.caFile = tls.caFile;
-  if (tls.certFile) settings.certFile = tls.certFile;
-  if (tls.keyFile) settings.keyFile = tls.keyFile;
-  if (tls.serverNameOverride) settings.serverName = tls.serverNameOverride;
-  if (tls.insecureSkipVerify) settings.insecureSkipVerify = true;
-  return settings;
 }

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { composeCollectorConfig } from "../../src/config/compose.js";
 import { loadSupervisorConfig } from "../../src/config/load.js";
 import { CAPABILITY_DEFAULTS } from "../../src/config/schema.js";
+import { PACKAGE_KEYS } from "../../src/config/validate-package.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const examples = path.join(root, "examples");
@@ -22,6 +23,13 @@ describe("examples/supervisor.yaml", () => {
   it("documents every capability", async () => {
     const text = await readFile(path.join(examples, "supervisor.yaml"), "utf8");
     for (const key of Object.keys(CAPABILITY_DEFAULTS)) expect(text).toContain(`  ${key}:`);
+  });
+
+  it("documents every agent.package key", async () => {
+    const text = await readFile(path.join(examples, "supervisor.yaml"), "utf8");
+    for (const key of PACKAGE_KEYS) expect(text).toMatch(new RegExp(`^\\s+#? ?${key}:`, "m"));
+    const config = await loadSupervisorConfig(path.join(examples, "supervisor.yaml"), { env: {} });
+    expect(config.agent.package).toMatchObject({ archive: "raw", publicKeys: [], maxSizeBytes: 2 ** 30 });
   });
 
   it("composes with examples/collector.yaml into a config with a traces pipeline and health_check", async () => {

@@ -21,8 +21,16 @@ describe("resolveSupervisorConfig: defaults", () => {
           caFile: null,
           certFile: null,
           keyFile: null,
+          caPem: null,
+          certPem: null,
+          keyPem: null,
           minVersion: "1.2",
           serverNameOverride: null,
+          renewBeforeMs: 2592000000,
+          renewCheckIntervalMs: 86400000,
+          renewRetryIntervalMs: 60000,
+          watchFiles: true,
+          connectionTrialTimeoutMs: 30000,
         },
       },
       capabilities: {
@@ -68,6 +76,18 @@ describe("resolveSupervisorConfig: defaults", () => {
           injectExtension: true,
         },
         restart: { initialDelayMs: 250, maxDelayMs: 60000, multiplier: 2, jitter: 0.2, resetAfterMs: 60000 },
+        package: {
+          archive: "raw",
+          agentBinary: null,
+          publicKeys: [],
+          insecureAcceptUnsignedPackages: false,
+          maxSizeBytes: 1073741824,
+          downloadTimeoutMs: 1800000,
+          downloadIdleTimeoutMs: 60000,
+          downloadAttempts: 3,
+          maxRedirects: 5,
+          progressIntervalMs: 1000,
+        },
       },
       storage: { directory: "/var/lib/otelcol/supervisor" },
       telemetry: { logs: { level: "info" } },
@@ -101,6 +121,11 @@ server:
     key_file: agent.key
     min_version: "1.3"
     server_name_override: opamp.internal
+    renew_before: 2160h
+    renew_check_interval: 6h
+    renew_retry_interval: 30s
+    watch_files: false
+    connection_trial_timeout: 10s
 capabilities:
   accepts_remote_config: true
   reports_heartbeat: false
@@ -138,8 +163,16 @@ telemetry:
       caFile: "/etc/otelcol/certs/ca.pem",
       certFile: "/abs/agent.pem",
       keyFile: "/etc/otelcol/agent.key",
+      caPem: null,
+      certPem: null,
+      keyPem: null,
       minVersion: "1.3",
       serverNameOverride: "opamp.internal",
+      renewBeforeMs: 2160 * 3_600_000,
+      renewCheckIntervalMs: 6 * 3_600_000,
+      renewRetryIntervalMs: 30_000,
+      watchFiles: false,
+      connectionTrialTimeoutMs: 10_000,
     });
     expect(config.capabilities.acceptsRemoteConfig).toBe(true);
     expect(config.capabilities.reportsHeartbeat).toBe(false);
@@ -265,7 +298,7 @@ bogus: 1
 
   it("gives advice for official Go supervisor keys that are not supported or renamed", () => {
     const err = configError(`
-server: {endpoint: "ws://h", auth: bearertokenauth, tls: {ca_pem: "x"}}
+server: {endpoint: "ws://h", auth: bearertokenauth, tls: {reload_interval: 1m}}
 agent:
   executable: /x
   fallback_configs: [a.yaml]
@@ -277,7 +310,7 @@ healthcheck: {endpoint: "localhost:0"}
     expect(err.problems).toEqual([
       expect.stringMatching(/^healthcheck: is an official Go supervisor key that this supervisor does not support/),
       expect.stringMatching(/^server\.auth: .*server\.headers/),
-      "server.tls.ca_pem: inline PEM is not supported; use ca_file",
+      expect.stringMatching(/^server\.tls\.reload_interval: not needed: .*watch_files/),
       'agent.fallback_configs: renamed: use "startup_fallback_configs"',
       expect.stringMatching(/^agent\.health_check_port: .*agent\.health\.endpoint/),
       expect.stringMatching(/^agent\.automatic_config_rollback: not needed/),

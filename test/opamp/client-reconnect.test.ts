@@ -88,6 +88,22 @@ describe.each(["ws", "http"] as const)("reconnecting over %s", (transport) => {
     expect(h.errors.some((e) => /overloaded/.test(e.message))).toBe(true);
   });
 
+  it("never sends a message over the size cap, and keeps the connection", async () => {
+    h = makeClient(server, transport, { maxMessageBytes: 300 });
+    const big = "x".repeat(1_000);
+    h.client.setStatus("agentDescription", {
+      $typeName: "opamp.proto.v1.AgentDescription",
+      identifyingAttributes: [{ $typeName: "opamp.proto.v1.KeyValue", key: "big", value: { $typeName: "opamp.proto.v1.AnyValue", value: { case: "stringValue", value: big } } }],
+      nonIdentifyingAttributes: [],
+    });
+    h.client.start();
+    await eventually(() => h?.errors.some((e) => e.code === "MESSAGE_TOO_LARGE" && /not sent/.test(e.message)), 2000, "size error");
+    const first = await server.waitFor(() => true);
+    expect(first.msg.agentDescription).toBeUndefined();
+    expect(first.bytes.length).toBeLessThanOrEqual(300);
+    expect(backoffDelays(h.states)).toEqual([]);
+  });
+
   it("reports a BadRequest error without reconnecting", async () => {
     h = makeClient(server, transport);
     server.respond = (msg) =>
@@ -101,7 +117,7 @@ describe.each(["ws", "http"] as const)("reconnecting over %s", (transport) => {
 });
 
 describe("reconnecting over ws", () => {
-  it("reconnects at once after a stable connection drops, and resends the full state", async () => {
+  it("reconnects within one initial delay (jittered) after a stable connection drops, and resends the full state", async () => {
     h = makeClient(server, "ws", { stableAfterMs: 1_000 });
     h.client.setStatus("remoteConfigStatus", { $typeName: "opamp.proto.v1.RemoteConfigStatus", lastRemoteConfigHash: new Uint8Array([1]), status: 1, errorMessage: "" });
     h.client.start();
@@ -111,7 +127,7 @@ describe("reconnecting over ws", () => {
     server.dropConnections();
     await skipBackoff(h, 1);
     const second = await server.waitFor((r) => r.connection === 2);
-    expect(backoffDelays(h.states)).toEqual([0]);
+    expect(backoffDelays(h.states)).toEqual([250]); // 500 ms × random 0.5, not the growing backoff
     expect(second.msg.remoteConfigStatus?.lastRemoteConfigHash).toEqual(new Uint8Array([1]));
   });
 
