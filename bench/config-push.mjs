@@ -18,28 +18,38 @@ export async function run() {
       await writeFile(ws.configPath, (await readFile(ws.configPath, "utf8")).replace("interval: 50ms", `interval: ${INTERVAL}`));
     }
     const sup = startSupervisor(ws);
-    await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 20_000 });
-    await waitForStub(ws);
     const totals = [];
-    for (let i = 0; i < PUSHES; i++) {
-      const hash = new Uint8Array([0xbe, i >> 8, i & 0xff]);
-      const body = new TextEncoder().encode(`exporters:\n  debug/p${i}: {}\nservice:\n  pipelines:\n    traces:\n      exporters: [debug/p${i}]\n`);
-      const from = server.received.length;
-      const t0 = performance.now();
-      server.push({ remoteConfig: { configHash: hash, config: { configMap: { "remote.yaml": { body, contentType: "text/yaml" } } } } });
-      await server.waitFor(
-        (r) => r.msg.remoteConfigStatus?.status === 1 && Buffer.from(r.msg.remoteConfigStatus.lastRemoteConfigHash).equals(Buffer.from(hash)),
-        { from, timeoutMs: 30_000 },
-      );
-      totals.push(performance.now() - t0);
-      if (process.env.BENCH_VERBOSE) console.error(mode, i, Math.round(totals.at(-1)));
+    let failed = 0;
+    try {
+      await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 20_000 });
+      await waitForStub(ws);
+      for (let i = 0; i < PUSHES; i++) {
+        const hash = new Uint8Array([0xbe, i >> 8, i & 0xff]);
+        const body = new TextEncoder().encode(`exporters:\n  debug/p${i}: {}\nservice:\n  pipelines:\n    traces:\n      exporters: [debug/p${i}]\n`);
+        const from = server.received.length;
+        const t0 = performance.now();
+        server.push({ remoteConfig: { configHash: hash, config: { configMap: { "remote.yaml": { body, contentType: "text/yaml" } } } } });
+        // APPLIED (1) or FAILED (3) for this hash: a failed push is counted, not thrown.
+        const done = await server.waitFor(
+          (r) => [1, 3].includes(r.msg.remoteConfigStatus?.status) && Buffer.from(r.msg.remoteConfigStatus.lastRemoteConfigHash).equals(Buffer.from(hash)),
+          { from, timeoutMs: 60_000 },
+        );
+        if (done.msg.remoteConfigStatus.status === 3) {
+          failed++;
+          console.error(`${mode} push ${i} FAILED: ${done.msg.remoteConfigStatus.errorMessage.split("\n")[0]}`);
+          continue;
+        }
+        totals.push(performance.now() - t0);
+        if (process.env.BENCH_VERBOSE) console.error(mode, i, Math.round(totals.at(-1)));
+      }
+    } finally {
+      await sup.stop();
+      await server.close();
     }
-    await sup.stop();
-    await server.close();
     const applied = (await auditLines(ws)).filter((l) => l.action === "remote-config-applied");
     const pick = (k) => applied.map((l) => Number(l[k]));
     const own = applied.map((l) => Number(l.totalMs) - Number(l.validateMs) - Number(l.applyMs) - Number(l.healthMs));
-    const extra = { mode, healthInterval: INTERVAL };
+    const extra = { mode, healthInterval: INTERVAL, failedPushes: failed };
     figures.push(
       figure(`config push to APPLIED (${mode})`, "ms", totals, extra),
       figure(`  validate (${mode})`, "ms", pick("validateMs"), extra),
