@@ -83,9 +83,12 @@ export class HealthMonitor {
       case "running": {
         const probe = this.#lastProbe;
         if (!probe) return { healthy: false, startedAtMs: state.since, observedAtMs: now, status: "StatusStarting", lastError: "waiting for the first health check" };
-        return probe.healthy
-          ? { healthy: true, startedAtMs: state.since, observedAtMs: now, status: "StatusOK" }
-          : { healthy: false, startedAtMs: state.since, observedAtMs: now, status: "StatusRecoverableError", lastError: probe.error ?? "unhealthy" };
+        if (probe.healthy) return { healthy: true, startedAtMs: state.since, observedAtMs: now, status: "StatusOK" };
+        // Refusals before a run's first success are a start in progress, not an error.
+        if (!state.healthySeen) {
+          return { healthy: false, startedAtMs: state.since, observedAtMs: now, status: "StatusStarting", lastError: `waiting for the first health check (${probe.error ?? "unhealthy"})` };
+        }
+        return { healthy: false, startedAtMs: state.since, observedAtMs: now, status: "StatusRecoverableError", lastError: probe.error ?? "unhealthy" };
       }
       case "stopping":
         return { healthy: false, startedAtMs: undefined, observedAtMs: now, status: "StatusStopping", lastError: "collector is stopping" };

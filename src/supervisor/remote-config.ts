@@ -5,11 +5,12 @@
  */
 import { parseConfigBody } from "../config/body.js";
 import { runValidate } from "../process/index.js";
-import { writeFileAtomic } from "../storage/index.js";
+import { rename } from "node:fs/promises";
+import { fsyncDirectory, writeFileAtomic } from "../storage/index.js";
 import type { StoredRemoteConfig } from "../storage/index.js";
 import { bytesToHex } from "../storage/index.js";
 import type { SupervisorContext } from "./context.js";
-import { CANDIDATE_CONFIG_FILE } from "./context.js";
+import { CANDIDATE_CONFIG_FILE, EFFECTIVE_CONFIG_FILE } from "./context.js";
 import { compose, fallbackFiles, remoteFilesOf, writeEffective } from "./effective-config.js";
 import { rollout } from "./rollout.js";
 
@@ -67,7 +68,7 @@ export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRem
   const validateMs = ctx.deps.clock.now() - validateStarted;
   ctx.hooks.checkpoint("config-validated");
 
-  await writeEffective(ctx, composition.yaml);
+  await promoteCandidate(ctx);
   ctx.hooks.checkpoint("config-swapped");
   const outcome = await rollout(ctx, composition.healthUrl, ctx.config.agent.useHupConfigReload);
   ctx.hooks.checkpoint("config-applied");
@@ -126,6 +127,12 @@ export async function restoreLastWorking(ctx: SupervisorContext): Promise<string
   await ctx.collector.stop(ctx.signal);
   await ctx.collector.start([ctx.stateDir.file("effective.yaml")], ctx.signal).catch(() => undefined);
   return `rollback did not become healthy either (${outcome.reason}); retrying it with backoff`;
+}
+
+/** The validated candidate becomes effective.yaml by rename: the bytes are already durable. */
+async function promoteCandidate(ctx: SupervisorContext): Promise<void> {
+  await rename(ctx.stateDir.file(CANDIDATE_CONFIG_FILE), ctx.stateDir.file(EFFECTIVE_CONFIG_FILE));
+  await fsyncDirectory(ctx.stateDir.root);
 }
 
 async function lastWorkingHash(ctx: SupervisorContext): Promise<string | null> {

@@ -43,6 +43,9 @@ describe("the supervisor daemon", () => {
     const healthy = await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
     expect(healthy.msg.health?.startTimeUnixNano).toBeGreaterThan(0n);
     expect(healthy.msg.health?.status).toBe("StatusOK");
+    // A collector that is still booting is "starting", not in error.
+    const before = server.received.slice(0, server.received.indexOf(healthy)).flatMap((r) => (r.msg.health ? [r.msg.health.status] : []));
+    expect(before.every((status) => status === "StatusStarting")).toBe(true);
     const effective = server.received.map((r) => r.msg.effectiveConfig).find(Boolean);
     const body = new TextDecoder().decode(effective?.configMap?.configMap[""]?.body);
     expect(body).toContain("health_check");
