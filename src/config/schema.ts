@@ -64,6 +64,8 @@ export interface ResolvedServer {
   readonly transport: ServerTransport;
   /** Static headers. Values may be secrets: never log them. */
   readonly headers: Readonly<Record<string, string>>;
+  /** Heartbeat period, and the polling period over plain HTTP, until the server offers one. */
+  readonly heartbeatIntervalMs: number;
   readonly tls: ResolvedTls;
 }
 
@@ -194,6 +196,7 @@ export const CAPABILITY_DEFAULTS = {
 
 /** Scalar defaults, keyed by the supervisor.yaml spelling; durations in milliseconds. */
 export const DEFAULTS = {
+  heartbeatIntervalMs: 30_000,
   tlsMinVersion: "1.2",
   configApplyTimeoutMs: 5_000,
   orphanDetectionIntervalMs: 5_000,

@@ -1,4 +1,4 @@
-/** The `server` section of supervisor.yaml: endpoint, headers, TLS. */
+/** The `server` section of supervisor.yaml: endpoint, headers, heartbeat interval, TLS. */
 import * as path from "node:path";
 import { Checker, EXPANSION_FAILED, UNSUPPORTED, describe, isPlainMap, setOwn, type KeyPath } from "./check.js";
 import { DEFAULTS, TLS_DEFAULTS, type ResolvedServer, type ResolvedTls, type ServerTransport } from "./schema.js";
@@ -20,7 +20,7 @@ const MAX_RENEW_BEFORE_MS = 10 * 365 * 24 * 3_600_000;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export function buildServer(value: unknown, baseDir: string, check: Checker): ResolvedServer {
-  const server = check.section(["server"], value, ["endpoint", "headers", "tls"], SERVER_HINTS);
+  const server = check.section(["server"], value, ["endpoint", "headers", "tls", "heartbeat_interval"], SERVER_HINTS);
   let endpoint = "";
   let transport: ServerTransport = "websocket";
   if (value !== undefined && value !== null) {
@@ -33,7 +33,9 @@ export function buildServer(value: unknown, baseDir: string, check: Checker): Re
   }
   const headers = buildHeaders(server.headers, check);
   const secure = /^(wss|https):/i.test(endpoint);
-  return { endpoint, transport, headers, tls: buildTls(server.tls, baseDir, secure, check) };
+  // 0 switches WebSocket heartbeats off; plain HTTP then still polls at the default.
+  const heartbeatIntervalMs = check.duration(["server", "heartbeat_interval"], server.heartbeat_interval, DEFAULTS.heartbeatIntervalMs);
+  return { endpoint, transport, headers, heartbeatIntervalMs, tls: buildTls(server.tls, baseDir, secure, check) };
 }
 
 function checkEndpoint(text: string): string | { transport: ServerTransport } {

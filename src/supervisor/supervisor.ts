@@ -71,7 +71,8 @@ export class Supervisor {
     const serviceName = versionInfo.name ?? basename(config.agent.executable).replace(/\.[cm]?js$/, "");
 
     const client = new OpampClient({
-      ...connection.initialOptions(),
+      heartbeatIntervalMs: config.server.heartbeatIntervalMs,
+      ...connection.initialOptions(), // an interval the server offered before wins
       instanceUid,
       capabilities: capabilityBits(config.capabilities),
       deps: { ...deps, logger: deps.logger.child({ component: "opamp" }) },

@@ -6,6 +6,15 @@ import { loadSupervisorConfig, resolveSupervisorConfig as resolveSupervisorConfi
 import { ConfigError } from "../../src/errors.js";
 import { CONFIG_PATH, MINIMAL, configError, resolve, withAgent } from "./helpers.js";
 
+describe("server.heartbeat_interval", () => {
+  it("takes a duration, 0 included, and refuses other things naming the key", () => {
+    const base = "agent:\n  executable: /bin/otelcol\nserver:\n  endpoint: http://127.0.0.1:4320/v1/opamp\n";
+    expect(resolveSupervisorConfigAt(`${base}  heartbeat_interval: 5s\n`, "/etc/s.yaml", {}).server.heartbeatIntervalMs).toBe(5_000);
+    expect(resolveSupervisorConfigAt(`${base}  heartbeat_interval: 0\n`, "/etc/s.yaml", {}).server.heartbeatIntervalMs).toBe(0);
+    expect(() => resolveSupervisorConfigAt(`${base}  heartbeat_interval: often\n`, "/etc/s.yaml", {})).toThrow(/server\.heartbeat_interval/);
+  });
+});
+
 describe("resolveSupervisorConfig: defaults", () => {
   it("fills every default for a minimal file", () => {
     const config = resolve(MINIMAL);
@@ -15,6 +24,7 @@ describe("resolveSupervisorConfig: defaults", () => {
         endpoint: "ws://127.0.0.1:4320/v1/opamp",
         transport: "websocket",
         headers: {},
+        heartbeatIntervalMs: 30_000,
         tls: {
           insecure: false,
           insecureSkipVerify: false,

@@ -47,6 +47,8 @@ export interface WorkspaceOptions {
   agentExtra?: string;
   /** Extra top-level YAML. */
   extra?: string;
+  /** Extra YAML under `server:` (indented by the caller with two spaces). */
+  serverExtra?: string;
   /** The local collector config; default: one traces pipeline. */
   collectorYaml?: string;
   executable?: string;
@@ -81,7 +83,7 @@ export async function makeWorkspace(options: WorkspaceOptions): Promise<Workspac
 function supervisorYaml(dir: string, healthPort: number, collectorConfig: string, o: WorkspaceOptions): string {
   return `server:
   endpoint: ${o.endpoint}
-capabilities:
+${o.serverExtra ?? ""}capabilities:
   accepts_remote_config: true
   reports_remote_config: true
   accepts_restart_command: true

@@ -53,6 +53,16 @@ describe("the supervisor daemon", () => {
     expect(state.config).toHaveProperty(["extensions", "health_check", "endpoint"], `127.0.0.1:${ws.healthPort}`);
   });
 
+  it("speaks plain HTTP too, polling at server.heartbeat_interval", async () => {
+    server = await OpampTestServer.start();
+    const ws = await makeWorkspace({ endpoint: server.httpUrl, serverExtra: "  heartbeat_interval: 200ms\n" });
+    launch(ws);
+    await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
+    // Five more polls: at 200 ms they come within a second; at the 30 s default this would time out.
+    await server.waitFor(() => true, { from: server.received.length + 4, timeoutMs: 10_000 });
+    expect(server.received.every((r) => r.transport === "http")).toBe(true);
+  });
+
   it("restarts a crashing collector with growing delays and reports unhealthy, then healthy", async () => {
     server = await OpampTestServer.start();
     const ws = await makeWorkspace({ endpoint: server.wsUrl });
