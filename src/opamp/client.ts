@@ -51,6 +51,7 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
   #pollMs: number;
   #lastSentAt = 0;
   #pendingCsr: ConnectionSettingsRequest | undefined;
+  #capabilitiesChanged = false;
   readonly #customMessages: CustomMessage[] = [];
   #state: ConnectionState = { kind: "idle" };
   #target: ConnectionTarget;
@@ -117,6 +118,7 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
     const next = normalizeCapabilities(bits);
     if (next === this.#capabilities) return;
     this.#capabilities = next;
+    this.#capabilitiesChanged = true; // a status change like any other: the server must hear it
     this.#wakeUp();
   }
 
@@ -381,7 +383,7 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
   }
 
   #hasWork(): boolean {
-    return this.#report.hasUnsent || this.#pendingCsr !== undefined || this.#customMessages.length > 0;
+    return this.#report.hasUnsent || this.#capabilitiesChanged || this.#pendingCsr !== undefined || this.#customMessages.length > 0;
   }
 
   #buildMessage(): { msg: AgentToServer; restore: () => void } {
@@ -397,8 +399,11 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
     if (csr) msg.connectionSettingsRequest = csr;
     if (custom) msg.customMessage = custom;
     this.#pendingCsr = undefined;
+    const capabilitiesChanged = this.#capabilitiesChanged;
+    this.#capabilitiesChanged = false;
     const restore = (): void => {
       this.#report.restore(keys);
+      this.#capabilitiesChanged ||= capabilitiesChanged;
       this.#pendingCsr ??= csr;
       if (custom) this.#customMessages.unshift(custom);
     };

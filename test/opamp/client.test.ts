@@ -193,6 +193,35 @@ describe.each(["ws", "http"] as const)("OpAMP client over %s", (transport) => {
     }
   });
 
+  it("sends a changed capability set with the next message", async () => {
+    start();
+    await server.waitFor(() => true);
+    client.setCapabilities(BASIC_CAPABILITIES | BigInt(AgentCapabilities.AgentCapabilities_AcceptsRestartCommand));
+    const next = await server.waitFor((r) => r.msg.sequenceNum === 1n);
+    expect(next.msg.capabilities).toBe(BASIC_CAPABILITIES | BigInt(AgentCapabilities.AgentCapabilities_AcceptsRestartCommand));
+  });
+
+  it("sends at most one custom message per AgentToServer and hands incoming ones to the caller", async () => {
+    const incoming: string[] = [];
+    start();
+    client.on("customMessage", (m) => incoming.push(`${m.capability}/${m.type}`));
+    await server.waitFor(() => true);
+    const msg = (type: string) => ({ $typeName: "opamp.proto.v1.CustomMessage" as const, capability: "io.example.pause/v1", type, data: new Uint8Array([1]) });
+    client.sendCustomMessage(msg("a"));
+    client.sendCustomMessage(msg("b"));
+    const b = await server.waitFor((r) => r.msg.customMessage?.type === "b");
+    const carrying = server.received.filter((r) => r.msg.customMessage);
+    expect(carrying.map((r) => r.msg.customMessage?.type)).toEqual(["a", "b"]);
+    expect(b.msg.sequenceNum).toBeGreaterThan(carrying[0]!.msg.sequenceNum);
+    server.push({ customMessage: { capability: "io.example.pause/v1", type: "pause", data: new Uint8Array() } });
+    if (transport === "http") {
+      await eventually(() => h.clock.pending > 0, 2000, "idle");
+      await h.clock.advance(30_000);
+    }
+    await eventually(() => incoming.length === 1, 2000, "custom message event");
+    expect(incoming).toEqual(["io.example.pause/v1/pause"]);
+  });
+
   it("sends agent_disconnect as the last message on close, and close is idempotent", async () => {
     start();
     await server.waitFor(() => true);
