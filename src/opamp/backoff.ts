@@ -28,6 +28,17 @@ export function backoffDelay(
 }
 
 /**
+ * Delay before reconnecting after a connection ended (`failures` so far, at least `floorMs`).
+ * A connection that had been fine is retried at once; a flapping or failed one backs off.
+ * "At once" is spread over up to one initial delay, so a server restart is not met by its
+ * whole fleet in the same instant.
+ */
+export function reconnectDelay(failures: number, established: boolean, options: BackoffOptions, random: () => number, floorMs: number): number {
+  if (established && failures === 0 && floorMs === 0) return Math.round(options.initialMs * random());
+  return backoffDelay(failures, options, random, floorMs);
+}
+
+/**
  * Parses an HTTP Retry-After value: delay-seconds or an HTTP date. Returns milliseconds
  * from `nowMs`, or undefined when the header is absent or unreadable.
  */

@@ -1,0 +1,138 @@
+/**
+ * What the agent tells the server: its identity and capabilities, its status sub-messages
+ * (compressed by `ReportState`) and queued requests. Builds each AgentToServer; when and
+ * over which connection it goes is the client's business.
+ */
+import { AgentCapabilities, AgentToServerFlags, newAgentToServer } from "./codec.js";
+import type { AgentToServer, ConnectionSettingsRequest, CustomMessage } from "./codec.js";
+import { ReportState } from "./report-state.js";
+import type { StatusKey, StatusValue } from "./report-state.js";
+
+/** Capability bits this protocol version defines; anything else is sent as 0. */
+const KNOWN_CAPABILITY_BITS = 0xffffn;
+
+export interface OutboxOptions {
+  /** 16 bytes. */
+  instanceUid: Uint8Array;
+  /** Ask the server to assign a uid until it does. */
+  requestInstanceUid: boolean;
+  capabilities: bigint;
+}
+
+export class Outbox {
+  readonly #report = new ReportState();
+  #instanceUid: Uint8Array;
+  #requestUid: boolean;
+  #capabilities: bigint;
+  #sequenceNum = 0n;
+  #capabilitiesChanged = false;
+  #pendingCsr: ConnectionSettingsRequest | undefined;
+  readonly #customMessages: CustomMessage[] = [];
+
+  constructor(options: OutboxOptions) {
+    if (options.instanceUid.length !== 16) throw new RangeError("instance uid must be 16 bytes");
+    this.#instanceUid = options.instanceUid;
+    this.#requestUid = options.requestInstanceUid;
+    this.#capabilities = normalizeCapabilities(options.capabilities);
+  }
+
+  get instanceUid(): Uint8Array {
+    return this.#instanceUid;
+  }
+  get capabilities(): bigint {
+    return this.#capabilities;
+  }
+
+  has(capability: AgentCapabilities): boolean {
+    return (this.#capabilities & BigInt(capability)) !== 0n;
+  }
+
+  /** Something not yet sent is waiting. */
+  get hasWork(): boolean {
+    return this.#report.hasUnsent || this.#capabilitiesChanged || this.#pendingCsr !== undefined || this.#customMessages.length > 0;
+  }
+
+  /** Returns true when the value changed and so must be sent (status compression). */
+  setStatus<K extends StatusKey>(key: K, value: StatusValue<K>): boolean {
+    return this.#report.set(key, value);
+  }
+
+  getStatus<K extends StatusKey>(key: K): StatusValue<K> | undefined {
+    return this.#report.get(key);
+  }
+
+  /** Everything known goes out again: on a new connection and on ReportFullState. */
+  markAllUnsent(): void {
+    this.#report.markAllUnsent();
+  }
+
+  /** Returns true when the bits changed and so must be sent. */
+  setCapabilities(bits: bigint): boolean {
+    const next = normalizeCapabilities(bits);
+    if (next === this.#capabilities) return false;
+    this.#capabilities = next;
+    this.#capabilitiesChanged = true; // a status change like any other: the server must hear it
+    return true;
+  }
+
+  /** The server assigned a uid: use it from now on and stop asking for one. */
+  adoptInstanceUid(uid: Uint8Array): void {
+    this.#instanceUid = uid;
+    this.#requestUid = false;
+  }
+
+  requestConnectionSettings(request: ConnectionSettingsRequest): void {
+    this.#pendingCsr = request;
+  }
+
+  /** The protocol allows one custom message per AgentToServer, so they queue. */
+  queueCustomMessage(message: CustomMessage): void {
+    this.#customMessages.push(message);
+  }
+
+  /** The next message with everything pending; `restore` puts it back if the send fails. */
+  build(): { msg: AgentToServer; restore: () => void } {
+    const msg = newAgentToServer({
+      instanceUid: this.#instanceUid,
+      sequenceNum: this.#sequenceNum++,
+      capabilities: this.#capabilities,
+      flags: this.#requestUid ? BigInt(AgentToServerFlags.AgentToServerFlags_RequestInstanceUid) : 0n,
+    });
+    const keys = this.#report.fill(msg);
+    const csr = this.#pendingCsr;
+    const custom = this.#customMessages.shift();
+    if (csr) msg.connectionSettingsRequest = csr;
+    if (custom) msg.customMessage = custom;
+    this.#pendingCsr = undefined;
+    const capabilitiesChanged = this.#capabilitiesChanged;
+    this.#capabilitiesChanged = false;
+    const restore = (): void => {
+      this.#report.restore(keys);
+      this.#capabilitiesChanged ||= capabilitiesChanged;
+      this.#pendingCsr ??= csr;
+      if (custom) this.#customMessages.unshift(custom);
+    };
+    return { msg, restore };
+  }
+
+  /** The last message of a polite close: everything pending, plus agent_disconnect. */
+  farewell(): AgentToServer {
+    const last = this.build().msg;
+    last.agentDisconnect = newAgentToServer({ agentDisconnect: {} }).agentDisconnect;
+    return last;
+  }
+
+  /** A bare agent_disconnect, for leaving a connection that is being replaced. */
+  disconnect(): AgentToServer {
+    return newAgentToServer({
+      instanceUid: this.#instanceUid,
+      sequenceNum: this.#sequenceNum++,
+      capabilities: this.#capabilities,
+      agentDisconnect: {},
+    });
+  }
+}
+
+function normalizeCapabilities(bits: bigint): bigint {
+  return (bits | BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus)) & KNOWN_CAPABILITY_BITS;
+}
