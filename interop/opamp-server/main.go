@@ -1,11 +1,12 @@
 // Command opamp-server is an OpAMP server for the interop tests, built on opamp-go's server
-// package. It accepts agents over WebSocket and plain HTTP on /v1/opamp and offers a small
-// HTTP+JSON control API on loopback so tests can look at what agents reported and tell them
-// what to do. Never shipped.
+// package. It accepts agents over WebSocket and plain HTTP on /v1/opamp (optionally over TLS,
+// optionally requiring client certificates), serves offered package files on the same
+// listener, and offers a small HTTP+JSON control API on loopback so tests can look at what
+// agents reported and tell them what to do. Never shipped.
 //
-// On start it prints one JSON line on stdout:
+// On start it prints one JSON line on stdout (wss/https URLs in TLS mode):
 //
-//	{"event":"listening","opamp_addr":"127.0.0.1:PORT","opamp_ws":"ws://…/v1/opamp","opamp_http":"http://…/v1/opamp","control":"http://127.0.0.1:PORT"}
+//	{"event":"listening","opamp_addr":"127.0.0.1:PORT","opamp_ws":"ws://…/v1/opamp","opamp_http":"http://…/v1/opamp","control":"http://127.0.0.1:PORT","tls":false,"mtls":false,"signs_csrs":false}
 //
 // Control API (all JSON):
 //
@@ -17,6 +18,9 @@
 //	POST /agents/{uid}/restart        sends a Restart command
 //	POST /agents/{uid}/heartbeat      {"seconds":N}: ConnectionSettingsOffers.opamp.heartbeat_interval_seconds
 //	POST /agents/{uid}/disconnect     drops the agent's WebSocket connection
+//	POST /agents/{uid}/package        {"path"|"content","version","signature",…}: offers a top-level package (packages.go)
+//	POST /agents/{uid}/certificate    {"cn","validity_seconds"}: offers a client certificate from the client CA (certs.go)
+//	GET  /downloads                   every request for a package file
 //	GET  /messages[?uid=…&after=N]    every AgentToServer received (protojson), in order
 //	GET  /healthz                     200 once started
 package main
@@ -24,6 +28,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -73,6 +78,18 @@ type agent struct {
 	pending            []*protobufs.ServerToAgent // queued for the next HTTP poll (or a WS reconnect)
 	heartbeatOffered   uint64
 	lastSendError      string
+
+	// Packages (packages.go).
+	packagesOffer   *protobufs.PackagesAvailable // the last PackagesAvailable offered
+	packageStatuses *protobufs.PackageStatuses   // the last PackageStatuses reported
+	packageHistory  []packageEvent
+
+	// TLS (certs.go).
+	clientCert         *certView // the client certificate of the connection the last message came on
+	clientCerts        []certSeen
+	csrs               []csrRecord
+	certOffers         []certOffer
+	connSettingsStatus *protobufs.ConnectionSettingsStatus
 }
 
 type record struct {
@@ -80,6 +97,7 @@ type record struct {
 	Time        time.Time       `json:"time"`
 	InstanceUID string          `json:"instance_uid"`
 	Transport   string          `json:"transport"`
+	ClientCert  *certView       `json:"client_cert,omitempty"` // in TLS mode with client certificates
 	Message     json.RawMessage `json:"message"`
 }
 
@@ -87,8 +105,45 @@ type hub struct {
 	mu        sync.Mutex
 	agents    map[string]*agent
 	records   []record
-	endpoint  string // host:port of the OpAMP listener
-	hbDefault uint64 // heartbeat offered to every new agent (0: none)
+	endpoint  string  // host:port of the OpAMP listener
+	hbDefault uint64  // heartbeat offered to every new agent (0: none)
+	tls       bool    // the OpAMP listener speaks TLS (wss/https)
+	ca        *issuer // signs CSRs and issues offered client certificates (nil: neither)
+
+	files     map[string]*packageFile // package files served at /packages/{id}/{name}
+	downloads []download
+}
+
+// base is scheme://host:port of the OpAMP listener for a transport ("websocket" or "http"),
+// with the scheme the listener speaks (TLS or not).
+func (h *hub) base(transport string) string {
+	scheme := "ws"
+	if transport == "http" {
+		scheme = "http"
+	}
+	if h.tls {
+		scheme += "s"
+	}
+	return scheme + "://" + h.endpoint
+}
+
+// url is the OpAMP URL for a transport.
+func (h *hub) url(transport string) string {
+	return h.base(transport) + opampPath
+}
+
+// capabilities is what this server says it can do, in every answer.
+func (h *hub) capabilities() uint64 {
+	c := protobufs.ServerCapabilities_ServerCapabilities_AcceptsStatus |
+		protobufs.ServerCapabilities_ServerCapabilities_OffersRemoteConfig |
+		protobufs.ServerCapabilities_ServerCapabilities_AcceptsEffectiveConfig |
+		protobufs.ServerCapabilities_ServerCapabilities_OffersPackages |
+		protobufs.ServerCapabilities_ServerCapabilities_AcceptsPackagesStatus |
+		protobufs.ServerCapabilities_ServerCapabilities_OffersConnectionSettings
+	if h.ca != nil {
+		c |= protobufs.ServerCapabilities_ServerCapabilities_AcceptsConnectionSettingsRequest
+	}
+	return uint64(c)
 }
 
 var marshal = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false}
@@ -115,12 +170,20 @@ func (h *hub) onConnecting(req *http.Request) types.ConnectionResponse {
 		transport = "http"
 	}
 	var uid string // the agent this connection belongs to, once its first message arrives
+	var peer *certView
+	if req.TLS != nil && len(req.TLS.PeerCertificates) > 0 {
+		peer = describeCert(req.TLS.PeerCertificates[0])
+	}
 	return types.ConnectionResponse{
 		Accept: true,
 		ConnectionCallbacks: types.ConnectionCallbacks{
 			OnMessage: func(_ context.Context, conn types.Connection, msg *protobufs.AgentToServer) *protobufs.ServerToAgent {
 				uid = uidText(msg.InstanceUid)
-				return h.onMessage(conn, transport, msg)
+				resp := h.onMessage(conn, transport, peer, msg)
+				if resp != nil {
+					resp.Capabilities = h.capabilities()
+				}
+				return resp
 			},
 			OnConnectionClose: func(conn types.Connection) {
 				if transport != "websocket" || uid == "" {
@@ -139,7 +202,7 @@ func (h *hub) onConnecting(req *http.Request) types.ConnectionResponse {
 	}
 }
 
-func (h *hub) onMessage(conn types.Connection, transport string, msg *protobufs.AgentToServer) *protobufs.ServerToAgent {
+func (h *hub) onMessage(conn types.Connection, transport string, peer *certView, msg *protobufs.AgentToServer) *protobufs.ServerToAgent {
 	now := time.Now()
 	raw, err := marshal.Marshal(msg)
 	if err != nil {
@@ -149,21 +212,25 @@ func (h *hub) onMessage(conn types.Connection, transport string, msg *protobufs.
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.records = append(h.records, record{Seq: len(h.records) + 1, Time: now, InstanceUID: uid, Transport: transport, Message: raw})
+	seq := len(h.records) + 1
+	h.records = append(h.records, record{Seq: seq, Time: now, InstanceUID: uid, Transport: transport, ClientCert: peer, Message: raw})
 
 	a := h.agents[uid]
 	if a == nil {
 		a = &agent{uid: uid, firstSeen: now}
 		h.agents[uid] = a
 	}
+	newConn := false
 	if transport == "websocket" {
 		if a.wsConn != conn {
 			a.connections++
+			newConn = true
 		}
 		a.wsConn = conn
 	} else if a.transport != "http" || now.Sub(a.lastSeen) > 2*time.Minute {
 		a.connections++
 	}
+	a.sawClientCert(peer, now, seq)
 	a.transport = transport
 	a.lastSeen = now
 	a.messages++
@@ -181,6 +248,12 @@ func (h *hub) onMessage(conn types.Connection, transport string, msg *protobufs.
 	if msg.RemoteConfigStatus != nil {
 		a.remoteConfigStatus = msg.RemoteConfigStatus
 	}
+	if msg.PackageStatuses != nil {
+		a.recordPackageStatuses(msg.PackageStatuses, now, seq)
+	}
+	if msg.ConnectionSettingsStatus != nil {
+		a.connSettingsStatus = msg.ConnectionSettingsStatus
+	}
 	a.disconnectSeen = msg.AgentDisconnect != nil
 	if msg.AgentDisconnect != nil {
 		a.disconnectCount++
@@ -189,7 +262,24 @@ func (h *hub) onMessage(conn types.Connection, transport string, msg *protobufs.
 		}
 		return nil
 	}
+	// A certificate request is answered in the reply to the message that carried it.
+	var issued *protobufs.ConnectionSettingsOffers
+	if req := msg.GetConnectionSettingsRequest().GetOpamp().GetCertificateRequest(); req != nil {
+		issued = h.answerCSR(a, req.Csr, now)
+	}
+	resp := h.reply(a, conn, transport, newConn, msg)
+	if issued != nil {
+		if resp.ConnectionSettings == nil {
+			resp.ConnectionSettings = issued
+		} else {
+			h.deliver(a, &protobufs.ServerToAgent{InstanceUid: msg.InstanceUid, ConnectionSettings: issued})
+		}
+	}
+	return resp
+}
 
+// reply is the answer to an ordinary message: something queued, else what the agent lacks.
+func (h *hub) reply(a *agent, conn types.Connection, transport string, newConn bool, msg *protobufs.AgentToServer) *protobufs.ServerToAgent {
 	// Queued messages first (HTTP polls, or what a WebSocket could not take).
 	if len(a.pending) > 0 {
 		next := a.pending[0]
@@ -215,6 +305,11 @@ func (h *hub) onMessage(conn types.Connection, transport string, msg *protobufs.
 		resp.ConnectionSettings = h.heartbeatOffer(transport, h.hbDefault)
 		a.heartbeatOffered = h.hbDefault
 	}
+	// An offer made while the agent was away goes out again when it reconnects, unless it
+	// says it has already processed it.
+	if newConn && a.packagesOffer != nil && !a.processedPackages() {
+		resp.PackagesAvailable = a.packagesOffer
+	}
 	return resp
 }
 
@@ -235,13 +330,9 @@ func (h *hub) sendAll(a *agent, conn types.Connection, msgs []*protobufs.ServerT
 }
 
 func (h *hub) heartbeatOffer(transport string, seconds uint64) *protobufs.ConnectionSettingsOffers {
-	scheme := "ws"
-	if transport == "http" {
-		scheme = "http"
-	}
 	offer := &protobufs.ConnectionSettingsOffers{
 		Opamp: &protobufs.OpAMPConnectionSettings{
-			DestinationEndpoint:      scheme + "://" + h.endpoint + opampPath,
+			DestinationEndpoint:      h.url(transport),
 			HeartbeatIntervalSeconds: seconds,
 		},
 	}
@@ -331,6 +422,16 @@ type agentView struct {
 	PendingMessages    int                     `json:"pending_messages"`
 	HeartbeatOffered   uint64                  `json:"heartbeat_offered_seconds"`
 	LastSendError      string                  `json:"last_send_error,omitempty"`
+
+	PackagesOffered string          `json:"packages_offered_hash,omitempty"` // all_packages_hash (hex) of the last offer
+	PackageStatuses json.RawMessage `json:"package_statuses,omitempty"`
+	PackageHistory  []packageEvent  `json:"package_history"`
+
+	ClientCert               *certView               `json:"client_cert,omitempty"`
+	ClientCerts              []certSeen              `json:"client_certs"`
+	CSRs                     []csrRecord             `json:"csrs"`
+	CertificateOffers        []certOffer             `json:"certificate_offers"`
+	ConnectionSettingsStatus *connSettingsStatusView `json:"connection_settings_status,omitempty"`
 }
 
 func (h *hub) view(a *agent) agentView {
@@ -372,6 +473,8 @@ func (h *hub) view(a *agent) agentView {
 			ErrorMessage:         s.ErrorMessage,
 		}
 	}
+	h.packagesView(a, &v)
+	h.certsView(a, &v)
 	return v
 }
 
@@ -479,6 +582,8 @@ func (h *hub) routes() *http.ServeMux {
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	})
+	h.packageRoutes(mux)
+	h.certRoutes(mux)
 	mux.HandleFunc("GET /messages", func(w http.ResponseWriter, r *http.Request) {
 		uid := r.URL.Query().Get("uid")
 		if uid != "" {
@@ -499,24 +604,69 @@ func (h *hub) routes() *http.ServeMux {
 }
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:0", "OpAMP listen address (WebSocket and plain HTTP on "+opampPath+")")
+	listen := flag.String("listen", "127.0.0.1:0", "OpAMP listen address (WebSocket and plain HTTP on "+opampPath+", package files on /packages/)")
 	control := flag.String("control", "127.0.0.1:0", "control API listen address (keep it on loopback)")
 	heartbeat := flag.Uint64("heartbeat-seconds", 0, "heartbeat interval offered to each agent in its first response (0: none)")
+	tlsCert := flag.String("tls-cert", "", "server certificate (PEM): the OpAMP listener speaks TLS (wss/https); needs --tls-key")
+	tlsKey := flag.String("tls-key", "", "the server certificate's private key (PEM)")
+	clientCA := flag.String("client-ca", "", "CA bundle (PEM): require client certificates that chain to it (mTLS); needs --tls-cert")
+	clientCAKey := flag.String("client-ca-key", "", "private key (PEM) of a CA in --client-ca: sign CSRs (AcceptsConnectionSettingsRequest) and issue offered client certificates")
+	validity := flag.Duration("issued-cert-validity", 90*24*time.Hour, "validity of the client certificates this server issues")
 	flag.Parse()
 	log.SetOutput(os.Stderr)
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 
-	h := &hub{agents: map[string]*agent{}, hbDefault: *heartbeat}
+	h := &hub{agents: map[string]*agent{}, hbDefault: *heartbeat, files: map[string]*packageFile{}}
+	var tlsConfig *tls.Config
+	switch {
+	case (*tlsCert == "") != (*tlsKey == ""):
+		log.Fatal("--tls-cert and --tls-key go together")
+	case *clientCA != "" && *tlsCert == "":
+		log.Fatal("--client-ca needs --tls-cert and --tls-key")
+	case *clientCAKey != "" && *clientCA == "":
+		log.Fatal("--client-ca-key needs --client-ca")
+	}
+	if *tlsCert != "" {
+		var err error
+		if tlsConfig, err = serverTLS(*tlsCert, *tlsKey, *clientCA); err != nil {
+			log.Fatalf("TLS: %v", err)
+		}
+		h.tls = true
+	}
+	if *clientCAKey != "" {
+		var err error
+		if h.ca, err = loadIssuer(*clientCA, *clientCAKey, *validity); err != nil {
+			log.Fatalf("client CA: %v", err)
+		}
+	}
+
+	// opamp-go's server attached to our own http.Server, so that the same listener (and the
+	// same TLS) also serves the package files.
 	srv := server.New(nil)
-	err := srv.Start(server.StartSettings{
-		Settings:       server.Settings{Callbacks: types.Callbacks{OnConnecting: h.onConnecting}},
-		ListenEndpoint: *listen,
-		ListenPath:     opampPath,
-	})
+	handler, connContext, err := srv.Attach(server.Settings{Callbacks: types.Callbacks{OnConnecting: h.onConnecting}})
+	if err != nil {
+		log.Fatalf("cannot attach the OpAMP server: %v", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc(opampPath, handler)
+	mux.HandleFunc("GET /packages/{id}/{name}", h.serveFile)
+	opampLn, err := net.Listen("tcp", *listen)
 	if err != nil {
 		log.Fatalf("cannot start the OpAMP server on %s: %v", *listen, err)
 	}
-	h.endpoint = srv.Addr().String()
+	h.endpoint = opampLn.Addr().String()
+	opampSrv := &http.Server{Handler: mux, ConnContext: connContext, TLSConfig: tlsConfig, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		var err error
+		if tlsConfig != nil {
+			err = opampSrv.ServeTLS(opampLn, "", "")
+		} else {
+			err = opampSrv.Serve(opampLn)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Fatalf("OpAMP listener: %v", err)
+		}
+	}()
 
 	ln, err := net.Listen("tcp", *control)
 	if err != nil {
@@ -529,12 +679,15 @@ func main() {
 		}
 	}()
 
-	ready, _ := json.Marshal(map[string]string{
+	ready, _ := json.Marshal(map[string]any{
 		"event":      "listening",
 		"opamp_addr": h.endpoint,
-		"opamp_ws":   "ws://" + h.endpoint + opampPath,
-		"opamp_http": "http://" + h.endpoint + opampPath,
+		"opamp_ws":   h.url("websocket"),
+		"opamp_http": h.url("http"),
 		"control":    "http://" + ln.Addr().String(),
+		"tls":        h.tls,
+		"mtls":       *clientCA != "",
+		"signs_csrs": h.ca != nil,
 	})
 	fmt.Println(string(ready))
 
@@ -544,5 +697,5 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_ = ctl.Shutdown(ctx)
-	_ = srv.Stop(ctx)
+	_ = opampSrv.Shutdown(ctx)
 }

@@ -25,8 +25,9 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 )
 
-// version is the collector release the components come from; build.sh may override it with
-// -ldflags "-X main.version=...".
+// version is the collector release the components come from. build.sh overrides it with
+// -ldflags "-X main.version=..." for bin/otelcol-interop-next, the "new build" of the upgrade
+// tests (same components, another version).
 var version = "0.165.0"
 
 func components() (otelcol.Factories, error) {

@@ -13,6 +13,8 @@ import type { RunningSupervisor, Workspace, WorkspaceOptions } from "../e2e/harn
 
 export const INTEROP_BIN = join(ROOT, "interop/bin");
 export const COLLECTOR = join(INTEROP_BIN, "otelcol-interop");
+/** The same collector built to report another version (build.sh's NEXT_VERSION): the upgrade target. */
+export const COLLECTOR_NEXT = join(INTEROP_BIN, "otelcol-interop-next");
 export const OPAMP_SERVER = join(INTEROP_BIN, "opamp-server");
 
 /** Why the suite cannot run here, or undefined when both peers are built. */
@@ -26,8 +28,8 @@ export const SKIP_REASON = missingPeers();
 if (SKIP_REASON) console.warn(`\n[interop] SKIPPED: ${SKIP_REASON}\n`);
 
 /** `<name> version <v>` as the real collector prints it. */
-export function collectorVersion(): { name: string; version: string } {
-  const out = execFileSync(COLLECTOR, ["--version"], { encoding: "utf8" }).trim();
+export function collectorVersion(binary = COLLECTOR): { name: string; version: string } {
+  const out = execFileSync(binary, ["--version"], { encoding: "utf8" }).trim();
   const m = /^(\S+) version v?(\S+)$/.exec(out);
   if (!m) throw new Error(`unexpected --version output: ${out}`);
   return { name: m[1]!, version: m[2]! };
@@ -97,6 +99,108 @@ export interface AgentView {
   desired_config_hash: string;
   pending_messages: number;
   heartbeat_offered_seconds: number;
+  /** all_packages_hash (hex) of the last PackagesAvailable offered. */
+  packages_offered_hash?: string;
+  package_statuses?: Record<string, unknown>;
+  /** Every package entry of every PackageStatuses the agent reported, in order. */
+  package_history: PackageEvent[];
+  /** The client certificate of the connection the agent's last message came on (TLS mode). */
+  client_cert?: CertView;
+  /** Every distinct client certificate the agent connected with, in order of first sight. */
+  client_certs: Array<CertView & { first_seen: string; first_seq: number }>;
+  csrs: CsrRecord[];
+  certificate_offers: Array<{ time: string; source: "control" | "csr"; hash: string; certificate: CertView; delivery?: string }>;
+  connection_settings_status?: { last_connection_settings_hash: string; status: "UNSET" | "APPLIED" | "APPLYING" | "FAILED"; error_message: string };
+}
+
+export type PackageStatusName = "INSTALLED" | "INSTALL_PENDING" | "INSTALLING" | "INSTALL_FAILED" | "DOWNLOADING";
+
+export interface PackageEvent {
+  time: string;
+  seq: number;
+  name: string;
+  status: PackageStatusName;
+  agent_has_version: string;
+  agent_has_hash: string;
+  server_offered_version: string;
+  server_offered_hash: string;
+  error_message?: string;
+  download_percent?: number;
+  download_bytes_per_second?: number;
+  server_provided_all_packages_hash: string;
+}
+
+export interface CertView {
+  subject: string;
+  issuer: string;
+  serial: string;
+  /** Hex SHA-256 of the DER. */
+  sha256: string;
+  not_after: string;
+  uris?: string[];
+}
+
+export interface CsrRecord {
+  time: string;
+  subject?: string;
+  uris?: string[];
+  key_type?: string;
+  result: "signed" | "rejected";
+  error?: string;
+  offer_hash?: string;
+  issued?: CertView;
+}
+
+export interface PackageOffer {
+  /** Absolute path of the file to offer (read by the server), or its bytes. */
+  path?: string;
+  content?: Uint8Array;
+  version: string;
+  /** The 64 raw Ed25519 signature bytes. */
+  signature?: Uint8Array;
+  /** Package name (default "otelcol"). */
+  name?: string;
+  /** Overrides the content_hash (default: the file's SHA-256). */
+  contentHash?: Uint8Array;
+}
+
+export interface PackageOfferResult {
+  hash: string;
+  all_packages_hash: string;
+  content_hash: string;
+  sha256: string;
+  download_url: string;
+  size: number;
+  delivery: string;
+  time: string;
+}
+
+export interface Download {
+  time: string;
+  file: string;
+  method: string;
+  range?: string;
+  status: number;
+  bytes: number;
+  duration_ms: number;
+  client_cert?: CertView;
+}
+
+/** Files for the server's TLS mode (PEM paths). */
+export interface ServerTlsFiles {
+  cert: string;
+  key: string;
+  /** Require client certificates chaining to this bundle (mTLS). */
+  clientCa?: string;
+  /** The key of a CA in clientCa: the server signs CSRs and issues offered certificates. */
+  clientCaKey?: string;
+  /** Validity of the certificates the server issues, as a Go duration ("2160h"). */
+  issuedValidity?: string;
+}
+
+/** `X509Certificate.fingerprint256` in the server's notation (lower-case hex, no colons). */
+export function sha256Hex(fingerprint256: string): string {
+  return fingerprint256.replace(/:/g, "").toLowerCase();
 }
 
 export interface ReceivedMessage {
@@ -104,6 +208,8 @@ export interface ReceivedMessage {
   time: string;
   instance_uid: string;
   transport: "websocket" | "http";
+  /** The client certificate of the connection it came on (TLS mode with client certificates). */
+  client_cert?: CertView;
   message: Record<string, unknown> & {
     sequence_num?: string;
     capabilities?: string;
@@ -141,9 +247,16 @@ export class OpampServer {
     readonly stderr: string[],
   ) {}
 
-  static async start(options: { listen?: string; heartbeatSeconds?: number } = {}): Promise<OpampServer> {
+  static async start(options: { listen?: string; heartbeatSeconds?: number; tls?: ServerTlsFiles } = {}): Promise<OpampServer> {
     const args = ["--listen", options.listen ?? "127.0.0.1:0", "--control", "127.0.0.1:0"];
     if (options.heartbeatSeconds) args.push("--heartbeat-seconds", String(options.heartbeatSeconds));
+    const tls = options.tls;
+    if (tls) {
+      args.push("--tls-cert", tls.cert, "--tls-key", tls.key);
+      if (tls.clientCa) args.push("--client-ca", tls.clientCa);
+      if (tls.clientCaKey) args.push("--client-ca-key", tls.clientCaKey);
+      if (tls.issuedValidity) args.push("--issued-cert-validity", tls.issuedValidity);
+    }
     const child = spawn(OPAMP_SERVER, args, { stdio: ["ignore", "pipe", "pipe"] });
     const stderr: string[] = [];
     child.stderr!.setEncoding("utf8").on("data", (c: string) => stderr.push(c));
@@ -209,6 +322,29 @@ export class OpampServer {
 
   heartbeat(uid: string, seconds: number): Promise<unknown> {
     return this.#call("POST", `/agents/${uid}/heartbeat`, { seconds });
+  }
+
+  /** Offers a top-level package (PackagesAvailable) served by the server's OpAMP listener. */
+  offerPackage(uid: string, offer: PackageOffer): Promise<PackageOfferResult> {
+    const b64 = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : Buffer.from(b).toString("base64"));
+    return this.#call("POST", `/agents/${uid}/package`, {
+      name: offer.name,
+      version: offer.version,
+      path: offer.path,
+      content: b64(offer.content),
+      signature: b64(offer.signature),
+      content_hash: b64(offer.contentHash),
+    });
+  }
+
+  /** Every request for a package file the server answered. */
+  downloads(): Promise<Download[]> {
+    return this.#call("GET", "/downloads");
+  }
+
+  /** Offers a client certificate (new key, issued by the server's client CA) with its key and ca_cert. */
+  offerCertificate(uid: string, options: { cn?: string; validitySeconds?: number } = {}): Promise<{ hash: string; certificate: CertView; delivery: string; time: string }> {
+    return this.#call("POST", `/agents/${uid}/certificate`, { cn: options.cn, validity_seconds: options.validitySeconds });
   }
 
   messages(uid?: string, after = 0): Promise<ReceivedMessage[]> {
