@@ -7,7 +7,7 @@
 import type { ConnectionOptions } from "node:tls";
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Deps } from "../deps.js";
-import type { OpampClient } from "../opamp/client.js";
+import type { ConnectionTarget, OpampClient } from "../opamp/client.js";
 import { PackageDownloadDetailsSchema, PackageStatusEnum, PackageStatusesSchema, create } from "../opamp/codec.js";
 import type { PackageStatuses } from "../opamp/codec.js";
 import { buildTlsOptions } from "../opamp/tls-options.js";
@@ -67,7 +67,7 @@ export function attachPackages(input: AttachInput): void {
       signal: ctx.signal,
       version: input.version,
       sink: reports ? (statuses, details) => client.setStatus("packageStatuses", toPackageStatuses(statuses, details)) : undefined,
-      tlsFor: (url) => downloadTls(ctx.config, url),
+      tlsFor: (url) => downloadTls(client.target, url),
       effectiveConfig: async () => ((await currentComposition(ctx)).runnable ? ctx.stateDir.file(EFFECTIVE_CONFIG_FILE) : null),
       restartAndProve: () => restartAndProve(ctx),
       keepRunning: async () => {
@@ -97,25 +97,29 @@ async function restartAndProve(ctx: SupervisorContext): Promise<ProveResult> {
 }
 
 /**
- * Downloads trust what the OpAMP connection trusts (CA, minimum version, and the operator's
- * skip-verify). The client certificate and server-name override are meant for the OpAMP
- * server, so they go only to a download URL on that same host.
+ * Downloads trust what the OpAMP connection trusts *now* — the settings in force, which may
+ * be inline PEM, a certificate the server offered or a CSR renewed, not only supervisor.yaml's
+ * files: its CA, minimum version and the operator's skip-verify. The client certificate (and
+ * the server name override) go only to the host the OpAMP connection talks to.
  */
-export async function downloadTls(config: ResolvedConfig, url: URL): Promise<ConnectionOptions> {
-  const tls = config.server.tls;
-  const settings: TlsSettings = { minVersion: tls.minVersion === "1.3" ? "TLSv1.3" : "TLSv1.2" };
-  if (tls.caFile) settings.caFile = tls.caFile;
+export async function downloadTls(target: ConnectionTarget, url: URL): Promise<ConnectionOptions> {
+  const tls = target.tls ?? {};
+  const settings: TlsSettings = { minVersion: tls.minVersion ?? "TLSv1.2" };
+  if (tls.caPem !== undefined) settings.caPem = tls.caPem;
+  else if (tls.caFile) settings.caFile = tls.caFile;
   if (tls.insecureSkipVerify) settings.insecureSkipVerify = true;
   let sameHost = false;
   try {
-    sameHost = new URL(config.server.endpoint).hostname === url.hostname;
+    sameHost = new URL(target.endpoint).hostname === url.hostname;
   } catch {
     sameHost = false;
   }
   if (sameHost) {
-    if (tls.certFile) settings.certFile = tls.certFile;
-    if (tls.keyFile) settings.keyFile = tls.keyFile;
-    if (tls.serverNameOverride) settings.serverName = tls.serverNameOverride;
+    if (tls.certPem !== undefined) settings.certPem = tls.certPem;
+    else if (tls.certFile) settings.certFile = tls.certFile;
+    if (tls.keyPem !== undefined) settings.keyPem = tls.keyPem;
+    else if (tls.keyFile) settings.keyFile = tls.keyFile;
+    if (tls.serverName) settings.serverName = tls.serverName;
   }
   return buildTlsOptions(settings);
 }

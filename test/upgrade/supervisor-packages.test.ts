@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { resolveSupervisorConfig } from "../../src/config/load.js";
+import type { TlsSettings } from "../../src/opamp/tls-options.js";
 import { PackageStatusEnum } from "../../src/opamp/codec.js";
 import { downloadTls, toPackageStatuses } from "../../src/supervisor/packages.js";
 import { selfSigned } from "./fixtures.js";
@@ -23,14 +23,13 @@ afterEach(async () => {
 });
 
 describe("downloadTls", () => {
-  const config = (tls: string) =>
-    resolveSupervisorConfig(`server:\n  endpoint: wss://opamp.example.com/v1/opamp\n  tls:\n${tls}\nagent: {executable: /x}\n`, join(dir, "supervisor.yaml"), {});
+  const files = (): TlsSettings => ({ caFile: join(dir, "ca.pem"), certFile: join(dir, "cert.pem"), keyFile: join(dir, "key.pem") });
 
   it("trusts the OpAMP connection's CA everywhere, and sends the client certificate only to the OpAMP host", async () => {
-    const c = config("    ca_file: ca.pem\n    cert_file: cert.pem\n    key_file: key.pem\n    server_name_override: opamp.internal\n    min_version: \"1.3\"");
-    const same = await downloadTls(c, new URL("https://opamp.example.com/packages/otelcol"));
+    const target = { endpoint: "wss://opamp.example.com/v1/opamp", tls: { ...files(), serverName: "opamp.internal", minVersion: "TLSv1.3" as const } };
+    const same = await downloadTls(target, new URL("https://opamp.example.com/packages/otelcol"));
     expect(same).toMatchObject({ ca: pem.cert, cert: pem.cert, key: pem.key, servername: "opamp.internal", minVersion: "TLSv1.3" });
-    const other = await downloadTls(c, new URL("https://cdn.example.net/otelcol"));
+    const other = await downloadTls(target, new URL("https://cdn.example.net/otelcol"));
     expect(other).toMatchObject({ ca: pem.cert, minVersion: "TLSv1.3" });
     expect(other).not.toHaveProperty("cert");
     expect(other).not.toHaveProperty("key");
@@ -38,9 +37,18 @@ describe("downloadTls", () => {
     expect(other.rejectUnauthorized).not.toBe(false);
   });
 
+  it("uses the settings in force: inline PEM, and the endpoint an offer moved the agent to", async () => {
+    // A certificate renewed by CSR or offered by the server lives in memory as PEM.
+    const target = { endpoint: "wss://opamp-2.example.com/v1/opamp", tls: { caPem: pem.cert, certPem: pem.cert, keyPem: pem.key } };
+    expect(await downloadTls(target, new URL("https://opamp-2.example.com/p"))).toMatchObject({ ca: pem.cert, cert: pem.cert, key: pem.key });
+    const elsewhere = await downloadTls(target, new URL("https://opamp.example.com/p"));
+    expect(elsewhere).toMatchObject({ ca: pem.cert });
+    expect(elsewhere).not.toHaveProperty("cert");
+  });
+
   it("carries the operator's skip-verify, and nothing else by default", async () => {
-    expect(await downloadTls(config("    insecure_skip_verify: true"), new URL("https://x/"))).toMatchObject({ rejectUnauthorized: false });
-    const plain = await downloadTls(config("    min_version: \"1.2\""), new URL("https://x/"));
+    expect(await downloadTls({ endpoint: "wss://x/", tls: { insecureSkipVerify: true } }, new URL("https://x/"))).toMatchObject({ rejectUnauthorized: false });
+    const plain = await downloadTls({ endpoint: "wss://x/" }, new URL("https://x/"));
     expect(plain).toMatchObject({ minVersion: "TLSv1.2" });
     expect(plain).not.toHaveProperty("ca");
     expect(plain.rejectUnauthorized).not.toBe(false);
