@@ -126,7 +126,8 @@ export class Supervisor {
     const monitoring = monitor.run(signal);
     logger.info({ endpoint: config.server.endpoint, instanceUid: uidToText(instanceUid), version }, "supervisor started");
 
-    await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+    // A stop requested while starting up is honoured here too.
+    if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
     logger.info({ reason: String(signal.reason) }, "shutting down");
     await queue.close();
     await connection.close();
