@@ -29,15 +29,15 @@ export async function rollout(ctx: SupervisorContext, healthUrl: string, preferR
   // Which service answers before the reload: its 200s must not count for the new config.
   const before = canReload ? (await httpProbe(ctx.monitor.endpoint ?? healthUrl, agent.health.requestTimeoutMs)(ctx.signal)).upSince : undefined;
   const started = deps.clock.now();
-  let keepExitExpected: () => void = () => undefined;
+  let undoExpectExit: () => void = () => undefined;
   try {
     if (canReload) {
-      keepExitExpected = collector.expectExit();
+      undoExpectExit = collector.expectExit();
       collector.reload();
     } else {
       await collector.stop(ctx.signal);
       await collector.start([ctx.stateDir.file(EFFECTIVE_CONFIG_FILE)], ctx.signal);
-      keepExitExpected = collector.expectExit();
+      undoExpectExit = collector.expectExit();
     }
   } catch (err) {
     const reason = `collector could not be started: ${err instanceof Error ? err.message : String(err)}`;
@@ -65,7 +65,7 @@ export async function rollout(ctx: SupervisorContext, healthUrl: string, preferR
   exited.cancel();
   const timings = { mode, applyMs: applied - started, healthMs: deps.clock.now() - applied } as const;
   if (gate.ok) {
-    keepExitExpected(); // proven: from now on a crash is restarted with backoff
+    undoExpectExit(); // proven: from now on a crash is restarted with backoff
     return { ok: true, ...timings };
   }
   const tail = exited.exit?.tail ?? currentTail(collector);
