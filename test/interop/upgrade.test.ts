@@ -30,12 +30,13 @@ import {
   removeWorkspaces,
   sendTrace,
   sha256Hex,
+  sleep,
   stopSupervisor,
   until,
   waitHealthy,
   workspace,
 } from "./peers.js";
-import type { AgentView, PackageEvent, ServerTlsFiles } from "./peers.js";
+import type { AgentView, Download, PackageEvent, PackageOfferResult, ServerTlsFiles } from "./peers.js";
 
 const SKIP = SKIP_REASON ?? (existsSync(COLLECTOR_NEXT) ? undefined : "bin/otelcol-interop-next is missing: run `npm run interop:build` again");
 
@@ -91,23 +92,33 @@ interface Pki {
   files: ServerTlsFiles;
 }
 
-/** A server CA and certificate, a client CA and a client certificate, as files for the server. */
-async function makePki(dir: string): Promise<Pki> {
+/**
+ * A server CA and certificate, a client CA and a client certificate, as files for the server.
+ * `signsCsrs` gives the server the client CA's key; `bootLifetimeMs` makes the client
+ * certificate expire that long from now.
+ */
+async function makePki(dir: string, options: { signsCsrs?: boolean; bootLifetimeMs?: number } = {}): Promise<Pki> {
   const serverCa = makeCa("Interop Server CA", 10);
   const clientCa = makeCa("Interop Client CA", 12);
   const file = async (name: string, text: string): Promise<string> => {
     await writeFile(join(dir, name), text, { mode: 0o600 });
     return join(dir, name);
   };
-  return {
-    serverCa,
-    boot: clientCert(clientCa, 0, { cn: "interop-upgrade" }),
-    files: {
-      cert: await file("server.pem", issue(serverCa, { cn: "opamp-interop", publicKey: key(11).publicKey, server: true })),
-      key: await file("server.key", key(11).pem),
-      clientCa: await file("client-ca.pem", clientCa.certPem),
-    },
+  const files: ServerTlsFiles = {
+    cert: await file("server.pem", issue(serverCa, { cn: "opamp-interop", publicKey: key(11).publicKey, server: true })),
+    key: await file("server.key", key(11).pem),
+    clientCa: await file("client-ca.pem", clientCa.certPem),
   };
+  if (options.signsCsrs) files.clientCaKey = await file("client-ca.key", clientCa.key.pem);
+  const lifetime = options.bootLifetimeMs === undefined ? {} : { notAfter: Date.now() + options.bootLifetimeMs };
+  return { serverCa, boot: clientCert(clientCa, 0, { cn: "interop-upgrade", ...lifetime }), files };
+}
+
+/** How the supervisor gets the PKI: files (default) or inline PEM; extra server.tls YAML; CSR capabilities. */
+interface TlsSetup {
+  inline?: boolean;
+  extra?: string;
+  connectionSettings?: boolean;
 }
 
 /**
@@ -115,7 +126,7 @@ async function makePki(dir: string): Promise<Pki> {
  * our key; with `pki`, over wss to a server that requires client certificates (also for the
  * package download, which is on the same listener).
  */
-async function ready(pki?: Pki): Promise<Ready> {
+async function ready(pki?: Pki, setup: TlsSetup = {}): Promise<Ready> {
   const server = await OpampServer.start(pki ? { tls: pki.files } : {});
   servers.push(server);
   const otlpPort = await freePort();
@@ -133,17 +144,26 @@ async function ready(pki?: Pki): Promise<Ready> {
   await copyFile(COLLECTOR, exe);
   let yaml = await readFile(ws.configPath, "utf8");
   if (pki) {
-    await writeFile(join(ws.dir, "ca.pem"), pki.serverCa.certPem);
-    await writeFile(join(ws.dir, "agent.pem"), pki.boot.certPem);
-    await writeFile(join(ws.dir, "agent.key"), pki.boot.keyPem, { mode: 0o600 });
-    yaml = yaml.replace(`  endpoint: ${server.wsUrl}\n`, `  endpoint: ${server.wsUrl}\n  tls:\n    ca_file: ca.pem\n    cert_file: agent.pem\n    key_file: agent.key\n`);
+    let tls: string;
+    if (setup.inline) {
+      const block = (pem: string): string => `|\n${pem.trimEnd().split("\n").map((l) => `      ${l}`).join("\n")}\n`;
+      tls = `    ca_pem: ${block(pki.serverCa.certPem)}    cert_pem: ${block(pki.boot.certPem)}    key_pem: ${block(pki.boot.keyPem)}`;
+    } else {
+      await writeFile(join(ws.dir, "ca.pem"), pki.serverCa.certPem);
+      await writeFile(join(ws.dir, "agent.pem"), pki.boot.certPem);
+      await writeFile(join(ws.dir, "agent.key"), pki.boot.keyPem, { mode: 0o600 });
+      tls = "    ca_file: ca.pem\n    cert_file: agent.pem\n    key_file: agent.key\n";
+    }
+    yaml = yaml.replace(`  endpoint: ${server.wsUrl}\n`, `  endpoint: ${server.wsUrl}\n  tls:\n${tls}${setup.extra ?? ""}`);
   }
+  const capabilities = setup.connectionSettings ? "  accepts_opamp_connection_settings: true\n  reports_connection_settings_status: true\n" : "";
   const patched = yaml
     .replace(`  executable: ${COLLECTOR}\n`, `  executable: ${exe}\n`)
-    .replace("capabilities:\n", "capabilities:\n  accepts_packages: true\n  reports_package_statuses: true\n");
+    .replace("capabilities:\n", `capabilities:\n  accepts_packages: true\n  reports_package_statuses: true\n${capabilities}`);
   expect(patched).toContain(`executable: ${exe}`);
   expect(patched).toContain("accepts_packages: true");
-  if (pki) expect(patched).toContain("cert_file: agent.pem");
+  if (pki) expect(patched).toContain(setup.inline ? "cert_pem: |" : "cert_file: agent.pem");
+  if (setup.inline) expect(patched).not.toMatch(/\b(ca|cert|key)_file:/);
   await writeFile(ws.configPath, patched);
 
   const sup = startSupervisor(ws);
@@ -170,6 +190,20 @@ function waitPackage(server: OpampServer, uid: string, match: (e: PackageEvent) 
     const event = agent.package_history.find(match);
     return event ? { agent, event } : undefined;
   }, timeoutMs, 50);
+}
+
+/** Offers the next build and waits for INSTALLED or INSTALL_FAILED; with the last GET of the package file. */
+async function upgrade(r: Ready): Promise<{ offer: PackageOfferResult; event: PackageEvent; download: Download }> {
+  const offer = await r.server.offerPackage(r.uid, { path: COLLECTOR_NEXT, version: NEXT, signature: keys.signature });
+  expect(offer.download_url).toMatch(/^https:\/\//);
+  const { event } = await waitPackage(
+    r.server, r.uid,
+    (e) => e.name === "otelcol" && e.server_offered_hash === offer.hash && (e.status === "INSTALLED" || e.status === "INSTALL_FAILED"),
+    60_000, "INSTALLED (or INSTALL_FAILED) for the offered package",
+  );
+  const downloads = (await r.server.downloads()).filter((d) => d.method === "GET");
+  if (event.status === "INSTALL_FAILED") expect.fail(`INSTALL_FAILED: ${event.error_message}; ${downloads.length} download(s) recorded`);
+  return { offer, event, download: downloads.at(-1)! };
 }
 
 const sideFiles = async (r: Ready): Promise<string[]> => (await readdir(join(r.ws.dir, "bin"))).filter((n) => n !== "otelcol-interop");
@@ -303,5 +337,49 @@ describe.skipIf(SKIP !== undefined)("interop: collector upgrade through opamp-go
     await until("service.version = the next build's", async () => (await r.server.agent(r.uid)).attributes["service.version"] === NEXT, 15_000);
     await waitHealthy(r.ws);
     console.log(`[interop] upgrade over mTLS: offer -> INSTALLED ${Date.parse(event.time) - Date.parse(offer.time)} ms; download ${downloads.at(-1)!.duration_ms.toFixed(0)} ms`);
+  });
+
+  // Regression: downloads used supervisor.yaml's *_file settings only, so with inline PEM they
+  // trusted the system roots (UNABLE_TO_VERIFY_LEAF_SIGNATURE) and sent no client certificate.
+  it("over wss with mTLS configured as inline PEM (ca_pem, cert_pem, key_pem): the download uses them, installed", async () => {
+    const pki = await makePki(keys.dir);
+    const r = await ready(pki, { inline: true });
+    const { offer, event, download } = await upgrade(r);
+    expect(event.status).toBe("INSTALLED");
+    expect(download).toMatchObject({ status: 200, bytes: offer.size });
+    expect(download.client_cert?.sha256).toBe(sha256Hex(new X509Certificate(pki.boot.certPem).fingerprint256));
+    expect(await sha(r.exe)).toBe(offer.sha256);
+  });
+
+  // Regression: downloads kept presenting server.tls.cert_file after a CSR had replaced it, and
+  // failed ("server.tls.cert_file … expired") once that bootstrap certificate had expired.
+  it("after a CSR renewal and the bootstrap certificate's expiry, the download presents the issued certificate, installed", async () => {
+    // The bootstrap certificate lives a few seconds and is inside renew_before from the start.
+    const pki = await makePki(keys.dir, { signsCsrs: true, bootLifetimeMs: 4_000 });
+    const bootExpiry = Date.parse(new X509Certificate(pki.boot.certPem).validTo);
+    const r = await ready(pki, { extra: "    renew_before: 24h\n    connection_trial_timeout: 5s\n", connectionSettings: true });
+    const boot = sha256Hex(new X509Certificate(pki.boot.certPem).fingerprint256);
+    expect((await r.server.agent(r.uid)).client_certs[0]?.sha256).toBe(boot);
+
+    const issued = await until("the CSR signed and its certificate APPLIED and in use", async () => {
+      const a = await r.server.agent(r.uid);
+      const rejected = a.csrs.find((c) => c.result === "rejected");
+      if (rejected) throw new Error(`the server rejected the CSR: ${rejected.error}`);
+      const signed = a.csrs.find((c) => c.result === "signed");
+      const s = a.connection_settings_status;
+      if (!signed?.issued || !s || s.last_connection_settings_hash !== signed.offer_hash || s.status !== "APPLIED") return undefined;
+      return a.client_cert?.sha256 === signed.issued.sha256 ? signed.issued : undefined;
+    }, 20_000);
+    const headroom = bootExpiry - Date.now();
+    await sleep(Math.max(0, headroom + 500));
+
+    const { offer, event, download } = await upgrade(r);
+    expect(event.status).toBe("INSTALLED");
+    expect(Date.parse(download.time)).toBeGreaterThan(bootExpiry);
+    expect(download).toMatchObject({ status: 200, bytes: offer.size });
+    expect(download.client_cert).toMatchObject({ sha256: issued.sha256, serial: issued.serial, subject: `CN=${r.uid}` });
+    expect(await sha(r.exe)).toBe(offer.sha256);
+    expect((await r.server.agent(r.uid)).csrs.length).toBe(1);
+    console.log(`[interop] CSR renewal APPLIED ${headroom} ms before the bootstrap certificate expired; offer -> INSTALLED ${Date.parse(event.time) - Date.parse(offer.time)} ms`);
   });
 });
