@@ -3,8 +3,7 @@
  * logger (passthrough) or appended to a log file, and in both cases remembered in a bounded
  * tail for error reports.
  */
-import { createWriteStream } from "node:fs";
-import type { WriteStream } from "node:fs";
+import { closeSync, fstatSync, openSync, renameSync, writeSync } from "node:fs";
 import type { Readable } from "node:stream";
 import type { Logger } from "../deps.js";
 
@@ -13,10 +12,12 @@ export type OutputStreamName = "stdout" | "stderr";
 /** Where collector lines go besides the tail. */
 export type OutputSink =
   | { kind: "passthrough"; logger: Logger }
-  | { kind: "file"; path: string }
+  | { kind: "file"; path: string; maxBytes?: number }
   | { kind: "discard" };
 
 export const DEFAULT_TAIL_BYTES = 16 * 1024;
+/** collector.log moves to collector.log.1 at this size, so a chatty collector cannot fill the disk. */
+export const DEFAULT_LOG_FILE_MAX_BYTES = 16 * 1024 * 1024;
 /** Longer lines (in UTF-16 units) are cut so a runaway line cannot exhaust memory. */
 export const MAX_LINE_LENGTH = 64 * 1024;
 
@@ -132,15 +133,14 @@ export function captureOutput(options: CaptureOutputOptions): OutputCapture {
   const tail = new TailBuffer(options.tailBytes ?? DEFAULT_TAIL_BYTES);
   const sink = options.sink;
   const logger = sink.kind === "passthrough" ? sink.logger.child({ component: "collector" }) : undefined;
-  const file: WriteStream | undefined =
-    sink.kind === "file" ? createWriteStream(sink.path, { flags: "a", mode: 0o600 }) : undefined;
-  // A failing log file must not take the collector down; the tail still has the lines.
-  file?.on("error", () => undefined);
+  // Plain appends on a file descriptor: a line is on disk (in the page cache) when the call
+  // returns, so rotating by rename can never strand buffered lines.
+  const log = sink.kind === "file" ? new RotatingLog(sink.path, sink.maxBytes ?? DEFAULT_LOG_FILE_MAX_BYTES) : undefined;
 
   const onLine = (stream: OutputStreamName, line: string): void => {
     tail.push(line);
     if (logger) logger[collectorLineLevel(line)]({ stream }, line);
-    else if (file && !file.destroyed) file.write(`${line}\n`);
+    else log?.append(`${line}\n`);
   };
 
   const pump = (stream: Readable | null, name: OutputStreamName): Promise<void> => {
@@ -157,12 +157,57 @@ export function captureOutput(options: CaptureOutputOptions): OutputCapture {
     });
   };
 
-  const done = Promise.all([pump(options.stdout, "stdout"), pump(options.stderr, "stderr")]).then(
-    () =>
-      new Promise<void>((resolve) => {
-        if (!file || file.destroyed) return resolve();
-        file.end(() => resolve());
-      }),
-  );
+  const done = Promise.all([pump(options.stdout, "stdout"), pump(options.stderr, "stderr")]).then(() => log?.close());
   return { tail: () => tail.text(), done };
+}
+
+/**
+ * An append-only file that moves itself to `<path>.1` (replacing an older one) when it
+ * reaches `maxBytes`. Write errors are swallowed: a failing log file must not take the
+ * collector down, and the in-memory tail still has the lines.
+ */
+class RotatingLog {
+  #fd: number | undefined;
+  #size = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly maxBytes: number,
+  ) {
+    this.#open();
+  }
+
+  append(text: string): void {
+    if (this.#fd === undefined) return;
+    if (this.#size >= this.maxBytes) this.#rotate();
+    try {
+      this.#size += writeSync(this.#fd, text);
+    } catch {
+      // disk full or similar: drop the line from the file only
+    }
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+
+  #rotate(): void {
+    this.close();
+    try {
+      renameSync(this.path, `${this.path}.1`);
+    } catch {
+      // keep appending to the same file rather than lose lines
+    }
+    this.#open();
+  }
+
+  #open(): void {
+    try {
+      this.#fd = openSync(this.path, "a", 0o600);
+      this.#size = fstatSync(this.#fd).size;
+    } catch {
+      this.#fd = undefined;
+    }
+  }
 }

@@ -13,7 +13,8 @@
  */
 import * as fsp from "node:fs/promises";
 import type { Clock } from "../deps.js";
-import { readFileIfExists } from "./atomic.js";
+import { dirname } from "node:path";
+import { fsyncDirectory, readFileIfExists } from "./atomic.js";
 
 export interface AuditEntry {
   /** ISO 8601; filled from the clock when omitted. */
@@ -29,7 +30,11 @@ export interface AuditLogOptions {
   /** Absolute path of the log file, normally `stateDir.file("audit.log")`. */
   path: string;
   clock: Clock;
+  /** Size at which the log moves to `<path>.1` (replacing an older one). Default 16 MiB. */
+  maxBytes?: number;
 }
+
+export const DEFAULT_AUDIT_MAX_BYTES = 16 * 1024 * 1024;
 
 export class AuditLog {
   readonly path: string;
@@ -38,9 +43,12 @@ export class AuditLog {
   #queue: Promise<unknown> = Promise.resolve();
   #tailChecked = false;
 
+  readonly #maxBytes: number;
+
   constructor(options: AuditLogOptions) {
     this.path = options.path;
     this.#clock = options.clock;
+    this.#maxBytes = options.maxBytes ?? DEFAULT_AUDIT_MAX_BYTES;
   }
 
   /** Appends one line and fsyncs it; resolves once it is durable. */
@@ -54,6 +62,7 @@ export class AuditLog {
   }
 
   async #write(line: string): Promise<void> {
+    await this.#rotateIfFull();
     // "a+" = O_RDWR|O_CREAT|O_APPEND (read access only for the torn-tail check below);
     // 0600 because entries may name hosts and endpoints.
     const handle = await fsp.open(this.path, "a+", 0o600);
@@ -69,6 +78,18 @@ export class AuditLog {
     } finally {
       await handle.close();
     }
+  }
+
+  /**
+   * A supervisor runs for years: keep the current log and one older generation. The rename
+   * is atomic, so a reader sees either the full old file or the new one.
+   */
+  async #rotateIfFull(): Promise<void> {
+    const size = (await fsp.stat(this.path).catch(() => undefined))?.size ?? 0;
+    if (size < this.#maxBytes) return;
+    await fsp.rename(this.path, `${this.path}.1`);
+    await fsyncDirectory(dirname(this.path));
+    this.#tailChecked = false;
   }
 
   /** Parses every complete line; a torn or garbled line is skipped, not fatal. */

@@ -63,6 +63,21 @@ describe("captureOutput", () => {
     expect(capture.tail()).toBe("out 1\nout 2\nt\terror\tc\tbad thing");
   });
 
+  it("moves a full log file to collector.log.1 and keeps every line in one of the two", async () => {
+    const dir = await tempDir();
+    const path = join(dir, "collector.log");
+    const stdout = new PassThrough();
+    const capture = captureOutput({ stdout, stderr: null, sink: { kind: "file", path, maxBytes: 500 }, tailBytes: 100 });
+    for (let i = 0; i < 100; i++) stdout.write(`line ${String(i).padStart(3, "0")}\n`);
+    stdout.end();
+    await capture.done;
+    const current = (await readFile(path, "utf8")).split("\n").filter(Boolean);
+    const older = (await readFile(`${path}.1`, "utf8")).split("\n").filter(Boolean);
+    expect(Buffer.byteLength(current.join("\n"))).toBeLessThanOrEqual(500 + 20);
+    expect(current.at(-1)).toBe("line 099");
+    expect(older.at(-1)).toBe(`line ${String(Number(current[0]?.slice(5)) - 1).padStart(3, "0")}`);
+  });
+
   it("appends lines to a log file and keeps a bounded tail", async () => {
     const dir = await tempDir();
     const path = join(dir, "collector.log");

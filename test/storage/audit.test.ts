@@ -30,6 +30,18 @@ describe("AuditLog", () => {
     expect((await stat(path)).mode & 0o777).toBe(0o600);
   });
 
+  it("moves a full log to audit.log.1 and keeps writing, so it never grows without bound", async () => {
+    const log = new AuditLog({ path, clock, maxBytes: 1_000 });
+    for (let i = 0; i < 30; i++) await log.append({ action: "n", i, pad: "x".repeat(50) });
+    const current = await log.read();
+    const previous = (await readFile(`${path}.1`, "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { i: number });
+    expect((await stat(path)).size).toBeLessThan(1_000 + 200);
+    expect((await stat(`${path}.1`)).size).toBeLessThan(1_000 + 200);
+    // Nothing lost at the seam: the newest generation continues where the older one stopped.
+    expect(current.at(-1)?.["i"]).toBe(29);
+    expect(current[0]?.["i"]).toBe((previous.at(-1)?.i ?? -1) + 1);
+  });
+
   it("keeps call order for concurrent appends and never interleaves lines", async () => {
     const log = new AuditLog({ path, clock });
     await Promise.all(Array.from({ length: 50 }, (_, i) => log.append({ action: "n", i, pad: "x".repeat(i * 100) })));
