@@ -1,9 +1,9 @@
 /**
  * Short-lived collector runs: `<exe> validate … --config <path>` before a config is applied,
- * and `<exe> --version` for the agent description and upgrade checks. These use execa: they
- * are bounded runs whose whole output we want, with a timeout and a cancel signal.
+ * and `<exe> --version` for the agent description and upgrade checks: bounded runs whose
+ * whole output we want, with a timeout (SIGTERM, then SIGKILL) and a cancel signal.
  */
-import { execa } from "execa";
+import { spawn } from "node:child_process";
 import { abortError, ProcessError } from "../errors.js";
 import { collectorArgs } from "./spawn.js";
 
@@ -34,32 +34,57 @@ interface RunOutcome {
   timedOut: boolean;
 }
 
-async function run(executable: string, argv: string[], options: CommandOptions, timeoutMs: number): Promise<RunOutcome> {
-  if (options.signal?.aborted) throw abortError(options.signal);
-  const result = await execa(executable, argv, {
-    reject: false,
-    stdin: "ignore",
-    env: { ...options.env },
-    extendEnv: true,
-    timeout: timeoutMs,
-    forceKillAfterDelay: 2_000,
-    maxBuffer: MAX_BUFFER,
-    stripFinalNewline: true,
-    ...(options.signal ? { cancelSignal: options.signal } : {}),
-  });
-  if (result.isCanceled && options.signal?.aborted) throw abortError(options.signal);
-  if (result.exitCode === undefined && result.signal === undefined && !result.timedOut) {
-    throw new ProcessError("SPAWN_FAILED", `cannot run ${executable}: ${result.shortMessage ?? "unknown error"}`, {
-      cause: result.cause,
+/** Grace between SIGTERM and SIGKILL for a run that timed out or was cancelled. */
+const FORCE_KILL_AFTER_MS = 2_000;
+
+function run(executable: string, argv: string[], options: CommandOptions, timeoutMs: number): Promise<RunOutcome> {
+  const { signal } = options;
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  return new Promise((resolve, reject) => {
+    const child = spawn(executable, argv, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+    const out = { stdout: "", stderr: "" };
+    let timedOut = false;
+    let settled = false;
+    let forceKill: NodeJS.Timeout | undefined;
+    const stop = (): void => {
+      child.kill("SIGTERM");
+      forceKill ??= setTimeout(() => child.kill("SIGKILL"), FORCE_KILL_AFTER_MS);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, timeoutMs);
+    signal?.addEventListener("abort", stop, { once: true });
+    const finish = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(forceKill);
+      signal?.removeEventListener("abort", stop);
+      return true;
+    };
+    for (const name of ["stdout", "stderr"] as const) {
+      child[name].setEncoding("utf8").on("data", (chunk: string) => {
+        // Bounded: a collector that floods its output cannot grow our memory.
+        if (out[name].length < MAX_BUFFER) out[name] += chunk.slice(0, MAX_BUFFER - out[name].length);
+      });
+    }
+    child.once("error", (err) => {
+      if (!finish()) return;
+      reject(new ProcessError("SPAWN_FAILED", `cannot run ${executable}: ${err.message}`, { cause: err }));
     });
-  }
-  return {
-    exitCode: result.exitCode,
-    signal: result.signal,
-    stdout: typeof result.stdout === "string" ? result.stdout : "",
-    stderr: typeof result.stderr === "string" ? result.stderr : "",
-    timedOut: result.timedOut,
-  };
+    child.once("close", (code, exitSignal) => {
+      if (!finish()) return;
+      if (signal?.aborted) return reject(abortError(signal));
+      resolve({
+        exitCode: code ?? undefined,
+        signal: exitSignal ?? undefined,
+        stdout: out.stdout.replace(/\r?\n$/, ""),
+        stderr: out.stderr.replace(/\r?\n$/, ""),
+        timedOut,
+      });
+    });
+  });
 }
 
 /**

@@ -34,9 +34,9 @@ export async function generateCertificateRequest(subject: CsrSubject): Promise<C
 
 /** Builds and signs a CSR for an existing key (a retry re-sends a request for the same key). */
 export function buildCsr(keyPem: string, subject: CsrSubject): string {
-  const key = forge.pki.privateKeyFromPem(keyPem) as import("node-forge").pki.rsa.PrivateKey;
-  const csr = forge.pki.createCertificationRequest();
-  csr.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
+  const key = forge().pki.privateKeyFromPem(keyPem) as import("node-forge").pki.rsa.PrivateKey;
+  const csr = forge().pki.createCertificationRequest();
+  csr.publicKey = forge().pki.setRsaPublicKey(key.n, key.e);
   const attrs: Array<{ name: string; value: string }> = [{ name: "commonName", value: subject.instanceUid }];
   if (subject.organization) attrs.push({ name: "organizationName", value: subject.organization });
   csr.setSubject(attrs);
@@ -46,6 +46,6 @@ export function buildCsr(keyPem: string, subject: CsrSubject): string {
       extensions: [{ name: "subjectAltName", altNames: [{ type: 6, value: `urn:uuid:${subject.instanceUid}` }] }],
     },
   ]);
-  csr.sign(key, forge.md.sha256.create());
-  return forge.pki.certificationRequestToPem(csr);
+  csr.sign(key, forge().md.sha256.create());
+  return forge().pki.certificationRequestToPem(csr);
 }

@@ -6,4 +6,10 @@
 import { createRequire } from "node:module";
 import type * as Forge from "node-forge";
 
-export const forge = createRequire(import.meta.url)("node-forge") as typeof Forge;
+let loaded: typeof Forge | undefined;
+
+/** Loaded on first use: only the CSR flow needs it, and it costs start-up time. */
+export function forge(): typeof Forge {
+  loaded ??= createRequire(import.meta.url)("node-forge") as typeof Forge;
+  return loaded;
+}

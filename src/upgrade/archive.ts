@@ -9,7 +9,6 @@ import { createReadStream, createWriteStream } from "node:fs";
 import type { Stats } from "node:fs";
 import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { Parser } from "tar";
 import type { ReadEntry } from "tar";
 
 export interface ExtractOptions {
@@ -55,6 +54,8 @@ export async function extractBinary(options: ExtractOptions): Promise<ExtractRes
   let found = 0;
   let written: Promise<void> | undefined;
   let size = 0;
+  // Loaded on first use: only tar.gz packages need it.
+  const { Parser } = await import("tar");
   const parser = new Parser({
     strict: true,
     // The binary is large and compresses well, but 1000:1 is a bomb, not a collector.

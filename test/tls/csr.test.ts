@@ -11,7 +11,7 @@ describe("generateCertificateRequest", () => {
     const { keyPem, csrPem } = await generateCertificateRequest({ instanceUid: UID, organization: "acme" });
     expect(csrPem).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----/);
     expect(csrPem).not.toMatch(/PRIVATE KEY/);
-    const csr = forge.pki.certificationRequestFromPem(csrPem);
+    const csr = forge().pki.certificationRequestFromPem(csrPem);
     expect(csr.verify()).toBe(true);
     expect(csr.subject.getField("CN")?.value).toBe(UID);
     expect(csr.subject.getField("O")?.value).toBe("acme");
@@ -19,7 +19,7 @@ describe("generateCertificateRequest", () => {
     expect(ext.extensions[0]?.altNames[0]?.value).toBe(`urn:uuid:${UID}`);
     // The request carries the public half of exactly this key.
     const fromKey = createPublicKey(createPrivateKey(keyPem)).export({ type: "spki", format: "pem" }).toString();
-    expect(forge.pki.publicKeyToPem(csr.publicKey as never).replace(/\r/g, "")).toBe(fromKey);
+    expect(forge().pki.publicKeyToPem(csr.publicKey as never).replace(/\r/g, "")).toBe(fromKey);
     // OpenSSL agrees that the request is well-formed and its signature is valid.
     const out = execFileSync("openssl", ["req", "-verify", "-noout", "-subject"], { input: csrPem, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
     expect(out).toContain(UID);

@@ -33,8 +33,8 @@ export function key(n = 0): Key {
 export function newKey(): Key {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-  const priv = forge.pki.privateKeyFromPem(pem) as Forge.pki.rsa.PrivateKey;
-  return { pem, privateKey: priv, publicKey: forge.pki.setRsaPublicKey(priv.n, priv.e) };
+  const priv = forge().pki.privateKeyFromPem(pem) as Forge.pki.rsa.PrivateKey;
+  return { pem, privateKey: priv, publicKey: forge().pki.setRsaPublicKey(priv.n, priv.e) };
 }
 
 export interface Validity {
@@ -52,7 +52,7 @@ function window(v: Validity, defaultDays: number): { notBefore: Date; notAfter: 
 /** A root CA, or an intermediate one when `parent` is given. */
 export function makeCa(name: string, keyIndex = 10, validity: Validity = {}, parent?: Ca): Ca {
   const k = key(keyIndex);
-  const cert = forge.pki.createCertificate();
+  const cert = forge().pki.createCertificate();
   cert.publicKey = k.publicKey;
   cert.serialNumber = String(serial++).padStart(2, "0");
   const { notBefore, notAfter } = window(validity, 3650);
@@ -66,8 +66,8 @@ export function makeCa(name: string, keyIndex = 10, validity: Validity = {}, par
     { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
     { name: "subjectKeyIdentifier" },
   ]);
-  cert.sign((parent?.key ?? k).privateKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), cert, key: k };
+  cert.sign((parent?.key ?? k).privateKey, forge().md.sha256.create());
+  return { certPem: forge().pki.certificateToPem(cert), cert, key: k };
 }
 
 export interface IssueOptions extends Validity {
@@ -78,7 +78,7 @@ export interface IssueOptions extends Validity {
 }
 
 export function issue(ca: Ca, o: IssueOptions): string {
-  const cert = forge.pki.createCertificate();
+  const cert = forge().pki.createCertificate();
   cert.publicKey = o.publicKey;
   cert.serialNumber = String(serial++).padStart(2, "0");
   const { notBefore, notAfter } = window(o, 90);
@@ -93,8 +93,8 @@ export function issue(ca: Ca, o: IssueOptions): string {
   ];
   if (o.server) extensions.push({ name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }, { type: 2, value: "localhost" }] });
   cert.setExtensions(extensions);
-  cert.sign(ca.key.privateKey, forge.md.sha256.create());
-  return forge.pki.certificateToPem(cert);
+  cert.sign(ca.key.privateKey, forge().md.sha256.create());
+  return forge().pki.certificateToPem(cert);
 }
 
 /** A client certificate for key number `keyIndex`. */
@@ -105,7 +105,7 @@ export function clientCert(ca: Ca, keyIndex: number, validity: Validity & { cn?:
 
 /** What a server that signs CSRs does: parse, check the signature, issue. Returns the subject CN too. */
 export function signCsr(ca: Ca, csrPem: string, validity: Validity = {}): { certPem: string; cn: string } {
-  const csr = forge.pki.certificationRequestFromPem(csrPem);
+  const csr = forge().pki.certificationRequestFromPem(csrPem);
   if (!csr.verify()) throw new Error("CSR signature does not verify");
   const cn = String(csr.subject.getField("CN")?.value ?? "");
   return { certPem: issue(ca, { cn, publicKey: csr.publicKey as Forge.pki.PublicKey, ...validity }), cn };
