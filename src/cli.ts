@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-/** Command line: `opamp-supervisor --config F` runs; `opamp-supervisor validate --config F` checks. */
+/**
+ * Command line: `opamp-supervisor --config F` runs; `validate --config F` checks a file;
+ * `package keygen|sign|verify` make and check package signatures.
+ */
 import { Command } from "commander";
 import { loadConfigOrReport, runSupervisor } from "./main.js";
 import { registerPackageCommands } from "./upgrade/cli.js";
