@@ -118,9 +118,12 @@ describe.each([
   });
 });
 
-describe("remote config checks and idempotence", () => {
+describe.each([
+  ["restart", false],
+  ["SIGHUP", true],
+] as const)("remote config checks and idempotence in %s mode", (_mode, hup) => {
   it("refuses path-traversal names and YAML bombs, writing nothing outside the state directory", async () => {
-    const { ws, first } = await ready(false);
+    const { ws, first } = await ready(hup);
     const before = await readdir(ws.dir);
     let from = push(hash(5), { "../evil.yaml": marked("five") });
     const traversal = await statusFor(hash(5), FAILED, from);
@@ -135,7 +138,7 @@ describe("remote config checks and idempotence", () => {
   });
 
   it("does no work for a hash it already applied", async () => {
-    const { ws } = await ready(false);
+    const { ws } = await ready(hup);
     let from = push(hash(7), { "remote.yaml": marked("seven") });
     await statusFor(hash(7), APPLIED, from);
     const state = await waitForStub(ws, (s) => runs(s, "seven"));
@@ -148,7 +151,7 @@ describe("remote config checks and idempotence", () => {
   });
 
   it("answers a failed hash after a supervisor restart with FAILED, without restarting the collector", async () => {
-    const { ws, sup } = await ready(false);
+    const { ws, sup } = await ready(hup);
     const from = push(hash(8), { "remote.yaml": marked("eight", "stub:\n  invalid: nope\n") });
     await statusFor(hash(8), FAILED, from);
     await sup.stop();
@@ -164,7 +167,7 @@ describe("remote config checks and idempotence", () => {
   });
 
   it("treats an empty config map as no remote config: local config alone, APPLIED", async () => {
-    const { ws } = await ready(false);
+    const { ws } = await ready(hup);
     let from = push(hash(9), { "remote.yaml": marked("nine") });
     await statusFor(hash(9), APPLIED, from);
     await waitForStub(ws, (s) => runs(s, "nine"));
@@ -210,11 +213,14 @@ describe("when the last working config fails too", () => {
   });
 });
 
-describe("crash safety: the supervisor killed inside the transaction", () => {
+describe.each([
+  ["restart", false],
+  ["SIGHUP", true],
+] as const)("crash safety in %s mode: the supervisor killed inside the transaction", (_mode, hup) => {
   it.each(["config-received", "config-validated", "config-swapped", "config-applied", "config-proven"])(
     "killed at %s, it comes back running a config consistent with what it reports",
     async (step) => {
-      const ws = await makeWorkspace({ endpoint: server.wsUrl });
+      const ws = await makeWorkspace({ endpoint: server.wsUrl, hup });
       const sup = launch(ws, { OPAMP_SUPERVISOR_TEST_HALT_AT: step });
       await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
       push(hash(11), { "remote.yaml": marked("eleven") });
