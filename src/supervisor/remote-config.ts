@@ -85,15 +85,15 @@ async function accept(ctx: SupervisorContext, offer: StoredRemoteConfig, yaml: s
   // Last working first: a crash between the two writes still restarts into this config.
   await ctx.store.writeLastWorkingRemoteConfig(offer);
   ctx.hooks.checkpoint("config-proven");
+  // The audit line is on disk before the server hears the result.
+  await ctx.audit.append({ ...audit, hash: bytesToHex(offer.hash), result: "applied" });
   await ctx.reporter.remoteConfigStatus({ hash: offer.hash, status: "APPLIED", errorMessage: "" });
   ctx.reporter.effectiveConfig(yaml);
-  await ctx.audit.append({ ...audit, hash: bytesToHex(offer.hash), result: "applied" });
   ctx.logger.info({ hash: bytesToHex(offer.hash), ...audit }, "remote config applied");
 }
 
 async function reject(ctx: SupervisorContext, offer: StoredRemoteConfig, reason: string, extra: Record<string, unknown>): Promise<void> {
   await ctx.store.addFailedConfigHash(offer.hash);
-  await ctx.reporter.remoteConfigStatus({ hash: offer.hash, status: "FAILED", errorMessage: reason });
   await ctx.audit.append({
     action: "remote-config-failed",
     hash: bytesToHex(offer.hash),
@@ -102,6 +102,7 @@ async function reject(ctx: SupervisorContext, offer: StoredRemoteConfig, reason:
     reason,
     ...extra,
   });
+  await ctx.reporter.remoteConfigStatus({ hash: offer.hash, status: "FAILED", errorMessage: reason });
   ctx.logger.warn({ hash: bytesToHex(offer.hash), reason }, "remote config refused");
 }
 

@@ -136,10 +136,14 @@ export class CertificateFileWatcher {
     const files: WatchedFiles = Object.fromEntries(Object.entries(this.#o.files).filter(([, v]) => Boolean(v)));
     const result = await readSnapshot(files, this.#o.clock.now());
     if (!result.ok) {
-      if (this.#lastRejected !== result.id) {
-        this.#lastRejected = result.id;
+      // Once per episode: a tool rewriting the files passes through several broken states
+      // (truncated, half written, key not yet replaced); one warning says it all.
+      if (this.#lastRejected === undefined) {
         this.#o.logger.warn({ reason: result.reason }, "certificate files changed but are not usable yet; keeping the current connection");
+      } else if (this.#lastRejected !== result.id) {
+        this.#o.logger.debug({ reason: result.reason }, "certificate files still not usable");
       }
+      this.#lastRejected = result.id;
       return;
     }
     this.#lastRejected = undefined;

@@ -217,10 +217,7 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
   if (proof.ok) {
     await env.store.writeJournal({ ...journal, phase: "proven" });
     env.checkpoint("package-proven");
-    await finishInstalled(env, journal.name, { version: checked.version, hash: pkg.hash, contentHash: file.contentHash });
-    env.checkpoint("package-installed");
-    await removeSideFiles(env.executable);
-    await env.store.removeJournal();
+    // The audit line is on disk before the server hears INSTALLED.
     await env.audit.append({
       action: "package-installed",
       name: pkg.name,
@@ -233,6 +230,10 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
       totalMs: env.clock.now() - started,
       result: "installed",
     });
+    await finishInstalled(env, journal.name, { version: checked.version, hash: pkg.hash, contentHash: file.contentHash });
+    env.checkpoint("package-installed");
+    await removeSideFiles(env.executable);
+    await env.store.removeJournal();
     env.logger.info({ name: pkg.name, from: current.version, to: checked.version, keyId: verdict.keyId }, "collector package installed");
     return { kind: "installed", version: checked.version, swapped: true };
   }
@@ -280,8 +281,8 @@ export async function finishInstalled(
 
 async function fail(env: InstallEnv, pkg: OfferedPackage, reason: string, remember: boolean, extra: Record<string, unknown> = {}): Promise<InstallOutcome> {
   if (remember && pkg.hash.length > 0) await env.store.addFailed(pkg.hash);
-  await env.book.update(pkg.name, "INSTALL_FAILED", { errorMessage: reason });
   await env.audit.append({ action: "package-failed", name: pkg.name, hash: bytesToHex(pkg.hash), version: pkg.version, reason, remembered: remember, result: "failed", ...extra });
+  await env.book.update(pkg.name, "INSTALL_FAILED", { errorMessage: reason });
   env.logger.warn({ name: pkg.name, hash: bytesToHex(pkg.hash), reason, remembered: remember }, "collector package not installed");
   return { kind: "failed", reason, remember };
 }

@@ -90,6 +90,12 @@ describe("CertificateFileWatcher", () => {
     await watcher.check();
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain("does not match");
+    // A writer passing through another broken state (a truncated file) is the same episode.
+    await writeFile(files.certFile, "");
+    await watcher.check();
+    await writeFile(files.certFile, b.certPem);
+    await watcher.check();
+    expect(warnings).toHaveLength(1);
     await writeFile(files.keyFile, b.keyPem);
     await eventually(() => rotations.length === 1, 5000, "a rotation");
     await watcher.check();
