@@ -11,12 +11,7 @@ export async function run() {
   const figures = [];
   for (const [mode, hup] of [["restart", false], ["sighup", true]]) {
     const server = await OpampTestServer.start();
-    const ws = await makeWorkspace({ endpoint: server.wsUrl, hup });
-    // The harness sets a 50 ms interval; an override here lets the interval be explored.
-    if (INTERVAL !== "50ms") {
-      const { readFile, writeFile } = await import("node:fs/promises");
-      await writeFile(ws.configPath, (await readFile(ws.configPath, "utf8")).replace("interval: 50ms", `interval: ${INTERVAL}`));
-    }
+    const ws = await makeWorkspace({ endpoint: server.wsUrl, hup, health: { interval: INTERVAL } });
     const sup = startSupervisor(ws);
     const totals = [];
     let failed = 0;

@@ -83,3 +83,13 @@ export async function loadAverage() {
     return "n/a";
   }
 }
+
+/** Makes the test server offer a heartbeat interval once per connection (OpAMP connection settings). */
+export function offerHeartbeatOnce(server, seconds) {
+  const offered = new Set();
+  server.respond = (_msg, r) => {
+    if (offered.has(r.connection)) return undefined;
+    offered.add(r.connection);
+    return { connectionSettings: { hash: new Uint8Array([1]), opamp: { heartbeatIntervalSeconds: BigInt(seconds) } } };
+  };
+}

@@ -12,7 +12,7 @@
 import { OpampTestServer } from "../.bench-build/test/support/opamp-test-server.js";
 import { makeWorkspace, startSupervisor } from "../.bench-build/test/e2e/harness.js";
 import { figure, median, sleep } from "./lib.mjs";
-import { editSupervisorYaml, loadAverage, procSample, removeWorkspace } from "./helpers.mjs";
+import { loadAverage, offerHeartbeatOnce, procSample, removeWorkspace } from "./helpers.mjs";
 
 const SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const FAST_SECONDS = Number(process.env.BENCH_IDLE_FAST_SECONDS ?? 20);
@@ -21,16 +21,8 @@ const MiB = (kib) => Math.round((kib / 1024) * 100) / 100;
 
 async function measure(healthInterval, seconds) {
   const server = await OpampTestServer.start();
-  const offered = new Set();
-  server.respond = (_msg, r) => {
-    if (offered.has(r.connection)) return undefined;
-    offered.add(r.connection);
-    return { connectionSettings: { hash: new Uint8Array([1]), opamp: { heartbeatIntervalSeconds: 1n } } };
-  };
-  const ws = await makeWorkspace({ endpoint: server.wsUrl });
-  if (healthInterval !== "50ms") {
-    await editSupervisorYaml(ws, (t) => t.replace("    interval: 50ms\n", `    interval: ${healthInterval}\n`));
-  }
+  offerHeartbeatOnce(server, 1);
+  const ws = await makeWorkspace({ endpoint: server.wsUrl, health: { interval: healthInterval } });
   const sup = startSupervisor(ws);
   try {
     await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 20_000 });

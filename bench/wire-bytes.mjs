@@ -10,7 +10,7 @@
 import { OpampTestServer } from "../.bench-build/test/support/opamp-test-server.js";
 import { makeWorkspace, startSupervisor, waitForStub } from "../.bench-build/test/e2e/harness.js";
 import { figure } from "./lib.mjs";
-import { removeWorkspace } from "./helpers.mjs";
+import { offerHeartbeatOnce, removeWorkspace } from "./helpers.mjs";
 
 const HEARTBEATS = 5;
 const SUB_MESSAGES = [
@@ -34,12 +34,7 @@ const wsFrame = (n) => n + (n < 126 ? 2 : n < 65536 ? 4 : 10) + 4;
 
 export async function run() {
   const server = await OpampTestServer.start();
-  const offered = new Set();
-  server.respond = (_msg, r) => {
-    if (offered.has(r.connection)) return undefined;
-    offered.add(r.connection);
-    return { connectionSettings: { hash: new Uint8Array([1]), opamp: { heartbeatIntervalSeconds: 1n } } };
-  };
+  offerHeartbeatOnce(server, 1);
   const ws = await makeWorkspace({ endpoint: server.wsUrl });
   const sup = startSupervisor(ws);
   const picked = []; // [label, Received[]]
