@@ -19,7 +19,7 @@ import type { SupervisorContext, SupervisorHooks } from "./context.js";
 import { EFFECTIVE_CONFIG_FILE } from "./context.js";
 import { compose, fallbackFiles, remoteFilesOf } from "./effective-config.js";
 import type { OperationQueue } from "./queue.js";
-import { rollout } from "./rollout.js";
+import { restartCollector, rollout } from "./rollout.js";
 
 /** Opens the package state and settles an interrupted upgrade. Call before the collector's version is read. */
 export async function preparePackages(input: {
@@ -70,10 +70,7 @@ export function attachPackages(input: AttachInput): void {
       tlsFor: (url) => downloadTls(client.target, url),
       effectiveConfig: async () => ((await currentComposition(ctx)).runnable ? ctx.stateDir.file(EFFECTIVE_CONFIG_FILE) : null),
       restartAndProve: () => restartAndProve(ctx),
-      keepRunning: async () => {
-        await ctx.collector.stop(ctx.signal);
-        await ctx.collector.start([ctx.stateDir.file(EFFECTIVE_CONFIG_FILE)], ctx.signal).catch(() => undefined);
-      },
+      keepRunning: () => restartCollector(ctx).catch(() => undefined),
       onVersion: input.onVersion,
     })
     .catch((err: unknown) => ctx.logger.error({ err }, "could not report package statuses"));

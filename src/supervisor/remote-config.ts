@@ -12,7 +12,7 @@ import { bytesToHex } from "../storage/index.js";
 import type { SupervisorContext } from "./context.js";
 import { CANDIDATE_CONFIG_FILE, EFFECTIVE_CONFIG_FILE } from "./context.js";
 import { compose, fallbackFiles, remoteFilesOf, writeEffective } from "./effective-config.js";
-import { rollout } from "./rollout.js";
+import { restartCollector, rollout } from "./rollout.js";
 
 /** Cap on one remote config file; bigger bodies are refused before parsing. */
 export const MAX_REMOTE_FILE_BYTES = 4 * 1024 * 1024;
@@ -125,8 +125,7 @@ export async function restoreLastWorking(ctx: SupervisorContext): Promise<string
   if (outcome.ok) return "rolled back to the last working config, healthy again";
   // Keep trying with the restart backoff rather than a tight loop; health reports the truth.
   ctx.logger.error({ reason: outcome.reason }, "the last working config failed too");
-  await ctx.collector.stop(ctx.signal);
-  await ctx.collector.start([ctx.stateDir.file("effective.yaml")], ctx.signal).catch(() => undefined);
+  await restartCollector(ctx).catch(() => undefined);
   return `rollback did not become healthy either (${outcome.reason}); retrying it with backoff`;
 }
 

@@ -35,8 +35,7 @@ export async function rollout(ctx: SupervisorContext, healthUrl: string, preferR
       undoExpectExit = collector.expectExit();
       collector.reload();
     } else {
-      await collector.stop(ctx.signal);
-      await collector.start([ctx.stateDir.file(EFFECTIVE_CONFIG_FILE)], ctx.signal);
+      await restartCollector(ctx);
       undoExpectExit = collector.expectExit();
     }
   } catch (err) {
@@ -70,6 +69,12 @@ export async function rollout(ctx: SupervisorContext, healthUrl: string, preferR
   }
   const tail = exited.exit?.tail ?? currentTail(collector);
   return { ok: false, ...timings, reason: gate.reason, tail };
+}
+
+/** Stops the collector and starts it again on effective.yaml (auto-restart on, not proven). */
+export async function restartCollector(ctx: SupervisorContext): Promise<void> {
+  await ctx.collector.stop(ctx.signal);
+  await ctx.collector.start([ctx.stateDir.file(EFFECTIVE_CONFIG_FILE)], ctx.signal);
 }
 
 /** A 200 from the service that was running before a reload is not proof of the new config. */

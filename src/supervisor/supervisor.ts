@@ -25,6 +25,7 @@ import { HealthMonitor } from "./health-monitor.js";
 import { OperationQueue } from "./queue.js";
 import { attachPackages, preparePackages } from "./packages.js";
 import { applyRemoteConfig } from "./remote-config.js";
+import { restartCollector } from "./rollout.js";
 import { StatusReporter } from "./reporter.js";
 import { loadInstanceUid, settleRemoteConfigStatus } from "./startup.js";
 
@@ -167,7 +168,7 @@ export class Supervisor {
       void queue.enqueueLatest("remote-config", () => applyRemoteConfig(ctx, offer));
     });
     client.on("command", () => {
-      void queue.enqueue("restart-command", () => restartCollector(ctx));
+      void queue.enqueue("restart-command", () => restartCommand(ctx));
     });
     client.on("instanceUid", (uid) => {
       logger.info({ instanceUid: uidToText(uid) }, "the server assigned a new instance uid");
@@ -182,8 +183,7 @@ export class Supervisor {
   }
 }
 
-async function restartCollector(ctx: SupervisorContext): Promise<void> {
+async function restartCommand(ctx: SupervisorContext): Promise<void> {
   await ctx.audit.append({ action: "restart-command", result: "restarting" });
-  await ctx.collector.stop(ctx.signal);
-  await ctx.collector.start([ctx.stateDir.file(EFFECTIVE_CONFIG_FILE)], ctx.signal);
+  await restartCollector(ctx);
 }
