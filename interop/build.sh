@@ -38,3 +38,9 @@ go build -trimpath -o bin/opamp-server ./opamp-server
 t4=$(now)
 echo "interop: built bin/opamp-server in $(secs "$t3" "$t4") s"
 echo "interop: total $(secs "$t0" "$t4") s"
+
+# Optional: the side-by-side benchmark's peers (the official Go supervisor and a v0.149.0
+# collector with the opamp extension), from their own module. Off unless asked for.
+if [ "${INTEROP_GOPEER:-0}" = "1" ]; then
+  bash "$here/build-gopeer.sh"
+fi
