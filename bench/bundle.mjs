@@ -3,8 +3,10 @@
 // start-up (bench/startup-profile.mjs; BENCH_SBS_OURS_CLI=dist-bundle/cli.js for the
 // side-by-side launch). Not the shipped build. Needs `npm run build` first and the esbuild dev
 // dependency.
-import { join } from "node:path";
-import { CLI, ROOT } from "../.bench-build/test/e2e/harness.js";
+import { dirname, join } from "node:path";
+
+const ROOT = dirname(import.meta.dirname);
+const CLI = join(ROOT, "dist/cli.js");
 
 let esbuild;
 try {
