@@ -139,8 +139,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const check = (index: number, kind: EventKind, invariant: string, problem: string | undefined): void => {
     report.checks[invariant] = (report.checks[invariant] ?? 0) + 1;
     if (problem === undefined) return;
-    report.failures.push({ seed: options.seed, index, kind, invariant, detail: problem });
-    log(`chaos FAILURE seed=${options.seed} event #${index} (${kind}): ${invariant}: ${problem}`);
+    // The supervisor's last warnings say what it was doing.
+    const tail = world.sup.logs.filter((l) => l.level >= 40).slice(-2).map((l) => l.msg).join(" | ");
+    report.failures.push({ seed: options.seed, index, kind, invariant, detail: tail ? `${problem} [supervisor: ${tail}]` : problem });
+    log(`chaos FAILURE seed=${options.seed} event #${index} (${kind}): ${invariant}: ${problem}${tail ? ` [supervisor: ${tail}]` : ""}`);
   };
   try {
     // The starting point: connected, and the local config running healthy.
@@ -171,6 +173,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         model.lastPush = undefined;
         model.lastWorking = "?";
       }
+      if (why.length > 0 && model.lastOffer && !sameBytes(snap.packageStatus?.hash, model.lastOffer.hash)) {
+        model.lastOffer = undefined;
+        model.version = "?";
+      }
+      if (why.length > 0 && model.lastOffer && snap.packageStatus !== undefined && ![PackageStatusEnum.PackageStatusEnum_Installed, PackageStatusEnum.PackageStatusEnum_InstallFailed].includes(snap.packageStatus.status)) {
+        model.lastOffer = undefined;
+        model.version = "?";
+      }
       check(index, kind, "exactly one collector", snap.procs.length === 1 ? undefined : `${snap.procs.length} running: ${JSON.stringify(snap.procs.map((p) => p.pid))}`);
       check(index, kind, "runs the reported config", snap.stub && snap.reported === canonical(snap.stub.config) ? undefined : "reported effective config differs from what the collector runs");
       const supPid = world.sup.child.pid;
@@ -189,10 +199,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       check(index, kind, "last working config kept", snap.stub === undefined || model.lastWorking === "?" || canonical(exporters) === canonical(wanted) ? undefined : `runs ${JSON.stringify(exporters)}, last working is ${JSON.stringify(wanted)}`);
       if (model.lastOffer && sameBytes(snap.packageStatus?.hash, model.lastOffer.hash)) {
         if (snap.packageStatus?.status === PackageStatusEnum.PackageStatusEnum_Installed) model.version = model.lastOffer.version;
+        else if (model.version === "?" && snap.stub) model.version = snap.stub.version; // known again
         const want = model.lastOffer.expect === "installed" ? PackageStatusEnum.PackageStatusEnum_Installed : PackageStatusEnum.PackageStatusEnum_InstallFailed;
         check(index, kind, "expected outcome", snap.packageStatus?.status === want ? undefined : `package ${model.lastOffer.version}: status ${PackageStatusEnum[snap.packageStatus?.status ?? 0]}`);
       }
-      check(index, kind, "collector version", snap.stub === undefined || snap.stub.version === model.version ? undefined : `runs ${snap.stub.version}, expected ${model.version}`);
+      check(index, kind, "collector version", snap.stub === undefined || model.version === "?" || snap.stub.version === model.version ? undefined : `runs ${snap.stub.version}, expected ${model.version}`);
       check(index, kind, "state directory loads", stateDirLoads(world));
       check(index, kind, "supervisor alive", world.sup.child.exitCode === null && world.sup.child.signalCode === null ? undefined : `exited ${world.sup.child.exitCode ?? world.sup.child.signalCode}`);
     }
