@@ -93,7 +93,21 @@ export function parseConfigText(text: string): ParseBodyResult {
     const reason = err instanceof Error ? err.message : String(err);
     return { ok: false, error: `invalid YAML: ${reason} (too many alias references)` };
   }
+  // An anchor used inside itself (`a: &a [*a]`) is a cycle: merging or writing it would
+  // recurse forever. go-yaml refuses it too ("anchor 'a' value contains itself").
+  if (containsItself(value)) return { ok: false, error: "invalid YAML: an anchor's value contains an alias to itself" };
   return checkTopLevel(value);
+}
+
+/** Whether `value` reaches one of its own ancestors (only aliases can make such a cycle). */
+function containsItself(value: unknown, ancestors = new Set<object>()): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (ancestors.has(value)) return true;
+  ancestors.add(value);
+  const children = Array.isArray(value) ? value : value instanceof Map ? [...value.values()] : Object.values(value);
+  const found = children.some((child) => containsItself(child, ancestors));
+  ancestors.delete(value);
+  return found;
 }
 
 function checkTopLevel(value: unknown): ParseBodyResult {

@@ -3,7 +3,7 @@
  * remote config map and the parts the supervisor injects (the health_check extension), with
  * the collector's own merge rules: maps merge key by key, lists and scalars are replaced.
  */
-import { stringify } from "yaml";
+import { Document, isScalar, visit } from "yaml";
 import { ConfigError } from "../errors.js";
 import { parseConfigBody, parseConfigText, type CollectorConfig } from "./body.js";
 import { isPlainMap, setOwn } from "./check.js";
@@ -105,9 +105,19 @@ export function composeCollectorConfig(input: ComposeInput): ComposeResult {
   return { config, yaml: toYaml(config), health, warnings };
 }
 
-/** Deterministic YAML: key order as merged, no anchors, no line folding. */
+/**
+ * Deterministic YAML: key order as merged, no anchors, no line folding. A literal "<<" key
+ * (from a JSON body or a quoted YAML key) is written quoted: plain, the collector would read
+ * it as a merge key and run something other than what was composed.
+ */
 export function toYaml(config: CollectorConfig): string {
-  return stringify(config, { aliasDuplicateObjects: false, lineWidth: 0 });
+  const doc = new Document(config, { aliasDuplicateObjects: false });
+  visit(doc, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && pair.key.value === "<<") pair.key.type = "QUOTE_DOUBLE";
+    },
+  });
+  return doc.toString({ lineWidth: 0 });
 }
 
 function localLayer(file: LocalConfigFile): CollectorConfig {
