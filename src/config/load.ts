@@ -3,6 +3,7 @@
  * ${VAR}, fill defaults, validate strictly, freeze. Every problem in the file is collected
  * into one ConfigError whose message starts with the file path.
  */
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
@@ -48,7 +49,8 @@ export function resolveSupervisorConfig(text: string, configPath: string, env: E
     }
     throw new ConfigError(sourcePath, problems);
   }
-  const expansion = expandDocument(doc, env);
+  const files = { baseDir: path.dirname(sourcePath), read: (file: string) => readFileSync(file, "utf8") };
+  const expansion = expandDocument(doc, env, files);
   let tree: unknown;
   try {
     tree = doc.toJS({ maxAliasCount: SUPERVISOR_MAX_ALIAS_COUNT });
