@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -471,7 +471,9 @@ describe("loadSupervisorConfig", () => {
   it("reads the file and resolves paths against its directory", async () => {
     dir = await mkdtemp(path.join(tmpdir(), "config-load-"));
     const file = path.join(dir, "supervisor.yaml");
-    await writeFile(file, "server:\n  endpoint: ${env:EP}\nagent: {executable: bin/otelcol}\n");
+    await mkdir(path.join(dir, "bin"));
+    await writeFile(path.join(dir, "bin/otelcol"), "#!/bin/sh\n", { mode: 0o755 });
+    await writeFile(file, "server:\n  endpoint: ${env:EP}\nagent: {executable: bin/otelcol}\nstorage: {directory: state}\n");
     const config = await loadSupervisorConfig(file, { env: { EP: "ws://127.0.0.1:1/v1/opamp" } });
     expect(config.sourcePath).toBe(file);
     expect(config.agent.executable).toBe(path.join(dir, "bin/otelcol"));
