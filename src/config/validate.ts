@@ -190,6 +190,12 @@ function buildConfigFiles(value: unknown, baseDir: string, check: Checker): stri
   const where: KeyPath = ["agent", "config_files"];
   const seen = new Set<string>();
   return check.stringList(where, value, { nonEmptyItems: true }).flatMap((entry, index) => {
+    // Go reads each entry as a confmap URI: "file:/x" is the file /x.
+    if (entry.startsWith("file:")) return [path.resolve(baseDir, entry.slice("file:".length))];
+    if (/^[a-z][a-z0-9+.-]+:/i.test(entry) && !entry.startsWith("$")) {
+      check.report([...where, index], `${JSON.stringify(entry.split(":")[0])} URIs are not supported here: give a file path (or file:/path)`);
+      return [];
+    }
     if (!entry.startsWith("$")) return [path.resolve(baseDir, entry)];
     if (!isConfigFileToken(entry)) {
       const expected = `a file path or one of ${CONFIG_FILE_TOKENS.join(", ")}`;

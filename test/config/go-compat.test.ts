@@ -121,3 +121,15 @@ describe("unknown keys are still refused", () => {
     expect(configError(base("healthchecks: {}\n")).problems).toEqual([expect.stringMatching(/^healthchecks: unknown key/)]);
   });
 });
+
+describe("agent.config_files entries as Go's confmap URIs", () => {
+  it("reads file:/path as the path and refuses other schemes by name", () => {
+    expect(resolve(withAgent("config_files: [file:/etc/otelcol/a.yaml, file:b.yaml]")).agent.configFiles).toEqual([
+      "/etc/otelcol/a.yaml",
+      "/etc/otelcol/b.yaml",
+    ]);
+    expect(configError(withAgent("config_files: [env:COLLECTOR_CONFIG]")).problems).toEqual([
+      'agent.config_files[0]: "env" URIs are not supported here: give a file path (or file:/path)',
+    ]);
+  });
+});
