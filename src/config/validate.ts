@@ -42,7 +42,7 @@ export function buildConfig(tree: unknown, sourcePath: string, check: Checker): 
 
   const server = buildServer(top.server, top.extensions, baseDir, check);
   const capabilities = buildCapabilities(top.capabilities, check);
-  const agent = buildAgent(top.agent, baseDir, check);
+  const agent = buildAgent(top.agent, baseDir, check, capabilities.acceptsPackages);
   checkPackageTrust(capabilities, agent.package, check);
   const storage = check.section(["storage"], top.storage, ["directory"]);
   const directory = check.string(["storage", "directory"], storage.directory, DEFAULTS.storageDirectory, {
@@ -98,7 +98,7 @@ const AGENT_KEYS = [
   "stop_timeout", "package",
 ];
 
-function buildAgent(value: unknown, baseDir: string, check: Checker): ResolvedAgent {
+function buildAgent(value: unknown, baseDir: string, check: Checker, acceptsPackages: boolean): ResolvedAgent {
   const agent = check.section(["agent"], value, AGENT_KEYS, AGENT_HINTS);
   const at = (key: string): KeyPath => ["agent", key];
   const timeout = (key: string, fallback: number): number =>
@@ -182,7 +182,7 @@ function buildAgent(value: unknown, baseDir: string, check: Checker): ResolvedAg
     stopTimeoutMs: timeout("stop_timeout", DEFAULTS.stopTimeoutMs),
     health: buildHealth(agent.health, check),
     restart: buildRestart(agent.restart, check),
-    package: buildPackage(agent.package, check),
+    package: buildPackage(agent.package, check, acceptsPackages),
   };
 }
 
