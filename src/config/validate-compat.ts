@@ -99,6 +99,6 @@ export function checkHealthcheck(value: unknown, check: Checker): void {
     check.report(["healthcheck", "endpoint"], `expected a port from 0 to 65535, got ${JSON.stringify(endpoint)}`);
   } else if (port !== undefined && Number(port) > 0) {
     // Go serves it only when the endpoint has a port; without one there is nothing to miss.
-    check.warn(["healthcheck"], `${NO_EFFECT} (the supervisor's own /health endpoint is not served yet)`);
+    check.warn(["healthcheck", "endpoint"], `${NO_EFFECT} (the supervisor's own /health endpoint is not served yet)`);
   }
 }
