@@ -37,6 +37,7 @@ export async function runSupervisor(configPath: string): Promise<number> {
   const config = await loadConfigOrReport(configPath);
   if (!config) return 2;
   const logger = createLogger(config.telemetry.logs.level);
+  for (const warning of config.warnings) logger.warn({ config: config.sourcePath }, warning);
   const deps: Deps = { clock: systemClock, random: Math.random, logger };
   const shutdown = new AbortController();
   let signals = 0;

@@ -73,12 +73,18 @@ export interface NumberRule {
 
 export class Checker {
   readonly problems: string[] = [];
+  /** Accepted but without effect here (yet): one line per key, logged at start and by validate. */
+  readonly warnings: string[] = [];
 
   /** `rawStrings`: the text of scalars that ${VAR} expansion turned into numbers/booleans. */
   constructor(private readonly rawStrings: ReadonlyMap<string, string> = new Map()) {}
 
   report(path: KeyPath, message: string): void {
     this.problems.push(`${formatPath(path)}: ${message}`);
+  }
+
+  warn(path: KeyPath, message: string): void {
+    this.warnings.push(`${formatPath(path)}: ${message}`);
   }
 
   private expect(path: KeyPath, expected: string, value: unknown, secret = false): void {

@@ -1,16 +1,20 @@
 /**
  * Composes the collector's effective config from the local layers (agent.config_files), the
  * remote config map and the parts the supervisor injects (the health_check extension), with
- * the collector's own merge rules: maps merge key by key, lists and scalars are replaced.
+ * the official Go supervisor's rules: confmap's merge (maps merge key by key, lists and
+ * scalars are replaced) except that service.extensions lists are concatenated without
+ * duplicates and service.telemetry.resource.attributes merge by name; a remote config that
+ * declares resource attributes replaces the local ones. A local file that is missing or not
+ * a YAML map is skipped with a warning, as Go does; a bad remote file is an error.
  */
 import { Document, isScalar, visit } from "yaml";
 import { ConfigError } from "../errors.js";
 import { parseConfigBody, parseConfigText, type CollectorConfig } from "./body.js";
 import { isPlainMap, setOwn } from "./check.js";
-import { deepClone, deepMerge } from "./merge.js";
+import { declaresResourceAttributes, deepClone, mergeCollectorLayers } from "./merge.js";
 import { REMOTE_CONFIG_TOKEN, isConfigFileToken } from "./schema.js";
 
-export { deepMerge } from "./merge.js";
+export { deepMerge, mergeCollectorLayers } from "./merge.js";
 export {
   CONFIG_BODY_MAX_ALIAS_COUNT,
   DEFAULT_MAX_CONFIG_BYTES,
@@ -78,10 +82,17 @@ const HEALTH_DEFAULTS = { endpoint: "localhost:13133", path: "/", v2Path: "/stat
  */
 export function composeCollectorConfig(input: ComposeInput): ComposeResult {
   const byName = new Map(input.localFiles.map((file) => [file.name, file] as const));
+  const warnings: string[] = [];
   let config: CollectorConfig = {};
   let remoteMerged = false;
   const mergeRemote = (): void => {
-    for (const layer of remoteLayers(input.remote)) config = deepMerge(config, layer);
+    const layers = remoteLayers(input.remote);
+    // Go merges a "clear the resource attributes" marker before a remote config that declares some.
+    let clear = layers.some(declaresResourceAttributes);
+    for (const layer of layers) {
+      config = mergeCollectorLayers(config, layer, { clearResourceAttributes: clear });
+      clear = false;
+    }
     remoteMerged = true;
   };
   for (const entry of input.order) {
@@ -89,14 +100,15 @@ export function composeCollectorConfig(input: ComposeInput): ComposeResult {
       if (!remoteMerged) mergeRemote();
       continue;
     }
-    if (isConfigFileToken(entry)) continue; // $OWN_TELEMETRY_CONFIG, $OPAMP_EXTENSION_CONFIG: nothing yet.
+    // $OWN_TELEMETRY_CONFIG, $OPAMP_EXTENSION_CONFIG: this supervisor generates nothing for them.
+    if (isConfigFileToken(entry)) continue;
     const file = byName.get(entry);
-    if (file === undefined) throw new ConfigError(entry, ["no content was given for this config file"]);
-    config = deepMerge(config, localLayer(file));
+    const layer = file === undefined ? { ok: false as const, error: "no content (the file could not be read)" } : localLayer(file);
+    if (layer.ok) config = mergeCollectorLayers(config, layer.config);
+    else warnings.push(`agent.config_files: ${entry} is skipped: ${layer.error}`);
   }
   if (!remoteMerged) mergeRemote();
 
-  const warnings: string[] = [];
   let health = findUserHealthCheck(config, warnings);
   if (health === null && input.injected.health !== undefined) {
     injectHealthCheck(config, input.injected.health);
@@ -120,11 +132,9 @@ export function toYaml(config: CollectorConfig): string {
   return doc.toString({ lineWidth: 0 });
 }
 
-function localLayer(file: LocalConfigFile): CollectorConfig {
-  if (typeof file.content !== "string") return deepClone(file.content) as CollectorConfig;
-  const parsed = parseConfigText(file.content);
-  if (!parsed.ok) throw new ConfigError(file.name, [parsed.error]);
-  return parsed.config;
+function localLayer(file: LocalConfigFile): { ok: true; config: CollectorConfig } | { ok: false; error: string } {
+  if (typeof file.content !== "string") return { ok: true, config: deepClone(file.content) as CollectorConfig };
+  return parseConfigText(file.content);
 }
 
 function remoteLayers(remote: readonly RemoteConfigFile[]): CollectorConfig[] {

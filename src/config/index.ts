@@ -6,6 +6,7 @@ export * from "./schema.js";
 export {
   composeCollectorConfig,
   deepMerge,
+  mergeCollectorLayers,
   toYaml,
   parseConfigBody,
   checkConfigFileName,

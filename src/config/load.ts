@@ -3,12 +3,14 @@
  * ${VAR}, fill defaults, validate strictly, freeze. Every problem in the file is collected
  * into one ConfigError whose message starts with the file path.
  */
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
 import { ConfigError } from "../errors.js";
 import { Checker, describe, isPlainMap } from "./check.js";
 import { expandDocument, type Env } from "./expand.js";
+import { preflight } from "./preflight.js";
 import type { ResolvedConfig } from "./schema.js";
 import { buildConfig } from "./validate.js";
 
@@ -18,9 +20,18 @@ export const SUPERVISOR_MAX_ALIAS_COUNT = 50;
 export interface LoadOptions {
   /** Variables for ${VAR} expansion; main passes process.env. */
   env: Env;
+  /**
+   * Also check the host as a start does (the executable, the state directory, TLS and
+   * other referenced files; see preflight.ts). Default true; off for tools that only need
+   * the keys (e.g. `package verify --config` on a signing machine).
+   */
+  checkHost?: boolean;
 }
 
-/** Reads and resolves `configPath`. Rejects with ConfigError (code CONFIG_INVALID). */
+/**
+ * Reads and resolves `configPath`, then checks the host as a start would. Rejects with
+ * ConfigError (code CONFIG_INVALID); what a start only warns about is in `warnings`.
+ */
 export async function loadSupervisorConfig(configPath: string, options: LoadOptions): Promise<ResolvedConfig> {
   const absolute = path.resolve(configPath);
   let text: string;
@@ -30,7 +41,11 @@ export async function loadSupervisorConfig(configPath: string, options: LoadOpti
     const reason = err instanceof Error && "code" in err ? String(err.code) : String(err);
     throw new ConfigError(absolute, [`cannot read the file (${reason})`], { cause: err });
   }
-  return resolveSupervisorConfig(text, absolute, options.env);
+  const config = resolveSupervisorConfig(text, absolute, options.env);
+  if (options.checkHost === false) return config;
+  const host = await preflight(config);
+  if (host.problems.length > 0) throw new ConfigError(absolute, host.problems);
+  return host.warnings.length === 0 ? config : deepFreeze({ ...config, warnings: [...config.warnings, ...host.warnings] });
 }
 
 /**
@@ -48,7 +63,8 @@ export function resolveSupervisorConfig(text: string, configPath: string, env: E
     }
     throw new ConfigError(sourcePath, problems);
   }
-  const expansion = expandDocument(doc, env);
+  const files = { baseDir: path.dirname(sourcePath), read: (file: string) => readFileSync(file, "utf8") };
+  const expansion = expandDocument(doc, env, files);
   let tree: unknown;
   try {
     tree = doc.toJS({ maxAliasCount: SUPERVISOR_MAX_ALIAS_COUNT });

@@ -20,8 +20,14 @@ export function isConfigFileToken(entry: string): entry is ConfigFileToken {
   return (CONFIG_FILE_TOKENS as readonly string[]).includes(entry);
 }
 
+import type { AuthSettings } from "./schema-auth.js";
+
+export * from "./schema-auth.js";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
+/** The minimum this supervisor connects with; "1.0"/"1.1" in supervisor.yaml are raised to "1.2". */
 export type TlsMinVersion = "1.2" | "1.3";
+export type TlsVersion = "1.0" | "1.1" | "1.2" | "1.3";
 export type ServerTransport = "websocket" | "http";
 
 export interface ResolvedTls {
@@ -35,6 +41,13 @@ export interface ResolvedTls {
   readonly certPem: string | null;
   readonly keyPem: string | null;
   readonly minVersion: TlsMinVersion;
+  /** server.tls.max_version; null: the highest Node offers. */
+  readonly maxVersion: TlsVersion | null;
+  /** Go (IANA) cipher suite names and curve names as written; empty: Node's defaults. */
+  readonly cipherSuites: readonly string[];
+  readonly curvePreferences: readonly string[];
+  /** With ca_file/ca_pem: trust the system roots as well. */
+  readonly includeSystemCaCertsPool: boolean;
   readonly serverNameOverride: string | null;
   /** Ask the server for a new client certificate (CSR) this long before expiry; 0 = never ask. */
   readonly renewBeforeMs: number;
@@ -67,6 +80,8 @@ export interface ResolvedServer {
   /** Heartbeat period, and the polling period over plain HTTP, until the server offers one. */
   readonly heartbeatIntervalMs: number;
   readonly tls: ResolvedTls;
+  /** server.auth resolved against the top-level extensions; null when not set. Secrets inside. */
+  readonly auth: AuthSettings | null;
 }
 
 export interface ResolvedCapabilities {
@@ -147,10 +162,16 @@ export interface ResolvedAgent {
   readonly description: {
     readonly identifyingAttributes: Readonly<Record<string, string>>;
     readonly nonIdentifyingAttributes: Readonly<Record<string, string>>;
+    /** Copy the collector's service.telemetry.resource attributes into the description. */
+    readonly includeResourceAttributes: boolean;
   };
   /** Lower-case UUID, or null to use the persisted/generated one. */
   readonly instanceId: string | null;
   readonly configApplyTimeoutMs: number;
+  /** agent.automatic_config_rollback as written (true by default here: this supervisor always rolls back). */
+  readonly automaticConfigRollback: boolean;
+  /** agent.opamp_server_port (0: none given); no local OpAMP server exists here. */
+  readonly opampServerPort: number;
   readonly orphanDetectionIntervalMs: number;
   readonly bootstrapTimeoutMs: number;
   readonly useHupConfigReload: boolean;
@@ -173,6 +194,11 @@ export interface ResolvedConfig {
   readonly agent: ResolvedAgent;
   readonly storage: { readonly directory: string };
   readonly telemetry: { readonly logs: { readonly level: LogLevel } };
+  /**
+   * What the file asks for that this supervisor accepts but does not do (yet), one line per
+   * key, each naming the key: logged once at start and printed by `validate`.
+   */
+  readonly warnings: readonly string[];
 }
 
 /** Capability defaults, keyed by the supervisor.yaml spelling. */
@@ -194,10 +220,24 @@ export const CAPABILITY_DEFAULTS = {
   reports_connection_settings_status: false,
 } as const satisfies Record<string, boolean>;
 
+/**
+ * Capabilities accepted in supervisor.yaml whose behaviour does not exist here yet: never
+ * advertised to the server (capabilityBits skips them) and warned about at start when set.
+ * Remove a key from this list in the change that implements it.
+ */
+export const CAPABILITIES_WITHOUT_BEHAVIOUR = [
+  "reports_own_metrics",
+  "reports_own_logs",
+  "reports_own_traces",
+  "reports_available_components",
+  "accepts_other_connection_settings",
+] as const satisfies ReadonlyArray<keyof typeof CAPABILITY_DEFAULTS>;
+
 /** Scalar defaults, keyed by the supervisor.yaml spelling; durations in milliseconds. */
 export const DEFAULTS = {
   heartbeatIntervalMs: 30_000,
   tlsMinVersion: "1.2",
+  automaticConfigRollback: true,
   configApplyTimeoutMs: 5_000,
   orphanDetectionIntervalMs: 5_000,
   bootstrapTimeoutMs: 3_000,

@@ -4,7 +4,7 @@
  * unless the operator says so in words nobody types by accident.
  */
 import * as path from "node:path";
-import { Checker, EXPANSION_FAILED, describe, type KeyPath } from "./check.js";
+import { Checker, EXPANSION_FAILED, describe, isPlainMap, type KeyPath } from "./check.js";
 import { DEFAULTS, type PackageArchive, type ResolvedCapabilities, type ResolvedPackage } from "./schema.js";
 
 export const PACKAGE_KEYS = [
@@ -18,26 +18,34 @@ export const PACKAGE_KEYS = [
   "max_redirects",
   "progress_interval",
 ] as const;
-const VERIFIER_KEYS = ["type", "public_keys", "insecure_accept_unsigned_packages"];
-const VERIFIER_HINTS = {
-  github_workflow_repository: "is a cosign option of the official Go supervisor; this supervisor verifies Ed25519 signatures (verifier.public_keys)",
-  identities: "is a cosign option of the official Go supervisor; this supervisor verifies Ed25519 signatures (verifier.public_keys)",
-};
+const VERIFIER_KEYS = ["type", "public_keys", "insecure_accept_unsigned_packages", "github_workflow_repository", "identities"];
+const COSIGN_KEYS = ["github_workflow_repository", "identities"];
+/** "" is the Go supervisor's "no verifier"; cosign its planned one (accepted only while packages are off). */
+const VERIFIER_TYPES = ["ed25519", "", "cosign"];
 const ARCHIVES: readonly string[] = ["raw", "tar.gz", ""];
 const at = (...keys: (string | number)[]): KeyPath => ["agent", "package", ...keys];
 
-export function buildPackage(value: unknown, check: Checker): ResolvedPackage {
+/** `acceptsPackages`: capabilities.accepts_packages, which decides whether a Go-only verifier is an error. */
+export function buildPackage(value: unknown, check: Checker, acceptsPackages = false): ResolvedPackage {
   const pkg = check.section(["agent", "package"], value, PACKAGE_KEYS);
   const defaults = DEFAULTS.package;
   // "" is the official Go supervisor's spelling of a raw binary.
   const archiveText = check.oneOf(at("archive"), pkg.archive, defaults.archive as string, ARCHIVES);
   const archive: PackageArchive = archiveText === "tar.gz" ? "tar.gz" : "raw";
   const agentBinary = buildAgentBinary(pkg.agent_binary, archive, check);
-  const verifier = check.section(at("verifier"), pkg.verifier, VERIFIER_KEYS, VERIFIER_HINTS);
-  const type = check.string(at("verifier", "type"), verifier.type, "ed25519");
-  if (type !== "ed25519") {
-    const hint = type === "cosign" ? " (cosign is the official Go supervisor's verifier; this one checks Ed25519 signatures)" : "";
-    check.report(at("verifier", "type"), `expected "ed25519", got ${JSON.stringify(type)}${hint}`);
+  const verifier = check.section(at("verifier"), pkg.verifier, VERIFIER_KEYS);
+  const type = check.oneOf(at("verifier", "type"), verifier.type, "ed25519", VERIFIER_TYPES);
+  for (const key of COSIGN_KEYS) {
+    if (verifier[key] !== undefined && type !== "cosign") check.report(at("verifier", key), 'is a cosign option: only with verifier.type "cosign"');
+  }
+  check.string(at("verifier", "github_workflow_repository"), verifier.github_workflow_repository, null, { nullIsAbsent: true });
+  if (verifier.identities !== undefined && verifier.identities !== null && !(Array.isArray(verifier.identities) && verifier.identities.every(isPlainMap))) {
+    check.report(at("verifier", "identities"), `expected a list of maps (issuer, subject, ...), got ${describe(verifier.identities)}`);
+  }
+  if (type === "cosign") {
+    const why = 'cosign is the official Go supervisor\'s planned verifier; this supervisor checks Ed25519 signatures (verifier.type "ed25519" with public_keys)';
+    if (acceptsPackages) check.report(at("verifier", "type"), `"cosign" is not supported: ${why}`);
+    else check.warn(at("verifier", "type"), `"cosign" has no effect while capabilities.accepts_packages is off (${why})`);
   }
   return {
     archive,

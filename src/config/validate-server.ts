@@ -1,26 +1,33 @@
 /** The `server` section of supervisor.yaml: endpoint, headers, heartbeat interval, TLS. */
 import * as path from "node:path";
 import { Checker, EXPANSION_FAILED, UNSUPPORTED, describe, isPlainMap, setOwn, type KeyPath } from "./check.js";
-import { DEFAULTS, TLS_DEFAULTS, type ResolvedServer, type ResolvedTls, type ServerTransport } from "./schema.js";
+import {
+  DEFAULTS,
+  TLS_DEFAULTS,
+  type ResolvedServer,
+  type ResolvedTls,
+  type ServerTransport,
+  type TlsMinVersion,
+  type TlsVersion,
+} from "./schema.js";
+import { buildAuth } from "./validate-auth.js";
+import { NO_EFFECT } from "./validate-compat.js";
 
-const SERVER_HINTS = { auth: `${UNSUPPORTED} (put static credentials in server.headers)` };
-const TLS_HINTS = {
-  reload_interval: "not needed: cert_file, key_file and ca_file are watched (server.tls.watch_files); remove it",
-  max_version: UNSUPPORTED,
-  cipher_suites: UNSUPPORTED,
-  include_system_ca_certs_pool: UNSUPPORTED,
-};
+const TLS_HINTS = { tpm: `${UNSUPPORTED} (keys in a TPM are not supported: use key_file or key_pem)` };
 const TLS_KEYS = [
   "insecure", "insecure_skip_verify", "ca_file", "cert_file", "key_file", "ca_pem", "cert_pem", "key_pem", "min_version",
+  "max_version", "cipher_suites", "curve_preferences", "include_system_ca_certs_pool", "reload_interval",
   "server_name_override", "renew_before", "renew_check_interval", "renew_retry_interval", "watch_files",
   "connection_trial_timeout",
 ];
+const TLS_VERSIONS: readonly TlsVersion[] = ["1.0", "1.1", "1.2", "1.3"];
 /** renew_before is compared with certificate lifetimes, never slept on, so it may exceed the timer cap. */
 const MAX_RENEW_BEFORE_MS = 10 * 365 * 24 * 3_600_000;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-export function buildServer(value: unknown, baseDir: string, check: Checker): ResolvedServer {
-  const server = check.section(["server"], value, ["endpoint", "headers", "tls", "heartbeat_interval"], SERVER_HINTS);
+/** `extensions`: the top-level map that server.auth points into. */
+export function buildServer(value: unknown, extensions: unknown, baseDir: string, check: Checker): ResolvedServer {
+  const server = check.section(["server"], value, ["endpoint", "headers", "tls", "heartbeat_interval", "auth"]);
   let endpoint = "";
   let transport: ServerTransport = "websocket";
   if (value !== undefined && value !== null) {
@@ -35,7 +42,8 @@ export function buildServer(value: unknown, baseDir: string, check: Checker): Re
   const secure = /^(wss|https):/i.test(endpoint);
   // 0 switches WebSocket heartbeats off; plain HTTP then still polls at the default.
   const heartbeatIntervalMs = check.duration(["server", "heartbeat_interval"], server.heartbeat_interval, DEFAULTS.heartbeatIntervalMs);
-  return { endpoint, transport, headers, heartbeatIntervalMs, tls: buildTls(server.tls, baseDir, secure, check) };
+  const tls = buildTls(server.tls, baseDir, secure, check);
+  return { endpoint, transport, headers, heartbeatIntervalMs, tls, auth: buildAuth(server.auth, extensions, baseDir, check) };
 }
 
 function checkEndpoint(text: string): string | { transport: ServerTransport } {
@@ -119,6 +127,10 @@ function buildTls(value: unknown, baseDir: string, secure: boolean, check: Check
   }
   const duration = (key: string, fallback: number, options: { positive?: boolean; maxMs?: number } = {}): number =>
     check.duration(at(key), tls[key], fallback, options);
+  if (given("reload_interval")) {
+    duration("reload_interval", 0);
+    check.warn(at("reload_interval"), `${NO_EFFECT} (cert_file, key_file and ca_file are watched instead: server.tls.watch_files)`);
+  }
   return {
     insecure,
     insecureSkipVerify,
@@ -128,7 +140,11 @@ function buildTls(value: unknown, baseDir: string, secure: boolean, check: Check
     caPem: pem("ca_pem", /-----BEGIN CERTIFICATE-----/, false),
     certPem: pem("cert_pem", /-----BEGIN CERTIFICATE-----/, false),
     keyPem: pem("key_pem", /-----BEGIN [A-Z ]*PRIVATE KEY-----/, true),
-    minVersion: check.oneOf(at("min_version"), tls.min_version, DEFAULTS.tlsMinVersion, ["1.2", "1.3"]),
+    minVersion: minVersion(tls.min_version, check),
+    maxVersion: maxVersion(tls.max_version, check),
+    cipherSuites: ignoredList("cipher_suites", tls.cipher_suites, "Node's (OpenSSL's) cipher suites are used", check),
+    curvePreferences: ignoredList("curve_preferences", tls.curve_preferences, "Node's (OpenSSL's) curves are used", check),
+    includeSystemCaCertsPool: systemPool(tls.include_system_ca_certs_pool, given("ca_file") || given("ca_pem"), check),
     serverNameOverride: check.string(at("server_name_override"), tls.server_name_override, null, {
       nonEmpty: true,
       nullIsAbsent: true,
@@ -139,4 +155,47 @@ function buildTls(value: unknown, baseDir: string, secure: boolean, check: Check
     watchFiles: check.boolean(at("watch_files"), tls.watch_files, TLS_DEFAULTS.watchFiles),
     connectionTrialTimeoutMs: duration("connection_trial_timeout", TLS_DEFAULTS.connectionTrialTimeoutMs, { positive: true }),
   };
+}
+
+/** "1.2", or the number 1.2 YAML makes of it unquoted. */
+function tlsVersion(path: KeyPath, value: unknown, check: Checker): TlsVersion | null {
+  if (value === undefined || value === null || value === EXPANSION_FAILED || value === "") return null;
+  const text = typeof value === "number" ? value.toFixed(1) : value;
+  const found = TLS_VERSIONS.find((version) => version === text);
+  if (found !== undefined) return found;
+  check.report(path, `expected one of ${TLS_VERSIONS.map((v) => JSON.stringify(v)).join(", ")}, got ${describe(value)}`);
+  return null;
+}
+
+/** TLS 1.0 and 1.1 are accepted (Go does) but never used: this supervisor's floor is 1.2. */
+function minVersion(value: unknown, check: Checker): TlsMinVersion {
+  const path: KeyPath = ["server", "tls", "min_version"];
+  const version = tlsVersion(path, value, check);
+  if (version === "1.3") return "1.3";
+  if (version === "1.0" || version === "1.1") {
+    check.warn(path, `"${version}" is raised to "1.2": this supervisor never connects with TLS below 1.2`);
+  }
+  return DEFAULTS.tlsMinVersion;
+}
+
+function ignoredList(key: string, value: unknown, instead: string, check: Checker): string[] {
+  const list = check.stringList(["server", "tls", key], value, { nonEmptyItems: true });
+  if (list.length > 0) check.warn(["server", "tls", key], `${NO_EFFECT} (${instead})`);
+  return list;
+}
+
+function systemPool(value: unknown, caGiven: boolean, check: Checker): boolean {
+  const include = check.boolean(["server", "tls", "include_system_ca_certs_pool"], value, false);
+  // Without a CA of its own the system roots are what is used anyway.
+  if (include && caGiven) {
+    check.warn(["server", "tls", "include_system_ca_certs_pool"], "is not applied yet: only ca_file/ca_pem is trusted");
+  }
+  return include;
+}
+
+function maxVersion(value: unknown, check: Checker): TlsVersion | null {
+  const path: KeyPath = ["server", "tls", "max_version"];
+  const version = tlsVersion(path, value, check);
+  if (version !== null && version !== "1.3") check.warn(path, "is not applied yet: TLS up to 1.3 is offered");
+  return version;
 }

@@ -3,14 +3,14 @@
  * problem in the Checker. Relative paths resolve against `baseDir` (the file's directory).
  */
 import * as path from "node:path";
-import { Checker, UNSUPPORTED, type KeyPath } from "./check.js";
+import { Checker, type KeyPath } from "./check.js";
 import {
+  CAPABILITIES_WITHOUT_BEHAVIOUR,
   CAPABILITY_DEFAULTS,
   CONFIG_FILE_TOKENS,
   DEFAULTS,
   MAX_CRASH_LOG_SNIPPET_KIB,
   isConfigFileToken,
-  type LogLevel,
   type ResolvedAgent,
   type ResolvedCapabilities,
   type ResolvedConfig,
@@ -18,26 +18,21 @@ import {
   type ResolvedRestart,
 } from "./schema.js";
 import { buildPackage, checkPackageTrust } from "./validate-package.js";
+import { NO_EFFECT, buildTelemetry, checkHealthcheck } from "./validate-compat.js";
 import { buildServer } from "./validate-server.js";
 
-const TOP_HINTS = { healthcheck: UNSUPPORTED, extensions: UNSUPPORTED };
+// Keys of older Go releases, gone from current ones.
 const AGENT_HINTS = {
   fallback_configs: 'renamed: use "startup_fallback_configs"',
   health_check_port: 'not supported: set the health endpoint with "agent.health.endpoint"',
-  automatic_config_rollback:
-    "not needed: this supervisor always restores the last working config when a new one fails; remove it",
-  opamp_server_port: UNSUPPORTED,
 };
-const DESCRIPTION_HINTS = { include_resource_attributes: UNSUPPORTED };
-const TELEMETRY_HINTS = { metrics: UNSUPPORTED, traces: UNSUPPORTED, resource: UNSUPPORTED };
-const LOGS_HINTS = { output_paths: UNSUPPORTED, error_output_paths: UNSUPPORTED, processors: UNSUPPORTED };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+const TOP_KEYS = ["server", "capabilities", "agent", "storage", "telemetry", "healthcheck", "extensions"];
 
 export function buildConfig(tree: unknown, sourcePath: string, check: Checker): ResolvedConfig {
   const baseDir = path.dirname(sourcePath);
-  const top = check.section([], tree, ["server", "capabilities", "agent", "storage", "telemetry"], TOP_HINTS);
+  const top = check.section([], tree, TOP_KEYS);
   if (top.server === undefined || top.server === null) {
     check.report(["server"], "is required (expected a map with endpoint)");
   }
@@ -45,24 +40,24 @@ export function buildConfig(tree: unknown, sourcePath: string, check: Checker): 
     check.report(["agent"], "is required (expected a map with executable)");
   }
 
-  const server = buildServer(top.server, baseDir, check);
+  const server = buildServer(top.server, top.extensions, baseDir, check);
   const capabilities = buildCapabilities(top.capabilities, check);
-  const agent = buildAgent(top.agent, baseDir, check);
+  const agent = buildAgent(top.agent, baseDir, check, capabilities.acceptsPackages);
   checkPackageTrust(capabilities, agent.package, check);
   const storage = check.section(["storage"], top.storage, ["directory"]);
   const directory = check.string(["storage", "directory"], storage.directory, DEFAULTS.storageDirectory, {
     nonEmpty: true,
   });
-  const telemetry = check.section(["telemetry"], top.telemetry, ["logs"], TELEMETRY_HINTS);
-  const logs = check.section(["telemetry", "logs"], telemetry.logs, ["level"], LOGS_HINTS);
-  const level = check.oneOf(["telemetry", "logs", "level"], logs.level, DEFAULTS.logLevel, LOG_LEVELS);
+  const telemetry = buildTelemetry(top.telemetry, check);
+  checkHealthcheck(top.healthcheck, check);
   return {
     sourcePath,
     server,
     capabilities,
     agent,
     storage: { directory: path.resolve(baseDir, directory) },
-    telemetry: { logs: { level } },
+    telemetry,
+    warnings: check.warnings,
   };
 }
 
@@ -71,14 +66,19 @@ function buildCapabilities(value: unknown, check: Checker): ResolvedCapabilities
   const caps = check.section(["capabilities"], value, keys);
   const read = (key: keyof typeof CAPABILITY_DEFAULTS): boolean =>
     check.boolean(["capabilities", key], caps[key], CAPABILITY_DEFAULTS[key]);
+  for (const key of CAPABILITIES_WITHOUT_BEHAVIOUR) {
+    if (caps[key] === true) check.warn(["capabilities", key], "is accepted but not supported yet: not advertised to the server");
+  }
+  // Since Go v0.161 accepting remote configs implies reporting their status.
+  const acceptsRemoteConfig = read("accepts_remote_config");
   return {
     reportsEffectiveConfig: read("reports_effective_config"),
     reportsOwnMetrics: read("reports_own_metrics"),
     reportsOwnLogs: read("reports_own_logs"),
     reportsOwnTraces: read("reports_own_traces"),
     reportsHealth: read("reports_health"),
-    acceptsRemoteConfig: read("accepts_remote_config"),
-    reportsRemoteConfig: read("reports_remote_config"),
+    acceptsRemoteConfig,
+    reportsRemoteConfig: read("reports_remote_config") || acceptsRemoteConfig,
     acceptsRestartCommand: read("accepts_restart_command"),
     acceptsOpampConnectionSettings: read("accepts_opamp_connection_settings"),
     acceptsOtherConnectionSettings: read("accepts_other_connection_settings"),
@@ -92,23 +92,41 @@ function buildCapabilities(value: unknown, check: Checker): ResolvedCapabilities
 
 const AGENT_KEYS = [
   "executable", "args", "env", "config_files", "description", "instance_id", "config_apply_timeout",
-  "orphan_detection_interval", "bootstrap_timeout", "use_hup_config_reload", "validate_config",
+  "orphan_detection_interval", "bootstrap_timeout", "opamp_server_port", "automatic_config_rollback",
+  "use_hup_config_reload", "validate_config",
   "startup_fallback_configs", "passthrough_logs", "collector_crash_log_snippet_kib", "health", "restart",
   "stop_timeout", "package",
 ];
 
-function buildAgent(value: unknown, baseDir: string, check: Checker): ResolvedAgent {
+function buildAgent(value: unknown, baseDir: string, check: Checker, acceptsPackages: boolean): ResolvedAgent {
   const agent = check.section(["agent"], value, AGENT_KEYS, AGENT_HINTS);
   const at = (key: string): KeyPath => ["agent", key];
   const timeout = (key: string, fallback: number): number =>
     check.duration(at(key), agent[key], fallback, { positive: true });
   const flag = (key: string, fallback: boolean): boolean => check.boolean(at(key), agent[key], fallback);
-  const description = check.section(
-    at("description"),
-    agent.description,
-    ["identifying_attributes", "non_identifying_attributes"],
-    DESCRIPTION_HINTS,
+  const description = check.section(at("description"), agent.description, [
+    "identifying_attributes",
+    "non_identifying_attributes",
+    "include_resource_attributes",
+  ]);
+  const includeResourceAttributes = check.boolean(
+    [...at("description"), "include_resource_attributes"],
+    description.include_resource_attributes,
+    false,
   );
+  if (includeResourceAttributes) {
+    check.warn([...at("description"), "include_resource_attributes"], "is not applied yet: the description carries no resource attributes of the collector");
+  }
+  const goOnly = (key: string, why: string): void => {
+    if (agent[key] !== undefined && agent[key] !== null) check.warn(at(key), `${NO_EFFECT} (${why})`);
+  };
+  goOnly("orphan_detection_interval", "the collector is started with a parent-death signal instead");
+  goOnly("bootstrap_timeout", "there is no bootstrap run: the collector's --version gives its description");
+  goOnly("opamp_server_port", "the collector is not given a local OpAMP server");
+  const automaticConfigRollback = flag("automatic_config_rollback", DEFAULTS.automaticConfigRollback);
+  if (!automaticConfigRollback) {
+    check.warn(at("automatic_config_rollback"), "false is not honoured: a config that fails is always replaced by the last working one");
+  }
   let executable = "";
   if (value !== undefined && value !== null) {
     const text = check.string(at("executable"), agent.executable, null, { required: true, nonEmpty: true });
@@ -136,9 +154,12 @@ function buildAgent(value: unknown, baseDir: string, check: Checker): ResolvedAg
         [...at("description"), "non_identifying_attributes"],
         description.non_identifying_attributes,
       ),
+      includeResourceAttributes,
     },
     instanceId: instanceId !== null && UUID.test(instanceId) ? instanceId.toLowerCase() : null,
     configApplyTimeoutMs: timeout("config_apply_timeout", DEFAULTS.configApplyTimeoutMs),
+    automaticConfigRollback,
+    opampServerPort: check.number(at("opamp_server_port"), agent.opamp_server_port, 0, { integer: true, min: 0, max: 65535 }),
     orphanDetectionIntervalMs: timeout("orphan_detection_interval", DEFAULTS.orphanDetectionIntervalMs),
     bootstrapTimeoutMs: timeout("bootstrap_timeout", DEFAULTS.bootstrapTimeoutMs),
     useHupConfigReload: flag("use_hup_config_reload", DEFAULTS.useHupConfigReload),
@@ -161,7 +182,7 @@ function buildAgent(value: unknown, baseDir: string, check: Checker): ResolvedAg
     stopTimeoutMs: timeout("stop_timeout", DEFAULTS.stopTimeoutMs),
     health: buildHealth(agent.health, check),
     restart: buildRestart(agent.restart, check),
-    package: buildPackage(agent.package, check),
+    package: buildPackage(agent.package, check, acceptsPackages),
   };
 }
 
@@ -169,6 +190,12 @@ function buildConfigFiles(value: unknown, baseDir: string, check: Checker): stri
   const where: KeyPath = ["agent", "config_files"];
   const seen = new Set<string>();
   return check.stringList(where, value, { nonEmptyItems: true }).flatMap((entry, index) => {
+    // Go reads each entry as a confmap URI: "file:/x" is the file /x.
+    if (entry.startsWith("file:")) return [path.resolve(baseDir, entry.slice("file:".length))];
+    if (/^[a-z][a-z0-9+.-]+:/i.test(entry) && !entry.startsWith("$")) {
+      check.report([...where, index], `${JSON.stringify(entry.split(":")[0])} URIs are not supported here: give a file path (or file:/path)`);
+      return [];
+    }
     if (!entry.startsWith("$")) return [path.resolve(baseDir, entry)];
     if (!isConfigFileToken(entry)) {
       const expected = `a file path or one of ${CONFIG_FILE_TOKENS.join(", ")}`;

@@ -6,7 +6,6 @@
 import { readFile } from "node:fs/promises";
 import { composeCollectorConfig } from "../config/compose.js";
 import { isConfigFileToken } from "../config/schema.js";
-import { ConfigError } from "../errors.js";
 import { healthUrl } from "../health/probe.js";
 import { writeFileAtomic } from "../storage/index.js";
 import type { StoredRemoteConfig } from "../storage/index.js";
@@ -31,15 +30,9 @@ export function remoteFilesOf(config: StoredRemoteConfig | undefined): RemoteFil
 export async function compose(ctx: Pick<SupervisorContext, "config">, remote: RemoteFiles): Promise<Composition> {
   const { agent } = ctx.config;
   const localPaths = agent.configFiles.filter((entry) => !isConfigFileToken(entry));
-  const localFiles = await Promise.all(
-    localPaths.map(async (path) => {
-      try {
-        return { name: path, content: await readFile(path, "utf8") };
-      } catch (err) {
-        throw new ConfigError(path, [`agent.config_files: cannot read (${(err as NodeJS.ErrnoException).code ?? "error"})`], { cause: err });
-      }
-    }),
-  );
+  // An unreadable local file is skipped (as the Go supervisor does); composition says so in its warnings.
+  const read = await Promise.all(localPaths.map(async (path) => ({ name: path, content: await readFile(path, "utf8").catch(() => null) })));
+  const localFiles = read.flatMap((file) => (file.content === null ? [] : [{ name: file.name, content: file.content }]));
   const result = composeCollectorConfig({
     localFiles,
     order: [...agent.configFiles],

@@ -32,6 +32,8 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     level,
     base: { name: "opamp-supervisor" },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // "level":"info" as the collector's own JSON logs say it, not pino's 30.
+    formatters: { level: (label: string) => ({ level: label }) },
     redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
   };
   return destination ? pino(options, destination) : pino(options);

@@ -118,7 +118,7 @@ async function verify(file: string, options: { signature: string; publicKey?: st
   try {
     for (const text of options.publicKey ?? []) keys.push(decodePublicKey(text));
     if (options.config) {
-      const config = await loadSupervisorConfig(options.config, { env: process.env });
+      const config = await loadSupervisorConfig(options.config, { env: process.env, checkHost: false });
       for (const text of config.agent.package.publicKeys) keys.push(decodePublicKey(text));
     }
   } catch (err) {

@@ -126,12 +126,15 @@ describe("composeCollectorConfig: order", () => {
     expect(content).toEqual({ service: { extensions: ["zpages"] } });
   });
 
-  it("throws ConfigError for unparsable layers and missing local content", () => {
-    expect(() => compose({ localFiles: [{ name: "/etc/bad.yaml", content: "a: [" }], order: ["/etc/bad.yaml"] })).toThrow(
-      ConfigError,
-    );
+  it("skips a local file that is missing or not a YAML map, with a warning, as Go does; a bad remote file throws", () => {
+    const skipped = compose({ localFiles: [{ name: "/etc/bad.yaml", content: "a: [" }, { name: "/etc/ok.yaml", content: "a: 1" }], order: ["/etc/bad.yaml", "/etc/none.yaml", "/etc/ok.yaml"] });
+    expect(skipped.config).toEqual({ a: 1 });
+    expect(skipped.warnings).toEqual([
+      expect.stringMatching(/^agent\.config_files: \/etc\/bad\.yaml is skipped: /),
+      "agent.config_files: /etc/none.yaml is skipped: no content (the file could not be read)",
+    ]);
+    expect(() => compose({ remote: [{ name: "r", body: "- a\n" }] })).toThrow(ConfigError);
     expect(() => compose({ remote: [{ name: "r", body: "- a\n" }] })).toThrow(/expected a map at the top level/);
-    expect(() => compose({ order: ["/etc/none.yaml"] })).toThrow(/no content was given/);
     expect(compose({ localFiles: [{ name: "/x", content: "a: 1" }], order: [] }).config).toEqual({});
   });
 });

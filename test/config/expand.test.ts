@@ -1,5 +1,10 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { expandString } from "../../src/config/expand.js";
+import { resolveSupervisorConfig } from "../../src/config/load.js";
+import { ConfigError } from "../../src/errors.js";
 import { configError, resolve } from "./helpers.js";
 
 describe("expandString", () => {
@@ -30,8 +35,9 @@ describe("expandString", () => {
     });
     expect(expandString("${file:/etc/passwd}", env)).toEqual({
       ok: false,
-      error: 'unsupported reference "${file:/etc/passwd}": only the env provider is supported',
+      error: 'unsupported reference "${file:/etc/passwd}": files cannot be read here',
     });
+    expect(expandString("${http://x}", env)).toMatchObject({ ok: false, error: expect.stringMatching(/only the env and file providers/) });
     expect(expandString("${}", env)).toMatchObject({ ok: false, error: expect.stringMatching(/^invalid reference "\$\{\}"/) });
     expect(expandString("${1X}", env)).toMatchObject({ ok: false, error: expect.stringMatching(/^invalid reference/) });
     expect(expandString("${HOST", env)).toMatchObject({ ok: false, error: expect.stringMatching(/^unterminated/) });
@@ -130,3 +136,44 @@ agent:
     expect(err.problems).toEqual([expect.stringMatching(/^\["\$\{KEY\}"\]: unknown key/)]);
   });
 });
+
+describe("${file:path} in supervisor.yaml, as confmap's file provider reads it", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "expand-file-"));
+  writeFileSync(path.join(dir, "token"), "s3cret-token\n");
+  writeFileSync(path.join(dir, "headers.yaml"), "Authorization: Bearer abc\nX-Tenant: t1\n");
+  writeFileSync(path.join(dir, "window"), "7\n");
+  writeFileSync(path.join(dir, "args.yaml"), "- --feature-gates\n- x\n");
+  const at = (text: string) => resolveSupervisorConfig(text, path.join(dir, "supervisor.yaml"), {});
+  const yaml = (server: string, agent = "") =>
+    `server:\n  endpoint: ws://127.0.0.1:4320/v1/opamp\n${server}agent:\n  executable: /usr/bin/otelcol\n${agent}`;
+
+  it("puts a file's one value inside a string, without its trailing newline (relative to supervisor.yaml)", () => {
+    const config = at(yaml('  headers:\n    Authorization: "Bearer ${file:token}"\n'));
+    expect(config.server.headers).toEqual({ Authorization: "Bearer s3cret-token" });
+  });
+
+  it("lets a whole value take the file's map, list or typed scalar", () => {
+    const config = at(yaml(`  headers: \${file:${path.join(dir, "headers.yaml")}}\n`, "  args: ${file:args.yaml}\n  health:\n    window: ${file:window}\n    passes_required: 2\n"));
+    expect(config.server.headers).toEqual({ Authorization: "Bearer abc", "X-Tenant": "t1" });
+    expect(config.agent.args).toEqual(["--feature-gates", "x"]);
+    expect(config.agent.health.window).toBe(7);
+  });
+
+  it("names the key and the file it cannot read, and refuses a map inside a longer string", () => {
+    const err = configErrorAt(() => at(yaml('  headers:\n    A: "x ${file:missing}"\n    B: "x ${file:headers.yaml}"\n')));
+    expect(err.problems).toEqual([
+      `server.headers.A: cannot read ${path.join(dir, "missing")} (referenced as "\${file:missing}"): ENOENT`,
+      "server.headers.B: ${file:headers.yaml} holds a map or a list; only a whole value can take it",
+    ]);
+  });
+});
+
+function configErrorAt(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error("expected a ConfigError");
+}

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -35,6 +35,10 @@ describe("resolveSupervisorConfig: defaults", () => {
           certPem: null,
           keyPem: null,
           minVersion: "1.2",
+          maxVersion: null,
+          cipherSuites: [],
+          curvePreferences: [],
+          includeSystemCaCertsPool: false,
           serverNameOverride: null,
           renewBeforeMs: 2592000000,
           renewCheckIntervalMs: 86400000,
@@ -42,6 +46,7 @@ describe("resolveSupervisorConfig: defaults", () => {
           watchFiles: true,
           connectionTrialTimeoutMs: 30000,
         },
+        auth: null,
       },
       capabilities: {
         reportsEffectiveConfig: true,
@@ -65,9 +70,11 @@ describe("resolveSupervisorConfig: defaults", () => {
         args: [],
         env: {},
         configFiles: [],
-        description: { identifyingAttributes: {}, nonIdentifyingAttributes: {} },
+        description: { identifyingAttributes: {}, nonIdentifyingAttributes: {}, includeResourceAttributes: false },
         instanceId: null,
         configApplyTimeoutMs: 5000,
+        automaticConfigRollback: true,
+        opampServerPort: 0,
         orphanDetectionIntervalMs: 5000,
         bootstrapTimeoutMs: 3000,
         useHupConfigReload: false,
@@ -101,6 +108,7 @@ describe("resolveSupervisorConfig: defaults", () => {
       },
       storage: { directory: "/var/lib/otelcol/supervisor" },
       telemetry: { logs: { level: "info" } },
+      warnings: [],
     });
   });
 
@@ -177,6 +185,10 @@ telemetry:
       certPem: null,
       keyPem: null,
       minVersion: "1.3",
+      maxVersion: null,
+      cipherSuites: [],
+      curvePreferences: [],
+      includeSystemCaCertsPool: false,
       serverNameOverride: "opamp.internal",
       renewBeforeMs: 2160 * 3_600_000,
       renewCheckIntervalMs: 6 * 3_600_000,
@@ -293,7 +305,7 @@ telemetry: {logs: {level: info, format: json}}
 bogus: 1
 `);
     expect(err.problems).toEqual([
-      expect.stringMatching(/^bogus: unknown key \(expected one of: server, capabilities, agent, storage, telemetry\)$/),
+      expect.stringMatching(/^bogus: unknown key \(expected one of: server, capabilities, agent, storage, telemetry, healthcheck, extensions\)$/),
       'server.endpont: unknown key (did you mean "endpoint"?)',
       expect.stringMatching(/^server\.tls\.verify: unknown key \(expected one of: insecure, /),
       expect.stringMatching(/^capabilities\.reports_everything: unknown key/),
@@ -302,29 +314,21 @@ bogus: 1
       expect.stringMatching(/^agent\.health\.checks: unknown key/),
       expect.stringMatching(/^agent\.restart\.backoff: unknown key/),
       "storage.mode: unknown key (expected one of: directory)",
-      "telemetry.logs.format: unknown key (expected one of: level)",
+      "telemetry.logs.format: unknown key (expected one of: level, output_paths, error_output_paths, processors)",
     ]);
   });
 
-  it("gives advice for official Go supervisor keys that are not supported or renamed", () => {
+  it("gives advice for keys of older Go releases that current ones renamed or removed", () => {
     const err = configError(`
-server: {endpoint: "ws://h", auth: bearertokenauth, tls: {reload_interval: 1m}}
+server: {endpoint: "ws://h"}
 agent:
   executable: /x
   fallback_configs: [a.yaml]
   health_check_port: 13133
-  automatic_config_rollback: true
-  opamp_server_port: 0
-healthcheck: {endpoint: "localhost:0"}
 `);
     expect(err.problems).toEqual([
-      expect.stringMatching(/^healthcheck: is an official Go supervisor key that this supervisor does not support/),
-      expect.stringMatching(/^server\.auth: .*server\.headers/),
-      expect.stringMatching(/^server\.tls\.reload_interval: not needed: .*watch_files/),
       'agent.fallback_configs: renamed: use "startup_fallback_configs"',
       expect.stringMatching(/^agent\.health_check_port: .*agent\.health\.endpoint/),
-      expect.stringMatching(/^agent\.automatic_config_rollback: not needed/),
-      expect.stringMatching(/^agent\.opamp_server_port: is an official Go supervisor key/),
     ]);
   });
 
@@ -333,7 +337,7 @@ healthcheck: {endpoint: "localhost:0"}
 server:
   endpoint: 42
   headers: [a]
-  tls: {insecure: "yes", ca_file: [x], min_version: 1.2}
+  tls: {insecure: "yes", ca_file: [x], min_version: 1.4}
 capabilities: {reports_health: 1}
 agent:
   executable: {path: /x}
@@ -355,7 +359,7 @@ telemetry: {logs: {level: verbose}}
       "server.headers: expected a map of header name to value, got a list",
       'server.tls.insecure: expected true or false, got string "yes"',
       "server.tls.ca_file: expected a string, got a list",
-      'server.tls.min_version: expected one of "1.2", "1.3", got number 1.2',
+      'server.tls.min_version: expected one of "1.0", "1.1", "1.2", "1.3", got number 1.4',
       "capabilities.reports_health: expected true or false, got number 1",
       "agent.executable: expected a string, got a map",
       'agent.instance_id: expected a UUID such as "0190f5a8-2c3b-7d4e-8f01-23456789abcd", got "not-a-uuid"',
@@ -372,7 +376,7 @@ telemetry: {logs: {level: verbose}}
       "agent.restart.multiplier: expected a number ≥ 1, got number 0.5",
       "agent.restart.jitter: expected a number from 0 to 1, got number 2",
       "storage.directory: expected a string, got number 7 (quote the value to make it a string)",
-      'telemetry.logs.level: expected one of "debug", "info", "warn", "error", got string "verbose"',
+      'telemetry.logs.level: expected one of debug, info, warn, error, dpanic, panic, fatal (any case), got string "verbose"',
     ]);
   });
 
@@ -467,7 +471,9 @@ describe("loadSupervisorConfig", () => {
   it("reads the file and resolves paths against its directory", async () => {
     dir = await mkdtemp(path.join(tmpdir(), "config-load-"));
     const file = path.join(dir, "supervisor.yaml");
-    await writeFile(file, "server:\n  endpoint: ${env:EP}\nagent: {executable: bin/otelcol}\n");
+    await mkdir(path.join(dir, "bin"));
+    await writeFile(path.join(dir, "bin/otelcol"), "#!/bin/sh\n", { mode: 0o755 });
+    await writeFile(file, "server:\n  endpoint: ${env:EP}\nagent: {executable: bin/otelcol}\nstorage: {directory: state}\n");
     const config = await loadSupervisorConfig(file, { env: { EP: "ws://127.0.0.1:1/v1/opamp" } });
     expect(config.sourcePath).toBe(file);
     expect(config.agent.executable).toBe(path.join(dir, "bin/otelcol"));

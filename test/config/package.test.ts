@@ -68,7 +68,7 @@ describe("agent.package", () => {
   archive: zip
   agent_binary: ../otelcol
   verifier:
-    type: cosign
+    type: rsa
     public_keys: [short, "${KEY_A}", "${KEY_A}"]
     identities: []
   max_size: lots
@@ -77,13 +77,20 @@ describe("agent.package", () => {
     expect(err.problems).toEqual([
       expect.stringMatching(/^agent\.package\.archive: expected one of "raw", "tar\.gz", ""/),
       expect.stringMatching(/^agent\.package\.agent_binary: expected a relative file path/),
-      expect.stringMatching(/^agent\.package\.verifier\.identities: is a cosign option/),
-      expect.stringMatching(/^agent\.package\.verifier\.type: expected "ed25519", got "cosign" \(cosign is/),
+      expect.stringMatching(/^agent\.package\.verifier\.type: expected one of "ed25519", "", "cosign", got string "rsa"/),
+      expect.stringMatching(/^agent\.package\.verifier\.identities: is a cosign option: only with verifier\.type "cosign"/),
       expect.stringMatching(/^agent\.package\.verifier\.public_keys\[0\]: expected the base64 of a 32-byte Ed25519 public key/),
       expect.stringMatching(/^agent\.package\.verifier\.public_keys\[2\]: is listed more than once/),
       expect.stringMatching(/^agent\.package\.max_size: expected a size/),
       expect.stringMatching(/^agent\.package\.download_attempts: expected an integer from 1 to 100/),
     ]);
+  });
+
+  it("accepts the Go supervisor's cosign verifier while packages are off (a warning), and refuses it when they are on", () => {
+    const cosign = 'package:\n  verifier:\n    type: cosign\n    github_workflow_repository: open-telemetry/opentelemetry-collector-releases\n    identities: [{issuer: "https://token.actions.githubusercontent.com"}]';
+    expect(resolve(withAgent(cosign)).warnings).toEqual([expect.stringMatching(/^agent\.package\.verifier\.type: "cosign" has no effect while capabilities\.accepts_packages is off/)]);
+    const on = `${withAgent(cosign)}capabilities: {accepts_packages: true}\n`;
+    expect(configError(on).problems).toEqual(expect.arrayContaining([expect.stringMatching(/^agent\.package\.verifier\.type: "cosign" is not supported/)]));
   });
 
   it("requires agent_binary for tar.gz", () => {

@@ -68,12 +68,14 @@ describe("server.tls", () => {
 
   it("keeps insecure for plaintext endpoints (the official example's shape) and advises on Go-only keys", () => {
     expect(resolve(withTls("insecure: true\ninsecure_skip_verify: true", "ws://127.0.0.1:4320/v1/opamp")).server.tls.insecure).toBe(true);
-    const err = configError(withTls("reload_interval: 30s\nmax_version: \"1.3\"\ninclude_system_ca_certs_pool: true"));
-    expect(err.problems).toEqual([
-      expect.stringMatching(/^server\.tls\.reload_interval: not needed: .* are watched/),
-      expect.stringMatching(/^server\.tls\.max_version: is an official Go supervisor key that this supervisor does not support/),
-      expect.stringMatching(/^server\.tls\.include_system_ca_certs_pool: is an official Go supervisor key/),
+    const config = resolve(withTls("reload_interval: 30s\nmax_version: \"1.2\"\ninclude_system_ca_certs_pool: true\nca_file: ca.pem"));
+    expect(config.server.tls).toMatchObject({ maxVersion: "1.2", includeSystemCaCertsPool: true });
+    expect(config.warnings).toEqual([
+      expect.stringMatching(/^server\.tls\.reload_interval: accepted for compatibility .* are watched instead/),
+      expect.stringMatching(/^server\.tls\.max_version: is not applied yet/),
+      expect.stringMatching(/^server\.tls\.include_system_ca_certs_pool: is not applied yet/),
     ]);
+    expect(configError(withTls("tpm: {enabled: true}")).problems).toEqual([expect.stringMatching(/^server\.tls\.tpm: .*key_file/)]);
   });
 });
 

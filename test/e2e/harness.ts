@@ -119,7 +119,8 @@ ${o.extra ?? ""}`;
 }
 
 export interface LogLine {
-  level: number;
+  /** "debug", "info", "warn", "error" (the supervisor's labels). */
+  level: string;
   msg: string;
   [key: string]: unknown;
 }
@@ -139,7 +140,7 @@ export class RunningSupervisor {
         try {
           this.logs.push(JSON.parse(line) as LogLine);
         } catch {
-          this.logs.push({ level: 30, msg: line });
+          this.logs.push({ level: "info", msg: line });
         }
       }
     });

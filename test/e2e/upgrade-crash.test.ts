@@ -25,7 +25,7 @@ beforeEach(async () => {
 afterEach(async (ctx) => {
   // On failure, show what the supervisors said about the upgrade: timing problems are easier to read that way.
   if (ctx.task.result?.state === "fail") {
-    const lines = running.flatMap((sup) => sup.logs.filter((l) => l["component"] === "upgrade" || l.level >= 40));
+    const lines = running.flatMap((sup) => sup.logs.filter((l) => l["component"] === "upgrade" || (l.level === "warn" || l.level === "error")));
     console.log(lines.map((l) => JSON.stringify(l).slice(0, 300)).join("\n"), JSON.stringify(files.requests.map((r) => [r.path, r.range, r.status])));
   }
   for (const sup of running.splice(0)) await sup.kill();

@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { AgentCapabilities } from "../../src/opamp/codec.js";
+import { capabilityBits } from "../../src/supervisor/capabilities.js";
+import { CAPABILITY_DEFAULTS } from "../../src/config/schema.js";
+import { MINIMAL, resolve } from "./helpers.js";
+
+const all = Object.keys(CAPABILITY_DEFAULTS).map((key) => `  ${key}: true`).join("\n");
+const trustKey = "agent:\n  package:\n    verifier:\n      insecure_accept_unsigned_packages: true\n";
+
+describe("capabilityBits", () => {
+  it("advertises only capabilities whose behaviour exists", () => {
+    const config = resolve(`${MINIMAL.replace("agent:\n", trustKey)}capabilities:\n${all}\n`);
+    const bits = capabilityBits(config.capabilities);
+    const has = (bit: AgentCapabilities): boolean => (bits & BigInt(bit)) !== 0n;
+    const A = AgentCapabilities;
+    for (const bit of [
+      A.AgentCapabilities_ReportsStatus,
+      A.AgentCapabilities_ReportsEffectiveConfig,
+      A.AgentCapabilities_ReportsHealth,
+      A.AgentCapabilities_AcceptsRemoteConfig,
+      A.AgentCapabilities_ReportsRemoteConfig,
+      A.AgentCapabilities_AcceptsRestartCommand,
+      A.AgentCapabilities_AcceptsOpAMPConnectionSettings,
+      A.AgentCapabilities_ReportsHeartbeat,
+      A.AgentCapabilities_AcceptsPackages,
+      A.AgentCapabilities_ReportsPackageStatuses,
+      A.AgentCapabilities_ReportsConnectionSettingsStatus,
+    ]) {
+      expect(has(bit), A[bit]).toBe(true);
+    }
+    for (const bit of [
+      A.AgentCapabilities_ReportsOwnMetrics,
+      A.AgentCapabilities_ReportsOwnLogs,
+      A.AgentCapabilities_ReportsOwnTraces,
+      A.AgentCapabilities_ReportsAvailableComponents,
+      A.AgentCapabilities_AcceptsOtherConnectionSettings,
+    ]) {
+      expect(has(bit), A[bit]).toBe(false);
+    }
+    expect(config.warnings.filter((w) => w.startsWith("capabilities."))).toHaveLength(5);
+  });
+
+  it("advertises status, effective config, health and heartbeat by default (Go also defaults reports_own_metrics to true; it has no behaviour here)", () => {
+    const A = AgentCapabilities;
+    expect(capabilityBits(resolve(MINIMAL).capabilities)).toBe(
+      BigInt(A.AgentCapabilities_ReportsStatus | A.AgentCapabilities_ReportsEffectiveConfig | A.AgentCapabilities_ReportsHealth | A.AgentCapabilities_ReportsHeartbeat),
+    );
+  });
+});
