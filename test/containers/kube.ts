@@ -45,7 +45,8 @@ function podSpecOf(doc: Obj): Obj | undefined {
   return undefined;
 }
 
-function patchSupervisorYaml(text: string, s: TestSettings): string {
+/** supervisor.yaml with the test's health port and intervals (and a scenario's own change). */
+export function testSupervisorYaml(text: string, s: TestSettings): string {
   const c = parse(text) as Obj;
   c["agent"]["health"] = { ...c["agent"]["health"], endpoint: `0.0.0.0:${s.healthPort}`, interval: "200ms", request_timeout: "500ms" };
   c["agent"]["restart"] = { initial_delay: "200ms", max_delay: "2s" };
@@ -53,7 +54,8 @@ function patchSupervisorYaml(text: string, s: TestSettings): string {
   return stringify(c);
 }
 
-function patchCollectorYaml(text: string, s: TestSettings): string {
+/** The collector config with the test's OTLP ports and no internal metrics endpoint. */
+export function testCollectorYaml(text: string, s: TestSettings): string {
   const c = parse(text) as Obj;
   c["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] = `127.0.0.1:${s.otlpGrpcPort}`;
   c["receivers"]["otlp"]["protocols"]["http"]["endpoint"] = `127.0.0.1:${s.otlpHttpPort}`;
@@ -85,8 +87,8 @@ export function forTest(docs: Obj[], s: TestSettings): Obj[] {
   return docs.map((doc) => {
     if (doc["kind"] === "ConfigMap") {
       const data = doc["data"] as Record<string, string>;
-      if (data["supervisor.yaml"]) data["supervisor.yaml"] = patchSupervisorYaml(data["supervisor.yaml"], s);
-      if (data["collector.yaml"]) data["collector.yaml"] = patchCollectorYaml(data["collector.yaml"], s);
+      if (data["supervisor.yaml"]) data["supervisor.yaml"] = testSupervisorYaml(data["supervisor.yaml"], s);
+      if (data["collector.yaml"]) data["collector.yaml"] = testCollectorYaml(data["collector.yaml"], s);
       return doc;
     }
     const spec = podSpecOf(doc);
@@ -106,9 +108,15 @@ export function forTest(docs: Obj[], s: TestSettings): Obj[] {
 
 export interface Played {
   file: string;
+  /** The per-run suffix of every name the play created. */
+  suffix: string;
   podId: string;
   /** Container name in the manifest -> podman container name. */
   containers: Record<string, string>;
+  /** Podman volumes that hold the played ConfigMaps (`podman kube down` keeps them). */
+  configMapVolumes: string[];
+  /** The pod's terminationGracePeriodSeconds (Kubernetes' default 30 when absent). */
+  gracePeriodSeconds: number;
   /** Wall-clock ms when `podman kube play` was started. */
   startedAt: number;
 }
@@ -116,12 +124,15 @@ export interface Played {
 const cleanups: Array<() => Promise<void>> = [];
 
 /** Writes the documents to a temp file and plays them; `down()` (or `downAll()`) removes them. */
-export async function play(docs: Obj[]): Promise<Played> {
+export async function play(docs: Obj[], suffix: string): Promise<Played> {
   const dir = await mkdtemp(join(tmpdir(), "opamp-kube-"));
   const file = join(dir, "manifest.yaml");
   await writeFile(file, docs.map((d) => stringify(d, { aliasDuplicateObjects: false })).join("---\n"));
+  const configMapVolumes = docs.filter((d) => d["kind"] === "ConfigMap").map((d) => d["metadata"]["name"] as string);
   cleanups.push(async () => {
+    // No grace period here: this is clean-up after a test, not a scenario.
     await podman(["kube", "down", file], { allowFail: true, timeoutMs: 60_000 });
+    for (const v of configMapVolumes) await podman(["volume", "rm", "--force", v], { allowFail: true });
     await rm(dir, { recursive: true, force: true });
   });
   const startedAt = Date.now();
@@ -130,20 +141,29 @@ export async function play(docs: Obj[]): Promise<Played> {
   if (!podId) throw new Error(`podman kube play printed no pod id:\n${out.stdout}\n${out.stderr}`);
   const names = (await podman(["ps", "-a", "--filter", `pod=${podId}`, "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean);
   const containers: Record<string, string> = {};
+  let gracePeriodSeconds = 30;
   for (const doc of docs) {
     const spec = podSpecOf(doc);
+    if (typeof spec?.["terminationGracePeriodSeconds"] === "number") gracePeriodSeconds = spec["terminationGracePeriodSeconds"] as number;
     for (const ctr of [...((spec?.["initContainers"] ?? []) as Obj[]), ...((spec?.["containers"] ?? []) as Obj[])]) {
       const n = ctr["name"] as string;
       const match = names.find((p) => p.endsWith(`-${n}`));
       if (match) containers[n] = match;
     }
   }
-  return { file, podId, containers, startedAt };
+  return { file, suffix, podId, containers, configMapVolumes, gracePeriodSeconds, startedAt };
 }
 
-/** `podman kube down` of what `play` created (the pod, its containers, its volumes). */
+/**
+ * What the kubelet does when a pod is deleted: SIGTERM, then SIGKILL after the pod's grace
+ * period (`podman pod stop --time`; podman 4's `kube down` alone gave the supervisor no time to
+ * say goodbye). Then `podman kube down` of what `play` created, and the ConfigMaps' volumes,
+ * which podman 4 keeps (`kubectl delete -f` deletes the ConfigMap too).
+ */
 export async function down(played: Played): Promise<void> {
+  await podman(["pod", "stop", "--time", String(played.gracePeriodSeconds), played.podId], { timeoutMs: (played.gracePeriodSeconds + 30) * 1000 });
   await podman(["kube", "down", played.file], { timeoutMs: 60_000 });
+  for (const v of played.configMapVolumes) await podman(["volume", "rm", v]);
 }
 
 /** Clean-up for afterEach: removes whatever this process played and has not removed yet. */

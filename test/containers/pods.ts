@@ -55,8 +55,9 @@ export async function startPod(shape: Shape, supervisorPatch?: TestSettings["sup
   const server = await OpampServer.start();
   servers.push(server);
   const [healthPort, otlpGrpcPort, otlpHttpPort] = [await freePort(), await freePort(), await freePort()];
+  const suffix = `t${process.pid}-${++counter}`;
   const docs = forTest(shape.manifests.flatMap(loadManifest), {
-    suffix: `t${process.pid}-${++counter}`,
+    suffix,
     images: shape.images(testImages()),
     endpoint: server.wsUrl,
     healthPort,
@@ -64,7 +65,7 @@ export async function startPod(shape: Shape, supervisorPatch?: TestSettings["sup
     otlpHttpPort,
     ...(supervisorPatch ? { supervisorPatch } : {}),
   });
-  const played = await play(docs);
+  const played = await play(docs, suffix);
   const agent = await server.waitAgent((a) => a.health?.healthy === true, 90_000, "a healthy agent").catch(async (err: unknown) => {
     throw new Error(`${String(err)}\n--- supervisor log ---\n${await logs(played, shape.supervisor)}`);
   });
@@ -134,9 +135,11 @@ export function agent(pod: Pod): Promise<AgentView> {
   return pod.server.agent(pod.uid);
 }
 
-/** Everything podman still has of the pod: the pod itself and its containers. */
+/** Everything podman still has of the pod: the pod itself, its containers, its volumes. */
 export async function leftovers(played: Played): Promise<string[]> {
   const left: string[] = [];
+  const volumes = (await podman(["volume", "ls", "--format", "{{.Name}}"])).stdout.split("\n").filter(Boolean);
+  for (const v of volumes) if (v.includes(played.suffix)) left.push(`volume ${v}`);
   if ((await podman(["pod", "exists", played.podId], { allowFail: true })).code === 0) left.push(`pod ${played.podId}`);
   for (const name of Object.values(played.containers)) {
     if ((await podman(["container", "exists", name], { allowFail: true })).code === 0) left.push(`container ${name}`);
