@@ -136,7 +136,9 @@ export async function play(docs: Obj[], suffix: string): Promise<Played> {
     await rm(dir, { recursive: true, force: true });
   });
   const startedAt = Date.now();
-  const out = await podman(["kube", "play", file], { timeoutMs: 120_000 });
+  const out = await podman(["kube", "play", file], { timeoutMs: 120_000 }).catch(async (err: unknown) => {
+    throw new Error(`${String(err)}${await containerLogs(suffix)}`);
+  });
   const podId = /Pod:\s*\n([0-9a-f]{64})/.exec(out.stdout)?.[1];
   if (!podId) throw new Error(`podman kube play printed no pod id:\n${out.stdout}\n${out.stderr}`);
   const names = (await podman(["ps", "-a", "--filter", `pod=${podId}`, "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean);
@@ -152,6 +154,17 @@ export async function play(docs: Obj[], suffix: string): Promise<Played> {
     }
   }
   return { file, suffix, podId, containers, configMapVolumes, gracePeriodSeconds, startedAt };
+}
+
+/** The logs of every container whose name has the suffix (why a play failed). */
+async function containerLogs(suffix: string): Promise<string> {
+  const names = (await podman(["ps", "-a", "--format", "{{.Names}}"], { allowFail: true })).stdout.split("\n").filter((n) => n.includes(suffix));
+  let text = "";
+  for (const n of names) {
+    const l = await podman(["logs", n], { allowFail: true });
+    text += `\n--- ${n} ---\n${(l.stdout + l.stderr).slice(-4_000)}`;
+  }
+  return text;
 }
 
 /**

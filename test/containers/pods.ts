@@ -66,12 +66,23 @@ export async function startPod(shape: Shape, supervisorPatch?: TestSettings["sup
     ...(supervisorPatch ? { supervisorPatch } : {}),
   });
   const played = await play(docs, suffix);
-  const agent = await server.waitAgent((a) => a.health?.healthy === true, 90_000, "a healthy agent").catch(async (err: unknown) => {
-    throw new Error(`${String(err)}\n--- supervisor log ---\n${await logs(played, shape.supervisor)}`);
-  });
+  const agent = await healthyAgent(server, played, shape.supervisor, 90_000);
   const startToHealthyMs = Date.now() - played.startedAt;
   console.log(`[containers] ${shape.title}: start to healthy ${(startToHealthyMs / 1000).toFixed(1)} s`);
   return { server, played, shape, uid: agent.instance_uid, healthPort, otlpHttpPort, startToHealthyMs };
+}
+
+/** The first agent the server hears healthy; fails at once (with its log) when the supervisor's container has exited. */
+async function healthyAgent(server: OpampServer, played: Played, supervisor: string, timeoutMs: number): Promise<AgentView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = (await server.agents()).find((a) => a.health?.healthy === true);
+    if (found) return found;
+    const state = (await podman(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", container(played, supervisor)], { allowFail: true })).stdout.trim();
+    const why = state.startsWith("exited") ? `the supervisor's container exited (${state})` : Date.now() > deadline ? `no healthy agent after ${timeoutMs} ms` : undefined;
+    if (why) throw new Error(`${why}\n--- supervisor log ---\n${await logs(played, supervisor)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 export async function stopServers(): Promise<void> {
