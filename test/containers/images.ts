@@ -118,13 +118,21 @@ export async function ensureCollectorStandin(log: (m: string) => void): Promise<
  */
 export async function buildSupervised(node: string, collector: string, log: (m: string) => void): Promise<number> {
   log(`building ${SUPERVISED_TAG} from deploy/Dockerfile`);
+  const previous = await imageId(SUPERVISED_TAG);
   return timed(async () => {
     await podman(
       ["build", "--pull=never", "--network=host", "--format", "docker", "-f", DOCKERFILE,
         "--build-arg", `NODE_IMAGE=${node}`, "--build-arg", `COLLECTOR_IMAGE=${collector}`, "-t", SUPERVISED_TAG, ROOT],
       { nice: true, timeoutMs: 900_000 },
     );
+    // The image this tag named before, when the sources changed: ours, and now untagged.
+    if (previous && previous !== (await imageId(SUPERVISED_TAG))) await podman(["rmi", previous], { allowFail: true });
   });
+}
+
+async function imageId(tag: string): Promise<string | undefined> {
+  const out = await podman(["image", "inspect", "--format", "{{.Id}}", tag], { allowFail: true });
+  return out.code === 0 ? out.stdout.trim() : undefined;
 }
 
 export async function ensureImages(log: (m: string) => void): Promise<TestImages> {

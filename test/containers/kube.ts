@@ -21,7 +21,8 @@ import { podman } from "./podman.js";
 
 export const KUBE_DIR = join(ROOT, "deploy/kubernetes");
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** A manifest document: free-form YAML, read the way kubectl would. */
+type Obj = Record<string, any>;
 
 export function loadManifest(file: string): Obj[] {
   return parseAllDocuments(readFileSync(join(KUBE_DIR, file), "utf8")).map((d) => d.toJS() as Obj).filter((d) => d !== null);

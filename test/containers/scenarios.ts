@@ -68,9 +68,11 @@ export function containerScenarios(shape: Shape): void {
       await waitHealthy(pod);
       const span = `container-span-${Date.now()}`;
       expect(await sendTrace(pod.otlpHttpPort, span)).toBe(200);
-      await until("the span printed by debug/good", async () => {
+      // The remote exporter (not only the local one) exported it: its "Traces" line names it.
+      await until("the span exported by debug/good", async () => {
         const lines = await shape.collectorLines(pod);
-        return lines.some((l) => l.includes(span)) && lines.some((l) => l.includes("debug/good"));
+        return lines.some((l) => l.includes(`Name           : ${span}`)) &&
+          lines.some((l) => l.includes("Traces") && l.includes('"otelcol.component.id": "debug/good"'));
       }, 30_000, 500);
     });
 
