@@ -92,6 +92,12 @@ describe("containers: the supervised image itself", () => {
     }, 30_000, 500);
     expect(hc.code).toBe(0);
     expect((await podman(["inspect", "--format", "{{.State.Health.Status}}", name])).stdout.trim()).toBe("healthy");
+    // The same check fails when nothing healthy answers at its URL.
+    const test = JSON.parse((await podman(["image", "inspect", "--format", "{{json .Config.Healthcheck.Test}}", image])).stdout) as string[];
+    expect(test[0]).toBe("CMD");
+    const closed = await freePort();
+    const failing = await podman(["exec", "-e", `OTELCOL_HEALTH_URL=http://127.0.0.1:${closed}/`, name, ...test.slice(1)], { allowFail: true });
+    expect(failing.code).not.toBe(0);
 
     // docker stop / podman stop: SIGTERM to tini, forwarded to the supervisor only.
     await podman(["stop", "--time", "30", name], { timeoutMs: 60_000 });
