@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: ["test/interop/**", "node_modules/**"],
+    exclude: ["test/interop/**", "test/containers/**", "node_modules/**"],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: "forks",
