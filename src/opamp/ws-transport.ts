@@ -4,7 +4,7 @@
  */
 import WebSocket from "ws";
 import type { RawData } from "ws";
-import type { IncomingMessage } from "node:http";
+import type { Agent, IncomingMessage } from "node:http";
 import { parseRetryAfter } from "./backoff.js";
 import { decodeServerToAgent, encodeAgentToServer, frameWs, unframeWs } from "./codec.js";
 import type { AgentToServer } from "./codec.js";
@@ -16,6 +16,8 @@ export interface WsConnectOptions {
   url: string;
   headers: Readonly<Record<string, string>>;
   tls: ConnectionOptions;
+  /** For the upgrade request (a proxy); undefined connects directly. */
+  agent?: Agent | undefined;
   maxMessageBytes: number;
   handshakeTimeoutMs: number;
   now: () => number;
@@ -36,6 +38,7 @@ export function connectWs(
       maxRedirects: 3,
       perMessageDeflate: false,
       ...options.tls,
+      ...(options.agent ? { agent: options.agent } : {}),
     });
     let opened = false;
     let lostReported = false;

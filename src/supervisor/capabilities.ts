@@ -1,29 +1,27 @@
 /** supervisor.yaml capability switches → the AgentCapabilities bitmask. */
 import type { ResolvedCapabilities } from "../config/schema.js";
-import { AgentCapabilities } from "../opamp/codec.js";
+import { agentCapabilityBits } from "../opamp/convert.js";
+import type { AgentCapability } from "../opamp/domain.js";
 
-const BITS: Record<keyof ResolvedCapabilities, AgentCapabilities> = {
-  reportsEffectiveConfig: AgentCapabilities.AgentCapabilities_ReportsEffectiveConfig,
-  reportsOwnMetrics: AgentCapabilities.AgentCapabilities_ReportsOwnMetrics,
-  reportsOwnLogs: AgentCapabilities.AgentCapabilities_ReportsOwnLogs,
-  reportsOwnTraces: AgentCapabilities.AgentCapabilities_ReportsOwnTraces,
-  reportsHealth: AgentCapabilities.AgentCapabilities_ReportsHealth,
-  acceptsRemoteConfig: AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig,
-  reportsRemoteConfig: AgentCapabilities.AgentCapabilities_ReportsRemoteConfig,
-  acceptsRestartCommand: AgentCapabilities.AgentCapabilities_AcceptsRestartCommand,
-  acceptsOpampConnectionSettings: AgentCapabilities.AgentCapabilities_AcceptsOpAMPConnectionSettings,
-  acceptsOtherConnectionSettings: AgentCapabilities.AgentCapabilities_AcceptsOtherConnectionSettings,
-  reportsAvailableComponents: AgentCapabilities.AgentCapabilities_ReportsAvailableComponents,
-  reportsHeartbeat: AgentCapabilities.AgentCapabilities_ReportsHeartbeat,
-  acceptsPackages: AgentCapabilities.AgentCapabilities_AcceptsPackages,
-  reportsPackageStatuses: AgentCapabilities.AgentCapabilities_ReportsPackageStatuses,
-  reportsConnectionSettingsStatus: AgentCapabilities.AgentCapabilities_ReportsConnectionSettingsStatus,
+const NAMES: Record<keyof ResolvedCapabilities, AgentCapability> = {
+  reportsEffectiveConfig: "reportsEffectiveConfig",
+  reportsOwnMetrics: "reportsOwnMetrics",
+  reportsOwnLogs: "reportsOwnLogs",
+  reportsOwnTraces: "reportsOwnTraces",
+  reportsHealth: "reportsHealth",
+  acceptsRemoteConfig: "acceptsRemoteConfig",
+  reportsRemoteConfig: "reportsRemoteConfig",
+  acceptsRestartCommand: "acceptsRestartCommand",
+  acceptsOpampConnectionSettings: "acceptsOpampConnectionSettings",
+  acceptsOtherConnectionSettings: "acceptsOtherConnectionSettings",
+  reportsAvailableComponents: "reportsAvailableComponents",
+  reportsHeartbeat: "reportsHeartbeat",
+  acceptsPackages: "acceptsPackages",
+  reportsPackageStatuses: "reportsPackageStatuses",
+  reportsConnectionSettingsStatus: "reportsConnectionSettingsStatus",
 };
 
 export function capabilityBits(capabilities: ResolvedCapabilities): bigint {
-  let bits = BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus);
-  for (const key of Object.keys(BITS) as (keyof ResolvedCapabilities)[]) {
-    if (capabilities[key]) bits |= BigInt(BITS[key]);
-  }
-  return bits;
+  const on = (Object.keys(NAMES) as (keyof ResolvedCapabilities)[]).filter((key) => capabilities[key]);
+  return agentCapabilityBits(on.map((key) => NAMES[key]));
 }

@@ -6,12 +6,20 @@
 import { readFile } from "node:fs/promises";
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Logger } from "../deps.js";
-import type { ConnectionTarget } from "../opamp/client.js";
-import type { TlsSettings } from "../opamp/tls-options.js";
-import { caLabel } from "../opamp/tls-options.js";
+import { isSecureEndpoint } from "../opamp/endpoint.js";
 import { StateCorruptError } from "../storage/state.js";
-import { certificateInfo, checkCertificate, readSnapshot, settingsBaseline, sha256Hex } from "../tls/index.js";
-import type { CertificateInfo, CertificateRef, CredentialStore, FileSnapshot, SettingsInForce, StoredConnectionSettings, TlsVersion, WatchedFiles } from "../tls/index.js";
+import { certificateInfo, checkCertificate } from "./certificate.js";
+import type { CertificateInfo } from "./certificate.js";
+import { settingsBaseline } from "./credential-store.js";
+import type { CertificateRef, CredentialStore, StoredConnectionSettings } from "./credential-store.js";
+import { readSnapshot } from "./file-watch.js";
+import type { FileSnapshot, WatchedFiles } from "./file-watch.js";
+import type { SettingsInForce, TlsVersion } from "./offer-policy.js";
+import { sha256Hex } from "./pem.js";
+import { serverTarget } from "./target.js";
+import type { ServerTarget, TargetDeps } from "./target.js";
+import { caLabel } from "./tls-options.js";
+import type { TlsSettings } from "./tls-options.js";
 
 /** The client certificate in use: files read at every connect, or PEM held in memory. */
 export type ClientCredential =
@@ -141,8 +149,8 @@ async function readAccepted(store: CredentialStore, logger: Logger): Promise<Sto
 }
 
 /** The client's connection target for `active`. */
-export function targetFor(active: ActiveSettings, config: ResolvedConfig): ConnectionTarget {
-  return { endpoint: active.endpoint, headers: active.headers, tls: tlsFor(active, config) };
+export function targetFor(active: ActiveSettings, config: ResolvedConfig, deps: TargetDeps): ServerTarget {
+  return serverTarget({ endpoint: active.endpoint, headers: active.headers, tls: tlsFor(active, config) }, deps);
 }
 
 export function tlsFor(active: ActiveSettings, config: ResolvedConfig): TlsSettings {
@@ -181,10 +189,6 @@ export async function policyState(active: ActiveSettings, config: ResolvedConfig
     caLabel: active.ca.kind === "pem" ? active.ca.label : caLabel(tlsFor(active, config)),
     client,
   };
-}
-
-export function isSecureEndpoint(endpoint: string): boolean {
-  return /^(wss|https):/i.test(endpoint);
 }
 
 export function shortFingerprint(info: CertificateInfo): string {

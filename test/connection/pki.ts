@@ -5,7 +5,7 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import type * as Forge from "node-forge";
-import { forge } from "../../src/tls/forge.js";
+import { forge } from "../../src/connection/forge.js";
 
 export interface Key {
   pem: string;

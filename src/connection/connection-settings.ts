@@ -16,31 +16,28 @@
  */
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Deps, Logger } from "../deps.js";
-import { serverHas } from "../opamp/client.js";
 import type { OpampClient } from "../opamp/client.js";
-import type { TlsSettings } from "../opamp/tls-options.js";
-import {
-  ConnectionSettingsRequestSchema,
-  ConnectionSettingsStatusSchema,
-  ConnectionSettingsStatuses,
-  ServerCapabilities,
-  create,
-} from "../opamp/codec.js";
-import type { ConnectionSettingsOffers, OpAMPConnectionSettings } from "../opamp/codec.js";
+import type { ConnectionSettingsOffer, OfferedSettings } from "../opamp/domain.js";
+import { isSecureEndpoint } from "../opamp/endpoint.js";
 import type { AuditLog, StateDir, StateStore } from "../storage/index.js";
 import { bytesToHex, uidToText } from "../storage/index.js";
-import { CertificateFileWatcher, CredentialStore, RenewalScheduler, evaluateOffer, generateCertificateRequest, pemFromBytes } from "../tls/index.js";
-import type { ConnectionStatusValue, FileSnapshot, OfferedSettings, PendingCsr, StoredConnectionStatus } from "../tls/index.js";
-import type { ActiveSettings, InitialSettings } from "./connection-state.js";
-import { isSecureEndpoint, loadInitialSettings, policyState, shortFingerprint, targetFor, watchedFiles } from "./connection-state.js";
-import type { OperationQueue } from "./queue.js";
+import type { ActiveSettings, InitialSettings } from "./active-settings.js";
+import { loadInitialSettings, policyState, shortFingerprint, targetFor, watchedFiles } from "./active-settings.js";
+import { CredentialStore } from "./credential-store.js";
+import type { ConnectionStatusValue, PendingCsr, StoredConnectionStatus } from "./credential-store.js";
+import { generateCertificateRequest } from "./csr.js";
+import { CertificateFileWatcher } from "./file-watch.js";
+import type { FileSnapshot } from "./file-watch.js";
+import { evaluateOffer } from "./offer-policy.js";
+import { RenewalScheduler } from "./renewal.js";
+import type { ServerTarget } from "./target.js";
 
-const WIRE_STATUS: Record<ConnectionStatusValue, ConnectionSettingsStatuses> = {
-  UNSET: ConnectionSettingsStatuses.ConnectionSettingsStatuses_UNSET,
-  APPLYING: ConnectionSettingsStatuses.ConnectionSettingsStatuses_APPLYING,
-  APPLIED: ConnectionSettingsStatuses.ConnectionSettingsStatuses_APPLIED,
-  FAILED: ConnectionSettingsStatuses.ConnectionSettingsStatuses_FAILED,
-};
+/** The supervisor's operation queue, as far as connection work needs it: one operation at a time. */
+export interface OperationQueue {
+  enqueue(name: string, op: () => Promise<void>): Promise<void>;
+  /** Replaces a waiting operation with the same key. */
+  enqueueLatest(key: string, op: () => Promise<void>): Promise<void>;
+}
 
 export interface ConnectionSettingsOptions {
   config: ResolvedConfig;
@@ -63,7 +60,7 @@ export class ConnectionSettings {
   #lastHash: string | undefined;
   #pending: PendingCsr | undefined;
   #forceRenewal = false;
-  #client: OpampClient | undefined;
+  #client: OpampClient<ServerTarget> | undefined;
   #watcher: CertificateFileWatcher | undefined;
   #renewal: RenewalScheduler | undefined;
   #loops: Array<Promise<void>> = [];
@@ -92,26 +89,28 @@ export class ConnectionSettings {
     return self;
   }
 
-  /** Endpoint, headers, TLS and heartbeat for the client's first connection. */
-  initialOptions(): { endpoint: string; headers: Record<string, string>; tls: TlsSettings; heartbeatIntervalMs?: number } {
-    const target = targetFor(this.#active, this.#config);
+  /** The target and heartbeat for the client's first connection. */
+  initialOptions(): { target: ServerTarget; heartbeatIntervalMs?: number } {
     const heartbeat = this.#active.heartbeatSeconds;
     return {
-      endpoint: target.endpoint,
-      headers: { ...target.headers },
-      tls: target.tls ?? {},
+      target: this.#targetFor(this.#active),
       ...(heartbeat !== null && this.#config.capabilities.reportsHeartbeat ? { heartbeatIntervalMs: heartbeat * 1000 } : {}),
     };
   }
 
+  #targetFor(active: ActiveSettings): ServerTarget {
+    return targetFor(active, this.#config, { now: () => this.#deps.clock.now() });
+  }
+
   /** Wires client events to queued operations and starts renewal and file watching. */
-  attach(client: OpampClient, queue: OperationQueue, signal: AbortSignal): void {
+  attach(client: OpampClient<ServerTarget>, queue: OperationQueue, signal: AbortSignal): void {
     this.#client = client;
     if (this.#status) this.#report(this.#status);
     client.on("connectionSettings", (offer) => {
-      if (!offer.opamp) return;
+      const opamp = offer.opamp;
+      if (!opamp) return;
       const receivedAt = this.#deps.clock.now();
-      void queue.enqueueLatest("connection-settings", () => this.#applyOffer(offer, offer.opamp as OpAMPConnectionSettings, receivedAt));
+      void queue.enqueueLatest("connection-settings", () => this.#applyOffer(offer, opamp, receivedAt));
     });
     client.on("serverCapabilities", () => this.#renewal?.poke());
     client.on("state", (state) => {
@@ -156,7 +155,7 @@ export class ConnectionSettings {
 
   // --- offers ----------------------------------------------------------------------------
 
-  async #applyOffer(offer: ConnectionSettingsOffers, opamp: OpAMPConnectionSettings, receivedAt: number): Promise<void> {
+  async #applyOffer(offer: ConnectionSettingsOffer, opamp: OfferedSettings, receivedAt: number): Promise<void> {
     const hashHex = bytesToHex(offer.hash);
     if (hashHex === this.#lastHash) return;
     if (!this.#config.capabilities.acceptsOpampConnectionSettings) {
@@ -168,13 +167,13 @@ export class ConnectionSettings {
     this.#lastHash = hashHex;
     await this.#setStatus(offer.hash, "APPLYING", "");
     const current = this.#active;
-    const decision = evaluateOffer(await policyState(current, this.#config), toOffered(opamp), {
+    const decision = evaluateOffer(await policyState(current, this.#config), opamp, {
       now: this.#deps.clock.now(),
       pendingCsrKeyPem: this.#pending?.keyPem,
     });
     if (!decision.ok) return this.#offerFailed(offer.hash, decision.reason, "refused");
     if (decision.ignored.length > 0) this.#logger.info({ fields: decision.ignored, hash: hashHex }, "offer fields not supported; ignored");
-    const heartbeatSeconds = this.#config.capabilities.reportsHeartbeat ? Number(opamp.heartbeatIntervalSeconds) : current.heartbeatSeconds;
+    const heartbeatSeconds = this.#config.capabilities.reportsHeartbeat ? opamp.heartbeatIntervalSeconds : current.heartbeatSeconds;
 
     const newClient = decision.client;
     const ref = newClient ? await this.#store.stageCertificate(newClient) : undefined;
@@ -188,7 +187,7 @@ export class ConnectionSettings {
       heartbeatSeconds,
     };
     if (decision.changed) {
-      const result = await this.#client!.trySettings(targetFor(candidate, this.#config), { timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs });
+      const result = await this.#client!.trySettings(this.#targetFor(candidate), { timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs });
       if (!result.ok) {
         if (ref) await this.#store.discard(ref);
         return this.#offerFailed(offer.hash, `could not connect with the offered settings, kept the previous ones: ${result.error.message}`, "rolled-back");
@@ -207,7 +206,7 @@ export class ConnectionSettings {
     } catch (err) {
       // Settings that would not survive a restart are not kept: back to the previous ones.
       this.#logger.error({ err }, "cannot persist the accepted connection settings");
-      if (decision.changed) await this.#client!.trySettings(targetFor(current, this.#config), { timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs });
+      if (decision.changed) await this.#client!.trySettings(this.#targetFor(current), { timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs });
       if (ref) await this.#store.discard(ref).catch(() => undefined);
       return this.#offerFailed(offer.hash, `could not persist the settings (${(err as NodeJS.ErrnoException).code ?? "write error"}); kept the previous ones`, "rolled-back");
     }
@@ -246,7 +245,7 @@ export class ConnectionSettings {
       candidate.client = { kind: "pem", certPem: snapshot.certPem, keyPem: snapshot.keyPem, info: snapshot.info, source: "config" };
     }
     const startedAt = this.#deps.clock.now();
-    const result = await this.#client!.trySettings(targetFor(candidate, this.#config), { timeoutMs: tls.connectionTrialTimeoutMs });
+    const result = await this.#client!.trySettings(this.#targetFor(candidate), { timeoutMs: tls.connectionTrialTimeoutMs });
     if (!result.ok) {
       this.#watcher?.setCurrent(this.#activeSnapshotId ?? ""); // retried at the next change or periodic check
       this.#logger.warn({ reason: result.error.message }, "the rotated TLS files did not connect; kept the previous certificate");
@@ -283,9 +282,7 @@ export class ConnectionSettings {
       await this.#store.writePendingCsr(pending);
       this.#pending = pending;
     }
-    client.requestConnectionSettings(
-      create(ConnectionSettingsRequestSchema, { opamp: { certificateRequest: { csr: new TextEncoder().encode(pending.csrPem) } } }),
-    );
+    client.requestConnectionSettings({ csrPem: pending.csrPem });
     this.#logger.info({ attempt, instanceUid: uid }, "certificate signing request sent");
     if (attempt === 1) await this.#audit.append({ action: "certificate-request", result: "sent", instanceUid: uid });
   }
@@ -293,7 +290,7 @@ export class ConnectionSettings {
   #canRequest(): boolean {
     const client = this.#client;
     if (!client || client.state.kind !== "connected") return false;
-    return serverHas(client.serverCapabilities, ServerCapabilities.ServerCapabilities_AcceptsConnectionSettingsRequest) && isSecureEndpoint(this.#active.endpoint);
+    return client.serverAccepts("acceptsConnectionSettingsRequest") && isSecureEndpoint(this.#active.endpoint);
   }
 
   #clientNotAfter(): number | undefined {
@@ -323,10 +320,7 @@ export class ConnectionSettings {
 
   #report(status: StoredConnectionStatus): void {
     if (!this.#config.capabilities.reportsConnectionSettingsStatus || !this.#client) return;
-    this.#client.setStatus(
-      "connectionSettingsStatus",
-      create(ConnectionSettingsStatusSchema, { lastConnectionSettingsHash: status.hash, status: WIRE_STATUS[status.status], errorMessage: status.errorMessage }),
-    );
+    this.#client.setStatus("connectionSettingsStatus", { hash: status.hash, status: status.status, errorMessage: status.errorMessage });
   }
 
   /** An APPLYING on disk means the supervisor died mid-trial: the previous settings are in force. */
@@ -357,25 +351,4 @@ export class ConnectionSettings {
       this.#logger.warn("server certificate verification is OFF (server.tls.insecure_skip_verify: true)");
     }
   }
-}
-
-function toOffered(opamp: OpAMPConnectionSettings): OfferedSettings {
-  const cert = opamp.certificate;
-  const tls = opamp.tls;
-  return {
-    endpoint: opamp.destinationEndpoint,
-    headers: opamp.headers ? opamp.headers.headers.map((h) => ({ key: h.key, value: h.value })) : undefined,
-    certificate: cert ? { certPem: pemFromBytes(cert.cert), keyPem: pemFromBytes(cert.privateKey), caPem: pemFromBytes(cert.caCert) } : undefined,
-    tls: tls
-      ? {
-          caPem: tls.caPemContents,
-          includeSystemCa: tls.includeSystemCaCertsPool,
-          insecureSkipVerify: tls.insecureSkipVerify,
-          minVersion: tls.minVersion,
-          maxVersion: tls.maxVersion,
-          cipherSuites: tls.cipherSuites,
-        }
-      : undefined,
-    hasProxy: opamp.proxy !== undefined,
-  };
 }

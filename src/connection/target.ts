@@ -1,0 +1,33 @@
+/**
+ * The OpAMP client's connection target for a set of settings: endpoint, headers and TLS as
+ * plain data, and `prepare`, which the client calls at every connect to build the Node TLS
+ * options (files re-read, certificates checked) and the headers.
+ */
+import type { ConnectMaterial, ConnectionTarget } from "../opamp/client.js";
+import { explainTlsError } from "./tls-errors.js";
+import { buildTlsOptions } from "./tls-options.js";
+import type { TlsSettings } from "./tls-options.js";
+
+/** A target whose settings can be read back (downloads reuse its trust). */
+export interface ServerTarget extends ConnectionTarget {
+  headers: Readonly<Record<string, string>>;
+  tls: TlsSettings;
+}
+
+export interface TargetDeps {
+  now: () => number;
+}
+
+export function serverTarget(settings: { endpoint: string; headers: Readonly<Record<string, string>>; tls: TlsSettings }, deps: TargetDeps): ServerTarget {
+  const { endpoint, headers, tls } = settings;
+  return {
+    endpoint,
+    headers,
+    tls,
+    prepare: async (): Promise<ConnectMaterial> => ({
+      headers,
+      tls: await buildTlsOptions(tls, deps.now()),
+      explainTlsError: (err) => explainTlsError(err, endpoint, tls),
+    }),
+  };
+}
