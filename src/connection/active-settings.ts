@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Logger } from "../deps.js";
 import { isSecureEndpoint } from "../opamp/endpoint.js";
+import { bytesToHex } from "../storage/json-shape.js";
 import { StateCorruptError } from "../storage/state.js";
 import { certificateInfo, checkCertificate } from "./certificate.js";
 import type { CertificateInfo } from "./certificate.js";
@@ -197,4 +198,20 @@ export function shortFingerprint(info: CertificateInfo): string {
 
 function describeConfigCert(config: ResolvedConfig): string {
   return config.server.tls.certFile ? `server.tls.cert_file ${config.server.tls.certFile}` : "server.tls.cert_pem";
+}
+
+/** One line at start: which settings are in force and where they came from; warnings for TLS settings that do nothing or weaken it. */
+export function describeSettings(a: ActiveSettings, config: ResolvedConfig, logger: Logger): void {
+  const tls = config.server.tls;
+  const client = a.client?.kind === "pem" ? { subject: a.client.info.subject, notAfter: new Date(a.client.info.notAfter).toISOString(), source: a.client.source } : a.client ? { files: [a.client.certFile, a.client.keyFile] } : null;
+  logger.info(
+    { endpoint: a.endpoint, source: a.hash ? `accepted offer ${bytesToHex(a.hash)}` : "supervisor.yaml", headerNames: Object.keys(a.headers).sort(), clientCertificate: client },
+    "OpAMP connection settings",
+  );
+  if (!isSecureEndpoint(a.endpoint) && (tls.caFile || tls.certFile || tls.caPem || tls.certPem)) {
+    logger.warn({ endpoint: a.endpoint }, "server.tls is set but the endpoint is not wss:// or https://; TLS follows the endpoint scheme, so it is not used");
+  }
+  if (isSecureEndpoint(a.endpoint) && tls.insecureSkipVerify) {
+    logger.warn("server certificate verification is OFF (server.tls.insecure_skip_verify: true)");
+  }
 }

@@ -22,14 +22,15 @@ import { isSecureEndpoint } from "../opamp/endpoint.js";
 import type { AuditLog, StateDir, StateStore } from "../storage/index.js";
 import { bytesToHex, uidToText } from "../storage/index.js";
 import type { ActiveSettings, InitialSettings } from "./active-settings.js";
-import { loadInitialSettings, policyState, shortFingerprint, targetFor, watchedFiles } from "./active-settings.js";
+import { describeSettings, loadInitialSettings, policyState, shortFingerprint, targetFor, watchedFiles } from "./active-settings.js";
 import { CredentialStore } from "./credential-store.js";
-import type { ConnectionStatusValue, PendingCsr, StoredConnectionStatus } from "./credential-store.js";
+import type { PendingCsr } from "./credential-store.js";
 import { generateCertificateRequest } from "./csr.js";
 import { CertificateFileWatcher } from "./file-watch.js";
 import type { FileSnapshot } from "./file-watch.js";
 import { evaluateOffer } from "./offer-policy.js";
 import { RenewalScheduler } from "./renewal.js";
+import { SettingsStatus } from "./settings-status.js";
 import type { ServerTarget } from "./target.js";
 
 /** The supervisor's operation queue, as far as connection work needs it: one operation at a time. */
@@ -55,9 +56,7 @@ export class ConnectionSettings {
   readonly #store: CredentialStore;
   readonly #baseline: string;
   #active: ActiveSettings;
-  #status: StoredConnectionStatus | undefined;
-  /** Offer hash last acted on; the same offer again is ignored (as opamp-go does). */
-  #lastHash: string | undefined;
+  readonly #status: SettingsStatus;
   #pending: PendingCsr | undefined;
   #forceRenewal = false;
   #client: OpampClient<ServerTarget> | undefined;
@@ -66,7 +65,8 @@ export class ConnectionSettings {
   #loops: Array<Promise<void>> = [];
   #activeSnapshotId: string | undefined;
 
-  private constructor(o: ConnectionSettingsOptions, store: CredentialStore, initial: InitialSettings) {
+  private constructor(o: ConnectionSettingsOptions, store: CredentialStore, initial: InitialSettings, status: SettingsStatus) {
+    this.#status = status;
     this.#config = o.config;
     this.#deps = o.deps;
     this.#logger = o.deps.logger.child({ component: "tls" });
@@ -82,10 +82,10 @@ export class ConnectionSettings {
     const store = await CredentialStore.open(o.stateDir, o.store);
     const logger = o.deps.logger.child({ component: "tls" });
     const initial = await loadInitialSettings(o.config, store, { now: o.deps.clock.now(), logger });
-    const self = new ConnectionSettings(o, store, initial);
-    await self.#settleStatus();
+    const status = await SettingsStatus.open(store, o.config.capabilities.reportsConnectionSettingsStatus);
+    const self = new ConnectionSettings(o, store, initial, status);
     self.#pending = await store.readPendingCsr().catch(() => undefined);
-    self.#describeStart();
+    describeSettings(initial.active, o.config, logger);
     return self;
   }
 
@@ -105,7 +105,7 @@ export class ConnectionSettings {
   /** Wires client events to queued operations and starts renewal and file watching. */
   attach(client: OpampClient<ServerTarget>, queue: OperationQueue, signal: AbortSignal): void {
     this.#client = client;
-    if (this.#status) this.#report(this.#status);
+    this.#status.attach(client);
     client.on("connectionSettings", (offer) => {
       const opamp = offer.opamp;
       if (!opamp) return;
@@ -157,15 +157,15 @@ export class ConnectionSettings {
 
   async #applyOffer(offer: ConnectionSettingsOffer, opamp: OfferedSettings, receivedAt: number): Promise<void> {
     const hashHex = bytesToHex(offer.hash);
-    if (hashHex === this.#lastHash) return;
+    if (hashHex === this.#status.lastHash) return;
     if (!this.#config.capabilities.acceptsOpampConnectionSettings) {
       if (this.#config.capabilities.reportsConnectionSettingsStatus) {
-        await this.#setStatus(offer.hash, "FAILED", "this agent does not accept OpAMP connection settings (capabilities.accepts_opamp_connection_settings is false)");
+        await this.#status.set(offer.hash, "FAILED", "this agent does not accept OpAMP connection settings (capabilities.accepts_opamp_connection_settings is false)");
       }
       return;
     }
-    this.#lastHash = hashHex;
-    await this.#setStatus(offer.hash, "APPLYING", "");
+    this.#status.lastHash = hashHex;
+    await this.#status.set(offer.hash, "APPLYING", "");
     const current = this.#active;
     const decision = evaluateOffer(await policyState(current, this.#config), opamp, {
       now: this.#deps.clock.now(),
@@ -216,7 +216,7 @@ export class ConnectionSettings {
       await this.#store.clearPendingCsr();
     }
     this.#active = candidate;
-    await this.#setStatus(offer.hash, "APPLIED", "");
+    await this.#status.set(offer.hash, "APPLIED", "");
     const certificate = newClient ? { subject: newClient.info.subject, notAfter: new Date(newClient.info.notAfter).toISOString(), fingerprint: shortFingerprint(newClient.info), key: newClient.keySource } : undefined;
     this.#logger.info(
       { hash: hashHex, endpoint: candidate.endpoint, headerNames: Object.keys(candidate.headers).sort(), certificate, reconnected: decision.changed, elapsedMs: this.#deps.clock.now() - receivedAt },
@@ -227,7 +227,7 @@ export class ConnectionSettings {
   }
 
   async #offerFailed(hash: Uint8Array, reason: string, result: string): Promise<void> {
-    await this.#setStatus(hash, "FAILED", reason);
+    await this.#status.set(hash, "FAILED", reason);
     this.#logger.warn({ hash: bytesToHex(hash), reason }, "connection settings offer failed");
     await this.#audit.append({ action: "connection-settings", result, hash: bytesToHex(hash), reason });
   }
@@ -306,49 +306,6 @@ export class ConnectionSettings {
     if (client?.kind === "pem" && client.source === "offer" && client.info.subject.includes("CN=")) {
       this.#forceRenewal = !client.info.subject.includes(`CN=${uid}`);
       this.#renewal?.poke();
-    }
-  }
-
-  // --- status ---------------------------------------------------------------------------
-
-  async #setStatus(hash: Uint8Array, status: ConnectionStatusValue, errorMessage: string): Promise<void> {
-    const value: StoredConnectionStatus = { hash, status, errorMessage };
-    await this.#store.writeStatus(value);
-    this.#status = value;
-    this.#report(value);
-  }
-
-  #report(status: StoredConnectionStatus): void {
-    if (!this.#config.capabilities.reportsConnectionSettingsStatus || !this.#client) return;
-    this.#client.setStatus("connectionSettingsStatus", { hash: status.hash, status: status.status, errorMessage: status.errorMessage });
-  }
-
-  /** An APPLYING on disk means the supervisor died mid-trial: the previous settings are in force. */
-  async #settleStatus(): Promise<void> {
-    const status = await this.#store.readStatus().catch(() => undefined);
-    if (status?.status === "APPLYING") {
-      const settled: StoredConnectionStatus = { hash: status.hash, status: "FAILED", errorMessage: "the supervisor restarted while applying these settings; the previous settings are in use" };
-      await this.#store.writeStatus(settled);
-      this.#status = settled;
-      return; // not remembered as handled: the same offer again is tried again
-    }
-    this.#status = status;
-    if (status) this.#lastHash = bytesToHex(status.hash);
-  }
-
-  #describeStart(): void {
-    const a = this.#active;
-    const tls = this.#config.server.tls;
-    const client = a.client?.kind === "pem" ? { subject: a.client.info.subject, notAfter: new Date(a.client.info.notAfter).toISOString(), source: a.client.source } : a.client ? { files: [a.client.certFile, a.client.keyFile] } : null;
-    this.#logger.info(
-      { endpoint: a.endpoint, source: a.hash ? `accepted offer ${bytesToHex(a.hash)}` : "supervisor.yaml", headerNames: Object.keys(a.headers).sort(), clientCertificate: client },
-      "OpAMP connection settings",
-    );
-    if (!isSecureEndpoint(a.endpoint) && (tls.caFile || tls.certFile || tls.caPem || tls.certPem)) {
-      this.#logger.warn({ endpoint: a.endpoint }, "server.tls is set but the endpoint is not wss:// or https://; TLS follows the endpoint scheme, so it is not used");
-    }
-    if (isSecureEndpoint(a.endpoint) && tls.insecureSkipVerify) {
-      this.#logger.warn("server certificate verification is OFF (server.tls.insecure_skip_verify: true)");
     }
   }
 }
