@@ -17,6 +17,7 @@ import { readSnapshot } from "./file-watch.js";
 import type { FileSnapshot, WatchedFiles } from "./file-watch.js";
 import type { SettingsInForce, TlsVersion } from "./offer-policy.js";
 import { sha256Hex } from "./pem.js";
+import { describeProxy, proxyFor } from "./proxy.js";
 import { serverTarget } from "./target.js";
 import type { ServerTarget, TargetDeps } from "./target.js";
 import { caLabel } from "./tls-options.js";
@@ -205,7 +206,13 @@ export function describeSettings(a: ActiveSettings, config: ResolvedConfig, logg
   const tls = config.server.tls;
   const client = a.client?.kind === "pem" ? { subject: a.client.info.subject, notAfter: new Date(a.client.info.notAfter).toISOString(), source: a.client.source } : a.client ? { files: [a.client.certFile, a.client.keyFile] } : null;
   logger.info(
-    { endpoint: a.endpoint, source: a.hash ? `accepted offer ${bytesToHex(a.hash)}` : "supervisor.yaml", headerNames: Object.keys(a.headers).sort(), clientCertificate: client },
+    {
+      endpoint: a.endpoint,
+      source: a.hash ? `accepted offer ${bytesToHex(a.hash)}` : "supervisor.yaml",
+      headerNames: Object.keys(a.headers).sort(),
+      clientCertificate: client,
+      proxy: describeProxy(proxyFor(a.endpoint)),
+    },
     "OpAMP connection settings",
   );
   if (!isSecureEndpoint(a.endpoint) && (tls.caFile || tls.certFile || tls.caPem || tls.certPem)) {

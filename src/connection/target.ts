@@ -1,9 +1,12 @@
 /**
  * The OpAMP client's connection target for a set of settings: endpoint, headers and TLS as
  * plain data, and `prepare`, which the client calls at every connect to build the Node TLS
- * options (files re-read, certificates checked) and the headers.
+ * options (files re-read, certificates checked), the headers and the proxy agent (the
+ * environment is read at every connect too).
  */
 import type { ConnectMaterial, ConnectionTarget } from "../opamp/client.js";
+import { endpointScheme } from "../opamp/endpoint.js";
+import { proxyAgent } from "./proxy.js";
 import { explainTlsError } from "./tls-errors.js";
 import { buildTlsOptions } from "./tls-options.js";
 import type { TlsSettings } from "./tls-options.js";
@@ -27,6 +30,8 @@ export function serverTarget(settings: { endpoint: string; headers: Readonly<Rec
     prepare: async (): Promise<ConnectMaterial> => ({
       headers,
       tls: await buildTlsOptions(tls, deps.now()),
+      // Plain HTTP polls reuse one kept-alive connection, through the proxy as well.
+      agent: proxyAgent(endpoint, { keepAlive: endpointScheme(endpoint)?.transport === "http" }),
       explainTlsError: (err) => explainTlsError(err, endpoint, tls),
     }),
   };
