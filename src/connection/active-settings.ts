@@ -17,6 +17,7 @@ import { readSnapshot } from "./file-watch.js";
 import type { FileSnapshot, WatchedFiles } from "./file-watch.js";
 import type { SettingsInForce, TlsVersion } from "./offer-policy.js";
 import { sha256Hex } from "./pem.js";
+import { authOf } from "./auth.js";
 import { describeProxy, proxyFor } from "./proxy.js";
 import { serverTarget } from "./target.js";
 import type { ServerTarget, TargetDeps } from "./target.js";
@@ -212,6 +213,7 @@ export function describeSettings(a: ActiveSettings, config: ResolvedConfig, logg
       headerNames: Object.keys(a.headers).sort(),
       clientCertificate: client,
       proxy: describeProxy(proxyFor(a.endpoint)),
+      auth: authOf(config)?.id ?? null,
     },
     "OpAMP connection settings",
   );

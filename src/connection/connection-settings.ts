@@ -30,6 +30,8 @@ import { CertificateFileWatcher } from "./file-watch.js";
 import type { FileSnapshot } from "./file-watch.js";
 import { evaluateOffer } from "./offer-policy.js";
 import { RenewalScheduler } from "./renewal.js";
+import { authHeaders, authOf } from "./auth.js";
+import type { AuthHeaders } from "./auth.js";
 import { SettingsStatus } from "./settings-status.js";
 import type { ServerTarget } from "./target.js";
 
@@ -57,6 +59,8 @@ export class ConnectionSettings {
   readonly #baseline: string;
   #active: ActiveSettings;
   readonly #status: SettingsStatus;
+  /** One for the supervisor's life: an OAuth2 token outlives a reconnect. */
+  readonly #auth: AuthHeaders | undefined;
   #pending: PendingCsr | undefined;
   #forceRenewal = false;
   #client: OpampClient<ServerTarget> | undefined;
@@ -67,6 +71,8 @@ export class ConnectionSettings {
 
   private constructor(o: ConnectionSettingsOptions, store: CredentialStore, initial: InitialSettings, status: SettingsStatus) {
     this.#status = status;
+    const auth = authOf(o.config);
+    this.#auth = auth ? authHeaders(auth, { clock: o.deps.clock }) : undefined;
     this.#config = o.config;
     this.#deps = o.deps;
     this.#logger = o.deps.logger.child({ component: "tls" });
@@ -99,7 +105,7 @@ export class ConnectionSettings {
   }
 
   #targetFor(active: ActiveSettings): ServerTarget {
-    return targetFor(active, this.#config, { now: () => this.#deps.clock.now() });
+    return targetFor(active, this.#config, { now: () => this.#deps.clock.now(), auth: this.#auth });
   }
 
   /** Wires client events to queued operations and starts renewal and file watching. */

@@ -5,7 +5,9 @@
  */
 export { ConnectionSettings } from "./connection-settings.js";
 export type { ConnectionSettingsOptions } from "./connection-settings.js";
-export { downloadTls } from "./download-tls.js";
+export { downloadAuth, downloadTls } from "./download-tls.js";
+export { authHeaders } from "./auth.js";
+export type { AuthHeaders, AuthSettings } from "./auth.js";
 export { serverTarget } from "./target.js";
 export type { ServerTarget } from "./target.js";
 export { buildTlsOptions, caLabel, certLabel } from "./tls-options.js";

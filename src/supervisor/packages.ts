@@ -6,7 +6,7 @@
  */
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Deps } from "../deps.js";
-import { downloadTls } from "../connection/index.js";
+import { downloadAuth, downloadTls } from "../connection/index.js";
 import type { ServerTarget } from "../connection/index.js";
 import type { OpampClient } from "../opamp/client.js";
 import type { AuditLog, StateStore } from "../storage/index.js";
@@ -65,6 +65,7 @@ export function attachPackages(input: AttachInput): void {
       version: input.version,
       sink: reports ? (statuses, details) => client.setStatus("packageStatuses", toPackageStatuses(statuses, details)) : undefined,
       tlsFor: (url) => downloadTls(client.target, url),
+      authFor: (url) => downloadAuth(client.target, url),
       effectiveConfig: async () => ((await currentComposition(ctx)).runnable ? ctx.stateDir.file(EFFECTIVE_CONFIG_FILE) : null),
       restartAndProve: () => restartAndProve(ctx),
       keepRunning: () => restartCollector(ctx).catch(() => undefined),

@@ -17,6 +17,8 @@ export interface GetOptions {
   maxRedirects: number;
   /** TLS options for an https URL (trust, client certificate); called per hop. */
   tlsFor: (url: URL) => Promise<ConnectionOptions>;
+  /** Credentials for a hop (server.auth for the OpAMP server's own origin); called per hop. */
+  authFor?: ((url: URL) => Promise<Record<string, string>>) | undefined;
   signal: AbortSignal;
   /** Called when the socket is assigned; the caller arms its idle watchdog on it. */
   onRequest?: (destroy: (err: Error) => void) => void;
@@ -40,7 +42,10 @@ export async function httpGet(url: URL, extraHeaders: Readonly<Record<string, st
   let current = url;
   let sendOffered = true;
   for (let hop = 0; ; hop++) {
-    const headers: Record<string, string> = { ...(sendOffered ? options.headers : {}), ...extraHeaders, "accept-encoding": "identity" };
+    const offered = sendOffered ? options.headers : {};
+    // The offer's own headers win over the connection's credentials: they are meant for this file.
+    const auth = Object.entries(options.authFor ? await options.authFor(current) : {}).filter(([k]) => !Object.keys(offered).some((o) => o.toLowerCase() === k.toLowerCase()));
+    const headers: Record<string, string> = { ...Object.fromEntries(auth), ...offered, ...extraHeaders, "accept-encoding": "identity" };
     const res = await once(current, headers, options);
     const location = res.headers.location;
     if (!REDIRECTS.has(res.statusCode ?? 0) || location === undefined) return { res, url: current };
