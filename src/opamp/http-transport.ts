@@ -12,7 +12,7 @@ import { parseRetryAfter } from "./backoff.js";
 import { decodeServerToAgent, encodeAgentToServer } from "./codec.js";
 import type { AgentToServer } from "./codec.js";
 import { isSecureEndpoint } from "./endpoint.js";
-import { TransportError, asTransportError, encodeForSend } from "./transport.js";
+import { PROXY_REFUSED, TransportError, asTransportError, encodeForSend } from "./transport.js";
 import type { Connection, ConnectionHandlers } from "./transport.js";
 import { formatUuid } from "./uuid.js";
 
@@ -106,7 +106,7 @@ class HttpConnection implements Connection {
       res.resume();
       const throttled = status === 429 || status === 503;
       const retryAfterMs = throttled ? parseRetryAfter(headerValue(res.headers["retry-after"]), this.options.now()) : undefined;
-      throw new TransportError("CONNECTION_FAILED", `OpAMP server answered HTTP ${status}`, {
+      throw new TransportError("CONNECTION_FAILED", status === 407 ? PROXY_REFUSED : `OpAMP server answered HTTP ${status}`, {
         status,
         ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
         retrySameRequest: status !== 413,

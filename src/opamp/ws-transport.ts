@@ -8,7 +8,7 @@ import type { Agent, IncomingMessage } from "node:http";
 import { parseRetryAfter } from "./backoff.js";
 import { decodeServerToAgent, encodeAgentToServer, frameWs, unframeWs } from "./codec.js";
 import type { AgentToServer } from "./codec.js";
-import { TransportError, asTransportError, encodeForSend } from "./transport.js";
+import { PROXY_REFUSED, TransportError, asTransportError, encodeForSend } from "./transport.js";
 import type { Connection, ConnectionHandlers } from "./transport.js";
 import type { ConnectionOptions } from "node:tls";
 
@@ -62,7 +62,7 @@ export function connectWs(
       req.destroy();
       ws.terminate();
       reject(
-        new TransportError("CONNECTION_FAILED", `WebSocket upgrade refused with HTTP ${res.statusCode}`, {
+        new TransportError("CONNECTION_FAILED", res.statusCode === 407 ? PROXY_REFUSED : `WebSocket upgrade refused with HTTP ${res.statusCode}`, {
           ...(res.statusCode !== undefined ? { status: res.statusCode } : {}),
           ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
         }),

@@ -108,14 +108,15 @@ describe("through a proxy", () => {
     expect(proxy.seen.map((r) => [r.method, r.target])).toEqual([["CONNECT", `opamp.test:${server.port}`]]);
   });
 
-  it("reports a proxy that refuses the credentials without showing them", async () => {
+  it.each(["ws", "http"] as const)("reports a proxy that refuses the credentials over %s without showing them", async (transport) => {
     proxy = await ConnectProxy.start({ hosts, credentials: "alice:right" });
     server = await OpampTestServer.start();
     process.env["HTTP_PROXY"] = proxy.url("alice:wrong-s3cret");
-    h = makeClient(server, "ws", { target: target(viaName(server.wsUrl)) });
+    h = makeClient(server, transport, { target: target(viaName(transport === "ws" ? server.wsUrl : server.httpUrl)) });
     h.client.start();
     await eventually(() => (h?.errors.length ?? 0) > 0, 5000, "connect error");
     expect(server.received).toEqual([]);
+    expect(h.errors[0]?.message).toMatch(/proxy refused the connection \(HTTP 407/);
     for (const e of h.errors) expect(`${e.message} ${String(e.cause)}`).not.toContain("wrong-s3cret");
   });
 
