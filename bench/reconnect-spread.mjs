@@ -52,7 +52,7 @@ export async function run() {
   const connectedAt = new Array(CLIENTS).fill(NaN);
   const attempts = new Array(CLIENTS).fill(0);
   for (let i = 0; i < CLIENTS; i++) {
-    const client = new OpampClient({ endpoint, instanceUid: new Uint8Array(randomBytes(16)), capabilities: 1n, deps });
+    const client = new OpampClient({ target: { endpoint }, instanceUid: new Uint8Array(randomBytes(16)), capabilities: 1n, deps });
     client.on("state", (s) => {
       if (s.kind === "connected") connectedAt[i] = performance.now();
       if (s.kind === "connecting") attempts[i]++;

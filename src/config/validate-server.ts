@@ -1,5 +1,6 @@
 /** The `server` section of supervisor.yaml: endpoint, headers, heartbeat interval, TLS. */
 import * as path from "node:path";
+import { endpointScheme, isSecureEndpoint } from "../opamp/endpoint.js";
 import { Checker, EXPANSION_FAILED, UNSUPPORTED, describe, isPlainMap, setOwn, type KeyPath } from "./check.js";
 import {
   DEFAULTS,
@@ -39,7 +40,7 @@ export function buildServer(value: unknown, extensions: unknown, baseDir: string
     }
   }
   const headers = buildHeaders(server.headers, check);
-  const secure = /^(wss|https):/i.test(endpoint);
+  const secure = isSecureEndpoint(endpoint);
   // 0 switches WebSocket heartbeats off; plain HTTP then still polls at the default.
   const heartbeatIntervalMs = check.duration(["server", "heartbeat_interval"], server.heartbeat_interval, DEFAULTS.heartbeatIntervalMs);
   const tls = buildTls(server.tls, baseDir, secure, check);
@@ -53,15 +54,13 @@ function checkEndpoint(text: string): string | { transport: ServerTransport } {
   } catch {
     return `expected a ws://, wss://, http:// or https:// URL, got ${JSON.stringify(text)}`;
   }
-  const scheme = url.protocol.slice(0, -1);
-  if (!["ws", "wss", "http", "https"].includes(scheme)) {
-    return `expected a ws, wss, http or https URL, got scheme "${scheme}"`;
-  }
+  const scheme = endpointScheme(url);
+  if (!scheme) return `expected a ws, wss, http or https URL, got scheme "${url.protocol.slice(0, -1)}"`;
   if (url.hostname === "") return `expected a URL with a host, got ${JSON.stringify(text)}`;
   if (url.username !== "" || url.password !== "") {
     return "credentials in the URL are not allowed (they would end up in logs); use server.headers";
   }
-  return { transport: scheme === "ws" || scheme === "wss" ? "websocket" : "http" };
+  return { transport: scheme.transport === "ws" ? "websocket" : "http" };
 }
 
 /** Header values: a string, or a list of strings (joined with ", " as HTTP does). Never echoed. */

@@ -1,6 +1,5 @@
 /** Maps what the supervisor knows about the collector to OpAMP ComponentHealth. */
-import { ComponentHealthSchema, create } from "../opamp/codec.js";
-import type { ComponentHealth } from "../opamp/codec.js";
+import type { ComponentHealth } from "../opamp/domain.js";
 
 export interface CollectorHealth {
   healthy: boolean;
@@ -12,17 +11,14 @@ export interface CollectorHealth {
   lastError?: string;
 }
 
-const msToNs = (ms: number): bigint => BigInt(Math.round(ms)) * 1_000_000n;
-
 export function toComponentHealth(health: CollectorHealth): ComponentHealth {
-  return create(ComponentHealthSchema, {
+  return {
     healthy: health.healthy,
-    // The spec wants 0 when the component is not running.
-    startTimeUnixNano: health.startedAtMs === undefined ? 0n : msToNs(health.startedAtMs),
-    statusTimeUnixNano: msToNs(health.observedAtMs),
+    startedAtMs: health.startedAtMs,
+    observedAtMs: health.observedAtMs,
     status: health.status,
     lastError: health.healthy ? "" : (health.lastError ?? "unhealthy"),
-  });
+  };
 }
 
 /** Two health values that differ only in observation time are the same news. */

@@ -1,31 +1,40 @@
 /** The OpAMP client's options, connection states and events. */
+import type { Agent } from "node:http";
+import type { ConnectionOptions } from "node:tls";
 import type { Deps } from "../deps.js";
 import type { BackoffOptions } from "./backoff.js";
-import type {
-  AgentRemoteConfig,
-  ConnectionSettingsOffers,
-  CustomCapabilities,
-  CustomMessage,
-  PackagesAvailable,
-  ServerToAgent,
-  ServerToAgentCommand,
-} from "./codec.js";
-import type { TlsSettings } from "./tls-options.js";
+import type { AgentCommand, ConnectionSettingsOffer, CustomMessage, PackagesOffer, RemoteConfigOffer } from "./domain.js";
 import type { TransportError } from "./transport.js";
 
-/** Where and how to connect; replaced at run time by `trySettings`. */
+/** What one connect needs besides the endpoint. */
+export interface ConnectMaterial {
+  headers: Readonly<Record<string, string>>;
+  /** Node TLS options; used only for wss:// and https://. */
+  tls: ConnectionOptions;
+  /** An agent for the connection (a proxy); the client destroys it with the connection. */
+  agent?: Agent | undefined;
+  /** Turns a TLS failure into a sentence that names what to fix; undefined when it is not one. */
+  explainTlsError?: ((err: unknown) => string | undefined) | undefined;
+}
+
+/**
+ * Where and how to connect; replaced at run time by `trySettings`. `prepare` runs at every
+ * connect, so certificate files rotated on disk and refreshed tokens are used by the next
+ * connection; without it the static `headers` are sent and the system CA roots trusted.
+ */
 export interface ConnectionTarget {
   /** ws://, wss://, http:// or https://; the scheme picks the transport. */
   endpoint: string;
   headers?: Readonly<Record<string, string>>;
-  /** Used only for wss:// and https://. */
-  tls?: TlsSettings;
+  prepare?: (signal: AbortSignal) => Promise<ConnectMaterial>;
 }
 
 /** How a trial of new connection settings ended. On failure the previous settings are back in use. */
 export type TrialResult = { ok: true } | { ok: false; error: TransportError };
 
-export interface OpampClientOptions extends ConnectionTarget {
+export interface OpampClientOptions<T extends ConnectionTarget = ConnectionTarget> {
+  /** The first connection target. */
+  target: T;
   /** 16 bytes; the caller persists it. */
   instanceUid: Uint8Array;
   /** Ask the server to assign a uid (AgentToServerFlags.RequestInstanceUid). */
@@ -63,13 +72,14 @@ export type ConnectionState =
 
 export interface OpampClientEvents {
   state: [ConnectionState];
-  /** Every decoded ServerToAgent, before it is acted on. */
-  message: [ServerToAgent];
-  remoteConfig: [AgentRemoteConfig];
-  connectionSettings: [ConnectionSettingsOffers];
-  packagesAvailable: [PackagesAvailable];
-  command: [ServerToAgentCommand];
-  customCapabilities: [CustomCapabilities];
+  /** A ServerToAgent arrived (before it is acted on). */
+  message: [];
+  remoteConfig: [RemoteConfigOffer];
+  connectionSettings: [ConnectionSettingsOffer];
+  packagesAvailable: [PackagesOffer];
+  command: [AgentCommand];
+  /** The server's custom capabilities. */
+  customCapabilities: [string[]];
   customMessage: [CustomMessage];
   /** The server assigned a new instance uid; persist it. */
   instanceUid: [Uint8Array];

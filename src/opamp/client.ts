@@ -1,49 +1,44 @@
 /**
  * The OpAMP client: keeps one connection to the server alive, sends status reports with
  * status compression, heartbeats or polls, applies server-assigned uids, and hands server
- * offers to the caller as events. Knows nothing about collectors. This file keeps the
- * connection lifecycle; outbox.ts builds what is sent, dispatch.ts acts on what arrives,
+ * offers to the caller as events, in the domain types of domain.ts. Knows nothing about
+ * collectors. This file keeps the connection lifecycle (a union it switches on); outbox.ts
+ * builds what is sent, dispatch.ts acts on what arrives, convert.ts maps domain <-> wire,
  * and settings-trial.ts keeps the books on trials of new connection settings.
  */
 import { EventEmitter } from "node:events";
 import { DEFAULT_BACKOFF, backoffDelay, reconnectDelay } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
-import { AgentCapabilities } from "./codec.js";
-import type { ConnectionSettingsRequest, CustomMessage, ServerCapabilities } from "./codec.js";
 import type { ConnectionState, ConnectionTarget, OpampClientEvents, OpampClientOptions, TrialResult } from "./client-types.js";
 import { openConnection } from "./connect.js";
+import { certificateRequestToWire, customMessageToWire, hasServerCapability, statusToWire } from "./convert.js";
 import { dispatchMessage } from "./dispatch.js";
 import type { MessageHost } from "./dispatch.js";
+import type { CertificateRequest, CustomMessage, ServerCapability, StatusKey, Statuses } from "./domain.js";
 import { Outbox } from "./outbox.js";
-import type { StatusKey, StatusValue } from "./report-state.js";
+import { publicState } from "./lifecycle.js";
+import type { Leave, Phase, Session } from "./lifecycle.js";
 import { SettingsTrials } from "./settings-trial.js";
-import type { Trial } from "./settings-trial.js";
 import { TransportError, asTransportError } from "./transport.js";
 import type { Connection, ConnectionHandlers } from "./transport.js";
 
-export type { ConnectionState, ConnectionTarget, OpampClientEvents, OpampClientOptions, TrialResult } from "./client-types.js";
+export type { ConnectMaterial, ConnectionState, ConnectionTarget, OpampClientEvents, OpampClientOptions, TrialResult } from "./client-types.js";
 
 /** "Wait until woken" without overflowing Node's timer range. */
 const FOREVER_MS = 2_000_000_000;
 
-export class OpampClient extends EventEmitter<OpampClientEvents> {
-  readonly #options: OpampClientOptions;
+export class OpampClient<T extends ConnectionTarget = ConnectionTarget> extends EventEmitter<OpampClientEvents> {
+  readonly #options: OpampClientOptions<T>;
   readonly #backoff: BackoffOptions;
   readonly #outbox: Outbox;
-  readonly #trials: SettingsTrials;
+  readonly #trials: SettingsTrials<T>;
+  /** What the caller set, for `getStatus` (the outbox holds the wire form). */
+  readonly #statuses: Partial<Statuses> = {};
   #serverCapabilities = 0n;
   #heartbeatMs: number;
   #pollMs: number;
-  #lastSentAt = 0;
-  #state: ConnectionState = { kind: "idle" };
-  #target: ConnectionTarget;
-  /** Set when the current connection must end now: "polite" sends agent_disconnect first. */
-  #leave: "polite" | "drop" | undefined;
-  #attempt: AbortController | undefined;
-  #skipBackoff = new AbortController();
-  #conn: Connection | undefined;
-  #wake = new AbortController();
-  #lost: ((err: TransportError) => void) | undefined;
+  #target: T;
+  #phase: Phase<T> = { kind: "idle" };
   #run: { controller: AbortController; done: Promise<void> } | undefined;
   #closing: Promise<void> | undefined;
   /** What server messages may do to this client. */
@@ -52,7 +47,7 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
     has: (capability) => this.#outbox.has(capability),
     serverCapabilities: () => this.#serverCapabilities,
     setServerCapabilities: (bits) => (this.#serverCapabilities = bits),
-    connectionLost: (error) => this.#lost?.(error),
+    connectionLost: (error) => this.#session()?.end(error),
     adoptInstanceUid: (uid) => this.#outbox.adoptInstanceUid(uid),
     reportFullState: () => {
       this.#outbox.markAllUnsent();
@@ -61,17 +56,19 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
     setHeartbeatInterval: (ms) => this.setHeartbeatInterval(ms),
   };
 
-  constructor(options: OpampClientOptions) {
+  constructor(options: OpampClientOptions<T>) {
     super();
     this.#options = options;
-    this.#target = { endpoint: options.endpoint, ...(options.headers ? { headers: options.headers } : {}), ...(options.tls ? { tls: options.tls } : {}) };
+    this.#target = options.target;
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.#outbox = new Outbox({ instanceUid: options.instanceUid, requestInstanceUid: options.requestInstanceUid ?? false, capabilities: options.capabilities });
-    this.#trials = new SettingsTrials(options.deps.clock, {
+    this.#trials = new SettingsTrials<T>(options.deps.clock, {
       adopt: (target) => (this.#target = target),
       abandon: (error) => {
-        this.#leave = "drop";
-        this.#lost?.(error);
+        const session = this.#session();
+        if (!session) return;
+        session.leave = "drop";
+        session.end(error);
       },
     });
     this.#heartbeatMs = options.heartbeatIntervalMs ?? 30_000;
@@ -79,7 +76,7 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
   }
 
   get state(): ConnectionState {
-    return this.#state;
+    return publicState(this.#phase);
   }
   get instanceUid(): Uint8Array {
     return this.#outbox.instanceUid;
@@ -87,11 +84,15 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
   get serverCapabilities(): bigint {
     return this.#serverCapabilities;
   }
+  /** Whether the server last announced `capability`. */
+  serverAccepts(capability: ServerCapability): boolean {
+    return hasServerCapability(this.#serverCapabilities, capability);
+  }
   get capabilities(): bigint {
     return this.#outbox.capabilities;
   }
   /** The connection settings in force (a trial's settings count only once proven). */
-  get target(): ConnectionTarget {
+  get target(): T {
     return this.#target;
   }
 
@@ -103,12 +104,13 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
   }
 
   /** Sets a status sub-message; it is sent only if it changed (status compression). */
-  setStatus<K extends StatusKey>(key: K, value: StatusValue<K>): void {
-    if (this.#outbox.setStatus(key, value)) this.#wakeUp();
+  setStatus<K extends StatusKey>(key: K, value: Statuses[K]): void {
+    this.#statuses[key] = value;
+    if (this.#outbox.setStatus(key, statusToWire(key, value))) this.#wakeUp();
   }
 
-  getStatus<K extends StatusKey>(key: K): StatusValue<K> | undefined {
-    return this.#outbox.getStatus(key);
+  getStatus<K extends StatusKey>(key: K): Statuses[K] | undefined {
+    return this.#statuses[key];
   }
 
   setCapabilities(bits: bigint): void {
@@ -122,9 +124,9 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
     this.#wakeUp();
   }
 
-  /** Sends a CSR or other connection settings request with the next message. */
-  requestConnectionSettings(request: ConnectionSettingsRequest): void {
-    this.#outbox.requestConnectionSettings(request);
+  /** Sends a certificate signing request with the next message. */
+  requestConnectionSettings(request: CertificateRequest): void {
+    this.#outbox.requestConnectionSettings(certificateRequestToWire(request));
     this.#wakeUp();
   }
 
@@ -135,7 +137,7 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
    * answers with an error, or no reply arrives within `timeoutMs`, the previous settings
    * are restored and the client reconnects with them at once.
    */
-  trySettings(target: ConnectionTarget, options: { timeoutMs: number }): Promise<TrialResult> {
+  trySettings(target: T, options: { timeoutMs: number }): Promise<TrialResult> {
     if (!this.#run || this.#closing) {
       return Promise.resolve({ ok: false, error: new TransportError("CONNECTION_FAILED", "the OpAMP client is not running", { retrySameRequest: false }) });
     }
@@ -146,7 +148,7 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
 
   /** Queues a custom message; the protocol allows one per AgentToServer. */
   sendCustomMessage(message: CustomMessage): void {
-    this.#outbox.queueCustomMessage(message);
+    this.#outbox.queueCustomMessage(customMessageToWire(message));
     this.#wakeUp();
   }
 
@@ -163,20 +165,19 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
   destroy(): void {
     this.#trials.cancel("client destroyed");
     this.#run?.controller.abort();
-    this.#conn?.destroy();
-    this.#conn = undefined;
+    this.#connection()?.destroy();
     this.#closing ??= Promise.resolve();
-    this.#setState({ kind: "closed" });
+    this.#enter({ kind: "closed" });
   }
 
   async #closeGracefully(signal: AbortSignal | undefined): Promise<void> {
     this.#trials.cancel("client closing");
-    const wasConnected = this.#state.kind === "connected";
+    const wasConnected = this.#phase.kind === "connected";
     const run = this.#run;
     run?.controller.abort();
     await run?.done;
-    const conn = this.#conn;
-    this.#conn = undefined;
+    // The loop stops without touching the connection: it is closed here.
+    const conn = this.#connection();
     if (conn) {
       const onAbort = (): void => conn.destroy();
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -187,7 +188,7 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
       }
       signal?.removeEventListener("abort", onAbort);
     }
-    this.#setState({ kind: "closed" });
+    this.#enter({ kind: "closed" });
   }
 
   async #connectLoop(signal: AbortSignal): Promise<void> {
@@ -196,16 +197,15 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
     while (!signal.aborted) {
       const trial = this.#trials.pending;
       const target = trial?.target ?? this.#target;
-      this.#leave = undefined;
-      this.#setState({ kind: "connecting", attempt: failures });
-      const lost = new Promise<TransportError>((resolve) => (this.#lost = resolve));
-      const attempt = new AbortController();
-      this.#attempt = attempt;
+      let end: (error: TransportError) => void = () => undefined;
+      const lost = new Promise<TransportError>((resolve) => (end = resolve));
+      const session: Session<T> = { trial, abort: new AbortController(), end, leave: undefined, wake: new AbortController(), lastSentAt: 0 };
+      this.#enter({ kind: "connecting", attempt: failures, session });
       this.#trials.bind(trial);
       let conn: Connection;
       try {
-        const signals = [signal, attempt.signal, ...(trial ? [trial.done.signal] : [])];
-        conn = await openConnection(this.#options, target, this.#outbox.instanceUid, this.#handlers(trial), AbortSignal.any(signals));
+        const signals = [signal, session.abort.signal, ...(trial ? [trial.done.signal] : [])];
+        conn = await openConnection(this.#options, target, this.#outbox.instanceUid, this.#handlers(session), AbortSignal.any(signals));
       } catch (err) {
         this.#trials.unbind();
         if (signal.aborted) break;
@@ -214,32 +214,31 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
           this.#trials.settle(trial, { ok: false, error }); // back to the previous settings at once
           continue;
         }
-        if (attempt.signal.aborted) continue; // new settings to try: no backoff
+        if (session.abort.signal.aborted) continue; // new settings to try: no backoff
         this.emit("clientError", error);
         const delayMs = backoffDelay(failures, this.#backoff, this.#options.deps.random, error.retryAfterMs ?? 0);
         failures++;
         if (!(await this.#waitBackoff(failures, delayMs, error.message, signal))) break;
         continue;
       }
-      this.#conn = conn;
-      const connectedAt = clock.now();
-      const connection = new AbortController();
+      this.#enter({ kind: "open", attempt: failures, session, conn });
+      const openedAt = clock.now();
       // A trial decided while the connect was in flight, or a switch requested meanwhile.
-      if (trial?.settled && this.#trials.pending !== trial && this.#target !== trial.target) this.#leave = "drop";
-      const reason = this.#leave
+      if (trial?.settled && this.#trials.pending !== trial && this.#target !== trial.target) session.leave = "drop";
+      if (session.abort.signal.aborted) session.leave ??= "drop";
+      const stop = new AbortController();
+      const reason = session.leave
         ? new TransportError("CONNECTION_LOST", "connection settings changed")
-        : await Promise.race([lost, this.#sendLoop(conn, AbortSignal.any([signal, connection.signal]))]);
-      connection.abort();
-      this.#lost = undefined;
+        : await Promise.race([lost, this.#sendLoop(session, conn, AbortSignal.any([signal, stop.signal]))]);
+      stop.abort();
       this.#trials.unbind();
       if (signal.aborted) break; // close() or destroy() owns the connection now
-      const established = this.#state.kind === "connected";
-      this.#conn = undefined;
+      const established = this.#phase.kind === "connected";
       if (trial && !trial.settled) {
         this.#trials.settle(trial, { ok: false, error: reason });
-        this.#leave = "drop"; // the trial connection failed: back to the previous settings at once
+        session.leave = "drop"; // the trial connection failed: back to the previous settings at once
       }
-      const leave = this.#leave as "polite" | "drop" | undefined;
+      const leave = session.leave as Leave | undefined;
       if (leave) {
         // Moving to other settings: say goodbye on a connection that worked, then go at once.
         if (leave === "polite" && established) await conn.close(this.#outbox.disconnect(), 1_000).catch(() => {});
@@ -253,7 +252,7 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
       }
       conn.destroy();
       this.emit("clientError", reason);
-      if (established && clock.now() - connectedAt >= (this.#options.stableAfterMs ?? 10_000)) failures = 0;
+      if (established && clock.now() - openedAt >= (this.#options.stableAfterMs ?? 10_000)) failures = 0;
       const delayMs = reconnectDelay(failures, established, this.#backoff, this.#options.deps.random, reason.retryAfterMs ?? 0);
       failures++;
       if (!(await this.#waitBackoff(failures, delayMs, reason.message, signal))) break;
@@ -261,34 +260,43 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
   }
 
   /** Per-connection handlers: the first normal reply on a trial connection proves the trial. */
-  #handlers(trial: Trial | undefined): ConnectionHandlers {
+  #handlers(session: Session<T>): ConnectionHandlers {
     return {
       onMessage: (msg) => {
-        this.#trials.observe(trial, msg);
+        this.#trials.observe(session.trial, msg);
         dispatchMessage(msg, this.#messageHost);
       },
-      onLost: (e) => this.#lost?.(e),
+      onLost: (e) => session.end(e),
     };
   }
 
   /** Ends the current connection, connect attempt or backoff wait so the loop picks up new settings. */
   #switchNow(): void {
-    if (this.#conn) {
-      this.#leave = "polite";
-      this.#lost?.(new TransportError("CONNECTION_LOST", "switching to new connection settings"));
-    } else {
-      this.#attempt?.abort();
+    const p = this.#phase;
+    switch (p.kind) {
+      case "connecting":
+        p.session.abort.abort();
+        return;
+      case "open":
+      case "connected":
+        p.session.leave = "polite";
+        p.session.end(new TransportError("CONNECTION_LOST", "switching to new connection settings"));
+        return;
+      case "backoff":
+        p.skip.abort();
+        return;
+      case "idle":
+      case "closed":
+        return;
     }
-    const skip = this.#skipBackoff;
-    this.#skipBackoff = new AbortController();
-    skip.abort();
   }
 
   async #waitBackoff(attempt: number, delayMs: number, reason: string, signal: AbortSignal): Promise<boolean> {
-    this.#setState({ kind: "backoff", attempt, delayMs, reason });
+    const skip = new AbortController();
+    this.#enter({ kind: "backoff", attempt, delayMs, reason, skip });
     if (this.#trials.pending) return !signal.aborted; // settings waiting to be tried go first
     try {
-      await this.#options.deps.clock.sleep(delayMs, AbortSignal.any([signal, this.#skipBackoff.signal]));
+      await this.#options.deps.clock.sleep(delayMs, AbortSignal.any([signal, skip.signal]));
     } catch {
       // aborted: either shutting down, or new settings to try now
     }
@@ -296,19 +304,19 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
   }
 
   /** Sends whatever is pending, heartbeats when idle; returns why the connection ended. */
-  async #sendLoop(conn: Connection, signal: AbortSignal): Promise<TransportError> {
+  async #sendLoop(session: Session<T>, conn: Connection, signal: AbortSignal): Promise<TransportError> {
     const { clock } = this.#options.deps;
     this.#outbox.markAllUnsent(); // the first message on a connection is a full report
     let first = true;
     for (;;) {
       if (signal.aborted) return new TransportError("CONNECTION_LOST", "connection stopped");
       const interval = this.#heartbeatFor(conn.kind);
-      const dueAt = this.#lastSentAt + interval;
+      const dueAt = session.lastSentAt + interval;
       if (first || this.#outbox.hasWork || (interval > 0 && clock.now() >= dueAt)) {
         const { msg, restore } = this.#outbox.build();
         try {
           await conn.send(msg, signal);
-          this.#lastSentAt = clock.now();
+          session.lastSentAt = clock.now();
         } catch (err) {
           if (signal.aborted) return new TransportError("CONNECTION_LOST", "connection stopped");
           const error = asTransportError(err, "send failed");
@@ -319,34 +327,47 @@ export class OpampClient extends EventEmitter<OpampClientEvents> {
           this.emit("clientError", error); // e.g. HTTP 413: this content must not be sent again
           continue;
         }
-        if (first) this.#setState({ kind: "connected", transport: conn.kind, since: clock.now() });
+        if (first) this.#enter({ kind: "connected", session, conn, since: clock.now() });
         first = false;
         continue;
       }
-      const wake = this.#wake.signal;
-      await clock.sleep(interval > 0 ? dueAt - clock.now() : FOREVER_MS, AbortSignal.any([signal, wake])).catch(() => {});
+      await clock.sleep(interval > 0 ? dueAt - clock.now() : FOREVER_MS, AbortSignal.any([signal, session.wake.signal])).catch(() => {});
     }
   }
 
   #heartbeatFor(kind: "ws" | "http"): number {
     if (kind === "http") return this.#pollMs; // an HTTP client that never polls never hears anything
-    return this.#outbox.has(AgentCapabilities.AgentCapabilities_ReportsHeartbeat) ? this.#heartbeatMs : 0;
+    return this.#outbox.has("reportsHeartbeat") ? this.#heartbeatMs : 0;
+  }
+
+  /** The current connect attempt or connection, if any. */
+  #session(): Session<T> | undefined {
+    const p = this.#phase;
+    return p.kind === "connecting" || p.kind === "open" || p.kind === "connected" ? p.session : undefined;
+  }
+
+  #connection(): Connection | undefined {
+    const p = this.#phase;
+    return p.kind === "open" || p.kind === "connected" ? p.conn : undefined;
   }
 
   #wakeUp(): void {
-    const previous = this.#wake;
-    this.#wake = new AbortController();
+    const session = this.#session();
+    if (!session) return; // the first message of the next connection carries everything anyway
+    const previous = session.wake;
+    session.wake = new AbortController();
     previous.abort();
   }
 
-  #setState(state: ConnectionState): void {
-    if (this.#state.kind === "closed") return;
-    this.#state = state;
-    this.emit("state", state);
+  /** Moves to `next` and tells listeners, except for the `open` step they see as still connecting. */
+  #enter(next: Phase<T>): void {
+    if (this.#phase.kind === "closed") return;
+    this.#phase = next;
+    if (next.kind !== "open") this.emit("state", this.state);
   }
 }
 
-/** Server capability check for callers (e.g. CSR only when the server accepts it). */
-export function serverHas(bits: bigint, capability: ServerCapabilities): boolean {
-  return (bits & BigInt(capability)) !== 0n;
+/** Server capability check for callers that hold only the bits. */
+export function serverHas(bits: bigint, capability: ServerCapability): boolean {
+  return hasServerCapability(bits, capability);
 }

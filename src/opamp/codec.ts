@@ -1,7 +1,7 @@
 /**
  * The one door to the generated protobuf code. Encodes AgentToServer and decodes
  * ServerToAgent, adds and checks the WebSocket header, and enforces the size cap.
- * Everything else imports message types and enums from here, never from src/gen.
+ * Only src/opamp/ uses it; the rest of the supervisor speaks the domain types of domain.ts.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -12,10 +12,7 @@ import {
 } from "../gen/opamp_pb.js";
 import type { AgentToServer, ServerToAgent } from "../gen/opamp_pb.js";
 
-export * from "../gen/opamp_pb.js";
-export * from "../gen/anyvalue_pb.js";
-export { create, equals, clone, toBinary, fromBinary } from "@bufbuild/protobuf";
-export type { MessageInitShape } from "@bufbuild/protobuf";
+export type { AgentToServer, ServerToAgent };
 
 /** The spec's recommended cap on one message, header included, after decompression. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;

@@ -1,9 +1,8 @@
 /** Picks the transport from the endpoint scheme and opens a connection with it. */
 import { DEFAULT_MAX_MESSAGE_BYTES } from "./codec.js";
-import type { ConnectionTarget, OpampClientOptions } from "./client-types.js";
+import type { ConnectMaterial, ConnectionTarget, OpampClientOptions } from "./client-types.js";
+import { endpointScheme } from "./endpoint.js";
 import { connectHttp } from "./http-transport.js";
-import { explainTlsError } from "./tls-errors.js";
-import { buildTlsOptions } from "./tls-options.js";
 import { TransportError, asTransportError } from "./transport.js";
 import type { Connection, ConnectionHandlers } from "./transport.js";
 import { connectWs } from "./ws-transport.js";
@@ -13,40 +12,33 @@ export type TransportKind = "ws" | "http";
 
 /** ws/wss speak WebSocket, http/https plain HTTP; anything else is a configuration error. */
 export function transportFor(endpoint: string): { kind: TransportKind; secure: boolean } {
-  const protocol = new URL(endpoint).protocol;
-  switch (protocol) {
-    case "ws:":
-      return { kind: "ws", secure: false };
-    case "wss:":
-      return { kind: "ws", secure: true };
-    case "http:":
-      return { kind: "http", secure: false };
-    case "https:":
-      return { kind: "http", secure: true };
-    default:
-      throw new TransportError("CONNECTION_FAILED", `unsupported OpAMP endpoint scheme ${protocol} (use ws, wss, http or https)`, {
-        retrySameRequest: false,
-      });
+  const scheme = endpointScheme(endpoint);
+  if (!scheme) {
+    throw new TransportError("CONNECTION_FAILED", `unsupported OpAMP endpoint ${JSON.stringify(endpoint)} (use a ws, wss, http or https URL)`, {
+      retrySameRequest: false,
+    });
   }
+  return { kind: scheme.transport, secure: scheme.secure };
 }
 
 export async function openConnection(
-  options: OpampClientOptions,
+  options: OpampClientOptions<ConnectionTarget>,
   target: ConnectionTarget,
   instanceUid: Uint8Array,
   handlers: ConnectionHandlers,
   signal: AbortSignal,
 ): Promise<Connection> {
   const { kind, secure } = transportFor(target.endpoint);
-  const tls = secure ? await buildTlsOptions(target.tls, options.deps.clock.now()) : {};
+  const material: ConnectMaterial = target.prepare ? await target.prepare(signal) : { headers: target.headers ?? {}, tls: {} };
   const common = {
     url: target.endpoint,
-    headers: target.headers ?? {},
-    tls,
+    headers: material.headers,
+    tls: secure ? material.tls : {},
+    agent: material.agent,
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     now: () => options.deps.clock.now(),
   };
-  const explain = (err: unknown): unknown => (secure ? withTlsExplanation(err, target) : err);
+  const explain = (err: unknown): unknown => (secure ? withTlsExplanation(err, target.endpoint, material) : err);
   if (kind === "http") {
     // Over HTTP the handshake happens on the first POST, so that is where TLS errors surface.
     const conn = connectHttp({ ...common, requestTimeoutMs: options.requestTimeoutMs ?? 30_000 }, handlers);
@@ -68,11 +60,11 @@ export async function openConnection(
 }
 
 /** Replaces an OpenSSL-speak TLS failure by one that names the CA or certificate to fix. */
-function withTlsExplanation(err: unknown, target: ConnectionTarget): unknown {
-  const explanation = explainTlsError(err, target.endpoint, target.tls);
+function withTlsExplanation(err: unknown, endpoint: string, material: ConnectMaterial): unknown {
+  const explanation = material.explainTlsError?.(err);
   if (explanation === undefined) return err;
   const base = asTransportError(err, "TLS handshake failed");
-  return new TransportError("CONNECTION_FAILED", `TLS handshake with ${new URL(target.endpoint).host} failed: ${explanation}`, {
+  return new TransportError("CONNECTION_FAILED", `TLS handshake with ${new URL(endpoint).host} failed: ${explanation}`, {
     cause: err,
     ...(base.status !== undefined ? { status: base.status } : {}),
   });

@@ -3,16 +3,18 @@
  * honouring the agent's capabilities. Works only through the narrow `MessageHost` callbacks.
  */
 import type { EventEmitter } from "node:events";
-import { AgentCapabilities, ServerErrorResponseType, ServerToAgentFlags } from "./codec.js";
-import type { ServerToAgent } from "./codec.js";
+import { ServerErrorResponseType, ServerToAgentFlags } from "../gen/opamp_pb.js";
+import type { ServerToAgent } from "../gen/opamp_pb.js";
 import type { OpampClientEvents } from "./client-types.js";
+import { commandFromWire, connectionSettingsFromWire, customMessageFromWire, packagesFromWire, remoteConfigFromWire } from "./convert.js";
+import type { AgentCapability } from "./domain.js";
 import { TransportError } from "./transport.js";
 
 /** The parts of the client a server message may touch. */
 export interface MessageHost {
   readonly emit: EventEmitter<OpampClientEvents>["emit"];
   /** Whether the agent currently has `capability` (read live: listeners may change it). */
-  has(capability: AgentCapabilities): boolean;
+  has(capability: AgentCapability): boolean;
   serverCapabilities(): bigint;
   setServerCapabilities(bits: bigint): void;
   /** Ends the current connection; the connect loop backs off and reconnects. */
@@ -25,7 +27,7 @@ export interface MessageHost {
 }
 
 export function dispatchMessage(msg: ServerToAgent, host: MessageHost): void {
-  host.emit("message", msg);
+  host.emit("message");
   const error = msg.errorResponse;
   if (error) {
     const retryNs = error.Details.case === "retryInfo" ? error.Details.value.retryAfterNanoseconds : undefined;
@@ -45,25 +47,26 @@ export function dispatchMessage(msg: ServerToAgent, host: MessageHost): void {
   if (newUid) adoptInstanceUid(newUid, host);
   if (msg.command) {
     // A command stands alone: every other field of this message is ignored.
-    if (host.has(AgentCapabilities.AgentCapabilities_AcceptsRestartCommand)) host.emit("command", msg.command);
+    const command = commandFromWire(msg.command);
+    if (command && host.has("acceptsRestartCommand")) host.emit("command", command);
     return;
   }
   if (msg.flags & BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState)) host.reportFullState();
-  if (msg.remoteConfig && host.has(AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig)) {
-    host.emit("remoteConfig", msg.remoteConfig);
+  if (msg.remoteConfig && host.has("acceptsRemoteConfig")) {
+    host.emit("remoteConfig", remoteConfigFromWire(msg.remoteConfig));
   }
   if (msg.connectionSettings) {
     const seconds = msg.connectionSettings.opamp?.heartbeatIntervalSeconds;
-    if (seconds !== undefined && host.has(AgentCapabilities.AgentCapabilities_ReportsHeartbeat)) {
+    if (seconds !== undefined && host.has("reportsHeartbeat")) {
       host.setHeartbeatInterval(Number(seconds) * 1000);
     }
-    host.emit("connectionSettings", msg.connectionSettings);
+    host.emit("connectionSettings", connectionSettingsFromWire(msg.connectionSettings));
   }
-  if (msg.packagesAvailable && host.has(AgentCapabilities.AgentCapabilities_AcceptsPackages)) {
-    host.emit("packagesAvailable", msg.packagesAvailable);
+  if (msg.packagesAvailable && host.has("acceptsPackages")) {
+    host.emit("packagesAvailable", packagesFromWire(msg.packagesAvailable));
   }
-  if (msg.customCapabilities) host.emit("customCapabilities", msg.customCapabilities);
-  if (msg.customMessage) host.emit("customMessage", msg.customMessage);
+  if (msg.customCapabilities) host.emit("customCapabilities", [...msg.customCapabilities.capabilities]);
+  if (msg.customMessage) host.emit("customMessage", customMessageFromWire(msg.customMessage));
 }
 
 /** Instance uids are 16 bytes by the spec: a wrong-sized one is reported and ignored. */

@@ -11,7 +11,8 @@ import { promisify } from "node:util";
 import { parseRetryAfter } from "./backoff.js";
 import { decodeServerToAgent, encodeAgentToServer } from "./codec.js";
 import type { AgentToServer } from "./codec.js";
-import { TransportError, asTransportError, encodeForSend } from "./transport.js";
+import { isSecureEndpoint } from "./endpoint.js";
+import { PROXY_REFUSED, TransportError, asTransportError, encodeForSend } from "./transport.js";
 import type { Connection, ConnectionHandlers } from "./transport.js";
 import { formatUuid } from "./uuid.js";
 
@@ -21,6 +22,8 @@ export interface HttpConnectOptions {
   url: string;
   headers: Readonly<Record<string, string>>;
   tls: ConnectionOptions;
+  /** Replaces the client's own keep-alive agent (a proxy agent); destroyed with the connection. */
+  agent?: HttpAgent | undefined;
   maxMessageBytes: number;
   requestTimeoutMs: number;
   now: () => number;
@@ -41,10 +44,10 @@ class HttpConnection implements Connection {
     private readonly options: HttpConnectOptions,
     private readonly handlers: ConnectionHandlers,
   ) {
-    this.#secure = new URL(options.url).protocol === "https:";
-    this.#agent = this.#secure
-      ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ...options.tls })
-      : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    this.#secure = isSecureEndpoint(options.url);
+    this.#agent =
+      options.agent ??
+      (this.#secure ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ...options.tls }) : new HttpAgent({ keepAlive: true, maxSockets: 1 }));
   }
 
   async send(msg: AgentToServer, signal: AbortSignal): Promise<void> {
@@ -76,6 +79,8 @@ class HttpConnection implements Connection {
           agent: this.#agent,
           timeout: this.options.requestTimeoutMs,
           signal,
+          // A proxy agent opens the TLS session itself, from the request's options.
+          ...(this.options.agent && this.#secure ? this.options.tls : {}),
           headers: {
             ...this.options.headers,
             // Servers tell HTTP from WebSocket by this exact string; no parameters.
@@ -101,7 +106,7 @@ class HttpConnection implements Connection {
       res.resume();
       const throttled = status === 429 || status === 503;
       const retryAfterMs = throttled ? parseRetryAfter(headerValue(res.headers["retry-after"]), this.options.now()) : undefined;
-      throw new TransportError("CONNECTION_FAILED", `OpAMP server answered HTTP ${status}`, {
+      throw new TransportError("CONNECTION_FAILED", status === 407 ? PROXY_REFUSED : `OpAMP server answered HTTP ${status}`, {
         status,
         ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
         retrySameRequest: status !== 413,

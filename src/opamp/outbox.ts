@@ -3,10 +3,13 @@
  * (compressed by `ReportState`) and queued requests. Builds each AgentToServer; when and
  * over which connection it goes is the client's business.
  */
-import { AgentCapabilities, AgentToServerFlags, newAgentToServer } from "./codec.js";
-import type { AgentToServer, ConnectionSettingsRequest, CustomMessage } from "./codec.js";
+import { AgentCapabilities, AgentToServerFlags } from "../gen/opamp_pb.js";
+import type { AgentToServer, ConnectionSettingsRequest, CustomMessage } from "../gen/opamp_pb.js";
+import { newAgentToServer } from "./codec.js";
+import { hasAgentCapability } from "./convert.js";
+import type { AgentCapability, StatusKey } from "./domain.js";
 import { ReportState } from "./report-state.js";
-import type { StatusKey, StatusValue } from "./report-state.js";
+import type { WireStatus } from "./report-state.js";
 
 /** Capability bits this protocol version defines; anything else is sent as 0. */
 const KNOWN_CAPABILITY_BITS = 0xffffn;
@@ -43,8 +46,8 @@ export class Outbox {
     return this.#capabilities;
   }
 
-  has(capability: AgentCapabilities): boolean {
-    return (this.#capabilities & BigInt(capability)) !== 0n;
+  has(capability: AgentCapability): boolean {
+    return hasAgentCapability(this.#capabilities, capability);
   }
 
   /** Something not yet sent is waiting. */
@@ -53,11 +56,11 @@ export class Outbox {
   }
 
   /** Returns true when the value changed and so must be sent (status compression). */
-  setStatus<K extends StatusKey>(key: K, value: StatusValue<K>): boolean {
+  setStatus<K extends StatusKey>(key: K, value: WireStatus<K>): boolean {
     return this.#report.set(key, value);
   }
 
-  getStatus<K extends StatusKey>(key: K): StatusValue<K> | undefined {
+  getStatus<K extends StatusKey>(key: K): WireStatus<K> | undefined {
     return this.#report.get(key);
   }
 

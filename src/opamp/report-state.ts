@@ -2,6 +2,7 @@
  * Status compression. Holds the agent's current status sub-messages and remembers which
  * ones the server has not seen yet; only those go into the next AgentToServer.
  */
+import { equals } from "@bufbuild/protobuf";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import {
   AgentDescriptionSchema,
@@ -12,9 +13,9 @@ import {
   EffectiveConfigSchema,
   PackageStatusesSchema,
   RemoteConfigStatusSchema,
-  equals,
-} from "./codec.js";
-import type { AgentToServer } from "./codec.js";
+} from "../gen/opamp_pb.js";
+import type { AgentToServer } from "../gen/opamp_pb.js";
+import type { StatusKey } from "./domain.js";
 
 const schemas = {
   agentDescription: AgentDescriptionSchema,
@@ -25,19 +26,19 @@ const schemas = {
   customCapabilities: CustomCapabilitiesSchema,
   availableComponents: AvailableComponentsSchema,
   connectionSettingsStatus: ConnectionSettingsStatusSchema,
-} as const;
+} as const satisfies Record<StatusKey, DescMessage>;
 
-export type StatusKey = keyof typeof schemas;
-export type StatusValue<K extends StatusKey> = MessageShape<(typeof schemas)[K]>;
+/** The wire message of one status sub-message. */
+export type WireStatus<K extends StatusKey> = MessageShape<(typeof schemas)[K]>;
 
 export const STATUS_KEYS = Object.keys(schemas) as StatusKey[];
 
 export class ReportState {
-  readonly #current: { [K in StatusKey]?: StatusValue<K> } = {};
+  readonly #current: { [K in StatusKey]?: WireStatus<K> } = {};
   readonly #unsent = new Set<StatusKey>();
 
   /** Stores a new value; returns true when it differs from the current one. */
-  set<K extends StatusKey>(key: K, value: StatusValue<K>): boolean {
+  set<K extends StatusKey>(key: K, value: WireStatus<K>): boolean {
     const previous = this.#current[key];
     const schema: DescMessage = schemas[key];
     if (previous !== undefined && equals(schema, previous, value)) return false;
@@ -46,7 +47,7 @@ export class ReportState {
     return true;
   }
 
-  get<K extends StatusKey>(key: K): StatusValue<K> | undefined {
+  get<K extends StatusKey>(key: K): WireStatus<K> | undefined {
     return this.#current[key];
   }
 

@@ -5,14 +5,14 @@
  * connect loop does the connecting and is told through `TrialHooks` what a decision means.
  */
 import type { Clock } from "../deps.js";
-import { ServerErrorResponseType } from "./codec.js";
-import type { ServerToAgent } from "./codec.js";
+import { ServerErrorResponseType } from "../gen/opamp_pb.js";
+import type { ServerToAgent } from "../gen/opamp_pb.js";
 import type { ConnectionTarget, TrialResult } from "./client-types.js";
 import { TransportError } from "./transport.js";
 
 /** New connection settings being proven by a real connection. */
-export interface Trial {
-  readonly target: ConnectionTarget;
+export interface Trial<T extends ConnectionTarget = ConnectionTarget> {
+  readonly target: T;
   readonly resolve: (result: TrialResult) => void;
   /** Aborted once the trial is decided: stops its timer and a connect still in flight. */
   readonly done: AbortController;
@@ -20,32 +20,32 @@ export interface Trial {
 }
 
 /** What the client does when a trial is decided. */
-export interface TrialHooks {
+export interface TrialHooks<T extends ConnectionTarget> {
   /** The trial was proven: `target` is now the one in force. */
-  adopt(target: ConnectionTarget): void;
+  adopt(target: T): void;
   /** The trial failed while its own connection (or connect attempt) was live: end it now. */
   abandon(error: TransportError): void;
 }
 
-export class SettingsTrials {
+export class SettingsTrials<T extends ConnectionTarget> {
   readonly #clock: Clock;
-  readonly #hooks: TrialHooks;
-  #pending: Trial | undefined;
+  readonly #hooks: TrialHooks<T>;
+  #pending: Trial<T> | undefined;
   /** The trial the live connection (or connect attempt) belongs to. */
-  #onConnection: Trial | undefined;
+  #onConnection: Trial<T> | undefined;
 
-  constructor(clock: Clock, hooks: TrialHooks) {
+  constructor(clock: Clock, hooks: TrialHooks<T>) {
     this.#clock = clock;
     this.#hooks = hooks;
   }
 
   /** The undecided trial the next connect should use, if any. */
-  get pending(): Trial | undefined {
+  get pending(): Trial<T> | undefined {
     return this.#pending;
   }
 
   /** Records which trial (if any) the connection now being opened belongs to. */
-  bind(trial: Trial | undefined): void {
+  bind(trial: Trial<T> | undefined): void {
     this.#onConnection = trial;
   }
 
@@ -58,10 +58,10 @@ export class SettingsTrials {
    * Starts a trial of `target`, superseding any undecided one. It fails on its own if not
    * proven within `timeoutMs`. The caller then makes the connect loop pick it up.
    */
-  begin(target: ConnectionTarget, timeoutMs: number): Promise<TrialResult> {
+  begin(target: T, timeoutMs: number): Promise<TrialResult> {
     this.cancel("superseded by newer settings");
     return new Promise((resolve) => {
-      const trial: Trial = { target, resolve, done: new AbortController(), settled: false };
+      const trial: Trial<T> = { target, resolve, done: new AbortController(), settled: false };
       this.#pending = trial;
       // The timer is tied to `done`, so deciding the trial any other way clears it.
       this.#clock.sleep(timeoutMs, trial.done.signal).then(
@@ -80,7 +80,7 @@ export class SettingsTrials {
   }
 
   /** The first reply on a trial's own connection decides it: an error response fails it, anything else proves it. */
-  observe(trial: Trial | undefined, msg: ServerToAgent): void {
+  observe(trial: Trial<T> | undefined, msg: ServerToAgent): void {
     if (!trial || trial.settled || this.#onConnection !== trial) return;
     const error = msg.errorResponse;
     this.settle(
@@ -92,7 +92,7 @@ export class SettingsTrials {
   }
 
   /** Decides a trial once. Success makes its target the one in force; failure ends its connection. */
-  settle(trial: Trial, result: TrialResult): void {
+  settle(trial: Trial<T>, result: TrialResult): void {
     if (trial.settled) return;
     trial.settled = true;
     trial.done.abort();

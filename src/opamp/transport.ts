@@ -51,6 +51,9 @@ export class TransportError extends ProtocolError {
   }
 }
 
+/** A 407 comes from a proxy between us and the server, not from the server. */
+export const PROXY_REFUSED = "the proxy refused the connection (HTTP 407 Proxy Authentication Required): check the credentials in HTTPS_PROXY / HTTP_PROXY";
+
 export function asTransportError(err: unknown, fallback: string): TransportError {
   if (err instanceof TransportError) return err;
   if (err instanceof ProtocolError) return new TransportError(err.code, err.message, { cause: err });

@@ -4,11 +4,11 @@
  */
 import WebSocket from "ws";
 import type { RawData } from "ws";
-import type { IncomingMessage } from "node:http";
+import type { Agent, IncomingMessage } from "node:http";
 import { parseRetryAfter } from "./backoff.js";
 import { decodeServerToAgent, encodeAgentToServer, frameWs, unframeWs } from "./codec.js";
 import type { AgentToServer } from "./codec.js";
-import { TransportError, asTransportError, encodeForSend } from "./transport.js";
+import { PROXY_REFUSED, TransportError, asTransportError, encodeForSend } from "./transport.js";
 import type { Connection, ConnectionHandlers } from "./transport.js";
 import type { ConnectionOptions } from "node:tls";
 
@@ -16,6 +16,8 @@ export interface WsConnectOptions {
   url: string;
   headers: Readonly<Record<string, string>>;
   tls: ConnectionOptions;
+  /** For the upgrade request (a proxy); undefined connects directly. */
+  agent?: Agent | undefined;
   maxMessageBytes: number;
   handshakeTimeoutMs: number;
   now: () => number;
@@ -36,6 +38,7 @@ export function connectWs(
       maxRedirects: 3,
       perMessageDeflate: false,
       ...options.tls,
+      ...(options.agent ? { agent: options.agent } : {}),
     });
     let opened = false;
     let lostReported = false;
@@ -59,7 +62,7 @@ export function connectWs(
       req.destroy();
       ws.terminate();
       reject(
-        new TransportError("CONNECTION_FAILED", `WebSocket upgrade refused with HTTP ${res.statusCode}`, {
+        new TransportError("CONNECTION_FAILED", res.statusCode === 407 ? PROXY_REFUSED : `WebSocket upgrade refused with HTTP ${res.statusCode}`, {
           ...(res.statusCode !== undefined ? { status: res.statusCode } : {}),
           ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
         }),

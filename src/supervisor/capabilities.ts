@@ -4,24 +4,25 @@
  * accepted (and warned about at load) but never sent to the server.
  */
 import { CAPABILITIES_WITHOUT_BEHAVIOUR, type ResolvedCapabilities } from "../config/schema.js";
-import { AgentCapabilities } from "../opamp/codec.js";
+import { agentCapabilityBits } from "../opamp/convert.js";
+import type { AgentCapability } from "../opamp/domain.js";
 
-const BITS: Record<keyof ResolvedCapabilities, AgentCapabilities> = {
-  reportsEffectiveConfig: AgentCapabilities.AgentCapabilities_ReportsEffectiveConfig,
-  reportsOwnMetrics: AgentCapabilities.AgentCapabilities_ReportsOwnMetrics,
-  reportsOwnLogs: AgentCapabilities.AgentCapabilities_ReportsOwnLogs,
-  reportsOwnTraces: AgentCapabilities.AgentCapabilities_ReportsOwnTraces,
-  reportsHealth: AgentCapabilities.AgentCapabilities_ReportsHealth,
-  acceptsRemoteConfig: AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig,
-  reportsRemoteConfig: AgentCapabilities.AgentCapabilities_ReportsRemoteConfig,
-  acceptsRestartCommand: AgentCapabilities.AgentCapabilities_AcceptsRestartCommand,
-  acceptsOpampConnectionSettings: AgentCapabilities.AgentCapabilities_AcceptsOpAMPConnectionSettings,
-  acceptsOtherConnectionSettings: AgentCapabilities.AgentCapabilities_AcceptsOtherConnectionSettings,
-  reportsAvailableComponents: AgentCapabilities.AgentCapabilities_ReportsAvailableComponents,
-  reportsHeartbeat: AgentCapabilities.AgentCapabilities_ReportsHeartbeat,
-  acceptsPackages: AgentCapabilities.AgentCapabilities_AcceptsPackages,
-  reportsPackageStatuses: AgentCapabilities.AgentCapabilities_ReportsPackageStatuses,
-  reportsConnectionSettingsStatus: AgentCapabilities.AgentCapabilities_ReportsConnectionSettingsStatus,
+const NAMES: Record<keyof ResolvedCapabilities, AgentCapability> = {
+  reportsEffectiveConfig: "reportsEffectiveConfig",
+  reportsOwnMetrics: "reportsOwnMetrics",
+  reportsOwnLogs: "reportsOwnLogs",
+  reportsOwnTraces: "reportsOwnTraces",
+  reportsHealth: "reportsHealth",
+  acceptsRemoteConfig: "acceptsRemoteConfig",
+  reportsRemoteConfig: "reportsRemoteConfig",
+  acceptsRestartCommand: "acceptsRestartCommand",
+  acceptsOpampConnectionSettings: "acceptsOpampConnectionSettings",
+  acceptsOtherConnectionSettings: "acceptsOtherConnectionSettings",
+  reportsAvailableComponents: "reportsAvailableComponents",
+  reportsHeartbeat: "reportsHeartbeat",
+  acceptsPackages: "acceptsPackages",
+  reportsPackageStatuses: "reportsPackageStatuses",
+  reportsConnectionSettingsStatus: "reportsConnectionSettingsStatus",
 };
 
 /** supervisor.yaml spelling → ResolvedCapabilities key ("reports_own_metrics" → "reportsOwnMetrics"). */
@@ -32,9 +33,8 @@ function camel(key: string): keyof ResolvedCapabilities {
 const NOT_ADVERTISED: ReadonlySet<keyof ResolvedCapabilities> = new Set(CAPABILITIES_WITHOUT_BEHAVIOUR.map(camel));
 
 export function capabilityBits(capabilities: ResolvedCapabilities): bigint {
-  let bits = BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus);
-  for (const key of Object.keys(BITS) as (keyof ResolvedCapabilities)[]) {
-    if (capabilities[key] && !NOT_ADVERTISED.has(key)) bits |= BigInt(BITS[key]);
-  }
-  return bits;
+  const on = (Object.keys(NAMES) as (keyof ResolvedCapabilities)[]).filter(
+    (key) => capabilities[key] && !NOT_ADVERTISED.has(key),
+  );
+  return agentCapabilityBits(on.map((key) => NAMES[key]));
 }

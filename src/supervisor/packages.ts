@@ -4,17 +4,14 @@
  * offer waiting behind a running upgrade replaces an older waiting one), report
  * PackageStatuses, and lend the upgrade transaction the collector restart and health window.
  */
-import type { ConnectionOptions } from "node:tls";
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Deps } from "../deps.js";
-import type { ConnectionTarget, OpampClient } from "../opamp/client.js";
-import { PackageDownloadDetailsSchema, PackageStatusEnum, PackageStatusesSchema, create } from "../opamp/codec.js";
-import type { PackageStatuses } from "../opamp/codec.js";
-import { buildTlsOptions } from "../opamp/tls-options.js";
-import type { TlsSettings } from "../opamp/tls-options.js";
+import { downloadAuth, downloadTls } from "../connection/index.js";
+import type { ServerTarget } from "../connection/index.js";
+import type { OpampClient } from "../opamp/client.js";
 import type { AuditLog, StateStore } from "../storage/index.js";
-import { PackageManager, offerFromMessage } from "../upgrade/index.js";
-import type { DownloadDetails, PackageStatusValue, ProveResult, StoredPackageStatuses } from "../upgrade/index.js";
+import { PackageManager, toPackageStatuses } from "../upgrade/index.js";
+import type { ProveResult } from "../upgrade/index.js";
 import type { SupervisorContext, SupervisorHooks } from "./context.js";
 import { EFFECTIVE_CONFIG_FILE } from "./context.js";
 import { compose, fallbackFiles, remoteFilesOf } from "./effective-config.js";
@@ -50,7 +47,7 @@ export async function preparePackages(input: {
 
 export interface AttachInput {
   ctx: SupervisorContext;
-  client: OpampClient;
+  client: OpampClient<ServerTarget>;
   queue: OperationQueue;
   packages: PackageManager;
   version: string;
@@ -68,14 +65,14 @@ export function attachPackages(input: AttachInput): void {
       version: input.version,
       sink: reports ? (statuses, details) => client.setStatus("packageStatuses", toPackageStatuses(statuses, details)) : undefined,
       tlsFor: (url) => downloadTls(client.target, url),
+      authFor: (url) => downloadAuth(client.target, url),
       effectiveConfig: async () => ((await currentComposition(ctx)).runnable ? ctx.stateDir.file(EFFECTIVE_CONFIG_FILE) : null),
       restartAndProve: () => restartAndProve(ctx),
       keepRunning: () => restartCollector(ctx).catch(() => undefined),
       onVersion: input.onVersion,
     })
     .catch((err: unknown) => ctx.logger.error({ err }, "could not report package statuses"));
-  client.on("packagesAvailable", (msg) => {
-    const offer = offerFromMessage(msg);
+  client.on("packagesAvailable", (offer) => {
     void queue.enqueueLatest("packages", () => packages.handleOffer(offer));
   });
 }
@@ -91,65 +88,4 @@ async function restartAndProve(ctx: SupervisorContext): Promise<ProveResult> {
   if (!composition.runnable) return { ok: true }; // nothing to run: --version was the whole proof
   const outcome = await rollout(ctx, composition.healthUrl, false);
   return outcome.ok ? { ok: true } : { ok: false, reason: outcome.reason, tail: outcome.tail };
-}
-
-/**
- * Downloads trust what the OpAMP connection trusts *now* — the settings in force, which may
- * be inline PEM, a certificate the server offered or a CSR renewed, not only supervisor.yaml's
- * files: its CA, minimum version and the operator's skip-verify. The client certificate (and
- * the server name override) go only to the host the OpAMP connection talks to.
- */
-export async function downloadTls(target: ConnectionTarget, url: URL): Promise<ConnectionOptions> {
-  const tls = target.tls ?? {};
-  const settings: TlsSettings = { minVersion: tls.minVersion ?? "TLSv1.2" };
-  if (tls.caPem !== undefined) settings.caPem = tls.caPem;
-  else if (tls.caFile) settings.caFile = tls.caFile;
-  if (tls.insecureSkipVerify) settings.insecureSkipVerify = true;
-  let sameHost = false;
-  try {
-    sameHost = new URL(target.endpoint).hostname === url.hostname;
-  } catch {
-    sameHost = false;
-  }
-  if (sameHost) {
-    if (tls.certPem !== undefined) settings.certPem = tls.certPem;
-    else if (tls.certFile) settings.certFile = tls.certFile;
-    if (tls.keyPem !== undefined) settings.keyPem = tls.keyPem;
-    else if (tls.keyFile) settings.keyFile = tls.keyFile;
-    if (tls.serverName) settings.serverName = tls.serverName;
-  }
-  return buildTlsOptions(settings);
-}
-
-const WIRE: Record<PackageStatusValue, PackageStatusEnum> = {
-  INSTALLED: PackageStatusEnum.PackageStatusEnum_Installed,
-  INSTALL_PENDING: PackageStatusEnum.PackageStatusEnum_InstallPending,
-  INSTALLING: PackageStatusEnum.PackageStatusEnum_Installing,
-  INSTALL_FAILED: PackageStatusEnum.PackageStatusEnum_InstallFailed,
-  DOWNLOADING: PackageStatusEnum.PackageStatusEnum_Downloading,
-};
-
-export function toPackageStatuses(doc: StoredPackageStatuses, details: ReadonlyMap<string, DownloadDetails>): PackageStatuses {
-  const packages: Record<string, ReturnType<typeof wireStatus>> = {};
-  for (const status of Object.values(doc.packages)) packages[status.name] = wireStatus(status, details.get(status.name));
-  return create(PackageStatusesSchema, {
-    packages,
-    serverProvidedAllPackagesHash: doc.serverProvidedAllPackagesHash,
-    errorMessage: doc.errorMessage,
-  });
-}
-
-function wireStatus(s: StoredPackageStatuses["packages"][string], details: DownloadDetails | undefined) {
-  return {
-    name: s.name,
-    agentHasVersion: s.agentHasVersion,
-    agentHasHash: s.agentHasHash,
-    serverOfferedVersion: s.serverOfferedVersion,
-    serverOfferedHash: s.serverOfferedHash,
-    status: WIRE[s.status],
-    errorMessage: s.status === "INSTALL_FAILED" ? s.errorMessage : "",
-    ...(s.status === "DOWNLOADING" && details
-      ? { downloadDetails: create(PackageDownloadDetailsSchema, { downloadPercent: details.percent, downloadBytesPerSecond: details.bytesPerSecond }) }
-      : {}),
-  };
 }

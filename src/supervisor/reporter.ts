@@ -5,17 +5,9 @@
 import type { ResolvedCapabilities } from "../config/schema.js";
 import type { CollectorHealth } from "../health/component-health.js";
 import { toComponentHealth } from "../health/component-health.js";
-import { EffectiveConfigSchema, RemoteConfigStatusSchema, RemoteConfigStatuses, create } from "../opamp/codec.js";
-import type { AgentDescription } from "../opamp/codec.js";
 import type { OpampClient } from "../opamp/client.js";
-import type { RemoteConfigStatusValue, StateStore, StoredRemoteConfigStatus } from "../storage/index.js";
-
-const WIRE_STATUS: Record<RemoteConfigStatusValue, RemoteConfigStatuses> = {
-  UNSET: RemoteConfigStatuses.RemoteConfigStatuses_UNSET,
-  APPLIED: RemoteConfigStatuses.RemoteConfigStatuses_APPLIED,
-  APPLYING: RemoteConfigStatuses.RemoteConfigStatuses_APPLYING,
-  FAILED: RemoteConfigStatuses.RemoteConfigStatuses_FAILED,
-};
+import type { AgentDescription } from "../opamp/domain.js";
+import type { StateStore, StoredRemoteConfigStatus } from "../storage/index.js";
 
 export class StatusReporter {
   #remoteStatus: StoredRemoteConfigStatus | undefined;
@@ -42,10 +34,7 @@ export class StatusReporter {
   effectiveConfig(yaml: string): void {
     if (!this.capabilities.reportsEffectiveConfig) return;
     const body = new TextEncoder().encode(yaml);
-    this.client.setStatus(
-      "effectiveConfig",
-      create(EffectiveConfigSchema, { configMap: { configMap: { "": { body, contentType: "text/yaml" } } } }),
-    );
+    this.client.setStatus("effectiveConfig", { configMap: { "": { body, contentType: "text/yaml" } } });
   }
 
   /** Persists first, then reports: what the server hears is what a restart will say. */
@@ -58,13 +47,6 @@ export class StatusReporter {
   restoreRemoteConfigStatus(status: StoredRemoteConfigStatus): void {
     this.#remoteStatus = status;
     if (!this.capabilities.reportsRemoteConfig) return;
-    this.client.setStatus(
-      "remoteConfigStatus",
-      create(RemoteConfigStatusSchema, {
-        lastRemoteConfigHash: status.hash,
-        status: WIRE_STATUS[status.status],
-        errorMessage: status.errorMessage,
-      }),
-    );
+    this.client.setStatus("remoteConfigStatus", { hash: status.hash, status: status.status, errorMessage: status.errorMessage });
   }
 }

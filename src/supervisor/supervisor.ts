@@ -11,6 +11,8 @@
 import { basename } from "node:path";
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Deps, Logger } from "../deps.js";
+import { ConnectionSettings } from "../connection/index.js";
+import type { ServerTarget } from "../connection/index.js";
 import { OpampClient } from "../opamp/client.js";
 import { CollectorProcess, readVersionInfo, reapLeftover } from "../process/index.js";
 import { AuditLog, StateStore, openStateDir, uidToText } from "../storage/index.js";
@@ -18,7 +20,6 @@ import type { StoredRemoteConfig } from "../storage/index.js";
 import { capabilityBits } from "./capabilities.js";
 import type { SupervisorContext, SupervisorHooks } from "./context.js";
 import { EFFECTIVE_CONFIG_FILE } from "./context.js";
-import { ConnectionSettings } from "./connection-settings.js";
 import { buildDescription } from "./description.js";
 import { compose, fallbackFiles, remoteFilesOf, writeEffective } from "./effective-config.js";
 import { HealthMonitor } from "./health-monitor.js";
@@ -71,7 +72,7 @@ export class Supervisor {
     // The name the collector gives itself in `--version` is its service.name in its own telemetry.
     const serviceName = versionInfo.name ?? basename(config.agent.executable).replace(/\.[cm]?js$/, "");
 
-    const client = new OpampClient({
+    const client = new OpampClient<ServerTarget>({
       heartbeatIntervalMs: config.server.heartbeatIntervalMs,
       ...connection.initialOptions(), // an interval the server offered before wins
       instanceUid,
@@ -156,15 +157,10 @@ export class Supervisor {
     }
   }
 
-  #listen(ctx: SupervisorContext, client: OpampClient, queue: OperationQueue, describe: (uid: Uint8Array) => void): void {
+  #listen(ctx: SupervisorContext, client: OpampClient<ServerTarget>, queue: OperationQueue, describe: (uid: Uint8Array) => void): void {
     const { logger, store } = ctx;
     client.on("remoteConfig", (rc) => {
-      const offer: StoredRemoteConfig = {
-        hash: rc.configHash,
-        configMap: Object.fromEntries(
-          Object.entries(rc.config?.configMap ?? {}).map(([name, file]) => [name, { body: file.body, contentType: file.contentType }]),
-        ),
-      };
+      const offer: StoredRemoteConfig = { hash: rc.hash, configMap: rc.configMap };
       void queue.enqueueLatest("remote-config", () => applyRemoteConfig(ctx, offer));
     });
     client.on("command", () => {

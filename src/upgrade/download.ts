@@ -28,6 +28,8 @@ export interface DownloadOptions {
   attempts: number;
   maxRedirects: number;
   tlsFor: (url: URL) => Promise<ConnectionOptions>;
+  /** The OpAMP connection's credentials (server.auth) for a URL of its own origin; {} elsewhere. */
+  authFor?: ((url: URL) => Promise<Record<string, string>>) | undefined;
   clock: Clock;
   signal: AbortSignal;
   /** Every chunk; `total` is undefined when the server sends no length. */
@@ -119,6 +121,7 @@ async function attemptOnce(
       headers: options.headers,
       maxRedirects: options.maxRedirects,
       tlsFor: options.tlsFor,
+      authFor: options.authFor,
       signal,
       onRequest: (destroy) => idle.arm(destroy),
     });

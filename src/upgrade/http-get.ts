@@ -3,17 +3,22 @@
  * response (status 2xx or an error status) so the caller decides what it means. Offered
  * headers may be credentials: they are sent to the offer's origin only, never after a
  * redirect to another origin, and never logged. An https URL never redirects to http.
+ * HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply per hop, as for the OpAMP connection.
  */
 import { request as httpRequest } from "node:http";
 import type { IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { ConnectionOptions } from "node:tls";
+import { proxyAgent } from "../connection/proxy.js";
+import { endpointScheme } from "../opamp/endpoint.js";
 
 export interface GetOptions {
   headers: Readonly<Record<string, string>>;
   maxRedirects: number;
   /** TLS options for an https URL (trust, client certificate); called per hop. */
   tlsFor: (url: URL) => Promise<ConnectionOptions>;
+  /** Credentials for a hop (server.auth for the OpAMP server's own origin); called per hop. */
+  authFor?: ((url: URL) => Promise<Record<string, string>>) | undefined;
   signal: AbortSignal;
   /** Called when the socket is assigned; the caller arms its idle watchdog on it. */
   onRequest?: (destroy: (err: Error) => void) => void;
@@ -37,7 +42,10 @@ export async function httpGet(url: URL, extraHeaders: Readonly<Record<string, st
   let current = url;
   let sendOffered = true;
   for (let hop = 0; ; hop++) {
-    const headers: Record<string, string> = { ...(sendOffered ? options.headers : {}), ...extraHeaders, "accept-encoding": "identity" };
+    const offered = sendOffered ? options.headers : {};
+    // The offer's own headers win over the connection's credentials: they are meant for this file.
+    const auth = Object.entries(options.authFor ? await options.authFor(current) : {}).filter(([k]) => !Object.keys(offered).some((o) => o.toLowerCase() === k.toLowerCase()));
+    const headers: Record<string, string> = { ...Object.fromEntries(auth), ...offered, ...extraHeaders, "accept-encoding": "identity" };
     const res = await once(current, headers, options);
     const location = res.headers.location;
     if (!REDIRECTS.has(res.statusCode ?? 0) || location === undefined) return { res, url: current };
@@ -49,19 +57,22 @@ export async function httpGet(url: URL, extraHeaders: Readonly<Record<string, st
     } catch (err) {
       throw new GetError(`the server redirected to an invalid URL`, false, { cause: err });
     }
-    if (next.protocol !== "http:" && next.protocol !== "https:") throw new GetError(`redirect to an unsupported scheme ${next.protocol}`, false);
-    if (current.protocol === "https:" && next.protocol === "http:") throw new GetError("refusing a redirect from https to http", false);
+    const scheme = endpointScheme(next);
+    if (scheme?.transport !== "http") throw new GetError(`redirect to an unsupported scheme ${next.protocol}`, false);
+    if (endpointScheme(current)?.secure && !scheme.secure) throw new GetError("refusing a redirect from https to http", false);
     if (next.origin !== url.origin) sendOffered = false;
     current = next;
   }
 }
 
 async function once(url: URL, headers: Record<string, string>, options: GetOptions): Promise<IncomingMessage> {
-  const tls = url.protocol === "https:" ? await options.tlsFor(url) : {};
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new GetError(`unsupported download URL scheme ${url.protocol}`, false);
-  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+  const scheme = endpointScheme(url);
+  if (scheme?.transport !== "http") throw new GetError(`unsupported download URL scheme ${url.protocol}`, false);
+  const tls = scheme.secure ? await options.tlsFor(url) : {};
+  const send = scheme.secure ? httpsRequest : httpRequest;
   return new Promise<IncomingMessage>((resolve, reject) => {
-    const req = send(url, { method: "GET", headers, agent: false, signal: options.signal, ...tls });
+    // No pooling (agent: false) unless a proxy carries the request; its agent takes the TLS options per request.
+    const req = send(url, { method: "GET", headers, agent: proxyAgent(url) ?? false, signal: options.signal, ...tls });
     options.onRequest?.((err) => req.destroy(err));
     req.once("response", resolve);
     req.once("error", (err: NodeJS.ErrnoException) => {

@@ -61,6 +61,7 @@ export interface InstallEnv {
   policy: TrustPolicy;
   checkpoint(step: UpgradeCheckpoint): void;
   tlsFor(url: URL): Promise<ConnectionOptions>;
+  authFor?(url: URL): Promise<Record<string, string>>;
   /** Path of the config the collector runs, or null when it runs none. */
   effectiveConfig(): Promise<string | null>;
   /** Restarts the collector from the executable path and proves it with the health window. */
@@ -121,6 +122,7 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
     attempts: env.settings.downloadAttempts,
     maxRedirects: env.settings.maxRedirects,
     tlsFor: env.tlsFor,
+    authFor: env.authFor ? (url) => env.authFor!(url) : undefined,
     clock: env.clock,
     signal: env.signal,
     onAttempt: ({ attempt, offset, total, status }) => {

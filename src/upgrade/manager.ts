@@ -42,6 +42,8 @@ export interface PackageRuntime {
   /** Undefined when package statuses are not reported (capability off). */
   sink: StatusSink | undefined;
   tlsFor(url: URL): Promise<ConnectionOptions>;
+  /** server.auth's headers for downloads from the OpAMP server's own origin. */
+  authFor?(url: URL): Promise<Record<string, string>>;
   effectiveConfig(): Promise<string | null>;
   restartAndProve(): Promise<ProveResult>;
   keepRunning(): Promise<void>;
@@ -175,6 +177,7 @@ export class PackageManager {
       policy: this.#policy,
       checkpoint: (step) => o.checkpoint(step),
       tlsFor: (url) => runtime.tlsFor(url),
+      authFor: (url) => runtime.authFor?.(url) ?? Promise.resolve({}),
       effectiveConfig: () => runtime.effectiveConfig(),
       restartAndProve: () => runtime.restartAndProve(),
       keepRunning: () => runtime.keepRunning(),

@@ -1,49 +1,12 @@
 /**
- * PackagesAvailable as the upgrade room sees it, and the diff against what is installed:
+ * The diff of a packages offer (the client's PackagesOffer) against what is installed:
  * the aggregate hash first, then per package. Hashes are the server's opaque bytes; they
  * are compared, never computed (OpAMP §3.12).
  */
-import type { PackagesAvailable } from "../opamp/codec.js";
-import { PackageType } from "../opamp/codec.js";
+import type { OfferedPackage, PackagesOffer } from "../opamp/domain.js";
 import type { StoredPackageState } from "./state.js";
 
-export interface OfferedFile {
-  url: string;
-  contentHash: Uint8Array;
-  signature: Uint8Array;
-  /** May hold credentials: never log the values. */
-  headers: Record<string, string>;
-}
-
-export interface OfferedPackage {
-  name: string;
-  kind: "top-level" | "addon";
-  version: string;
-  hash: Uint8Array;
-  file: OfferedFile | undefined;
-}
-
-export interface PackagesOffer {
-  allPackagesHash: Uint8Array;
-  packages: OfferedPackage[];
-}
-
-export function offerFromMessage(msg: PackagesAvailable): PackagesOffer {
-  const packages = Object.entries(msg.packages).map(([name, pkg]): OfferedPackage => {
-    const file = pkg.file;
-    const headers: Record<string, string> = {};
-    for (const header of file?.headers?.headers ?? []) if (header.key !== "") headers[header.key.toLowerCase()] = header.value;
-    return {
-      name,
-      kind: pkg.type === PackageType.PackageType_Addon ? "addon" : "top-level",
-      version: pkg.version,
-      hash: pkg.hash,
-      file: file ? { url: file.downloadUrl, contentHash: file.contentHash, signature: file.signature, headers } : undefined,
-    };
-  });
-  packages.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { allPackagesHash: msg.allPackagesHash, packages };
-}
+export type { OfferedFile, OfferedPackage, PackagesOffer } from "../opamp/domain.js";
 
 export type CollectorPlan =
   /** The offered package is the one installed: nothing to do. */

@@ -7,6 +7,7 @@
  * server offered; INSTALLING, DOWNLOADING and INSTALL_FAILED carry server_offered_hash, and
  * only INSTALL_FAILED carries an error message.
  */
+import type { PackageStatusesReport } from "../opamp/domain.js";
 import type { PackageStatusValue, PackageStore, StoredPackageStatus, StoredPackageStatuses } from "./state.js";
 
 export interface DownloadDetails {
@@ -124,4 +125,23 @@ export class ProgressMeter {
     const percent = total !== undefined && total > 0 ? Math.min(100, (received / total) * 100) : 0;
     return { percent: Math.round(percent * 100) / 100, bytesPerSecond: Math.max(0, Math.round(bytesPerSecond)) };
   }
+}
+
+/** What the server hears: the stored statuses, with download progress on DOWNLOADING only. */
+export function toPackageStatuses(doc: StoredPackageStatuses, details: ReadonlyMap<string, DownloadDetails>): PackageStatusesReport {
+  const packages: PackageStatusesReport["packages"] = {};
+  for (const s of Object.values(doc.packages)) {
+    const progress = s.status === "DOWNLOADING" ? details.get(s.name) : undefined;
+    packages[s.name] = {
+      name: s.name,
+      agentHasVersion: s.agentHasVersion,
+      agentHasHash: s.agentHasHash,
+      serverOfferedVersion: s.serverOfferedVersion,
+      serverOfferedHash: s.serverOfferedHash,
+      status: s.status,
+      errorMessage: s.status === "INSTALL_FAILED" ? s.errorMessage : "",
+      ...(progress ? { download: { percent: progress.percent, bytesPerSecond: progress.bytesPerSecond } } : {}),
+    };
+  }
+  return { packages, serverProvidedAllPackagesHash: doc.serverProvidedAllPackagesHash, errorMessage: doc.errorMessage };
 }

@@ -7,7 +7,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { PackageStatusEnum, RemoteConfigStatuses } from "../../src/opamp/codec.js";
+import { PackageStatusEnum, RemoteConfigStatuses } from "../../src/gen/opamp_pb.js";
 import { stubState } from "../e2e/harness.js";
 import type { StubState } from "../e2e/harness.js";
 import { EVENT_KINDS, freeDisk, newModel, runEvent } from "./events.js";
@@ -140,7 +140,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     report.checks[invariant] = (report.checks[invariant] ?? 0) + 1;
     if (problem === undefined) return;
     // The supervisor's last warnings say what it was doing.
-    const tail = world.sup.logs.filter((l) => l.level >= 40).slice(-2).map((l) => l.msg).join(" | ");
+    const tail = world.sup.logs.filter((l) => ["warn", "error", "fatal"].includes(l.level)).slice(-2).map((l) => l.msg).join(" | ");
     report.failures.push({ seed: options.seed, index, kind, invariant, detail: tail ? `${problem} [supervisor: ${tail}]` : problem });
     log(`chaos FAILURE seed=${options.seed} event #${index} (${kind}): ${invariant}: ${problem}${tail ? ` [supervisor: ${tail}]` : ""}`);
   };

@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import type { Server } from "node:net";
 import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { CommandType } from "../../src/opamp/codec.js";
+import { CommandType } from "../../src/gen/opamp_pb.js";
 import { signPackage } from "../upgrade/fixtures.js";
 import { pushOffer, stubBuild } from "../upgrade/e2e-support.js";
 import { stubState } from "../e2e/harness.js";

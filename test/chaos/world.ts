@@ -9,7 +9,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ServerCapabilities } from "../../src/opamp/codec.js";
+import { ServerCapabilities } from "../../src/gen/opamp_pb.js";
 import { encodePublicKey, generateKeyPair } from "../../src/upgrade/keys.js";
 import type { KeyPair } from "../../src/upgrade/keys.js";
 import { BASE_COLLECTOR, ROOT, freePort, startSupervisor } from "../e2e/harness.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AgentCapabilities } from "../../src/opamp/codec.js";
+import { AgentCapabilities } from "../../src/gen/opamp_pb.js";
 import { capabilityBits } from "../../src/supervisor/capabilities.js";
 import { CAPABILITY_DEFAULTS } from "../../src/config/schema.js";
 import { MINIMAL, resolve } from "./helpers.js";

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadSupervisorConfig } from "../../src/config/load.js";
 import { ConfigError } from "../../src/errors.js";
-import { clientCert, makeCa } from "../tls/pki.js";
+import { clientCert, makeCa } from "../connection/pki.js";
 
 let dir: string;
 beforeEach(async () => {

@@ -5,7 +5,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AgentCapabilities, RemoteConfigStatuses } from "../../src/opamp/codec.js";
+import { AgentCapabilities, RemoteConfigStatuses } from "../../src/gen/opamp_pb.js";
 import { OpampTestServer } from "../support/opamp-test-server.js";
 import { makeWorkspace, startSupervisor } from "./harness.js";
 import type { RunningSupervisor, Workspace } from "./harness.js";

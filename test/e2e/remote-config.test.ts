@@ -1,6 +1,6 @@
 import { readdir, writeFile } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { RemoteConfigStatuses } from "../../src/opamp/codec.js";
+import { RemoteConfigStatuses } from "../../src/gen/opamp_pb.js";
 import { OpampTestServer } from "../support/opamp-test-server.js";
 import type { Received } from "../support/opamp-test-server.js";
 import { BASE_COLLECTOR, auditLines, makeWorkspace, startSupervisor, waitForStub } from "./harness.js";

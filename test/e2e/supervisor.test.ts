@@ -1,7 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { attribute } from "../../src/supervisor/description.js";
+import { attribute } from "../support/wire.js";
 import { formatUuid } from "../../src/opamp/uuid.js";
 import { eventually } from "../support/fake-clock.js";
 import { OpampTestServer } from "../support/opamp-test-server.js";
@@ -40,6 +40,9 @@ describe("the supervisor daemon", () => {
     expect(attribute(description, "service.instance.id")).toBe(formatUuid(first.msg.instanceUid));
     expect(attribute(description, "os.type")).toBe("linux");
     expect(attribute(description, "host.name")).toBeTruthy();
+    // Semantic-convention names, as the Go supervisor's collectors report them (not Node's x64).
+    expect(attribute(description, "host.arch")).toBe(({ x64: "amd64", arm64: "arm64" } as Record<string, string>)[process.arch] ?? process.arch);
+    expect(attribute(description, "os.description")).toBeTruthy();
     const healthy = await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
     expect(healthy.msg.health?.startTimeUnixNano).toBeGreaterThan(0n);
     expect(healthy.msg.health?.status).toBe("StatusOK");

@@ -6,11 +6,11 @@ import { X509Certificate } from "node:crypto";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ConnectionSettingsStatuses } from "../../src/opamp/codec.js";
+import { ConnectionSettingsStatuses } from "../../src/gen/opamp_pb.js";
 import { OpampTestServer } from "../support/opamp-test-server.js";
 import type { Received } from "../support/opamp-test-server.js";
-import { clientCert, key, makeCa, mtlsServerOptions } from "../tls/pki.js";
-import type { Ca } from "../tls/pki.js";
+import { clientCert, key, makeCa, mtlsServerOptions } from "../connection/pki.js";
+import type { Ca } from "../connection/pki.js";
 import { makeWorkspace, startSupervisor } from "./harness.js";
 import type { RunningSupervisor, Workspace } from "./harness.js";
 

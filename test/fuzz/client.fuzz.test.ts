@@ -45,7 +45,7 @@ describe("fuzz: frames from a hostile server to a running client", () => {
     async () => {
       const server = await OpampTestServer.start();
       const client = new OpampClient({
-        endpoint: server.wsUrl,
+        target: { endpoint: server.wsUrl },
         instanceUid: TEST_UID,
         capabilities: BASIC_CAPABILITIES,
         backoff: { initialMs: 1, maxMs: 5, multiplier: 1.5, jitter: 0 },

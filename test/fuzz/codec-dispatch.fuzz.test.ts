@@ -6,8 +6,11 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AgentCapabilities, ServerToAgentSchema, create, decodeServerToAgent, equals, unframeWs } from "../../src/opamp/codec.js";
-import type { ServerToAgent } from "../../src/opamp/codec.js";
+import { create, equals } from "@bufbuild/protobuf";
+import { AgentCapabilities, ServerToAgentSchema } from "../../src/gen/opamp_pb.js";
+import type { ServerToAgent } from "../../src/gen/opamp_pb.js";
+import { decodeServerToAgent, unframeWs } from "../../src/opamp/codec.js";
+import { agentCapabilityBits } from "../../src/opamp/convert.js";
 import { dispatchMessage } from "../../src/opamp/dispatch.js";
 import type { MessageHost } from "../../src/opamp/dispatch.js";
 import { TransportError } from "../../src/opamp/transport.js";
@@ -39,7 +42,8 @@ function recordingHost(capabilities: number): { host: MessageHost; rec: Recorded
       if (event === "clientError") rec.errors.push(args[0]);
       return true;
     }) as MessageHost["emit"],
-    has: (capability) => (capabilities & capability) !== 0,
+    // ReportsStatus (bit 1) is always in the set; only the capability's own bit matters here.
+    has: (capability) => (BigInt(capabilities) & agentCapabilityBits([capability]) & ~1n) !== 0n,
     serverCapabilities: () => serverCaps,
     setServerCapabilities: (bits) => (serverCaps = bits),
     connectionLost: (error) => rec.lost.push(error),

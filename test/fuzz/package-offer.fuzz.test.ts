@@ -6,8 +6,10 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { PackagesAvailableSchema, create } from "../../src/opamp/codec.js";
-import { ADDON_REFUSAL, EXTRA_TOP_LEVEL_REFUSAL, offerFromMessage, planOffer } from "../../src/upgrade/offer.js";
+import { create } from "@bufbuild/protobuf";
+import { PackagesAvailableSchema } from "../../src/gen/opamp_pb.js";
+import { packagesFromWire } from "../../src/opamp/convert.js";
+import { ADDON_REFUSAL, EXTRA_TOP_LEVEL_REFUSAL, planOffer } from "../../src/upgrade/offer.js";
 import type { StoredPackageState } from "../../src/upgrade/state.js";
 import { generateKeyPair, signDigest } from "../../src/upgrade/keys.js";
 import { verifyPackage } from "../../src/upgrade/verify.js";
@@ -29,7 +31,7 @@ describe("fuzz: package metadata", () => {
       // Short hashes collide often, so "installed", "known-bad" and "unchanged" all happen.
       const shortHashes = packagesAvailable.map((init) => ({ ...init, allPackagesHash: (init.allPackagesHash ?? new Uint8Array()).subarray(0, 1) }));
       check("package offer", fc.tuple(shortHashes, state), scale(500), ([init, stored]) => {
-        const offer = offerFromMessage(create(PackagesAvailableSchema, init));
+        const offer = packagesFromWire(create(PackagesAvailableSchema, init));
         const names = offer.packages.map((p) => p.name);
         expect(names).toEqual([...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
         for (const p of offer.packages) for (const key of Object.keys(p.file?.headers ?? {})) expect(key).toBe(key.toLowerCase());

@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { toComponentHealth } from "../../src/health/component-health.js";
+import { statusToWire } from "../../src/opamp/convert.js";
 import { runHealthGate } from "../../src/health/gate.js";
 import { healthUrl, httpProbe } from "../../src/health/probe.js";
 import type { ProbeResult } from "../../src/health/probe.js";
@@ -122,11 +123,11 @@ describe("httpProbe", () => {
 
 describe("toComponentHealth", () => {
   it("uses nanoseconds, zero start time when not running, and last_error only when unhealthy", () => {
-    const up = toComponentHealth({ healthy: true, startedAtMs: 1_722_000_000_000, observedAtMs: 1_722_000_001_000, status: "StatusOK", lastError: "old" });
+    const up = statusToWire("health", toComponentHealth({ healthy: true, startedAtMs: 1_722_000_000_000, observedAtMs: 1_722_000_001_000, status: "StatusOK", lastError: "old" }));
     expect(up.startTimeUnixNano).toBe(1_722_000_000_000_000_000n);
     expect(up.statusTimeUnixNano).toBe(1_722_000_001_000_000_000n);
     expect(up.lastError).toBe("");
-    const down = toComponentHealth({ healthy: false, startedAtMs: undefined, observedAtMs: 1, status: "StatusFatalError", lastError: "exit 2" });
+    const down = statusToWire("health", toComponentHealth({ healthy: false, startedAtMs: undefined, observedAtMs: 1, status: "StatusFatalError", lastError: "exit 2" }));
     expect(down.startTimeUnixNano).toBe(0n);
     expect(down.lastError).toBe("exit 2");
   });

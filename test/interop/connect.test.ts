@@ -4,7 +4,7 @@
  * --version), the capabilities from supervisor.yaml and the collector's health.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { AgentCapabilities } from "../../src/opamp/codec.js";
+import { AgentCapabilities } from "../../src/gen/opamp_pb.js";
 import { startSupervisor } from "../e2e/harness.js";
 import type { RunningSupervisor } from "../e2e/harness.js";
 import {

@@ -14,8 +14,8 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startSupervisor } from "../e2e/harness.js";
 import type { RunningSupervisor, Workspace } from "../e2e/harness.js";
-import { clientCert, issue, key, makeCa, HOUR } from "../tls/pki.js";
-import type { Ca } from "../tls/pki.js";
+import { clientCert, issue, key, makeCa, HOUR } from "../connection/pki.js";
+import type { Ca } from "../connection/pki.js";
 import {
   OpampServer,
   SKIP_REASON,

@@ -13,8 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CLI, startSupervisor } from "../e2e/harness.js";
-import { clientCert, issue, key, makeCa } from "../tls/pki.js";
-import type { Ca } from "../tls/pki.js";
+import { clientCert, issue, key, makeCa } from "../connection/pki.js";
+import type { Ca } from "../connection/pki.js";
 import { watchPath } from "../upgrade/e2e-support.js";
 import type { RunningSupervisor, Workspace } from "../e2e/harness.js";
 import {

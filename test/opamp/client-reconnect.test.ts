@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ServerErrorResponseType } from "../../src/opamp/codec.js";
+import { ServerErrorResponseType } from "../../src/gen/opamp_pb.js";
 import { backoffDelays, makeClient } from "../support/client-fixture.js";
 import type { ClientHarness } from "../support/client-fixture.js";
 import { eventually } from "../support/fake-clock.js";
@@ -68,7 +68,7 @@ describe.each(["ws", "http"] as const)("reconnecting over %s", (transport) => {
 
   it("disconnects and waits for retry_info when the server is unavailable", async () => {
     h = makeClient(server, transport);
-    h.client.setStatus("agentDescription", { $typeName: "opamp.proto.v1.AgentDescription", identifyingAttributes: [], nonIdentifyingAttributes: [] });
+    h.client.setStatus("agentDescription", { identifying: {}, nonIdentifying: {} });
     server.respond = (msg) =>
       msg.sequenceNum === 0n
         ? {
@@ -91,11 +91,7 @@ describe.each(["ws", "http"] as const)("reconnecting over %s", (transport) => {
   it("never sends a message over the size cap, and keeps the connection", async () => {
     h = makeClient(server, transport, { maxMessageBytes: 300 });
     const big = "x".repeat(1_000);
-    h.client.setStatus("agentDescription", {
-      $typeName: "opamp.proto.v1.AgentDescription",
-      identifyingAttributes: [{ $typeName: "opamp.proto.v1.KeyValue", key: "big", value: { $typeName: "opamp.proto.v1.AnyValue", value: { case: "stringValue", value: big } } }],
-      nonIdentifyingAttributes: [],
-    });
+    h.client.setStatus("agentDescription", { identifying: { big }, nonIdentifying: {} });
     h.client.start();
     await eventually(() => h?.errors.some((e) => e.code === "MESSAGE_TOO_LARGE" && /not sent/.test(e.message)), 2000, "size error");
     const first = await server.waitFor(() => true);
@@ -119,7 +115,7 @@ describe.each(["ws", "http"] as const)("reconnecting over %s", (transport) => {
 describe("reconnecting over ws", () => {
   it("reconnects within one initial delay (jittered) after a stable connection drops, and resends the full state", async () => {
     h = makeClient(server, "ws", { stableAfterMs: 1_000 });
-    h.client.setStatus("remoteConfigStatus", { $typeName: "opamp.proto.v1.RemoteConfigStatus", lastRemoteConfigHash: new Uint8Array([1]), status: 1, errorMessage: "" });
+    h.client.setStatus("remoteConfigStatus", { hash: new Uint8Array([1]), status: "APPLIED", errorMessage: "" });
     h.client.start();
     await server.waitFor(() => true);
     await eventually(() => h?.client.state.kind === "connected" && h.clock.pending > 0, 2000, "connected");
@@ -198,7 +194,7 @@ describe("reconnecting over http", () => {
   it("does not resend the same request after HTTP 413", async () => {
     h = makeClient(server, "http");
     server.refusals.push({ status: 413 });
-    h.client.setStatus("health", { $typeName: "opamp.proto.v1.ComponentHealth", healthy: true, startTimeUnixNano: 0n, lastError: "", status: "x", statusTimeUnixNano: 0n, componentHealthMap: {}, attributes: [] });
+    h.client.setStatus("health", { healthy: true, startedAtMs: undefined, observedAtMs: 0, status: "x", lastError: "" });
     h.client.start();
     await eventually(() => h?.errors.some((e) => e.status === 413), 2000, "413");
     await eventually(() => h?.clock.pending, 2000, "idle");

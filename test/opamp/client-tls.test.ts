@@ -5,13 +5,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { TlsSettings } from "../../src/opamp/tls-options.js";
+import { serverTarget } from "../../src/connection/target.js";
+import type { ServerTarget } from "../../src/connection/target.js";
+import type { TlsSettings } from "../../src/connection/tls-options.js";
 import { eventually } from "../support/fake-clock.js";
 import { makeClient } from "../support/client-fixture.js";
 import type { ClientHarness } from "../support/client-fixture.js";
 import { OpampTestServer } from "../support/opamp-test-server.js";
-import { DAY, clientCert, makeCa, mtlsServerOptions } from "../tls/pki.js";
-import type { Ca } from "../tls/pki.js";
+import { DAY, clientCert, makeCa, mtlsServerOptions } from "../connection/pki.js";
+import type { Ca } from "../connection/pki.js";
 
 // Valid for the fake clock's 2026-01-01 start as well as for the real clock the server checks with.
 const validity = { notBefore: Date.UTC(2025, 0, 1), notAfter: Date.now() + 90 * DAY };
@@ -43,6 +45,9 @@ afterEach(async () => {
 });
 
 const fingerprint = (pem: string): string => new X509Certificate(pem).fingerprint256;
+/** A target as the connection room builds it: TLS options built (and files read) at every connect. */
+const tlsTarget = (endpoint: string, tls: TlsSettings, headers: Record<string, string> = {}): ServerTarget =>
+  serverTarget({ endpoint, headers, tls }, { now: () => Date.now() });
 const tlsWith = (cert: { certPem: string; keyPem: string } | undefined): TlsSettings => ({
   caPem: serverCa.certPem,
   ...(cert ? { certPem: cert.certPem, keyPem: cert.keyPem } : {}),
@@ -53,7 +58,7 @@ describe.each(["ws", "http"] as const)("mutual TLS over %s", (transport) => {
 
   it("connects with a client certificate the server requires, and the server sees it", async () => {
     server = await OpampTestServer.start({ tls: mtlsServerOptions(serverCa, clientCa) });
-    h = makeClient(server, transport, { tls: tlsWith(first) });
+    h = makeClient(server, transport, { target: tlsTarget(url(server), tlsWith(first)) });
     h.client.start();
     const r = await server.waitFor(() => true);
     expect(url(server)).toMatch(/^(wss|https):/);
@@ -62,12 +67,12 @@ describe.each(["ws", "http"] as const)("mutual TLS over %s", (transport) => {
 
   it("tries new settings on a new connection and keeps them once the server answers", async () => {
     server = await OpampTestServer.start({ tls: mtlsServerOptions(serverCa, clientCa) });
-    h = makeClient(server, transport, { tls: tlsWith(first), heartbeatIntervalMs: 1_000_000 });
+    h = makeClient(server, transport, { target: tlsTarget(url(server), tlsWith(first)), heartbeatIntervalMs: 1_000_000 });
     h.client.start();
     await server.waitFor(() => true);
     await eventually(() => h?.client.state.kind === "connected", 2000, "connected");
     const before = server.received.length;
-    const target = { endpoint: url(server), headers: { "X-Trial": "1" }, tls: tlsWith(second) };
+    const target = tlsTarget(url(server), tlsWith(second), { "X-Trial": "1" });
     const result = await h.client.trySettings(target, { timeoutMs: 5_000 });
     expect(result).toEqual({ ok: true });
     expect(h.client.target).toBe(target);
@@ -81,13 +86,13 @@ describe.each(["ws", "http"] as const)("mutual TLS over %s", (transport) => {
 
   it("goes back to the previous settings when the server refuses the new certificate", async () => {
     server = await OpampTestServer.start({ tls: mtlsServerOptions(serverCa, clientCa) });
-    h = makeClient(server, transport, { tls: tlsWith(first) });
+    h = makeClient(server, transport, { target: tlsTarget(url(server), tlsWith(first)) });
     h.client.start();
     await server.waitFor(() => true);
     await eventually(() => h?.client.state.kind === "connected", 2000, "connected");
     const original = h.client.target;
     const rogue = clientCert(rogueCa, 1, validity);
-    const result = await h.client.trySettings({ endpoint: url(server), tls: tlsWith(rogue) }, { timeoutMs: 5_000 });
+    const result = await h.client.trySettings(tlsTarget(url(server), tlsWith(rogue)), { timeoutMs: 5_000 });
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.error.message).toMatch(/TLS|socket|ECONNRESET|hang up|closed/i);
     expect(h.client.target).toBe(original);
@@ -166,7 +171,7 @@ describe("TLS errors name what to fix", () => {
     server = await OpampTestServer.start({ tls: mtlsServerOptions(serverCa, clientCa) });
     const caFile = join(dir, "wrong-ca.pem");
     await writeFile(caFile, rogueCa.certPem);
-    h = makeClient(server, "ws", { tls: { caFile, certPem: first.certPem, keyPem: first.keyPem } });
+    h = makeClient(server, "ws", { target: tlsTarget(server.wsUrl, { caFile, certPem: first.certPem, keyPem: first.keyPem }) });
     const saved = process.env["NODE_TLS_REJECT_UNAUTHORIZED"];
     process.env["NODE_TLS_REJECT_UNAUTHORIZED"] = "0";
     try {
@@ -186,7 +191,7 @@ describe("TLS errors name what to fix", () => {
     const keyFile = join(dir, "agent.key");
     await writeFile(certFile, first.certPem);
     await writeFile(keyFile, second.keyPem);
-    h = makeClient(server, "ws", { tls: { caPem: serverCa.certPem, certFile, keyFile } });
+    h = makeClient(server, "ws", { target: tlsTarget(server.wsUrl, { caPem: serverCa.certPem, certFile, keyFile }) });
     h.client.start();
     await eventually(() => h?.errors[0], 3000, "an error");
     expect(h.errors[0]?.message).toContain(`server.tls.cert_file ${certFile} with key_file ${keyFile}: the private key does not match the certificate`);
@@ -194,7 +199,7 @@ describe("TLS errors name what to fix", () => {
     const expired = clientCert(clientCa, 0, { notBefore: Date.UTC(2024, 0, 1), notAfter: Date.UTC(2025, 0, 1) });
     await writeFile(certFile, expired.certPem);
     await writeFile(keyFile, expired.keyPem);
-    h = makeClient(server, "ws", { tls: { caPem: serverCa.certPem, certFile, keyFile } });
+    h = makeClient(server, "ws", { target: tlsTarget(server.wsUrl, { caPem: serverCa.certPem, certFile, keyFile }) });
     h.client.start();
     await eventually(() => h?.errors[0], 3000, "an error");
     expect(h.errors[0]?.message).toMatch(new RegExp(`cert_file ${certFile} with key_file ${keyFile}: expired on 2025-01-01`));
@@ -203,7 +208,7 @@ describe("TLS errors name what to fix", () => {
 
   it("a server that wants a client certificate says so", async () => {
     server = await OpampTestServer.start({ tls: mtlsServerOptions(serverCa, clientCa) });
-    h = makeClient(server, "http", { tls: { caPem: serverCa.certPem } });
+    h = makeClient(server, "http", { target: tlsTarget(server.httpUrl, { caPem: serverCa.certPem }) });
     h.client.start();
     await eventually(() => h?.errors[0], 3000, "an error");
     expect(h.errors[0]?.message).toMatch(/requires a client certificate|socket hang up|ECONNRESET/);

@@ -1,24 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  AgentCapabilities,
-  AgentDescriptionSchema,
-  AgentToServerFlags,
-  ComponentHealthSchema,
-  ServerToAgentFlags,
-  create,
-} from "../../src/opamp/codec.js";
+import { AgentCapabilities, AgentToServerFlags, ServerToAgentFlags } from "../../src/gen/opamp_pb.js";
 import type { OpampClient } from "../../src/opamp/client.js";
+import type { AgentDescription, ComponentHealth } from "../../src/opamp/domain.js";
 import { formatUuid } from "../../src/opamp/uuid.js";
 import { BASIC_CAPABILITIES, TEST_UID, makeClient } from "../support/client-fixture.js";
 import type { ClientHarness } from "../support/client-fixture.js";
 import { eventually, settle } from "../support/fake-clock.js";
 import { OpampTestServer } from "../support/opamp-test-server.js";
 
-const description = create(AgentDescriptionSchema, {
-  identifyingAttributes: [{ key: "service.name", value: { value: { case: "stringValue", value: "otelcol" } } }],
-});
-const healthy = create(ComponentHealthSchema, { healthy: true, startTimeUnixNano: 1n, status: "StatusOK" });
-const unhealthy = create(ComponentHealthSchema, { healthy: false, status: "StatusFatalError", lastError: "boom" });
+const description: AgentDescription = { identifying: { "service.name": "otelcol" }, nonIdentifying: {} };
+const healthy: ComponentHealth = { healthy: true, startedAtMs: 1, observedAtMs: 0, status: "StatusOK", lastError: "" };
+const unhealthy: ComponentHealth = { healthy: false, startedAtMs: undefined, observedAtMs: 0, status: "StatusFatalError", lastError: "boom" };
 
 /** Waits until the client sleeps (its heartbeat or poll timer), so advancing time fires it. */
 async function idle(h: ClientHarness): Promise<void> {
@@ -83,7 +75,7 @@ describe.each(["ws", "http"] as const)("OpAMP client over %s", (transport) => {
     const second = await server.waitFor((r) => r.msg.sequenceNum === 1n);
     expect(second.msg.health?.lastError).toBe("boom");
     expect(second.msg.agentDescription).toBeUndefined();
-    client.setStatus("agentDescription", create(AgentDescriptionSchema, { nonIdentifyingAttributes: [] }));
+    client.setStatus("agentDescription", { identifying: {}, nonIdentifying: {} });
     const third = await server.waitFor((r) => r.msg.sequenceNum === 2n);
     expect(third.msg.health).toBeUndefined();
     expect(third.msg.agentDescription).toBeDefined();
@@ -152,7 +144,7 @@ describe.each(["ws", "http"] as const)("OpAMP client over %s", (transport) => {
   it("hands remote configs to the caller", async () => {
     const configs: string[] = [];
     start();
-    client.on("remoteConfig", (rc) => configs.push(Buffer.from(rc.configHash).toString("hex")));
+    client.on("remoteConfig", (rc) => configs.push(Buffer.from(rc.hash).toString("hex")));
     server.respond = (msg) =>
       msg.sequenceNum === 0n ? { remoteConfig: { configHash: new Uint8Array([1, 2]), config: { configMap: {} } } } : undefined;
     await eventually(() => configs.length === 1, 2000, "remoteConfig event");
@@ -160,10 +152,10 @@ describe.each(["ws", "http"] as const)("OpAMP client over %s", (transport) => {
   });
 
   it("runs a restart command only with AcceptsRestartCommand, ignoring the other fields", async () => {
-    const commands: number[] = [];
+    const commands: string[] = [];
     const configs: number[] = [];
     start({ capabilities: BASIC_CAPABILITIES | BigInt(AgentCapabilities.AgentCapabilities_AcceptsRestartCommand) });
-    client.on("command", (c) => commands.push(c.type));
+    client.on("command", (c) => commands.push(c.kind));
     client.on("remoteConfig", () => configs.push(1));
     server.respond = (msg) =>
       msg.sequenceNum === 0n ? { command: {}, remoteConfig: { configHash: new Uint8Array([1]) } } : undefined;
@@ -172,9 +164,9 @@ describe.each(["ws", "http"] as const)("OpAMP client over %s", (transport) => {
   });
 
   it("ignores a restart command without the capability", async () => {
-    const commands: number[] = [];
+    const commands: string[] = [];
     start();
-    client.on("command", (c) => commands.push(c.type));
+    client.on("command", (c) => commands.push(c.kind));
     const seen: number[] = [];
     client.on("message", () => seen.push(1));
     server.respond = (msg) => (msg.sequenceNum === 0n ? { command: {} } : undefined);

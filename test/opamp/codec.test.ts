@@ -1,18 +1,7 @@
 import { describe, expect, it } from "vitest";
-import {
-  ComponentHealthSchema,
-  RemoteConfigStatusSchema,
-  RemoteConfigStatuses,
-  create,
-  decodeServerToAgent,
-  encodeAgentToServer,
-  encodeServerToAgent,
-  frameWs,
-  newAgentToServer,
-  newServerToAgent,
-  toBinary,
-  unframeWs,
-} from "../../src/opamp/codec.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { ComponentHealthSchema, RemoteConfigStatusSchema, RemoteConfigStatuses } from "../../src/gen/opamp_pb.js";
+import { decodeServerToAgent, encodeAgentToServer, encodeServerToAgent, frameWs, newAgentToServer, newServerToAgent, unframeWs } from "../../src/opamp/codec.js";
 import { ProtocolError } from "../../src/errors.js";
 import { BASIC_CAPABILITIES, TEST_UID } from "../support/client-fixture.js";
 

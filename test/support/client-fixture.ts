@@ -1,5 +1,5 @@
 /** Builds OpAMP clients wired to a test server, a fake clock and a recording logger. */
-import { AgentCapabilities } from "../../src/opamp/codec.js";
+import { AgentCapabilities } from "../../src/gen/opamp_pb.js";
 import { OpampClient } from "../../src/opamp/client.js";
 import type { ConnectionState, OpampClientOptions } from "../../src/opamp/client.js";
 import type { TransportError } from "../../src/opamp/transport.js";
@@ -34,7 +34,7 @@ export function makeClient(
   const clock = new FakeClock();
   const { random, ...rest } = overrides;
   const client = new OpampClient({
-    endpoint: transport === "ws" ? server.wsUrl : server.httpUrl,
+    target: { endpoint: transport === "ws" ? server.wsUrl : server.httpUrl },
     instanceUid: TEST_UID,
     capabilities: BASIC_CAPABILITIES,
     deps: { clock, random: random ?? (() => 0.5), logger: silentLogger },

@@ -12,15 +12,10 @@ import type { TLSSocket } from "node:tls";
 import { gzipSync } from "node:zlib";
 import { WebSocketServer } from "ws";
 import type { WebSocket } from "ws";
-import {
-  ServerCapabilities,
-  decodeAgentToServer,
-  encodeServerToAgent,
-  frameWs,
-  newServerToAgent,
-  unframeWs,
-} from "../../src/opamp/codec.js";
-import type { AgentToServer, MessageInitShape, ServerToAgent, ServerToAgentSchema } from "../../src/opamp/codec.js";
+import { ServerCapabilities } from "../../src/gen/opamp_pb.js";
+import { decodeAgentToServer, encodeServerToAgent, frameWs, newServerToAgent, unframeWs } from "../../src/opamp/codec.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { AgentToServer, ServerToAgent, ServerToAgentSchema } from "../../src/gen/opamp_pb.js";
 
 export interface Received {
   connection: number;

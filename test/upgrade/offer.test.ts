@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { PackageType, PackagesAvailableSchema, create } from "../../src/opamp/codec.js";
-import { ADDON_REFUSAL, EXTRA_TOP_LEVEL_REFUSAL, offerFromMessage, planOffer } from "../../src/upgrade/offer.js";
+import { create } from "@bufbuild/protobuf";
+import { PackageType, PackagesAvailableSchema } from "../../src/gen/opamp_pb.js";
+import { packagesFromWire as offerFromMessage } from "../../src/opamp/convert.js";
+import { ADDON_REFUSAL, EXTRA_TOP_LEVEL_REFUSAL, planOffer } from "../../src/upgrade/offer.js";
 import type { PackagesOffer } from "../../src/upgrade/offer.js";
 import { EMPTY_STATE } from "../../src/upgrade/state.js";
 import type { StoredPackageState } from "../../src/upgrade/state.js";
@@ -28,7 +30,7 @@ function offer(all: Uint8Array, packages: Array<{ name: string; addon?: boolean;
 
 const state = (patch: Partial<StoredPackageState>): StoredPackageState => ({ ...EMPTY_STATE, failed: [], ...patch });
 
-describe("offerFromMessage", () => {
+describe("PackagesAvailable as the upgrade room sees it (packagesFromWire)", () => {
   it("keeps names, kinds, hashes and the file, with header names lower-cased", () => {
     const o = offer(bytes(9), [{ name: "", hash: bytes(1) }, { name: "plugin", addon: true, hash: bytes(2) }]);
     expect(o.packages.map((p) => [p.name, p.kind])).toEqual([["", "top-level"], ["plugin", "addon"]]);

@@ -2,9 +2,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { TlsSettings } from "../../src/opamp/tls-options.js";
-import { PackageStatusEnum } from "../../src/opamp/codec.js";
-import { downloadTls, toPackageStatuses } from "../../src/supervisor/packages.js";
+import { downloadTls } from "../../src/connection/download-tls.js";
+import type { TlsSettings } from "../../src/connection/tls-options.js";
+import { PackageStatusEnum } from "../../src/gen/opamp_pb.js";
+import { statusToWire } from "../../src/opamp/convert.js";
+import { toPackageStatuses as toReport } from "../../src/upgrade/statuses.js";
 import { selfSigned } from "./fixtures.js";
 import type { StoredPackageStatus } from "../../src/upgrade/state.js";
 
@@ -54,6 +56,8 @@ describe("downloadTls", () => {
     expect(plain.rejectUnauthorized).not.toBe(false);
   });
 });
+
+const toPackageStatuses = (...args: Parameters<typeof toReport>) => statusToWire("packageStatuses", toReport(...args));
 
 describe("toPackageStatuses", () => {
   const status = (patch: Partial<StoredPackageStatus>): StoredPackageStatus => ({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkCertificate, certificateInfo } from "../../src/tls/certificate.js";
-import { pemBlocks } from "../../src/tls/pem.js";
+import { checkCertificate, certificateInfo } from "../../src/connection/certificate.js";
+import { pemBlocks } from "../../src/connection/pem.js";
 import { DAY, clientCert, key, makeCa } from "./pki.js";
 
 const now = Date.now();

@@ -5,8 +5,8 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/deps.js";
 import { StateCorruptError, StateStore, openStateDir } from "../../src/storage/index.js";
 import type { StateDir } from "../../src/storage/index.js";
-import { CredentialStore } from "../../src/tls/credential-store.js";
-import type { StoredConnectionSettings } from "../../src/tls/credential-store.js";
+import { CredentialStore } from "../../src/connection/credential-store.js";
+import type { StoredConnectionSettings } from "../../src/connection/credential-store.js";
 
 let dir: StateDir;
 let creds: CredentialStore;

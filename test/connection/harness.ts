@@ -15,7 +15,7 @@ import { OpampClient } from "../../src/opamp/client.js";
 import { AuditLog, StateStore, openStateDir } from "../../src/storage/index.js";
 import type { StateDir } from "../../src/storage/index.js";
 import { capabilityBits } from "../../src/supervisor/capabilities.js";
-import { ConnectionSettings } from "../../src/supervisor/connection-settings.js";
+import { ConnectionSettings } from "../../src/connection/connection-settings.js";
 import { OperationQueue } from "../../src/supervisor/queue.js";
 import { createLogger } from "../../src/telemetry/logger.js";
 import { TEST_UID } from "../support/client-fixture.js";

@@ -16,31 +16,31 @@
  */
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Deps, Logger } from "../deps.js";
-import { serverHas } from "../opamp/client.js";
 import type { OpampClient } from "../opamp/client.js";
-import type { TlsSettings } from "../opamp/tls-options.js";
-import {
-  ConnectionSettingsRequestSchema,
-  ConnectionSettingsStatusSchema,
-  ConnectionSettingsStatuses,
-  ServerCapabilities,
-  create,
-} from "../opamp/codec.js";
-import type { ConnectionSettingsOffers, OpAMPConnectionSettings } from "../opamp/codec.js";
+import type { ConnectionSettingsOffer, OfferedSettings } from "../opamp/domain.js";
+import { isSecureEndpoint } from "../opamp/endpoint.js";
 import type { AuditLog, StateDir, StateStore } from "../storage/index.js";
 import { bytesToHex, uidToText } from "../storage/index.js";
-import { CertificateFileWatcher, CredentialStore, RenewalScheduler, evaluateOffer, generateCertificateRequest, pemFromBytes } from "../tls/index.js";
-import type { ConnectionStatusValue, FileSnapshot, OfferedSettings, PendingCsr, StoredConnectionStatus } from "../tls/index.js";
-import type { ActiveSettings, InitialSettings } from "./connection-state.js";
-import { isSecureEndpoint, loadInitialSettings, policyState, shortFingerprint, targetFor, watchedFiles } from "./connection-state.js";
-import type { OperationQueue } from "./queue.js";
+import type { ActiveSettings, InitialSettings } from "./active-settings.js";
+import { describeSettings, loadInitialSettings, policyState, shortFingerprint, targetFor, watchedFiles } from "./active-settings.js";
+import { CredentialStore } from "./credential-store.js";
+import type { PendingCsr } from "./credential-store.js";
+import { generateCertificateRequest } from "./csr.js";
+import { CertificateFileWatcher } from "./file-watch.js";
+import type { FileSnapshot } from "./file-watch.js";
+import { evaluateOffer } from "./offer-policy.js";
+import { RenewalScheduler } from "./renewal.js";
+import { authHeaders, authOf } from "./auth.js";
+import type { AuthHeaders } from "./auth.js";
+import { SettingsStatus } from "./settings-status.js";
+import type { ServerTarget } from "./target.js";
 
-const WIRE_STATUS: Record<ConnectionStatusValue, ConnectionSettingsStatuses> = {
-  UNSET: ConnectionSettingsStatuses.ConnectionSettingsStatuses_UNSET,
-  APPLYING: ConnectionSettingsStatuses.ConnectionSettingsStatuses_APPLYING,
-  APPLIED: ConnectionSettingsStatuses.ConnectionSettingsStatuses_APPLIED,
-  FAILED: ConnectionSettingsStatuses.ConnectionSettingsStatuses_FAILED,
-};
+/** The supervisor's operation queue, as far as connection work needs it: one operation at a time. */
+export interface OperationQueue {
+  enqueue(name: string, op: () => Promise<void>): Promise<void>;
+  /** Replaces a waiting operation with the same key. */
+  enqueueLatest(key: string, op: () => Promise<void>): Promise<void>;
+}
 
 export interface ConnectionSettingsOptions {
   config: ResolvedConfig;
@@ -58,18 +58,21 @@ export class ConnectionSettings {
   readonly #store: CredentialStore;
   readonly #baseline: string;
   #active: ActiveSettings;
-  #status: StoredConnectionStatus | undefined;
-  /** Offer hash last acted on; the same offer again is ignored (as opamp-go does). */
-  #lastHash: string | undefined;
+  readonly #status: SettingsStatus;
+  /** One for the supervisor's life: an OAuth2 token outlives a reconnect. */
+  readonly #auth: AuthHeaders | undefined;
   #pending: PendingCsr | undefined;
   #forceRenewal = false;
-  #client: OpampClient | undefined;
+  #client: OpampClient<ServerTarget> | undefined;
   #watcher: CertificateFileWatcher | undefined;
   #renewal: RenewalScheduler | undefined;
   #loops: Array<Promise<void>> = [];
   #activeSnapshotId: string | undefined;
 
-  private constructor(o: ConnectionSettingsOptions, store: CredentialStore, initial: InitialSettings) {
+  private constructor(o: ConnectionSettingsOptions, store: CredentialStore, initial: InitialSettings, status: SettingsStatus) {
+    this.#status = status;
+    const auth = authOf(o.config);
+    this.#auth = auth ? authHeaders(auth, { clock: o.deps.clock }) : undefined;
     this.#config = o.config;
     this.#deps = o.deps;
     this.#logger = o.deps.logger.child({ component: "tls" });
@@ -85,33 +88,35 @@ export class ConnectionSettings {
     const store = await CredentialStore.open(o.stateDir, o.store);
     const logger = o.deps.logger.child({ component: "tls" });
     const initial = await loadInitialSettings(o.config, store, { now: o.deps.clock.now(), logger });
-    const self = new ConnectionSettings(o, store, initial);
-    await self.#settleStatus();
+    const status = await SettingsStatus.open(store, o.config.capabilities.reportsConnectionSettingsStatus);
+    const self = new ConnectionSettings(o, store, initial, status);
     self.#pending = await store.readPendingCsr().catch(() => undefined);
-    self.#describeStart();
+    describeSettings(initial.active, o.config, logger);
     return self;
   }
 
-  /** Endpoint, headers, TLS and heartbeat for the client's first connection. */
-  initialOptions(): { endpoint: string; headers: Record<string, string>; tls: TlsSettings; heartbeatIntervalMs?: number } {
-    const target = targetFor(this.#active, this.#config);
+  /** The target and heartbeat for the client's first connection. */
+  initialOptions(): { target: ServerTarget; heartbeatIntervalMs?: number } {
     const heartbeat = this.#active.heartbeatSeconds;
     return {
-      endpoint: target.endpoint,
-      headers: { ...target.headers },
-      tls: target.tls ?? {},
+      target: this.#targetFor(this.#active),
       ...(heartbeat !== null && this.#config.capabilities.reportsHeartbeat ? { heartbeatIntervalMs: heartbeat * 1000 } : {}),
     };
   }
 
+  #targetFor(active: ActiveSettings): ServerTarget {
+    return targetFor(active, this.#config, { now: () => this.#deps.clock.now(), auth: this.#auth });
+  }
+
   /** Wires client events to queued operations and starts renewal and file watching. */
-  attach(client: OpampClient, queue: OperationQueue, signal: AbortSignal): void {
+  attach(client: OpampClient<ServerTarget>, queue: OperationQueue, signal: AbortSignal): void {
     this.#client = client;
-    if (this.#status) this.#report(this.#status);
+    this.#status.attach(client);
     client.on("connectionSettings", (offer) => {
-      if (!offer.opamp) return;
+      const opamp = offer.opamp;
+      if (!opamp) return;
       const receivedAt = this.#deps.clock.now();
-      void queue.enqueueLatest("connection-settings", () => this.#applyOffer(offer, offer.opamp as OpAMPConnectionSettings, receivedAt));
+      void queue.enqueueLatest("connection-settings", () => this.#applyOffer(offer, opamp, receivedAt));
     });
     client.on("serverCapabilities", () => this.#renewal?.poke());
     client.on("state", (state) => {
@@ -156,25 +161,25 @@ export class ConnectionSettings {
 
   // --- offers ----------------------------------------------------------------------------
 
-  async #applyOffer(offer: ConnectionSettingsOffers, opamp: OpAMPConnectionSettings, receivedAt: number): Promise<void> {
+  async #applyOffer(offer: ConnectionSettingsOffer, opamp: OfferedSettings, receivedAt: number): Promise<void> {
     const hashHex = bytesToHex(offer.hash);
-    if (hashHex === this.#lastHash) return;
+    if (hashHex === this.#status.lastHash) return;
     if (!this.#config.capabilities.acceptsOpampConnectionSettings) {
       if (this.#config.capabilities.reportsConnectionSettingsStatus) {
-        await this.#setStatus(offer.hash, "FAILED", "this agent does not accept OpAMP connection settings (capabilities.accepts_opamp_connection_settings is false)");
+        await this.#status.set(offer.hash, "FAILED", "this agent does not accept OpAMP connection settings (capabilities.accepts_opamp_connection_settings is false)");
       }
       return;
     }
-    this.#lastHash = hashHex;
-    await this.#setStatus(offer.hash, "APPLYING", "");
+    this.#status.lastHash = hashHex;
+    await this.#status.set(offer.hash, "APPLYING", "");
     const current = this.#active;
-    const decision = evaluateOffer(await policyState(current, this.#config), toOffered(opamp), {
+    const decision = evaluateOffer(await policyState(current, this.#config), opamp, {
       now: this.#deps.clock.now(),
       pendingCsrKeyPem: this.#pending?.keyPem,
     });
     if (!decision.ok) return this.#offerFailed(offer.hash, decision.reason, "refused");
     if (decision.ignored.length > 0) this.#logger.info({ fields: decision.ignored, hash: hashHex }, "offer fields not supported; ignored");
-    const heartbeatSeconds = this.#config.capabilities.reportsHeartbeat ? Number(opamp.heartbeatIntervalSeconds) : current.heartbeatSeconds;
+    const heartbeatSeconds = this.#config.capabilities.reportsHeartbeat ? opamp.heartbeatIntervalSeconds : current.heartbeatSeconds;
 
     const newClient = decision.client;
     const ref = newClient ? await this.#store.stageCertificate(newClient) : undefined;
@@ -188,7 +193,7 @@ export class ConnectionSettings {
       heartbeatSeconds,
     };
     if (decision.changed) {
-      const result = await this.#client!.trySettings(targetFor(candidate, this.#config), { timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs });
+      const result = await this.#client!.trySettings(this.#targetFor(candidate), { timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs });
       if (!result.ok) {
         if (ref) await this.#store.discard(ref);
         return this.#offerFailed(offer.hash, `could not connect with the offered settings, kept the previous ones: ${result.error.message}`, "rolled-back");
@@ -207,7 +212,7 @@ export class ConnectionSettings {
     } catch (err) {
       // Settings that would not survive a restart are not kept: back to the previous ones.
       this.#logger.error({ err }, "cannot persist the accepted connection settings");
-      if (decision.changed) await this.#client!.trySettings(targetFor(current, this.#config), { timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs });
+      if (decision.changed) await this.#client!.trySettings(this.#targetFor(current), { timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs });
       if (ref) await this.#store.discard(ref).catch(() => undefined);
       return this.#offerFailed(offer.hash, `could not persist the settings (${(err as NodeJS.ErrnoException).code ?? "write error"}); kept the previous ones`, "rolled-back");
     }
@@ -217,7 +222,7 @@ export class ConnectionSettings {
       await this.#store.clearPendingCsr();
     }
     this.#active = candidate;
-    await this.#setStatus(offer.hash, "APPLIED", "");
+    await this.#status.set(offer.hash, "APPLIED", "");
     const certificate = newClient ? { subject: newClient.info.subject, notAfter: new Date(newClient.info.notAfter).toISOString(), fingerprint: shortFingerprint(newClient.info), key: newClient.keySource } : undefined;
     this.#logger.info(
       { hash: hashHex, endpoint: candidate.endpoint, headerNames: Object.keys(candidate.headers).sort(), certificate, reconnected: decision.changed, elapsedMs: this.#deps.clock.now() - receivedAt },
@@ -228,7 +233,7 @@ export class ConnectionSettings {
   }
 
   async #offerFailed(hash: Uint8Array, reason: string, result: string): Promise<void> {
-    await this.#setStatus(hash, "FAILED", reason);
+    await this.#status.set(hash, "FAILED", reason);
     this.#logger.warn({ hash: bytesToHex(hash), reason }, "connection settings offer failed");
     await this.#audit.append({ action: "connection-settings", result, hash: bytesToHex(hash), reason });
   }
@@ -246,7 +251,7 @@ export class ConnectionSettings {
       candidate.client = { kind: "pem", certPem: snapshot.certPem, keyPem: snapshot.keyPem, info: snapshot.info, source: "config" };
     }
     const startedAt = this.#deps.clock.now();
-    const result = await this.#client!.trySettings(targetFor(candidate, this.#config), { timeoutMs: tls.connectionTrialTimeoutMs });
+    const result = await this.#client!.trySettings(this.#targetFor(candidate), { timeoutMs: tls.connectionTrialTimeoutMs });
     if (!result.ok) {
       this.#watcher?.setCurrent(this.#activeSnapshotId ?? ""); // retried at the next change or periodic check
       this.#logger.warn({ reason: result.error.message }, "the rotated TLS files did not connect; kept the previous certificate");
@@ -283,9 +288,7 @@ export class ConnectionSettings {
       await this.#store.writePendingCsr(pending);
       this.#pending = pending;
     }
-    client.requestConnectionSettings(
-      create(ConnectionSettingsRequestSchema, { opamp: { certificateRequest: { csr: new TextEncoder().encode(pending.csrPem) } } }),
-    );
+    client.requestConnectionSettings({ csrPem: pending.csrPem });
     this.#logger.info({ attempt, instanceUid: uid }, "certificate signing request sent");
     if (attempt === 1) await this.#audit.append({ action: "certificate-request", result: "sent", instanceUid: uid });
   }
@@ -293,7 +296,7 @@ export class ConnectionSettings {
   #canRequest(): boolean {
     const client = this.#client;
     if (!client || client.state.kind !== "connected") return false;
-    return serverHas(client.serverCapabilities, ServerCapabilities.ServerCapabilities_AcceptsConnectionSettingsRequest) && isSecureEndpoint(this.#active.endpoint);
+    return client.serverAccepts("acceptsConnectionSettingsRequest") && isSecureEndpoint(this.#active.endpoint);
   }
 
   #clientNotAfter(): number | undefined {
@@ -311,71 +314,4 @@ export class ConnectionSettings {
       this.#renewal?.poke();
     }
   }
-
-  // --- status ---------------------------------------------------------------------------
-
-  async #setStatus(hash: Uint8Array, status: ConnectionStatusValue, errorMessage: string): Promise<void> {
-    const value: StoredConnectionStatus = { hash, status, errorMessage };
-    await this.#store.writeStatus(value);
-    this.#status = value;
-    this.#report(value);
-  }
-
-  #report(status: StoredConnectionStatus): void {
-    if (!this.#config.capabilities.reportsConnectionSettingsStatus || !this.#client) return;
-    this.#client.setStatus(
-      "connectionSettingsStatus",
-      create(ConnectionSettingsStatusSchema, { lastConnectionSettingsHash: status.hash, status: WIRE_STATUS[status.status], errorMessage: status.errorMessage }),
-    );
-  }
-
-  /** An APPLYING on disk means the supervisor died mid-trial: the previous settings are in force. */
-  async #settleStatus(): Promise<void> {
-    const status = await this.#store.readStatus().catch(() => undefined);
-    if (status?.status === "APPLYING") {
-      const settled: StoredConnectionStatus = { hash: status.hash, status: "FAILED", errorMessage: "the supervisor restarted while applying these settings; the previous settings are in use" };
-      await this.#store.writeStatus(settled);
-      this.#status = settled;
-      return; // not remembered as handled: the same offer again is tried again
-    }
-    this.#status = status;
-    if (status) this.#lastHash = bytesToHex(status.hash);
-  }
-
-  #describeStart(): void {
-    const a = this.#active;
-    const tls = this.#config.server.tls;
-    const client = a.client?.kind === "pem" ? { subject: a.client.info.subject, notAfter: new Date(a.client.info.notAfter).toISOString(), source: a.client.source } : a.client ? { files: [a.client.certFile, a.client.keyFile] } : null;
-    this.#logger.info(
-      { endpoint: a.endpoint, source: a.hash ? `accepted offer ${bytesToHex(a.hash)}` : "supervisor.yaml", headerNames: Object.keys(a.headers).sort(), clientCertificate: client },
-      "OpAMP connection settings",
-    );
-    if (!isSecureEndpoint(a.endpoint) && (tls.caFile || tls.certFile || tls.caPem || tls.certPem)) {
-      this.#logger.warn({ endpoint: a.endpoint }, "server.tls is set but the endpoint is not wss:// or https://; TLS follows the endpoint scheme, so it is not used");
-    }
-    if (isSecureEndpoint(a.endpoint) && tls.insecureSkipVerify) {
-      this.#logger.warn("server certificate verification is OFF (server.tls.insecure_skip_verify: true)");
-    }
-  }
-}
-
-function toOffered(opamp: OpAMPConnectionSettings): OfferedSettings {
-  const cert = opamp.certificate;
-  const tls = opamp.tls;
-  return {
-    endpoint: opamp.destinationEndpoint,
-    headers: opamp.headers ? opamp.headers.headers.map((h) => ({ key: h.key, value: h.value })) : undefined,
-    certificate: cert ? { certPem: pemFromBytes(cert.cert), keyPem: pemFromBytes(cert.privateKey), caPem: pemFromBytes(cert.caCert) } : undefined,
-    tls: tls
-      ? {
-          caPem: tls.caPemContents,
-          includeSystemCa: tls.includeSystemCaCertsPool,
-          insecureSkipVerify: tls.insecureSkipVerify,
-          minVersion: tls.minVersion,
-          maxVersion: tls.maxVersion,
-          cipherSuites: tls.cipherSuites,
-        }
-      : undefined,
-    hasProxy: opamp.proxy !== undefined,
-  };
 }

@@ -9,6 +9,8 @@
  * particular an offer without `certificate` keeps the current client certificate, so an
  * offer that only moves the heartbeat cannot silently drop mTLS.
  */
+import { endpointScheme, isSecureEndpoint } from "../opamp/endpoint.js";
+import type { OfferedSettings } from "../opamp/domain.js";
 import { checkCertificate, SYSTEM_ROOTS } from "./certificate.js";
 import type { CertificateInfo, TrustAnchors } from "./certificate.js";
 
@@ -27,23 +29,8 @@ export interface SettingsInForce {
   client: { certPem: string; keyPem: string } | undefined;
 }
 
-/** The opamp part of an offer, decoded to text. Empty strings mean "not given". */
-export interface OfferedSettings {
-  endpoint: string;
-  headers: ReadonlyArray<{ key: string; value: string }> | undefined;
-  certificate: { certPem: string; keyPem: string; caPem: string } | undefined;
-  tls:
-    | {
-        caPem: string;
-        includeSystemCa: boolean;
-        insecureSkipVerify: boolean;
-        minVersion: string;
-        maxVersion: string;
-        cipherSuites: readonly string[];
-      }
-    | undefined;
-  hasProxy: boolean;
-}
+/** The opamp part of an offer, as the protocol client decoded it. */
+export type { OfferedSettings };
 
 export interface ClientCertificate {
   certPem: string;
@@ -117,7 +104,7 @@ export function evaluateOffer(current: SettingsInForce, offer: OfferedSettings, 
 
   let client: ClientCertificate | undefined;
   if (offer.certificate) {
-    if (!isSecure(endpoint)) return refuse(`a client certificate needs a wss:// or https:// endpoint, not ${scheme(endpoint)}://`);
+    if (!isSecureEndpoint(endpoint)) return refuse(`a client certificate needs a wss:// or https:// endpoint, not ${scheme(endpoint)}://`);
     const checked = checkOfferedCertificate(current, offer.certificate, options);
     if (typeof checked === "string") return refuse(checked);
     client = checked;
@@ -169,9 +156,9 @@ function checkEndpoint(from: string, to: string): string | undefined {
   } catch {
     return `offered endpoint is not a URL`;
   }
-  if (!["ws:", "wss:", "http:", "https:"].includes(url.protocol)) return `offered endpoint has unsupported scheme ${url.protocol.slice(0, -1)}`;
+  if (!endpointScheme(url)) return `offered endpoint has unsupported scheme ${url.protocol.slice(0, -1)}`;
   if (url.username !== "" || url.password !== "") return "offered endpoint carries credentials in the URL; refused";
-  if (isSecure(from) && !isSecure(to)) {
+  if (isSecureEndpoint(from) && !isSecureEndpoint(to)) {
     return `refusing to move from ${scheme(from)}:// to ${scheme(to)}://: that would drop TLS`;
   }
   return undefined;
@@ -197,11 +184,6 @@ export function parseTlsVersion(text: string): TlsVersion | undefined | "too-old
   if (t === "1.3") return "TLSv1.3";
   if (t === "1.0" || t === "1.1" || t === "1") return "too-old";
   return "invalid";
-}
-
-export function isSecure(endpoint: string): boolean {
-  const s = scheme(endpoint);
-  return s === "wss" || s === "https";
 }
 
 function scheme(endpoint: string): string {

@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 import type { ConnectionOptions } from "node:tls";
 import { ConfigError } from "../errors.js";
-import { checkCertificate, parseBundle } from "../tls/certificate.js";
+import { checkCertificate, parseBundle } from "./certificate.js";
 
 export interface TlsSettings {
   caFile?: string;

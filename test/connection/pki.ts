@@ -5,7 +5,7 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import type * as Forge from "node-forge";
-import { forge } from "../../src/tls/forge.js";
+import { forge } from "../../src/connection/forge.js";
 
 export interface Key {
   pem: string;
@@ -75,6 +75,8 @@ export interface IssueOptions extends Validity {
   publicKey: Forge.pki.PublicKey;
   /** A server certificate for 127.0.0.1/localhost; else a client certificate. */
   server?: boolean;
+  /** More DNS names for a server certificate. */
+  names?: string[];
 }
 
 export function issue(ca: Ca, o: IssueOptions): string {
@@ -91,7 +93,10 @@ export function issue(ca: Ca, o: IssueOptions): string {
     { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
     { name: "extKeyUsage", serverAuth: o.server === true, clientAuth: o.server !== true },
   ];
-  if (o.server) extensions.push({ name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }, { type: 2, value: "localhost" }] });
+  if (o.server) {
+    const names = ["localhost", ...(o.names ?? [])].map((value) => ({ type: 2, value }));
+    extensions.push({ name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }, ...names] });
+  }
   cert.setExtensions(extensions);
   cert.sign(ca.key.privateKey, forge().md.sha256.create());
   return forge().pki.certificateToPem(cert);

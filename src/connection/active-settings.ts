@@ -6,12 +6,23 @@
 import { readFile } from "node:fs/promises";
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Logger } from "../deps.js";
-import type { ConnectionTarget } from "../opamp/client.js";
-import type { TlsSettings } from "../opamp/tls-options.js";
-import { caLabel } from "../opamp/tls-options.js";
+import { isSecureEndpoint } from "../opamp/endpoint.js";
+import { bytesToHex } from "../storage/json-shape.js";
 import { StateCorruptError } from "../storage/state.js";
-import { certificateInfo, checkCertificate, readSnapshot, settingsBaseline, sha256Hex } from "../tls/index.js";
-import type { CertificateInfo, CertificateRef, CredentialStore, FileSnapshot, SettingsInForce, StoredConnectionSettings, TlsVersion, WatchedFiles } from "../tls/index.js";
+import { certificateInfo, checkCertificate } from "./certificate.js";
+import type { CertificateInfo } from "./certificate.js";
+import { settingsBaseline } from "./credential-store.js";
+import type { CertificateRef, CredentialStore, StoredConnectionSettings } from "./credential-store.js";
+import { readSnapshot } from "./file-watch.js";
+import type { FileSnapshot, WatchedFiles } from "./file-watch.js";
+import type { SettingsInForce, TlsVersion } from "./offer-policy.js";
+import { sha256Hex } from "./pem.js";
+import { authOf } from "./auth.js";
+import { describeProxy, proxyFor } from "./proxy.js";
+import { serverTarget } from "./target.js";
+import type { ServerTarget, TargetDeps } from "./target.js";
+import { caLabel } from "./tls-options.js";
+import type { TlsSettings } from "./tls-options.js";
 
 /** The client certificate in use: files read at every connect, or PEM held in memory. */
 export type ClientCredential =
@@ -141,8 +152,8 @@ async function readAccepted(store: CredentialStore, logger: Logger): Promise<Sto
 }
 
 /** The client's connection target for `active`. */
-export function targetFor(active: ActiveSettings, config: ResolvedConfig): ConnectionTarget {
-  return { endpoint: active.endpoint, headers: active.headers, tls: tlsFor(active, config) };
+export function targetFor(active: ActiveSettings, config: ResolvedConfig, deps: TargetDeps): ServerTarget {
+  return serverTarget({ endpoint: active.endpoint, headers: active.headers, tls: tlsFor(active, config) }, deps);
 }
 
 export function tlsFor(active: ActiveSettings, config: ResolvedConfig): TlsSettings {
@@ -183,14 +194,33 @@ export async function policyState(active: ActiveSettings, config: ResolvedConfig
   };
 }
 
-export function isSecureEndpoint(endpoint: string): boolean {
-  return /^(wss|https):/i.test(endpoint);
-}
-
 export function shortFingerprint(info: CertificateInfo): string {
   return info.fingerprint.replaceAll(":", "").slice(0, 16).toLowerCase();
 }
 
 function describeConfigCert(config: ResolvedConfig): string {
   return config.server.tls.certFile ? `server.tls.cert_file ${config.server.tls.certFile}` : "server.tls.cert_pem";
+}
+
+/** One line at start: which settings are in force and where they came from; warnings for TLS settings that do nothing or weaken it. */
+export function describeSettings(a: ActiveSettings, config: ResolvedConfig, logger: Logger): void {
+  const tls = config.server.tls;
+  const client = a.client?.kind === "pem" ? { subject: a.client.info.subject, notAfter: new Date(a.client.info.notAfter).toISOString(), source: a.client.source } : a.client ? { files: [a.client.certFile, a.client.keyFile] } : null;
+  logger.info(
+    {
+      endpoint: a.endpoint,
+      source: a.hash ? `accepted offer ${bytesToHex(a.hash)}` : "supervisor.yaml",
+      headerNames: Object.keys(a.headers).sort(),
+      clientCertificate: client,
+      proxy: describeProxy(proxyFor(a.endpoint)),
+      auth: authOf(config)?.id ?? null,
+    },
+    "OpAMP connection settings",
+  );
+  if (!isSecureEndpoint(a.endpoint) && (tls.caFile || tls.certFile || tls.caPem || tls.certPem)) {
+    logger.warn({ endpoint: a.endpoint }, "server.tls is set but the endpoint is not wss:// or https://; TLS follows the endpoint scheme, so it is not used");
+  }
+  if (isSecureEndpoint(a.endpoint) && tls.insecureSkipVerify) {
+    logger.warn("server certificate verification is OFF (server.tls.insecure_skip_verify: true)");
+  }
 }

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/deps.js";
 import type { Logger } from "../../src/deps.js";
-import { CertificateFileWatcher, readSnapshot } from "../../src/tls/file-watch.js";
-import type { FileSnapshot } from "../../src/tls/file-watch.js";
+import { CertificateFileWatcher, readSnapshot } from "../../src/connection/file-watch.js";
+import type { FileSnapshot } from "../../src/connection/file-watch.js";
 import { eventually } from "../support/fake-clock.js";
 import { clientCert, makeCa } from "./pki.js";
 

@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { generateCertificateRequest } from "../../src/tls/csr.js";
-import { forge } from "../../src/tls/forge.js";
+import { generateCertificateRequest } from "../../src/connection/csr.js";
+import { forge } from "../../src/connection/forge.js";
 
 const UID = "0190f3a2-7b1c-7d4e-8f00-123456789abc";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { evaluateOffer, parseTlsVersion } from "../../src/tls/offer-policy.js";
-import type { OfferedSettings, SettingsInForce } from "../../src/tls/offer-policy.js";
-import { buildCsr } from "../../src/tls/csr.js";
+import { evaluateOffer, parseTlsVersion } from "../../src/connection/offer-policy.js";
+import type { OfferedSettings, SettingsInForce } from "../../src/connection/offer-policy.js";
+import { buildCsr } from "../../src/connection/csr.js";
 import { DAY, clientCert, key, makeCa, signCsr } from "./pki.js";
 
 const now = Date.now();
@@ -25,6 +25,7 @@ const offer = (o: Partial<OfferedSettings> = {}): OfferedSettings => ({
   certificate: undefined,
   tls: undefined,
   hasProxy: false,
+  heartbeatIntervalSeconds: 0,
   ...o,
 });
 const tls = (o: Partial<NonNullable<OfferedSettings["tls"]>>): OfferedSettings["tls"] => ({

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/deps.js";
-import { RenewalScheduler, renewalDue } from "../../src/tls/renewal.js";
-import type { RenewalState } from "../../src/tls/renewal.js";
+import { RenewalScheduler, renewalDue } from "../../src/connection/renewal.js";
+import type { RenewalState } from "../../src/connection/renewal.js";
 import { FakeClock, eventually, settle } from "../support/fake-clock.js";
 
 const HOUR = 3_600_000;
