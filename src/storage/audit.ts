@@ -40,7 +40,18 @@ export interface AuditLogOptions {
   maxBytes?: number;
   /** Told once per episode when lines cannot be written. */
   logger?: Logger;
+  /** Filesystem seam; defaults to node:fs/promises. */
+  fs?: AuditFs;
 }
+
+/** The calls the audit log makes; tests inject disk faults through this seam. */
+export interface AuditFs {
+  open: typeof fsp.open;
+  stat: typeof fsp.stat;
+  rename: typeof fsp.rename;
+}
+
+const nodeAuditFs: AuditFs = { open: fsp.open, stat: fsp.stat, rename: fsp.rename };
 
 /** Lines kept in memory while the disk refuses writes; the oldest are dropped beyond this. */
 export const MAX_PENDING_AUDIT_LINES = 1_000;
@@ -56,6 +67,7 @@ export class AuditLog {
 
   readonly #maxBytes: number;
   readonly #logger: Logger;
+  readonly #fs: AuditFs;
   /** Lines the disk refused, oldest first; written before the next line. */
   #pending: string[] = [];
   #dropped = 0;
@@ -65,6 +77,7 @@ export class AuditLog {
     this.#clock = options.clock;
     this.#maxBytes = options.maxBytes ?? DEFAULT_AUDIT_MAX_BYTES;
     this.#logger = (options.logger ?? silentLogger).child({ component: "audit" });
+    this.#fs = options.fs ?? nodeAuditFs;
   }
 
   /**
@@ -110,7 +123,7 @@ export class AuditLog {
     await this.#rotateIfFull();
     // "a+" = O_RDWR|O_CREAT|O_APPEND (read access only for the torn-tail check below);
     // 0600 because entries may name hosts and endpoints.
-    const handle = await fsp.open(this.path, "a+", 0o600);
+    const handle = await this.#fs.open(this.path, "a+", 0o600);
     try {
       let prefix = "";
       if (!this.#tailChecked) {
@@ -130,10 +143,10 @@ export class AuditLog {
    * is atomic, so a reader sees either the full old file or the new one.
    */
   async #rotateIfFull(): Promise<void> {
-    const size = (await fsp.stat(this.path).catch(() => undefined))?.size ?? 0;
+    const size = (await this.#fs.stat(this.path).catch(() => undefined))?.size ?? 0;
     if (size < this.#maxBytes) return;
-    await fsp.rename(this.path, `${this.path}.1`);
-    await fsyncDirectory(dirname(this.path));
+    await this.#fs.rename(this.path, `${this.path}.1`);
+    await fsyncDirectory(dirname(this.path), this.#fs);
     this.#tailChecked = false;
   }
 

@@ -1,7 +1,7 @@
 export { fsyncDirectory, isErrno, readFileIfExists, writeFileAtomic } from "./atomic.js";
 export type { AtomicFs, WriteFileAtomicOptions } from "./atomic.js";
 export { AuditLog } from "./audit.js";
-export type { AuditEntry, AuditLogOptions, WrittenAuditEntry } from "./audit.js";
+export type { AuditEntry, AuditFs, AuditLogOptions, WrittenAuditEntry } from "./audit.js";
 export type { CorruptionNotice } from "./corrupt.js";
 export { DOCUMENT_LOSS, DOCUMENT_NAMES, INSTANCE_UID_SOURCES, REMOTE_CONFIG_STATUSES } from "./documents.js";
 export type {
