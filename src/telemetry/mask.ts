@@ -29,7 +29,6 @@ export const noMasking: SecretMasker = { mask: (text) => text, empty: true };
 export function secretsOf(config: Pick<ResolvedConfig, "agent" | "server">): string[] {
   const secrets: string[] = [...Object.values(config.agent.env), ...Object.values(config.server.headers)];
   for (const value of Object.values(config.server.headers)) secrets.push(...credentialParts(value));
-  secrets.push(...urlCredentials(config.server.endpoint));
   if (config.server.tls.keyPem) secrets.push(config.server.tls.keyPem);
   return secrets;
 }
@@ -46,15 +45,6 @@ function credentialParts(header: string): string[] {
     if (colon >= 0) parts.push(decoded, decoded.slice(colon + 1));
   }
   return parts;
-}
-
-function urlCredentials(endpoint: string): string[] {
-  try {
-    const url = new URL(endpoint);
-    return [url.password, decodeURIComponent(url.password)].filter(Boolean);
-  } catch {
-    return [];
-  }
 }
 
 export function createMasker(secrets: Iterable<string>): SecretMasker {
