@@ -3,14 +3,14 @@
  * settings, packages):
  *
  *   offer ─▶ set(APPLYING) ─▶ work ─▶ set(APPLIED | FAILED)       settle(at start)
- *              │ send now, then persist                             APPLYING on disk ─▶
+ *              │ persist, then send                                 APPLYING on disk ─▶
  *              └ a refused write never stops the send               what is in force
  *
- * What the server hears never waits on the disk: `set` sends first, then persists. A write
- * the disk refuses (full, read-only, failing) is logged once per episode and the newest value
- * is written with the next change or flush(), so a restart after the fault clears reports it.
- * The document itself goes through the state store, so an unusable one gets the one corrupt
- * policy (see corrupt.ts) and reads as absent.
+ * While the disk works, what the server hears is already on disk (what a restart will say).
+ * A write the disk refuses (full, read-only, failing) is logged once per episode and the
+ * status is sent anyway; the newest value is written with the next change or flush(), so a
+ * restart after the fault clears reports it. The document goes through the state store, so
+ * an unusable one gets the one corrupt policy (see corrupt.ts) and reads as absent.
  */
 import type { Logger } from "../deps.js";
 
@@ -55,13 +55,17 @@ export class PersistedStatus<T> {
   }
 
   /**
-   * Sends `value` at once, then persists it. Resolves true when it is on disk, false when the
-   * disk refused (logged; retried with the next set or flush). Never rejects.
+   * Persists `value`, then sends it, also when the write was refused. Resolves true when it
+   * is on disk, false when the disk refused (logged; retried with the next set or flush).
+   * Never rejects. Calls run in order: the file and the server both end with the newest value.
    */
   set(value: T): Promise<boolean> {
     this.#current = value;
-    this.#options.send(value);
-    return this.#persist();
+    return this.#chain(async () => {
+      const ok = await this.#write(value);
+      this.#options.send(value);
+      return ok;
+    });
   }
 
   /** A value already on disk (read at start): sent, not written. */
@@ -76,26 +80,27 @@ export class PersistedStatus<T> {
   }
 
   /** Writes the newest value if an earlier write was refused. */
-  async flush(): Promise<boolean> {
-    return this.#unsaved ? this.#persist() : true;
+  flush(): Promise<boolean> {
+    return this.#chain(async () => (this.#unsaved && this.#current !== undefined ? this.#write(this.#current) : true));
   }
 
-  #persist(): Promise<boolean> {
-    const next = this.#writes.then(async () => {
-      const value = this.#current as T;
-      try {
-        await this.#options.write(value);
-      } catch (err) {
-        if (!this.#unsaved) this.#options.logger.warn({ err, what: this.#options.what }, "cannot persist the status; it was sent and is kept until writing works again");
-        this.#unsaved = true;
-        return false;
-      }
-      if (this.#unsaved) this.#options.logger.info({ what: this.#options.what }, "status persisted again after an earlier write failed");
-      this.#unsaved = false;
-      return true;
-    });
-    this.#writes = next;
+  #chain(step: () => Promise<boolean>): Promise<boolean> {
+    const next = this.#writes.then(step);
+    this.#writes = next.catch(() => false);
     return next;
+  }
+
+  async #write(value: T): Promise<boolean> {
+    try {
+      await this.#options.write(value);
+    } catch (err) {
+      if (!this.#unsaved) this.#options.logger.warn({ err, what: this.#options.what }, "cannot persist the status; sending it anyway and keeping it until writing works again");
+      this.#unsaved = true;
+      return false;
+    }
+    if (this.#unsaved) this.#options.logger.info({ what: this.#options.what }, "status persisted again after an earlier write failed");
+    this.#unsaved = false;
+    return true;
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * Turns supervisor facts into OpAMP status sub-messages, honouring the capabilities the
  * operator switched on. The remote config status is a PersistedStatus (the one status
- * primitive): it is sent at once and then persisted, so a full or read-only disk never keeps
- * the server from hearing FAILED; the newest status is written once writing works again.
+ * primitive): it is persisted and then sent, also when the write is refused, so a full or
+ * read-only disk never keeps the server from hearing FAILED; the newest status is written
+ * once writing works again.
  * Every text that goes out here passes the secret masker.
  */
 import type { ResolvedCapabilities } from "../config/schema.js";
@@ -70,7 +71,7 @@ export class StatusReporter {
   }
 
   /**
-   * Reports, then persists: the server hears the status even when the disk refuses it.
+   * Persists, then reports: the server hears the status even when the disk refuses it.
    * Never rejects; resolves false when the status could not be persisted (yet).
    */
   async remoteConfigStatus(status: StoredRemoteConfigStatus): Promise<boolean> {

@@ -1,8 +1,8 @@
 /**
  * The package statuses the server sees, kept through the one status primitive
- * (PersistedStatus): every state change is sent at once and then persisted, so a full or
- * read-only disk never keeps INSTALL_FAILED from the server; the newest document is written
- * once writing works again. Download progress is only reported, at most once per progress
+ * (PersistedStatus): every state change is persisted and then sent, also when the disk
+ * refuses the write, so a full or read-only disk never keeps INSTALL_FAILED from the
+ * server; the newest document is written once writing works again. Download progress is only reported, at most once per progress
  * interval.
  *
  * Per package (OpAMP §3.12): agent_has_* is what is installed, server_offered_* what the
@@ -55,7 +55,7 @@ export class StatusBook {
     await this.#status.set(doc);
   }
 
-  /** Sets one package's status, reports, persists. Never rejects. */
+  /** Sets one package's status, persists, reports. Never rejects. */
   async set(status: StoredPackageStatus): Promise<void> {
     if (status.status !== "DOWNLOADING") this.#details.delete(status.name);
     const doc = this.current;
