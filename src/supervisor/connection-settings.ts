@@ -28,7 +28,7 @@ import {
 } from "../opamp/codec.js";
 import type { ConnectionSettingsOffers, OpAMPConnectionSettings } from "../opamp/codec.js";
 import type { AuditLog, StateDir, StateStore } from "../storage/index.js";
-import { bytesToHex, uidToText } from "../storage/index.js";
+import { PersistedStatus, bytesToHex, settleInterrupted, uidToText } from "../storage/index.js";
 import { CertificateFileWatcher, CredentialStore, RenewalScheduler, evaluateOffer, generateCertificateRequest, pemFromBytes } from "../tls/index.js";
 import type { ConnectionStatusValue, FileSnapshot, OfferedSettings, PendingCsr, StoredConnectionStatus } from "../tls/index.js";
 import type { ActiveSettings, InitialSettings } from "./connection-state.js";
@@ -58,7 +58,8 @@ export class ConnectionSettings {
   readonly #store: CredentialStore;
   readonly #baseline: string;
   #active: ActiveSettings;
-  #status: StoredConnectionStatus | undefined;
+  /** The one status primitive: persisted, then sent (also when the disk refuses the write). */
+  readonly #status: PersistedStatus<StoredConnectionStatus>;
   /** Offer hash last acted on; the same offer again is ignored (as opamp-go does). */
   #lastHash: string | undefined;
   #pending: PendingCsr | undefined;
@@ -78,6 +79,12 @@ export class ConnectionSettings {
     this.#baseline = initial.baseline;
     this.#active = initial.active;
     this.#activeSnapshotId = initial.snapshot?.id;
+    this.#status = new PersistedStatus({
+      what: "connection settings status",
+      logger: this.#logger,
+      write: (status) => this.#store.writeStatus(status),
+      send: (status) => this.#report(status),
+    });
   }
 
   /** Reads persisted settings, status and any outstanding certificate request. */
@@ -107,7 +114,7 @@ export class ConnectionSettings {
   /** Wires client events to queued operations and starts renewal and file watching. */
   attach(client: OpampClient, queue: OperationQueue, signal: AbortSignal): void {
     this.#client = client;
-    if (this.#status) this.#report(this.#status);
+    this.#status.resend();
     client.on("connectionSettings", (offer) => {
       if (!offer.opamp) return;
       const receivedAt = this.#deps.clock.now();
@@ -315,10 +322,7 @@ export class ConnectionSettings {
   // --- status ---------------------------------------------------------------------------
 
   async #setStatus(hash: Uint8Array, status: ConnectionStatusValue, errorMessage: string): Promise<void> {
-    const value: StoredConnectionStatus = { hash, status, errorMessage };
-    await this.#store.writeStatus(value);
-    this.#status = value;
-    this.#report(value);
+    await this.#status.set({ hash, status, errorMessage });
   }
 
   #report(status: StoredConnectionStatus): void {
@@ -331,15 +335,20 @@ export class ConnectionSettings {
 
   /** An APPLYING on disk means the supervisor died mid-trial: the previous settings are in force. */
   async #settleStatus(): Promise<void> {
-    const status = await this.#store.readStatus().catch(() => undefined);
-    if (status?.status === "APPLYING") {
-      const settled: StoredConnectionStatus = { hash: status.hash, status: "FAILED", errorMessage: "the supervisor restarted while applying these settings; the previous settings are in use" };
-      await this.#store.writeStatus(settled);
-      this.#status = settled;
+    const stored = await this.#store.readStatus().catch(() => undefined);
+    const { status, interrupted } = settleInterrupted(stored, ["APPLYING"], (s): StoredConnectionStatus => ({
+      hash: s.hash,
+      status: "FAILED",
+      errorMessage: "the supervisor restarted while applying these settings; the previous settings are in use",
+    }));
+    if (interrupted && status) {
+      await this.#status.set(status);
       return; // not remembered as handled: the same offer again is tried again
     }
-    this.#status = status;
-    if (status) this.#lastHash = bytesToHex(status.hash);
+    if (status) {
+      this.#status.restore(status);
+      this.#lastHash = bytesToHex(status.hash);
+    }
   }
 
   #describeStart(): void {
