@@ -66,7 +66,7 @@ export function attachPackages(input: AttachInput): void {
     .attach({
       signal: ctx.signal,
       version: input.version,
-      sink: reports ? (statuses, details) => client.setStatus("packageStatuses", toPackageStatuses(statuses, details)) : undefined,
+      sink: reports ? (statuses, details) => client.setStatus("packageStatuses", toPackageStatuses(statuses, details, (text) => ctx.reporter.mask(text))) : undefined,
       tlsFor: (url) => downloadTls(client.target, url),
       effectiveConfig: async () => ((await currentComposition(ctx)).runnable ? ctx.stateDir.file(EFFECTIVE_CONFIG_FILE) : null),
       restartAndProve: () => restartAndProve(ctx),
@@ -129,13 +129,18 @@ const WIRE: Record<PackageStatusValue, PackageStatusEnum> = {
   DOWNLOADING: PackageStatusEnum.PackageStatusEnum_Downloading,
 };
 
-export function toPackageStatuses(doc: StoredPackageStatuses, details: ReadonlyMap<string, DownloadDetails>): PackageStatuses {
+/** `mask` hides configured secrets in the error texts (they may carry a collector log tail). */
+export function toPackageStatuses(
+  doc: StoredPackageStatuses,
+  details: ReadonlyMap<string, DownloadDetails>,
+  mask: (text: string) => string = (text) => text,
+): PackageStatuses {
   const packages: Record<string, ReturnType<typeof wireStatus>> = {};
-  for (const status of Object.values(doc.packages)) packages[status.name] = wireStatus(status, details.get(status.name));
+  for (const status of Object.values(doc.packages)) packages[status.name] = wireStatus({ ...status, errorMessage: mask(status.errorMessage) }, details.get(status.name));
   return create(PackageStatusesSchema, {
     packages,
     serverProvidedAllPackagesHash: doc.serverProvidedAllPackagesHash,
-    errorMessage: doc.errorMessage,
+    errorMessage: mask(doc.errorMessage),
   });
 }
 

@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { toPackageStatuses } from "../../src/supervisor/packages.js";
 import { createLogger } from "../../src/telemetry/logger.js";
 import { MASK, createMasker, secretsOf } from "../../src/telemetry/mask.js";
 import { resolve } from "../config/helpers.js";
@@ -47,5 +48,19 @@ describe("secret masking", () => {
     expect(out.split("\n").filter(Boolean)).toHaveLength(3);
     for (const line of out.split("\n").filter(Boolean)) expect(() => JSON.parse(line) as unknown).not.toThrow();
     expect(out).toContain(MASK);
+  });
+
+  it("masks INSTALL_FAILED messages (they carry the collector's log tail) on their way to the server", () => {
+    const failed = {
+      name: "otelcol",
+      agentHasVersion: "0.1.0",
+      agentHasHash: new Uint8Array(0),
+      serverOfferedVersion: "0.2.0",
+      serverOfferedHash: new Uint8Array([1]),
+      status: "INSTALL_FAILED" as const,
+      errorMessage: 'rolled back; collector log tail:\nError: db password p@ss"word-42 refused',
+    };
+    const wire = toPackageStatuses({ serverProvidedAllPackagesHash: new Uint8Array(0), errorMessage: "", packages: { otelcol: failed } }, new Map(), (t) => masker.mask(t));
+    expect(wire.packages["otelcol"]?.errorMessage).toBe(`rolled back; collector log tail:\nError: db password ${MASK} refused`);
   });
 });
