@@ -24,7 +24,7 @@ export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRem
   const hash = offer.hash;
   const hashHex = bytesToHex(hash);
   const current = reporter.remoteStatus;
-  if (current && sameBytes(current.hash, hash) && current.status !== "UNSET") {
+  if (current && sameBytes(current.hash, hash) && current.status !== "UNSET" && !reporter.failedTransiently(hash)) {
     // Already applied, applying or refused: nothing to do; the status stands.
     logger.debug({ hash: hashHex, status: current.status }, "remote config unchanged");
     return;
@@ -122,6 +122,7 @@ async function storageFault(ctx: SupervisorContext, offer: StoredRemoteConfig, e
   await reject(ctx, offer, `cannot write the state directory: ${describeWriteError(err)}; ${outcome}`, { storageFault: storageFaultCode(err) }, false);
 }
 
+/** `remember` false: a fault of the host, not of the config; the same hash may be sent again. */
 async function reject(ctx: SupervisorContext, offer: StoredRemoteConfig, reason: string, extra: Record<string, unknown>, remember = true): Promise<void> {
   if (remember) await ctx.store.addFailedConfigHash(offer.hash);
   await ctx.audit.append({
@@ -132,7 +133,7 @@ async function reject(ctx: SupervisorContext, offer: StoredRemoteConfig, reason:
     reason,
     ...extra,
   });
-  await ctx.reporter.remoteConfigStatus({ hash: offer.hash, status: "FAILED", errorMessage: reason });
+  await ctx.reporter.remoteConfigStatus({ hash: offer.hash, status: "FAILED", errorMessage: reason }, { transient: !remember });
   ctx.logger.warn({ hash: bytesToHex(offer.hash), reason }, "remote config refused");
 }
 

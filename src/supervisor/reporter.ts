@@ -26,6 +26,8 @@ const WIRE_STATUS: Record<OfferState, RemoteConfigStatuses> = {
 
 export class StatusReporter {
   readonly #remote: PersistedStatus<StoredRemoteConfigStatus>;
+  /** True when the current FAILED came from the disk, not the config: the same hash may be tried again. */
+  #transient = false;
 
   constructor(
     private readonly client: OpampClient,
@@ -74,12 +76,20 @@ export class StatusReporter {
    * Persists, then reports: the server hears the status even when the disk refuses it.
    * Never rejects; resolves false when the status could not be persisted (yet).
    */
-  async remoteConfigStatus(status: StoredRemoteConfigStatus): Promise<boolean> {
+  async remoteConfigStatus(status: StoredRemoteConfigStatus, options: { transient?: boolean } = {}): Promise<boolean> {
+    this.#transient = status.status === "FAILED" && options.transient === true;
     return this.#remote.set({ ...status, errorMessage: this.masker.mask(status.errorMessage) });
+  }
+
+  /** True when the current status is a FAILED for `hash` that a storage fault caused. */
+  failedTransiently(hash: Uint8Array): boolean {
+    const current = this.#remote.current;
+    return this.#transient && current !== undefined && Buffer.from(current.hash).equals(Buffer.from(hash));
   }
 
   /** Reports a status already on disk (at start). */
   restoreRemoteConfigStatus(status: StoredRemoteConfigStatus): void {
+    this.#transient = false;
     this.#remote.restore({ ...status, errorMessage: this.masker.mask(status.errorMessage) });
   }
 
