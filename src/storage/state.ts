@@ -7,10 +7,10 @@
 import type { Clock, Logger } from "../deps.js";
 import { silentLogger } from "../deps.js";
 import { SupervisorError } from "../errors.js";
-import { fsyncDirectory, readFileIfExists, writeFileAtomic } from "./atomic.js";
+import { fsyncDirectory, isErrno, readFileIfExists, writeFileAtomic } from "./atomic.js";
 import type { AuditLog } from "./audit.js";
 import { quarantineFile, setAside } from "./corrupt.js";
-import type { CorruptionNotice } from "./corrupt.js";
+import type { CorruptionNotice, CorruptionPolicyOptions } from "./corrupt.js";
 import {
   DOCUMENT_LOSS,
   DOCUMENT_NAMES,
@@ -142,7 +142,7 @@ export class StateStore {
     } catch (err) {
       if (!(err instanceof StateCorruptError)) throw err;
       const notice = await setAside(
-        { fs: this.#fs, clock: this.#clock, logger: this.#logger, audit: this.#audit },
+        this.#policy(),
         err.file,
         err.reason,
         lost ?? DOCUMENT_LOSS[name] ?? "its content",
@@ -158,9 +158,24 @@ export class StateStore {
     return read.kind === "ok" ? read.value : undefined;
   }
 
-  /** Atomically replaces `name` with `value` as pretty JSON (0600). Rejects with the errno error. */
+  /**
+   * Atomically replaces `name` with `value` as pretty JSON (0600). A directory in its place
+   * gets the corrupt policy and the write is retried once; other errors reject as raised.
+   */
   async writeJson(name: string, value: unknown): Promise<void> {
-    await writeFileAtomic(this.path(name), `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600, fs: this.#fs });
+    const text = `${JSON.stringify(value, null, 2)}\n`;
+    try {
+      await writeFileAtomic(this.path(name), text, { mode: 0o600, fs: this.#fs });
+    } catch (err) {
+      if (!isErrno(err, "EISDIR")) throw err;
+      const notice = await setAside(this.#policy(), this.path(name), "a directory in its place", DOCUMENT_LOSS[name] ?? "its content");
+      this.#setAside.set(name, notice);
+      await writeFileAtomic(this.path(name), text, { mode: 0o600, fs: this.#fs });
+    }
+  }
+
+  #policy(): CorruptionPolicyOptions {
+    return { fs: this.#fs, clock: this.#clock, logger: this.#logger, audit: this.#audit };
   }
 
   /** Deletes `name` if present. */

@@ -207,4 +207,14 @@ describe("identity change", () => {
     await store.addFailedConfigHash(hash);
     expect(await new StateStore({ dir, clock }).readFailedConfigHashes()).toEqual(["abcd"]);
   });
+
+  it("a directory in a document's place when it is written (not read first): set aside, and the write succeeds", async () => {
+    const path = dir.file(DOCUMENT_NAMES.lastReceivedRemoteConfig);
+    await mkdir(path);
+    const config = { hash, configMap: {} };
+    await store.writeLastReceivedRemoteConfig(config);
+    expect(await store.readLastReceivedRemoteConfig()).toEqual(config);
+    expect((await lstat(`${path}.corrupt-${STAMP}`)).isDirectory()).toBe(true);
+    expect((await audit.read()).filter((e) => e.action === "state-file-corrupt")).toHaveLength(1);
+  });
 });
