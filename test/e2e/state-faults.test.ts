@@ -192,6 +192,24 @@ describe.skipIf(!mountable)("disk faults inside a transaction", () => {
     );
   });
 
+  it("a restart on a full state directory: the collector starts on the config it ran before and the supervisor reports", async () => {
+    const ws = await makeWorkspace({ endpoint: server.wsUrl });
+    await mkdir(ws.stateDir, { recursive: true, mode: 0o700 });
+    mount(["-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", ws.stateDir]);
+    mounts.push(ws.stateDir);
+    const first = launch(ws);
+    await waitForStub(ws);
+    expect((await first.stop()).code).toBe(0);
+    await writeFile(join(ws.stateDir, "filler"), Buffer.alloc(1024 * 1024)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOSPC") throw err;
+    });
+    const from = server.received.length;
+    const sup = launch(ws);
+    await waitForStub(ws);
+    await server.waitFor((r) => r.msg.health?.healthy === true, { from, timeoutMs: 15_000 });
+    expect(sup.child.exitCode).toBeNull();
+  });
+
   it("a read-only state directory (EROFS): FAILED with the reason, the collector untouched, APPLIED once writable", async () => {
     const ws = await makeWorkspace({ endpoint: server.wsUrl });
     await mkdir(ws.stateDir, { recursive: true, mode: 0o700 });
