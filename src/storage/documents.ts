@@ -107,21 +107,24 @@ export function parseRemoteConfig(value: unknown): StoredRemoteConfig {
   return { hash: expectHex(obj, "hash", "$"), configMap };
 }
 
-// --- remote config status -------------------------------------------------------------
+// --- offer statuses (remote config, connection settings: one disk form) ----------------
 
-export function encodeRemoteConfigStatus(doc: StoredRemoteConfigStatus): object {
+export function encodeOfferStatus(doc: OfferStatus): object {
   return { version: VERSION, hash: bytesToHex(doc.hash), status: doc.status, errorMessage: doc.errorMessage };
 }
 
-export function parseRemoteConfigStatus(value: unknown): StoredRemoteConfigStatus {
+export function parseOfferStatus(value: unknown): OfferStatus {
   const obj = expectObject(value, "$");
   expectVersion(obj, VERSION, "$");
   return {
     hash: expectHex(obj, "hash", "$"),
-    status: expectOneOf(obj, "status", REMOTE_CONFIG_STATUSES, "$"),
+    status: expectOneOf(obj, "status", OFFER_STATES, "$"),
     errorMessage: expectString(obj, "errorMessage", "$"),
   };
 }
+
+export const encodeRemoteConfigStatus = encodeOfferStatus;
+export const parseRemoteConfigStatus = parseOfferStatus;
 
 // --- failed config hashes -------------------------------------------------------------
 

@@ -14,12 +14,14 @@ import {
   DOCUMENT_NAMES,
   encodeFailedHashes,
   encodeInstanceUid,
+  encodeOfferStatus,
   encodeRemoteConfig,
   encodeRemoteConfigStatus,
 } from "../../src/storage/documents.js";
 import type { StateDir } from "../../src/storage/state-dir.js";
 import { openStateDir } from "../../src/storage/state-dir.js";
 import { StateStore } from "../../src/storage/state.js";
+import { CredentialStore, TLS_DOCUMENTS } from "../../src/tls/credential-store.js";
 import { EMPTY_STATE, PACKAGE_DOCUMENTS, PackageStore, encodeJournal, encodeState, encodeStatuses } from "../../src/upgrade/state.js";
 import { recordingLogger } from "./helpers.js";
 import type { LoggedLine } from "./helpers.js";
@@ -126,6 +128,27 @@ const documents: Document[] = [
     read: () => new PackageStore(store).readJournal(),
     fresh: (v) => expect(v).toBeUndefined(),
     lost: /journal/,
+  },
+  {
+    name: TLS_DOCUMENTS.settings,
+    valid: { version: 1, baseline: "b", hash: "abcd", endpoint: "wss://h/v1/opamp", headers: {}, minVersion: "TLSv1.2", heartbeatSeconds: null, certificate: null },
+    read: async () => (await CredentialStore.open(dir, store)).readSettings(),
+    fresh: (v) => expect(v).toBeUndefined(),
+    lost: /supervisor\.yaml/,
+  },
+  {
+    name: TLS_DOCUMENTS.status,
+    valid: encodeOfferStatus({ hash, status: "APPLIED", errorMessage: "" }),
+    read: async () => (await CredentialStore.open(dir, store)).readStatus(),
+    fresh: (v) => expect(v).toBeUndefined(),
+    lost: /connection settings status/,
+  },
+  {
+    name: TLS_DOCUMENTS.pendingCsr,
+    valid: { version: 1, instanceUid: "01234567-89ab-7def-8123-456789abcdef", csrPem: "csr", requestedAt: new Date(NOW).toISOString() },
+    read: async () => (await CredentialStore.open(dir, store)).readPendingCsr(),
+    fresh: (v) => expect(v).toBeUndefined(),
+    lost: /certificate request/,
   },
 ];
 
