@@ -5,11 +5,12 @@
 import { loadSupervisorConfig } from "./config/load.js";
 import type { ResolvedConfig } from "./config/schema.js";
 import { systemClock } from "./deps.js";
-import type { Deps } from "./deps.js";
-import { ConfigError, SupervisorError } from "./errors.js";
+import type { Deps, Logger } from "./deps.js";
+import { ConfigError, SupervisorError, unreachable } from "./errors.js";
 import { Supervisor } from "./supervisor/supervisor.js";
 import type { Checkpoint, SupervisorHooks } from "./supervisor/context.js";
 import { createLogger } from "./telemetry/logger.js";
+import { createMasker, secretsOf } from "./telemetry/mask.js";
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration or usage. */
 export function exitCodeFor(err: unknown): number {
@@ -33,27 +34,86 @@ export async function loadConfigOrReport(path: string): Promise<ResolvedConfig |
   }
 }
 
+/** What each signal the supervisor handles does. Every other signal keeps its default. */
+export const SIGNAL_ACTIONS = {
+  SIGTERM: "stop",
+  SIGINT: "stop",
+  // Reserved for "reload the local config"; logged and ignored until that job exists.
+  SIGHUP: "reload",
+  SIGUSR1: "ignore",
+  SIGUSR2: "ignore",
+  // A closed stdout or socket peer: the write fails with EPIPE where it is made; never fatal.
+  SIGPIPE: "ignore",
+} as const satisfies Partial<Record<NodeJS.Signals, "stop" | "reload" | "ignore">>;
+
+export type HandledSignal = keyof typeof SIGNAL_ACTIONS;
+
+/** The part of `process` the handlers attach to; tests pass an EventEmitter. */
+export interface SignalSource {
+  on(event: HandledSignal, listener: (name: NodeJS.Signals) => void): unknown;
+  off(event: HandledSignal, listener: (name: NodeJS.Signals) => void): unknown;
+}
+
+export interface SignalHandlerOptions {
+  logger: Logger;
+  shutdown: AbortController;
+  /** SIGHUP; default: log and ignore. */
+  reload?: () => void;
+  /** A second stop signal: exit at once. */
+  exitNow: (code: number) => void;
+}
+
+/**
+ * Installs the only signal handlers of the process and returns their removal. No handled
+ * signal ends the supervisor silently: each one logs a line (SIGPIPE only its first, since a
+ * broken pipe tends to repeat).
+ */
+export function installSignalHandlers(source: SignalSource, options: SignalHandlerOptions): () => void {
+  const { logger, shutdown } = options;
+  let stops = 0;
+  let pipes = 0;
+  const reload =
+    options.reload ?? ((): void => logger.info({ signal: "SIGHUP" }, "SIGHUP received: reloading the local configuration is not supported yet; ignored"));
+  const handler = (name: NodeJS.Signals): void => {
+    const action = SIGNAL_ACTIONS[name as HandledSignal];
+    switch (action) {
+      case "stop":
+        stops++;
+        if (stops === 1) {
+          logger.info({ signal: name }, "stopping");
+          shutdown.abort(new ShutdownRequested(name));
+          return;
+        }
+        // A second signal means "now": the collector dies with us through its parent-death signal.
+        logger.warn({ signal: name }, "second signal: exiting at once");
+        options.exitNow(130);
+        return;
+      case "reload":
+        reload();
+        return;
+      case "ignore":
+        if (name === "SIGPIPE" && pipes++ > 0) return;
+        logger.info({ signal: name }, `${name} received; ignored`);
+        return;
+      default:
+        unreachable(action);
+    }
+  };
+  const names = Object.keys(SIGNAL_ACTIONS) as HandledSignal[];
+  for (const name of names) source.on(name, handler);
+  return () => {
+    for (const name of names) source.off(name, handler);
+  };
+}
+
 export async function runSupervisor(configPath: string): Promise<number> {
   const config = await loadConfigOrReport(configPath);
   if (!config) return 2;
-  const logger = createLogger(config.telemetry.logs.level);
+  const logger = createLogger(config.telemetry.logs.level, undefined, createMasker(secretsOf(config)));
   for (const warning of config.warnings) logger.warn({ config: config.sourcePath }, warning);
   const deps: Deps = { clock: systemClock, random: Math.random, logger };
   const shutdown = new AbortController();
-  let signals = 0;
-  const onSignal = (name: NodeJS.Signals): void => {
-    signals++;
-    if (signals === 1) {
-      logger.info({ signal: name }, "stopping");
-      shutdown.abort(new ShutdownRequested(name));
-      return;
-    }
-    // A second signal means "now": the collector dies with us through its parent-death signal.
-    logger.warn({ signal: name }, "second signal: exiting at once");
-    process.exit(130);
-  };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
+  const uninstall = installSignalHandlers(process, { logger, shutdown, exitNow: (code) => process.exit(code) });
   try {
     await new Supervisor({ config, deps, hooks: checkpointHook(process.env["OPAMP_SUPERVISOR_TEST_HALT_AT"]) }).run(shutdown.signal);
     return 0;
@@ -61,8 +121,7 @@ export async function runSupervisor(configPath: string): Promise<number> {
     logger.error({ err, code: err instanceof SupervisorError ? err.code : undefined }, "supervisor failed");
     return exitCodeFor(err);
   } finally {
-    process.off("SIGTERM", onSignal);
-    process.off("SIGINT", onSignal);
+    uninstall();
   }
 }
 

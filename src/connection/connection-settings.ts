@@ -88,7 +88,7 @@ export class ConnectionSettings {
     const store = await CredentialStore.open(o.stateDir, o.store);
     const logger = o.deps.logger.child({ component: "tls" });
     const initial = await loadInitialSettings(o.config, store, { now: o.deps.clock.now(), logger });
-    const status = await SettingsStatus.open(store, o.config.capabilities.reportsConnectionSettingsStatus);
+    const status = await SettingsStatus.open(store, o.config.capabilities.reportsConnectionSettingsStatus, logger);
     const self = new ConnectionSettings(o, store, initial, status);
     self.#pending = await store.readPendingCsr().catch(() => undefined);
     describeSettings(initial.active, o.config, logger);

@@ -10,6 +10,9 @@ import { join } from "node:path";
 import { readFileIfExists, writeFileAtomic } from "../storage/atomic.js";
 import type { StateDir } from "../storage/state-dir.js";
 import type { StateStore } from "../storage/state.js";
+import { encodeOfferStatus, parseOfferStatus } from "../storage/documents.js";
+import { OFFER_STATES } from "../storage/persisted-status.js";
+import type { OfferState, OfferStatus } from "../storage/persisted-status.js";
 import { bytesToHex, expectHex, expectObject, expectOneOf, expectString, expectVersion, ShapeError } from "../storage/json-shape.js";
 import type { JsonObject } from "../storage/json-shape.js";
 import type { TlsVersion } from "./offer-policy.js";
@@ -52,14 +55,10 @@ export interface StoredConnectionSettings {
   certificate: CertificateRef | null;
 }
 
-export const CONNECTION_STATUSES = ["UNSET", "APPLYING", "APPLIED", "FAILED"] as const;
-export type ConnectionStatusValue = (typeof CONNECTION_STATUSES)[number];
-
-export interface StoredConnectionStatus {
-  hash: Uint8Array;
-  status: ConnectionStatusValue;
-  errorMessage: string;
-}
+/** The shared offer states and status shape (storage/persisted-status.ts). */
+export const CONNECTION_STATUSES = OFFER_STATES;
+export type ConnectionStatusValue = OfferState;
+export type StoredConnectionStatus = OfferStatus;
 
 export interface PendingCsr {
   instanceUid: string;
@@ -90,7 +89,7 @@ export class CredentialStore {
   // --- accepted settings ---------------------------------------------------------------
 
   async readSettings(): Promise<StoredConnectionSettings | undefined> {
-    return this.#store.readJson(TLS_DOCUMENTS.settings, parseSettings);
+    return this.#store.loadJson(TLS_DOCUMENTS.settings, parseSettings, "the connection settings accepted from the server: supervisor.yaml's are used");
   }
 
   /** Writes the settings document (the switch), then forgets every certificate it does not reference. */
@@ -146,22 +145,17 @@ export class CredentialStore {
   // --- status ---------------------------------------------------------------------------
 
   async readStatus(): Promise<StoredConnectionStatus | undefined> {
-    return this.#store.readJson(TLS_DOCUMENTS.status, parseStatus);
+    return this.#store.loadJson(TLS_DOCUMENTS.status, parseOfferStatus, "the connection settings status: the settings in force are reported");
   }
 
   async writeStatus(status: StoredConnectionStatus): Promise<void> {
-    await this.#store.writeJson(TLS_DOCUMENTS.status, {
-      version: VERSION,
-      hash: bytesToHex(status.hash),
-      status: status.status,
-      errorMessage: status.errorMessage,
-    });
+    await this.#store.writeJson(TLS_DOCUMENTS.status, encodeOfferStatus(status));
   }
 
   // --- the outstanding certificate request ----------------------------------------------
 
   async readPendingCsr(): Promise<PendingCsr | undefined> {
-    const doc = await this.#store.readJson(TLS_DOCUMENTS.pendingCsr, parsePendingCsr);
+    const doc = await this.#store.loadJson(TLS_DOCUMENTS.pendingCsr, parsePendingCsr, "the outstanding certificate request: a new one is made when needed");
     if (!doc) return undefined;
     const key = await readFileIfExists(this.path(CSR_KEY_FILE));
     return key ? { ...doc, keyPem: key.toString("utf8") } : undefined;
@@ -235,17 +229,6 @@ function parseRef(value: unknown, where: string): CertificateRef {
     return text;
   };
   return { certFile: name("certFile"), keyFile: name("keyFile"), caFile: ref["caFile"] === null ? null : name("caFile") };
-}
-
-function parseStatus(value: unknown): StoredConnectionStatus {
-  const where = TLS_DOCUMENTS.status;
-  const doc = expectObject(value, where);
-  expectVersion(doc, VERSION, where);
-  return {
-    hash: expectHex(doc, "hash", where),
-    status: expectOneOf(doc, "status", CONNECTION_STATUSES, where),
-    errorMessage: expectString(doc, "errorMessage", where),
-  };
 }
 
 function parsePendingCsr(value: unknown): Omit<PendingCsr, "keyPem"> {

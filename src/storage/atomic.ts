@@ -70,12 +70,12 @@ export async function writeFileAtomic(
     if (created) await fs.rm(temp, { force: true }).catch(() => undefined);
     throw err;
   }
-  await fsyncDirectory(dirname(path));
+  await fsyncDirectory(dirname(path), fs);
 }
 
 /** Makes renames and unlinks inside `dir` durable. */
-export async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await fsp.open(dir, "r");
+export async function fsyncDirectory(dir: string, fs: Pick<AtomicFs, "open"> = nodeFs): Promise<void> {
+  const handle = await fs.open(dir, "r");
   try {
     await handle.sync();
   } catch (err) {
@@ -88,9 +88,12 @@ export async function fsyncDirectory(dir: string): Promise<void> {
 }
 
 /** Reads a whole file, or returns undefined when it does not exist. Other errors propagate. */
-export async function readFileIfExists(path: string): Promise<Buffer | undefined> {
+export async function readFileIfExists(
+  path: string,
+  read: (path: string) => Promise<Buffer> = (p) => fsp.readFile(p),
+): Promise<Buffer | undefined> {
   try {
-    return await fsp.readFile(path);
+    return await read(path);
   } catch (err) {
     if (isErrno(err, "ENOENT")) return undefined;
     throw err;

@@ -15,6 +15,8 @@ import {
   ShapeError,
 } from "./json-shape.js";
 import { isUuidText } from "./instance-uid.js";
+import { OFFER_STATES } from "./persisted-status.js";
+import type { OfferStatus } from "./persisted-status.js";
 
 /** File names of the typed documents inside the state directory. */
 export const DOCUMENT_NAMES = {
@@ -24,6 +26,16 @@ export const DOCUMENT_NAMES = {
   remoteConfigStatus: "remote-config-status.json",
   failedConfigHashes: "failed-config-hashes.json",
 } as const;
+
+/** What the supervisor goes on without when a document is unusable (for the one warning). */
+export const DOCUMENT_LOSS: Readonly<Record<string, string>> = {
+  [DOCUMENT_NAMES.instanceUid]: "the agent's identity: agent.instance_id or a new uid is used",
+  [DOCUMENT_NAMES.lastReceivedRemoteConfig]: "the last received remote config",
+  [DOCUMENT_NAMES.lastWorkingRemoteConfig]:
+    "the last working remote config: the collector starts on the last received config, else the fallbacks, else the local files",
+  [DOCUMENT_NAMES.remoteConfigStatus]: "the remote config status: recomputed from what runs",
+  [DOCUMENT_NAMES.failedConfigHashes]: "the list of remote configs that failed before: they may be tried again",
+};
 
 const VERSION = 1;
 
@@ -48,15 +60,11 @@ export interface StoredRemoteConfig {
   configMap: Record<string, StoredConfigFile>;
 }
 
-/** Mirrors OpAMP RemoteConfigStatuses. */
-export const REMOTE_CONFIG_STATUSES = ["UNSET", "APPLIED", "APPLYING", "FAILED"] as const;
+/** Mirrors OpAMP RemoteConfigStatuses: the shared offer states. */
+export const REMOTE_CONFIG_STATUSES = OFFER_STATES;
 export type RemoteConfigStatusValue = (typeof REMOTE_CONFIG_STATUSES)[number];
 
-export interface StoredRemoteConfigStatus {
-  hash: Uint8Array;
-  status: RemoteConfigStatusValue;
-  errorMessage: string;
-}
+export type StoredRemoteConfigStatus = OfferStatus;
 
 // --- instance uid ---------------------------------------------------------------------
 
@@ -99,21 +107,24 @@ export function parseRemoteConfig(value: unknown): StoredRemoteConfig {
   return { hash: expectHex(obj, "hash", "$"), configMap };
 }
 
-// --- remote config status -------------------------------------------------------------
+// --- offer statuses (remote config, connection settings: one disk form) ----------------
 
-export function encodeRemoteConfigStatus(doc: StoredRemoteConfigStatus): object {
+export function encodeOfferStatus(doc: OfferStatus): object {
   return { version: VERSION, hash: bytesToHex(doc.hash), status: doc.status, errorMessage: doc.errorMessage };
 }
 
-export function parseRemoteConfigStatus(value: unknown): StoredRemoteConfigStatus {
+export function parseOfferStatus(value: unknown): OfferStatus {
   const obj = expectObject(value, "$");
   expectVersion(obj, VERSION, "$");
   return {
     hash: expectHex(obj, "hash", "$"),
-    status: expectOneOf(obj, "status", REMOTE_CONFIG_STATUSES, "$"),
+    status: expectOneOf(obj, "status", OFFER_STATES, "$"),
     errorMessage: expectString(obj, "errorMessage", "$"),
   };
 }
+
+export const encodeRemoteConfigStatus = encodeOfferStatus;
+export const parseRemoteConfigStatus = parseOfferStatus;
 
 // --- failed config hashes -------------------------------------------------------------
 

@@ -1,14 +1,18 @@
 /**
  * The persistent state store: small JSON documents in the state directory, each replaced
- * atomically. Reads never guess: a missing file is `undefined`, an unreadable or malformed
- * one is a StateCorruptError naming the file, and the caller decides whether to quarantine
- * it and start fresh.
+ * atomically. `readJson` never guesses (a missing file is `undefined`, an unusable one a
+ * StateCorruptError naming the file); every typed reader goes through `loadJson`, which
+ * applies the one corrupt policy (corrupt.ts) and reads an unusable document as absent.
  */
-import * as fsp from "node:fs/promises";
-import type { Clock } from "../deps.js";
+import type { Clock, Logger } from "../deps.js";
+import { silentLogger } from "../deps.js";
 import { SupervisorError } from "../errors.js";
 import { fsyncDirectory, isErrno, readFileIfExists, writeFileAtomic } from "./atomic.js";
+import type { AuditLog } from "./audit.js";
+import { quarantineFile, setAside } from "./corrupt.js";
+import type { CorruptionNotice, CorruptionPolicyOptions } from "./corrupt.js";
 import {
+  DOCUMENT_LOSS,
   DOCUMENT_NAMES,
   encodeFailedHashes,
   encodeInstanceUid,
@@ -19,12 +23,10 @@ import {
   parseRemoteConfig,
   parseRemoteConfigStatus,
 } from "./documents.js";
-import type {
-  InstanceUidSource,
-  StoredInstanceUid,
-  StoredRemoteConfig,
-  StoredRemoteConfigStatus,
-} from "./documents.js";
+import type { InstanceUidSource, StoredInstanceUid, StoredRemoteConfig, StoredRemoteConfigStatus } from "./documents.js";
+import { FAILED_HASH_LIMIT, FailedHashSet } from "./failed-hashes.js";
+import { nodeStateFs } from "./fs.js";
+import type { StateFs } from "./fs.js";
 import { newInstanceUid, uidFromText, uidToText } from "./instance-uid.js";
 import { bytesToHex } from "./json-shape.js";
 import type { StateDir } from "./state-dir.js";
@@ -32,43 +34,76 @@ import type { StateDir } from "./state-dir.js";
 /** A state file exists but cannot be read or understood. `file` is its absolute path. */
 export class StateCorruptError extends SupervisorError {
   readonly file: string;
+  readonly reason: string;
 
   constructor(file: string, reason: string, options?: { cause?: unknown }) {
     super("STATE_CORRUPT", `state file ${file} is unusable: ${reason}`, options);
     this.file = file;
+    this.reason = reason;
   }
 }
 
-export const DEFAULT_FAILED_HASH_LIMIT = 64;
+export const DEFAULT_FAILED_HASH_LIMIT = FAILED_HASH_LIMIT;
 
 export interface StateStoreOptions {
   dir: StateDir;
   clock: Clock;
   /** How many failed config hashes are remembered; the oldest are dropped first. */
   failedHashLimit?: number;
+  /** Filesystem seam; defaults to node:fs/promises. */
+  fs?: StateFs;
+  /** Warned when a document is set aside or a write is refused. */
+  logger?: Logger;
+  /** Gets one line per document set aside. */
+  audit?: AuditLog;
 }
+
+/** One read under the corrupt policy. */
+export type DocumentRead<T> =
+  | { kind: "absent" }
+  | { kind: "ok"; value: T }
+  | { kind: "corrupt"; notice: CorruptionNotice };
 
 type RemoteConfigSlot = "lastReceivedRemoteConfig" | "lastWorkingRemoteConfig";
 
 export class StateStore {
   readonly #dir: StateDir;
   readonly #clock: Clock;
-  readonly #failedHashLimit: number;
-  /** Serialises read-modify-write updates so two concurrent adds never lose one. */
-  #updates: Promise<unknown> = Promise.resolve();
+  readonly #fs: StateFs;
+  readonly #logger: Logger;
+  readonly #audit: AuditLog | undefined;
+  readonly #failed: FailedHashSet;
+  /** Documents set aside in this run, by name: what startup decisions look at. */
+  readonly #setAside = new Map<string, CorruptionNotice>();
 
   constructor(options: StateStoreOptions) {
     this.#dir = options.dir;
     this.#clock = options.clock;
-    this.#failedHashLimit = options.failedHashLimit ?? DEFAULT_FAILED_HASH_LIMIT;
-    if (!Number.isInteger(this.#failedHashLimit) || this.#failedHashLimit < 1) {
-      throw new RangeError(`failedHashLimit must be a positive integer, got ${this.#failedHashLimit}`);
-    }
+    this.#fs = options.fs ?? nodeStateFs;
+    this.#logger = (options.logger ?? silentLogger).child({ component: "storage" });
+    this.#audit = options.audit;
+    this.#failed = new FailedHashSet({
+      what: "failed config hashes",
+      logger: this.#logger,
+      ...(options.failedHashLimit === undefined ? {} : { limit: options.failedHashLimit }),
+      load: async () => (await this.loadJson(DOCUMENT_NAMES.failedConfigHashes, parseFailedHashes)) ?? [],
+      save: (hashes) => this.writeJson(DOCUMENT_NAMES.failedConfigHashes, encodeFailedHashes(hashes)),
+    });
   }
 
   /** Absolute path of the state file `name`. */
   path(name: string): string {
     return this.#dir.file(name);
+  }
+
+  /** The storage room's logger, for documents other rooms keep through this store. */
+  get logger(): Logger {
+    return this.#logger;
+  }
+
+  /** The notice for `name` when it was set aside in this run. */
+  setAsideNotice(name: string): CorruptionNotice | undefined {
+    return this.#setAside.get(name);
   }
 
   // --- generic documents (other rooms: packages, connection settings, journals) ----------
@@ -81,7 +116,7 @@ export class StateStore {
     const file = this.path(name);
     let raw: Buffer | undefined;
     try {
-      raw = await readFileIfExists(file);
+      raw = await readFileIfExists(file, this.#fs.readFile);
     } catch (err) {
       throw new StateCorruptError(file, `cannot read: ${errorText(err)}`, { cause: err });
     }
@@ -90,7 +125,7 @@ export class StateStore {
     try {
       value = JSON.parse(raw.toString("utf8"));
     } catch (err) {
-      throw new StateCorruptError(file, `not valid JSON: ${errorText(err)}`, { cause: err });
+      throw new StateCorruptError(file, raw.length === 0 ? "empty" : `not valid JSON: ${errorText(err)}`, { cause: err });
     }
     try {
       return parse(value);
@@ -99,15 +134,54 @@ export class StateStore {
     }
   }
 
-  /** Atomically replaces `name` with `value` as pretty JSON (0600). */
+  /** Reads `name` under the corrupt policy: an unusable document is set aside and reads as corrupt. */
+  async loadDocument<T>(name: string, parse: (value: unknown) => T, lost?: string): Promise<DocumentRead<T>> {
+    try {
+      const value = await this.readJson(name, parse);
+      return value === undefined ? { kind: "absent" } : { kind: "ok", value };
+    } catch (err) {
+      if (!(err instanceof StateCorruptError)) throw err;
+      const notice = await setAside(
+        this.#policy(),
+        err.file,
+        err.reason,
+        lost ?? DOCUMENT_LOSS[name] ?? "its content",
+      );
+      this.#setAside.set(name, notice);
+      return { kind: "corrupt", notice };
+    }
+  }
+
+  /** `loadDocument` for callers that only need the value: unusable reads as undefined. */
+  async loadJson<T>(name: string, parse: (value: unknown) => T, lost?: string): Promise<T | undefined> {
+    const read = await this.loadDocument(name, parse, lost);
+    return read.kind === "ok" ? read.value : undefined;
+  }
+
+  /**
+   * Atomically replaces `name` with `value` as pretty JSON (0600). A directory in its place
+   * gets the corrupt policy and the write is retried once; other errors reject as raised.
+   */
   async writeJson(name: string, value: unknown): Promise<void> {
-    await writeFileAtomic(this.path(name), `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+    const text = `${JSON.stringify(value, null, 2)}\n`;
+    try {
+      await writeFileAtomic(this.path(name), text, { mode: 0o600, fs: this.#fs });
+    } catch (err) {
+      if (!isErrno(err, "EISDIR")) throw err;
+      const notice = await setAside(this.#policy(), this.path(name), "a directory in its place", DOCUMENT_LOSS[name] ?? "its content");
+      this.#setAside.set(name, notice);
+      await writeFileAtomic(this.path(name), text, { mode: 0o600, fs: this.#fs });
+    }
+  }
+
+  #policy(): CorruptionPolicyOptions {
+    return { fs: this.#fs, clock: this.#clock, logger: this.#logger, audit: this.#audit };
   }
 
   /** Deletes `name` if present. */
   async remove(name: string): Promise<void> {
-    await fsp.rm(this.path(name), { force: true });
-    await fsyncDirectory(this.#dir.root);
+    await this.#fs.rm(this.path(name), { force: true });
+    await fsyncDirectory(this.#dir.root, this.#fs);
   }
 
   /**
@@ -115,30 +189,13 @@ export class StateStore {
    * the evidence stays on disk. Returns the new path, or undefined when there was no file.
    */
   async quarantine(name: string): Promise<string | undefined> {
-    const file = this.path(name);
-    const stamp = new Date(this.#clock.now()).toISOString().replaceAll(":", "-");
-    for (let n = 0; n < 1000; n++) {
-      const target = `${file}.corrupt-${stamp}${n === 0 ? "" : `-${n}`}`;
-      // link + unlink instead of rename: link fails with EEXIST rather than overwriting an
-      // earlier quarantined copy taken in the same millisecond.
-      try {
-        await fsp.link(file, target);
-      } catch (err) {
-        if (isErrno(err, "ENOENT")) return undefined;
-        if (isErrno(err, "EEXIST")) continue;
-        throw err;
-      }
-      await fsp.rm(file, { force: true });
-      await fsyncDirectory(this.#dir.root);
-      return target;
-    }
-    throw new Error(`could not find a free quarantine name for ${file}`);
+    return quarantineFile(this.#fs, this.#clock, this.path(name));
   }
 
   // --- instance uid --------------------------------------------------------------------
 
   async readInstanceUid(): Promise<StoredInstanceUid | undefined> {
-    return this.readJson(DOCUMENT_NAMES.instanceUid, parseInstanceUid);
+    return this.loadJson(DOCUMENT_NAMES.instanceUid, parseInstanceUid);
   }
 
   /** Persists a uid: `generated` by us, or `server` when assigned via new_instance_uid. */
@@ -146,13 +203,24 @@ export class StateStore {
     await this.writeJson(DOCUMENT_NAMES.instanceUid, encodeInstanceUid({ uid: uidToText(uid), source }));
   }
 
-  /** Returns the stored uid, or generates a UUID v7, stores it, and returns it. */
+  /**
+   * Returns the stored uid, or generates a UUID v7, stores it, and returns it. A stored uid
+   * that was unusable is an identity change: logged and audited. A refused write is logged;
+   * the uid is used anyway (the next start may pick another one).
+   */
   async loadOrCreateInstanceUid(): Promise<{ uid: Uint8Array; text: string; created: boolean }> {
-    const stored = await this.readInstanceUid();
-    if (stored) return { uid: uidFromText(stored.uid), text: stored.uid, created: false };
+    const read = await this.loadDocument(DOCUMENT_NAMES.instanceUid, parseInstanceUid);
+    if (read.kind === "ok") return { uid: uidFromText(read.value.uid), text: read.value.uid, created: false };
     const uid = newInstanceUid(this.#clock.now());
-    await this.writeInstanceUid(uid, "generated");
-    return { uid, text: uidToText(uid), created: true };
+    const text = uidToText(uid);
+    if (read.kind === "corrupt") {
+      this.#logger.warn({ instanceUid: text, file: read.notice.file }, "identity change: the stored instance uid was unusable; using a new one");
+      await this.#audit?.append({ action: "instance-uid-changed", instanceUid: text, reason: "the stored instance uid was unusable", result: "new-uid" });
+    }
+    await this.writeInstanceUid(uid, "generated").catch((err: unknown) =>
+      this.#logger.warn({ err }, "cannot persist the new instance uid; using it for this run"),
+    );
+    return { uid, text, created: true };
   }
 
   // --- remote configs ------------------------------------------------------------------
@@ -174,55 +242,36 @@ export class StateStore {
   }
 
   async #readRemoteConfig(slot: RemoteConfigSlot): Promise<StoredRemoteConfig | undefined> {
-    return this.readJson(DOCUMENT_NAMES[slot], parseRemoteConfig);
+    return this.loadJson(DOCUMENT_NAMES[slot], parseRemoteConfig);
   }
 
   async readRemoteConfigStatus(): Promise<StoredRemoteConfigStatus | undefined> {
-    return this.readJson(DOCUMENT_NAMES.remoteConfigStatus, parseRemoteConfigStatus);
+    return this.loadJson(DOCUMENT_NAMES.remoteConfigStatus, parseRemoteConfigStatus);
   }
 
   async writeRemoteConfigStatus(status: StoredRemoteConfigStatus): Promise<void> {
     await this.writeJson(DOCUMENT_NAMES.remoteConfigStatus, encodeRemoteConfigStatus(status));
   }
 
-  // --- failed config hashes (a bounded set, oldest evicted first) ----------------------
+  // --- failed config hashes (the one bounded set, see failed-hashes.ts) -----------------
 
   /** Hex strings, oldest first. */
   async readFailedConfigHashes(): Promise<string[]> {
-    return (await this.readJson(DOCUMENT_NAMES.failedConfigHashes, parseFailedHashes)) ?? [];
+    return this.#failed.list();
   }
 
   async isFailedConfigHash(hash: Uint8Array): Promise<boolean> {
-    return (await this.readFailedConfigHashes()).includes(bytesToHex(hash));
+    return this.#failed.has(bytesToHex(hash));
   }
 
-  /** Remembers `hash` as failed (moving it to the newest position if already known). */
+  /** Remembers `hash` as failed (moving it to the newest position if already known). Never rejects. */
   async addFailedConfigHash(hash: Uint8Array): Promise<void> {
-    const hex = bytesToHex(hash);
-    await this.#update(async () => {
-      const hashes = (await this.readFailedConfigHashes()).filter((h) => h !== hex);
-      hashes.push(hex);
-      await this.writeJson(
-        DOCUMENT_NAMES.failedConfigHashes,
-        encodeFailedHashes(hashes.slice(-this.#failedHashLimit)),
-      );
-    });
+    await this.#failed.add(bytesToHex(hash));
   }
 
-  /** Forgets `hash` (e.g. after it later applied successfully). */
+  /** Forgets `hash` (e.g. after it later applied successfully). Never rejects. */
   async removeFailedConfigHash(hash: Uint8Array): Promise<void> {
-    const hex = bytesToHex(hash);
-    await this.#update(async () => {
-      const hashes = await this.readFailedConfigHashes();
-      if (!hashes.includes(hex)) return;
-      await this.writeJson(DOCUMENT_NAMES.failedConfigHashes, encodeFailedHashes(hashes.filter((h) => h !== hex)));
-    });
-  }
-
-  #update(fn: () => Promise<void>): Promise<void> {
-    const next = this.#updates.then(fn);
-    this.#updates = next.catch(() => undefined);
-    return next;
+    await this.#failed.remove(bytesToHex(hash));
   }
 }
 

@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { composeCollectorConfig } from "../config/compose.js";
 import { isConfigFileToken } from "../config/schema.js";
 import { healthUrl } from "../health/probe.js";
-import { writeFileAtomic } from "../storage/index.js";
+import { readFileIfExists, writeFileAtomic } from "../storage/index.js";
 import type { StoredRemoteConfig } from "../storage/index.js";
 import type { SupervisorContext } from "./context.js";
 import { EFFECTIVE_CONFIG_FILE } from "./context.js";
@@ -60,6 +60,9 @@ export async function fallbackFiles(ctx: Pick<SupervisorContext, "config">): Pro
 
 export async function writeEffective(ctx: Pick<SupervisorContext, "stateDir">, yaml: string): Promise<string> {
   const path = ctx.stateDir.file(EFFECTIVE_CONFIG_FILE);
+  // Unchanged content is not rewritten: a restart on a full or read-only disk still starts
+  // the collector on the config it ran before.
+  if ((await readFileIfExists(path).catch(() => undefined))?.toString("utf8") === yaml) return path;
   await writeFileAtomic(path, yaml, { mode: 0o600 });
   return path;
 }

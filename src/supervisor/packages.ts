@@ -63,7 +63,7 @@ export function attachPackages(input: AttachInput): void {
     .attach({
       signal: ctx.signal,
       version: input.version,
-      sink: reports ? (statuses, details) => client.setStatus("packageStatuses", toPackageStatuses(statuses, details)) : undefined,
+      sink: reports ? (statuses, details) => client.setStatus("packageStatuses", toPackageStatuses(statuses, details, (text) => ctx.reporter.mask(text))) : undefined,
       tlsFor: (url) => downloadTls(client.target, url),
       authFor: (url) => downloadAuth(client.target, url),
       effectiveConfig: async () => ((await currentComposition(ctx)).runnable ? ctx.stateDir.file(EFFECTIVE_CONFIG_FILE) : null),

@@ -6,7 +6,7 @@
 import { parseConfigBody } from "../config/body.js";
 import { runValidate } from "../process/index.js";
 import { rename } from "node:fs/promises";
-import { fsyncDirectory, writeFileAtomic } from "../storage/index.js";
+import { describeWriteError, fsyncDirectory, storageFaultCode, writeFileAtomic } from "../storage/index.js";
 import type { StoredRemoteConfig } from "../storage/index.js";
 import { bytesToHex } from "../storage/index.js";
 import type { SupervisorContext } from "./context.js";
@@ -24,7 +24,7 @@ export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRem
   const hash = offer.hash;
   const hashHex = bytesToHex(hash);
   const current = reporter.remoteStatus;
-  if (current && sameBytes(current.hash, hash) && current.status !== "UNSET") {
+  if (current && sameBytes(current.hash, hash) && current.status !== "UNSET" && !reporter.failedTransiently(hash)) {
     // Already applied, applying or refused: nothing to do; the status stands.
     logger.debug({ hash: hashHex, status: current.status }, "remote config unchanged");
     return;
@@ -33,6 +33,19 @@ export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRem
     await reporter.remoteConfigStatus({ hash, status: "FAILED", errorMessage: "this config failed before and is not applied again; send a different one" });
     return;
   }
+  const progress = { swapped: false };
+  try {
+    await applyOffer(ctx, offer, progress);
+  } catch (err) {
+    // A disk that refuses a write (full, read-only, failing) fails this offer, not the supervisor.
+    if (storageFaultCode(err) === undefined) throw err;
+    await storageFault(ctx, offer, err, progress.swapped);
+  }
+}
+
+async function applyOffer(ctx: SupervisorContext, offer: StoredRemoteConfig, progress: { swapped: boolean }): Promise<void> {
+  const { reporter, store } = ctx;
+  const hash = offer.hash;
   const started = ctx.deps.clock.now();
   await store.writeLastReceivedRemoteConfig(offer);
   await reporter.remoteConfigStatus({ hash, status: "APPLYING", errorMessage: "" });
@@ -52,6 +65,7 @@ export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRem
 
   if (!composition.runnable) {
     // An empty map means "no remote config", and nothing local is left to run.
+    progress.swapped = true;
     await ctx.collector.stop(ctx.signal);
     await writeEffective(ctx, "");
     return accept(ctx, offer, "", { action: "remote-config-applied", note: "nothing to run; collector stopped", totalMs: ctx.deps.clock.now() - started });
@@ -68,6 +82,7 @@ export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRem
   const validateMs = ctx.deps.clock.now() - validateStarted;
   ctx.hooks.checkpoint("config-validated");
 
+  progress.swapped = true;
   await promoteCandidate(ctx);
   ctx.hooks.checkpoint("config-swapped");
   const outcome = await rollout(ctx, composition.healthUrl, ctx.config.agent.useHupConfigReload);
@@ -92,8 +107,24 @@ async function accept(ctx: SupervisorContext, offer: StoredRemoteConfig, yaml: s
   ctx.logger.info({ hash: bytesToHex(offer.hash), ...audit }, "remote config applied");
 }
 
-async function reject(ctx: SupervisorContext, offer: StoredRemoteConfig, reason: string, extra: Record<string, unknown>): Promise<void> {
-  await ctx.store.addFailedConfigHash(offer.hash);
+/**
+ * FAILED for an offer a write error stopped. Not remembered as a failed hash: the config is
+ * not at fault, and the server may send it again once the disk accepts writes.
+ */
+async function storageFault(ctx: SupervisorContext, offer: StoredRemoteConfig, err: unknown, swapped: boolean): Promise<void> {
+  let outcome = "nothing changed; the collector keeps its config";
+  if (swapped) {
+    outcome = await restoreLastWorking(ctx).catch(
+      (again: unknown) => `could not roll back either (${describeWriteError(again)}); retrying once the disk accepts writes`,
+    );
+  }
+  ctx.logger.error({ err, hash: bytesToHex(offer.hash) }, "a state directory write failed while applying a remote config");
+  await reject(ctx, offer, `cannot write the state directory: ${describeWriteError(err)}; ${outcome}`, { storageFault: storageFaultCode(err) }, false);
+}
+
+/** `remember` false: a fault of the host, not of the config; the same hash may be sent again. */
+async function reject(ctx: SupervisorContext, offer: StoredRemoteConfig, reason: string, extra: Record<string, unknown>, remember = true): Promise<void> {
+  if (remember) await ctx.store.addFailedConfigHash(offer.hash);
   await ctx.audit.append({
     action: "remote-config-failed",
     hash: bytesToHex(offer.hash),
@@ -102,7 +133,7 @@ async function reject(ctx: SupervisorContext, offer: StoredRemoteConfig, reason:
     reason,
     ...extra,
   });
-  await ctx.reporter.remoteConfigStatus({ hash: offer.hash, status: "FAILED", errorMessage: reason });
+  await ctx.reporter.remoteConfigStatus({ hash: offer.hash, status: "FAILED", errorMessage: reason }, { transient: !remember });
   ctx.logger.warn({ hash: bytesToHex(offer.hash), reason }, "remote config refused");
 }
 

@@ -1,25 +1,47 @@
 /**
  * Turns supervisor facts into OpAMP status sub-messages, honouring the capabilities the
- * operator switched on, and persists the remote config status so a restart reports it.
+ * operator switched on. The remote config status is a PersistedStatus (the one status
+ * primitive): it is persisted and then sent, also when the write is refused, so a full or
+ * read-only disk never keeps the server from hearing FAILED; the newest status is written
+ * once writing works again.
+ * Every text that goes out here passes the secret masker.
  */
 import type { ResolvedCapabilities } from "../config/schema.js";
 import type { CollectorHealth } from "../health/component-health.js";
 import { toComponentHealth } from "../health/component-health.js";
 import type { OpampClient } from "../opamp/client.js";
 import type { AgentDescription } from "../opamp/domain.js";
+import { PersistedStatus } from "../storage/index.js";
 import type { StateStore, StoredRemoteConfigStatus } from "../storage/index.js";
+import { noMasking } from "../telemetry/mask.js";
+import type { SecretMasker } from "../telemetry/mask.js";
 
 export class StatusReporter {
-  #remoteStatus: StoredRemoteConfigStatus | undefined;
+  readonly #remote: PersistedStatus<StoredRemoteConfigStatus>;
+  /** True when the current FAILED came from the disk, not the config: the same hash may be tried again. */
+  #transient = false;
 
   constructor(
     private readonly client: OpampClient,
     private readonly capabilities: ResolvedCapabilities,
-    private readonly store: StateStore,
-  ) {}
+    store: StateStore,
+    private readonly masker: SecretMasker = noMasking,
+  ) {
+    this.#remote = new PersistedStatus({
+      what: "remote config status",
+      logger: store.logger,
+      write: (status) => store.writeRemoteConfigStatus(status),
+      send: (status) => this.#sendRemote(status),
+    });
+  }
 
   get remoteStatus(): StoredRemoteConfigStatus | undefined {
-    return this.#remoteStatus;
+    return this.#remote.current;
+  }
+
+  /** `text` with configured secrets masked: for any other text bound for the server. */
+  mask(text: string): string {
+    return this.masker.mask(text);
   }
 
   description(description: AgentDescription): void {
@@ -27,7 +49,9 @@ export class StatusReporter {
   }
 
   health(health: CollectorHealth): void {
-    if (this.capabilities.reportsHealth) this.client.setStatus("health", toComponentHealth(health));
+    if (!this.capabilities.reportsHealth) return;
+    const masked = health.lastError === undefined ? health : { ...health, lastError: this.masker.mask(health.lastError) };
+    this.client.setStatus("health", toComponentHealth(masked));
   }
 
   /** The composed file the collector runs, as one entry keyed "" (a single-file agent). */
@@ -37,15 +61,33 @@ export class StatusReporter {
     this.client.setStatus("effectiveConfig", { configMap: { "": { body, contentType: "text/yaml" } } });
   }
 
-  /** Persists first, then reports: what the server hears is what a restart will say. */
-  async remoteConfigStatus(status: StoredRemoteConfigStatus): Promise<void> {
-    await this.store.writeRemoteConfigStatus(status);
-    this.restoreRemoteConfigStatus(status);
+  /**
+   * Persists, then reports: the server hears the status even when the disk refuses it.
+   * Never rejects; resolves false when the status could not be persisted (yet).
+   */
+  async remoteConfigStatus(status: StoredRemoteConfigStatus, options: { transient?: boolean } = {}): Promise<boolean> {
+    this.#transient = status.status === "FAILED" && options.transient === true;
+    return this.#remote.set({ ...status, errorMessage: this.masker.mask(status.errorMessage) });
+  }
+
+  /** True when the current status is a FAILED for `hash` that a storage fault caused. */
+  failedTransiently(hash: Uint8Array): boolean {
+    const current = this.#remote.current;
+    return this.#transient && current !== undefined && Buffer.from(current.hash).equals(Buffer.from(hash));
   }
 
   /** Reports a status already on disk (at start). */
   restoreRemoteConfigStatus(status: StoredRemoteConfigStatus): void {
-    this.#remoteStatus = status;
+    this.#transient = false;
+    this.#remote.restore({ ...status, errorMessage: this.masker.mask(status.errorMessage) });
+  }
+
+  /** Persists a status an earlier write could not. */
+  flush(): Promise<boolean> {
+    return this.#remote.flush();
+  }
+
+  #sendRemote(status: StoredRemoteConfigStatus): void {
     if (!this.capabilities.reportsRemoteConfig) return;
     this.client.setStatus("remoteConfigStatus", { hash: status.hash, status: status.status, errorMessage: status.errorMessage });
   }

@@ -1,10 +1,12 @@
 /**
  * What the supervisor decides at start from what is on disk: the instance uid, the remote
  * config status to report (settling a transaction a crash interrupted), and the config to run.
+ * Unusable documents were already set aside by the store (one warning, one audit line each)
+ * and read as absent here; the supervisor goes on with the best it still has.
  */
 import type { ResolvedConfig } from "../config/schema.js";
 import type { AuditLog, StateStore, StoredRemoteConfig, StoredRemoteConfigStatus } from "../storage/index.js";
-import { bytesToHex, uidFromText } from "../storage/index.js";
+import { DOCUMENT_NAMES, bytesToHex, settleInterrupted, uidFromText } from "../storage/index.js";
 
 export async function loadInstanceUid(config: ResolvedConfig, store: StateStore): Promise<Uint8Array> {
   if (config.agent.instanceId) return uidFromText(config.agent.instanceId);
@@ -12,26 +14,58 @@ export async function loadInstanceUid(config: ResolvedConfig, store: StateStore)
 }
 
 /**
- * The status to report at start. An APPLYING left on disk means the supervisor died inside
- * a transaction; what runs now is the last working config, so that is what we report (the
- * server then sends the new config again).
+ * The status to report at start, and the remote config to run: the last working one, else
+ * the last received one when it is known good or the working one was lost (never one that
+ * failed), else none (the caller falls back to the startup fallbacks, then the local files).
+ *
+ * An APPLYING left on disk means the supervisor died inside a transaction; what runs now is
+ * the last working config, so that is what we report (the server then sends the new config
+ * again). A status that was lost is recomputed from what runs.
  */
 export async function settleRemoteConfigStatus(
   store: StateStore,
   audit: AuditLog,
 ): Promise<{ status: StoredRemoteConfigStatus | undefined; working: StoredRemoteConfig | undefined }> {
-  const [status, working] = await Promise.all([store.readRemoteConfigStatus(), store.readLastWorkingRemoteConfig()]);
-  if (status?.status !== "APPLYING") return { status, working };
-  const settled: StoredRemoteConfigStatus = working
-    ? { hash: working.hash, status: "APPLIED", errorMessage: "" }
-    : { hash: new Uint8Array(0), status: "UNSET", errorMessage: "" };
-  await store.writeRemoteConfigStatus(settled);
-  await audit.append({
-    action: "remote-config-interrupted",
-    hash: bytesToHex(status.hash),
-    lastWorkingHash: working ? bytesToHex(working.hash) : null,
-    result: "resumed-last-working",
-    reason: "the supervisor stopped while applying this config",
-  });
-  return { status: settled, working };
+  const stored = await store.readRemoteConfigStatus();
+  const working = await store.readLastWorkingRemoteConfig();
+  const run = working ?? (await usableReceived(store, stored));
+  const inForce = (): StoredRemoteConfigStatus =>
+    working ? { hash: working.hash, status: "APPLIED", errorMessage: "" } : { hash: new Uint8Array(0), status: "UNSET", errorMessage: "" };
+
+  const settled = settleInterrupted(stored, ["APPLYING"], inForce);
+  let status = settled.status;
+  if (settled.interrupted) {
+    await audit.append({
+      action: "remote-config-interrupted",
+      hash: bytesToHex(settled.interrupted.hash),
+      lastWorkingHash: working ? bytesToHex(working.hash) : null,
+      result: "resumed-last-working",
+      reason: "the supervisor stopped while applying this config",
+    });
+  } else if (status === undefined && store.setAsideNotice(DOCUMENT_NAMES.remoteConfigStatus) && working) {
+    status = inForce();
+  }
+  if (status && status !== stored) {
+    await store.writeRemoteConfigStatus(status).catch((err: unknown) => store.logger.warn({ err }, "cannot persist the settled remote config status"));
+  }
+  if (run && !working && status?.status === "APPLIED" && sameBytes(status.hash, run.hash)) {
+    // The received config is the proven one (its working copy was lost): keep it as such again.
+    await store.writeLastWorkingRemoteConfig(run).catch((err: unknown) => store.logger.warn({ err }, "cannot restore the last working remote config"));
+  }
+  return { status, working: run };
+}
+
+async function usableReceived(store: StateStore, status: StoredRemoteConfigStatus | undefined): Promise<StoredRemoteConfig | undefined> {
+  const received = await store.readLastReceivedRemoteConfig();
+  if (!received || (await store.isFailedConfigHash(received.hash))) return undefined;
+  const statusOfIt = status && sameBytes(status.hash, received.hash) ? status.status : undefined;
+  if (statusOfIt === "APPLIED") return received;
+  const workingLost = store.setAsideNotice(DOCUMENT_NAMES.lastWorkingRemoteConfig) !== undefined;
+  if (!workingLost || statusOfIt === "FAILED") return undefined;
+  store.logger.warn({ hash: bytesToHex(received.hash) }, "the last working remote config was lost; starting the collector on the last received one");
+  return received;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }

@@ -28,6 +28,7 @@ import { attachPackages, preparePackages } from "./packages.js";
 import { applyRemoteConfig } from "./remote-config.js";
 import { restartCollector } from "./rollout.js";
 import { StatusReporter } from "./reporter.js";
+import { createMasker, secretsOf } from "../telemetry/mask.js";
 import { loadInstanceUid, settleRemoteConfigStatus } from "./startup.js";
 
 export interface SupervisorOptions {
@@ -58,8 +59,8 @@ export class Supervisor {
     const logger = this.#logger;
     const stateDir = await openStateDir(config.storage.directory, { logger: deps.logger });
     await reapLeftover(stateDir, { clock: deps.clock, logger: deps.logger });
-    const store = new StateStore({ dir: stateDir, clock: deps.clock });
-    const audit = new AuditLog({ path: stateDir.file("audit.log"), clock: deps.clock });
+    const audit = new AuditLog({ path: stateDir.file("audit.log"), clock: deps.clock, logger: deps.logger });
+    const store = new StateStore({ dir: stateDir, clock: deps.clock, logger: deps.logger, audit });
     const instanceUid = await loadInstanceUid(config, store);
     const connection = await ConnectionSettings.open({ config, deps, stateDir, store, audit });
     // Before the version is read and the collector starts: an interrupted upgrade is settled first.
@@ -90,7 +91,7 @@ export class Supervisor {
       restartPolicy: config.agent.restart,
       deps,
     });
-    const reporter = new StatusReporter(client, config.capabilities, store);
+    const reporter = new StatusReporter(client, config.capabilities, store, createMasker(secretsOf(config)));
     const monitor = new HealthMonitor({
       collector,
       intervalMs: config.agent.health.intervalMs,

@@ -1,10 +1,13 @@
 /**
  * The supervisor's JSON log (pino, stdout, journald-friendly). Secrets are kept out in
- * two ways: known secret-bearing fields are censored, and headers are logged by name only.
+ * three ways: known secret-bearing fields are censored, headers are logged by name only,
+ * and every finished line passes the secret masker (mask.ts), which catches configured
+ * values wherever they appear (an error message, a collector log tail).
  */
 import { pino } from "pino";
 import type { DestinationStream } from "pino";
 import type { Logger } from "../deps.js";
+import type { SecretMasker } from "./mask.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -27,7 +30,7 @@ const REDACTED_PATHS = [
   "*.token",
 ];
 
-export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+export function createLogger(level: LogLevel, destination?: DestinationStream, masker?: SecretMasker): Logger {
   const options = {
     level,
     base: { name: "opamp-supervisor" },
@@ -35,6 +38,7 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     // "level":"info" as the collector's own JSON logs say it, not pino's 30.
     formatters: { level: (label: string) => ({ level: label }) },
     redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
+    ...(masker && !masker.empty ? { hooks: { streamWrite: (line: string) => masker.mask(line) } } : {}),
   };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -8,9 +8,9 @@ import type { ConnectionOptions } from "node:tls";
 import type { ResolvedPackage } from "../config/schema.js";
 import type { Clock, Logger } from "../deps.js";
 import type { AuditLog, StateStore } from "../storage/index.js";
-import { StateCorruptError, bytesToHex } from "../storage/index.js";
+import { StateCorruptError, bytesToHex, describeWriteError, storageFaultCode } from "../storage/index.js";
 import { finishInstalled, installCollector, sha256File } from "./install.js";
-import type { InstallEnv, ProveResult, UpgradeCheckpoint } from "./install.js";
+import type { InstallEnv, InstallOutcome, ProveResult, UpgradeCheckpoint } from "./install.js";
 import { planOffer } from "./offer.js";
 import type { CollectorPlan, PackagesOffer } from "./offer.js";
 import { reconcile } from "./reconcile.js";
@@ -134,7 +134,9 @@ export class PackageManager {
 
     let retryLater = false;
     if (collector?.kind === "install") {
-      const outcome = await installCollector(this.#installEnv(runtime), collector.pkg, { version: runtime.version, agentHash: has.agentHasHash }, offer.allPackagesHash);
+      const outcome = await installCollector(this.#installEnv(runtime), collector.pkg, { version: runtime.version, agentHash: has.agentHasHash }, offer.allPackagesHash).catch(
+        (err: unknown) => this.#storageFault(runtime, collector.pkg, err),
+      );
       if (outcome.kind === "installed") {
         if (!outcome.swapped) {
           const file = collector.pkg.file;
@@ -159,6 +161,21 @@ export class PackageManager {
       const latest = await this.#store.readState();
       await this.#store.writeState({ ...latest, allPackagesHash: offer.allPackagesHash });
     }
+  }
+
+  /**
+   * A write the disk refused (full, read-only, failing) fails this install, not the
+   * supervisor: INSTALL_FAILED with the reason, not remembered (the package is not at fault),
+   * and the collector kept running. Any other error is rethrown.
+   */
+  async #storageFault(runtime: PackageRuntime, pkg: { name: string; hash: Uint8Array; version: string }, err: unknown): Promise<InstallOutcome> {
+    if (storageFaultCode(err) === undefined) throw err;
+    const reason = `cannot write the state directory: ${describeWriteError(err)}; the collector keeps its binary`;
+    this.#logger.error({ err, name: pkg.name }, "a state directory write failed while installing a package");
+    await this.#book.update(pkg.name, "INSTALL_FAILED", { errorMessage: reason });
+    await this.#options.audit.append({ action: "package-failed", name: pkg.name, hash: bytesToHex(pkg.hash), version: pkg.version, reason, remembered: false, result: "failed" });
+    await runtime.keepRunning();
+    return { kind: "failed", reason, remember: false };
   }
 
   #installEnv(runtime: PackageRuntime): InstallEnv {

@@ -8,6 +8,7 @@
  *
  * Hashes are opaque server bytes, hex on disk.
  */
+import { FAILED_HASH_LIMIT, withFailedHash } from "../storage/index.js";
 import type { StateStore } from "../storage/index.js";
 import {
   ShapeError,
@@ -27,9 +28,16 @@ export const PACKAGE_DOCUMENTS = {
   journal: "upgrade-journal.json",
 } as const;
 
+/** What the supervisor goes on without when a document is unusable (for the one warning). */
+const LOST: Readonly<Record<string, string>> = {
+  [PACKAGE_DOCUMENTS.state]: "the record of installed packages and of packages that failed before: the local binary counts as installed",
+  [PACKAGE_DOCUMENTS.statuses]: "the package statuses last reported: recomputed from the binary that runs",
+  [PACKAGE_DOCUMENTS.journal]: "the journal of an interrupted binary swap: the executable path is checked instead",
+};
+
 const VERSION = 1;
-/** How many failed package hashes are remembered; the oldest are forgotten first. */
-export const FAILED_PACKAGE_LIMIT = 32;
+/** How many failed package hashes are remembered (the one limit for every offer kind). */
+export const FAILED_PACKAGE_LIMIT = FAILED_HASH_LIMIT;
 
 /** Mirrors OpAMP PackageStatusEnum. */
 export const PACKAGE_STATUS_VALUES = ["INSTALLED", "INSTALL_PENDING", "INSTALLING", "INSTALL_FAILED", "DOWNLOADING"] as const;
@@ -231,27 +239,44 @@ export function parseJournal(value: unknown): UpgradeJournal {
 
 // --- store -----------------------------------------------------------------------------
 
-/** Typed access to the three documents through the shared StateStore. */
+/**
+ * Typed access to the three documents through the shared StateStore, under its one corrupt
+ * policy (an unusable document is set aside, warned about, audited, and reads as absent).
+ */
 export class PackageStore {
+  /** Failed hashes the disk refused to record; merged into every read and the next write. */
+  #unsavedFailed: string[] = [];
+
   constructor(private readonly store: StateStore) {}
 
   async readState(): Promise<StoredPackageState> {
-    return (await this.store.readJson(PACKAGE_DOCUMENTS.state, parseState)) ?? { ...EMPTY_STATE, failed: [] };
+    const state = (await this.store.loadJson(PACKAGE_DOCUMENTS.state, parseState, LOST[PACKAGE_DOCUMENTS.state])) ?? { ...EMPTY_STATE, failed: [] };
+    return this.#unsavedFailed.length === 0 ? state : { ...state, failed: this.#unsavedFailed.reduce((list, hex) => withFailedHash(list, hex), state.failed) };
   }
 
   async writeState(state: StoredPackageState): Promise<void> {
-    await this.store.writeJson(PACKAGE_DOCUMENTS.state, encodeState(state));
+    const failed = this.#unsavedFailed.reduce((list, hex) => withFailedHash(list, hex), state.failed);
+    await this.store.writeJson(PACKAGE_DOCUMENTS.state, encodeState({ ...state, failed }));
+    this.#unsavedFailed = [];
   }
 
-  /** Remembers a package hash as bad (bounded; the newest kept). */
+  /**
+   * Remembers a package hash as bad (the one bounded set; the newest kept). Never rejects: a
+   * hash the disk refused stays in memory and is written with the next state write.
+   */
   async addFailed(hash: Uint8Array): Promise<void> {
-    const state = await this.readState();
     const hex = bytesToHex(hash);
-    await this.writeState({ ...state, failed: [...state.failed.filter((h) => h !== hex), hex].slice(-FAILED_PACKAGE_LIMIT) });
+    try {
+      const state = await this.readState();
+      await this.writeState({ ...state, failed: withFailedHash(state.failed, hex) });
+    } catch (err) {
+      this.#unsavedFailed = withFailedHash(this.#unsavedFailed, hex);
+      this.store.logger.warn({ err, hash: hex }, "cannot persist a failed package hash; kept in memory until writing works again");
+    }
   }
 
   async readStatuses(): Promise<StoredPackageStatuses | undefined> {
-    return this.store.readJson(PACKAGE_DOCUMENTS.statuses, parseStatuses);
+    return this.store.loadJson(PACKAGE_DOCUMENTS.statuses, parseStatuses, LOST[PACKAGE_DOCUMENTS.statuses]);
   }
 
   async writeStatuses(statuses: StoredPackageStatuses): Promise<void> {
@@ -259,7 +284,7 @@ export class PackageStore {
   }
 
   async readJournal(): Promise<UpgradeJournal | undefined> {
-    return this.store.readJson(PACKAGE_DOCUMENTS.journal, parseJournal);
+    return this.store.loadJson(PACKAGE_DOCUMENTS.journal, parseJournal, LOST[PACKAGE_DOCUMENTS.journal]);
   }
 
   async writeJournal(journal: UpgradeJournal): Promise<void> {
@@ -273,5 +298,10 @@ export class PackageStore {
   /** Renames a corrupt document aside so the supervisor can start; returns where it went. */
   async quarantine(name: string): Promise<string | undefined> {
     return this.store.quarantine(name);
+  }
+
+  /** The storage room's logger (the status book warns through it). */
+  get logger(): StateStore["logger"] {
+    return this.store.logger;
   }
 }

@@ -1,13 +1,16 @@
 /**
- * The package statuses the server sees. Every state change is persisted before it is
- * reported (what the server hears is what a restart will say); download progress is only
- * reported, at most once per progress interval.
+ * The package statuses the server sees, kept through the one status primitive
+ * (PersistedStatus): every state change is persisted and then sent, also when the disk
+ * refuses the write, so a full or read-only disk never keeps INSTALL_FAILED from the
+ * server; the newest document is written once writing works again. Download progress is only reported, at most once per progress
+ * interval.
  *
  * Per package (OpAMP §3.12): agent_has_* is what is installed, server_offered_* what the
  * server offered; INSTALLING, DOWNLOADING and INSTALL_FAILED carry server_offered_hash, and
  * only INSTALL_FAILED carries an error message.
  */
 import type { PackageStatusesReport } from "../opamp/domain.js";
+import { PersistedStatus } from "../storage/index.js";
 import type { PackageStatusValue, PackageStore, StoredPackageStatus, StoredPackageStatuses } from "./state.js";
 
 export interface DownloadDetails {
@@ -19,25 +22,26 @@ export interface DownloadDetails {
 export type StatusSink = (statuses: StoredPackageStatuses, details: ReadonlyMap<string, DownloadDetails>) => void;
 
 export class StatusBook {
-  #doc: StoredPackageStatuses;
+  readonly #status: PersistedStatus<StoredPackageStatuses>;
   #details = new Map<string, DownloadDetails>();
   #sink: StatusSink | undefined;
-  /** Writes run in call order, so the file always ends with the newest document. */
-  #writes: Promise<unknown> = Promise.resolve();
 
-  constructor(
-    private readonly store: PackageStore,
-    initial: StoredPackageStatuses | undefined,
-  ) {
-    this.#doc = initial ?? { serverProvidedAllPackagesHash: new Uint8Array(0), errorMessage: "", packages: {} };
+  constructor(store: PackageStore, initial: StoredPackageStatuses | undefined) {
+    this.#status = new PersistedStatus({
+      what: "package statuses",
+      logger: store.logger,
+      write: (doc) => store.writeStatuses(doc),
+      send: () => this.#emit(),
+    });
+    this.#status.restore(initial ?? { serverProvidedAllPackagesHash: new Uint8Array(0), errorMessage: "", packages: {} });
   }
 
   get current(): StoredPackageStatuses {
-    return this.#doc;
+    return this.#status.current as StoredPackageStatuses;
   }
 
   get(name: string): StoredPackageStatus | undefined {
-    return this.#doc.packages[name];
+    return this.current.packages[name];
   }
 
   /** Starts reporting; the current statuses go out at once. */
@@ -46,46 +50,36 @@ export class StatusBook {
     this.#emit();
   }
 
-  /** Replaces the whole document (a new offer: packages no longer offered drop out). */
+  /** Replaces the whole document (a new offer: packages no longer offered drop out). Never rejects. */
   async replace(doc: StoredPackageStatuses): Promise<void> {
-    this.#doc = doc;
     this.#details.clear();
-    await this.#persist(doc);
-    this.#emit();
+    await this.#status.set(doc);
   }
 
-  /** Sets one package's status, persists, reports. */
+  /** Sets one package's status, persists, reports. Never rejects. */
   async set(status: StoredPackageStatus): Promise<void> {
-    const packages = { ...this.#doc.packages, [status.name]: cleaned(status) };
     if (status.status !== "DOWNLOADING") this.#details.delete(status.name);
-    this.#doc = { ...this.#doc, packages };
-    const doc = this.#doc;
-    await this.#persist(doc);
-    this.#emit();
-  }
-
-  #persist(doc: StoredPackageStatuses): Promise<void> {
-    const write = this.#writes.then(() => this.store.writeStatuses(doc));
-    this.#writes = write.catch(() => undefined);
-    return write;
+    const doc = this.current;
+    await this.#status.set({ ...doc, packages: { ...doc.packages, [status.name]: cleaned(status) } });
   }
 
   /** Patches one package (which must exist) with a new state. */
   async update(name: string, status: PackageStatusValue, patch: Partial<Omit<StoredPackageStatus, "name" | "status">> = {}): Promise<void> {
-    const previous = this.#doc.packages[name];
+    const previous = this.current.packages[name];
     if (!previous) throw new Error(`no status for package ${JSON.stringify(name)}`);
     await this.set({ ...previous, ...patch, status, errorMessage: status === "INSTALL_FAILED" ? (patch.errorMessage ?? previous.errorMessage) : "" });
   }
 
   /** Download progress: reported, not persisted. */
   progress(name: string, details: DownloadDetails): void {
-    if (this.#doc.packages[name]?.status !== "DOWNLOADING") return;
+    if (this.current.packages[name]?.status !== "DOWNLOADING") return;
     this.#details.set(name, details);
     this.#emit();
   }
 
   #emit(): void {
-    this.#sink?.(this.#doc, new Map(this.#details));
+    const doc = this.#status.current;
+    if (doc) this.#sink?.(doc, new Map(this.#details));
   }
 }
 
@@ -128,7 +122,12 @@ export class ProgressMeter {
 }
 
 /** What the server hears: the stored statuses, with download progress on DOWNLOADING only. */
-export function toPackageStatuses(doc: StoredPackageStatuses, details: ReadonlyMap<string, DownloadDetails>): PackageStatusesReport {
+/** `mask` hides configured secrets in the error texts (they may carry a collector log tail). */
+export function toPackageStatuses(
+  doc: StoredPackageStatuses,
+  details: ReadonlyMap<string, DownloadDetails>,
+  mask: (text: string) => string = (text) => text,
+): PackageStatusesReport {
   const packages: PackageStatusesReport["packages"] = {};
   for (const s of Object.values(doc.packages)) {
     const progress = s.status === "DOWNLOADING" ? details.get(s.name) : undefined;
@@ -139,9 +138,9 @@ export function toPackageStatuses(doc: StoredPackageStatuses, details: ReadonlyM
       serverOfferedVersion: s.serverOfferedVersion,
       serverOfferedHash: s.serverOfferedHash,
       status: s.status,
-      errorMessage: s.status === "INSTALL_FAILED" ? s.errorMessage : "",
+      errorMessage: s.status === "INSTALL_FAILED" ? mask(s.errorMessage) : "",
       ...(progress ? { download: { percent: progress.percent, bytesPerSecond: progress.bytesPerSecond } } : {}),
     };
   }
-  return { packages, serverProvidedAllPackagesHash: doc.serverProvidedAllPackagesHash, errorMessage: doc.errorMessage };
+  return { packages, serverProvidedAllPackagesHash: doc.serverProvidedAllPackagesHash, errorMessage: mask(doc.errorMessage) };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/deps.js";
-import { StateCorruptError, StateStore, openStateDir } from "../../src/storage/index.js";
+import { StateStore, openStateDir } from "../../src/storage/index.js";
 import type { StateDir } from "../../src/storage/index.js";
 import { CredentialStore } from "../../src/connection/credential-store.js";
 import type { StoredConnectionSettings } from "../../src/connection/credential-store.js";
@@ -64,13 +64,15 @@ describe("CredentialStore", () => {
     expect(await creds.readStatus()).toEqual({ hash: new Uint8Array([9]), status: "FAILED", errorMessage: "why" });
   });
 
-  it("names a corrupt settings file and refuses file names that leave the directory", async () => {
+  it("sets a corrupt settings file aside, and one naming files that leave the directory, reading both as absent", async () => {
     await writeFile(dir.file("connection-settings.json"), "{");
-    await expect(creds.readSettings()).rejects.toBeInstanceOf(StateCorruptError);
+    expect(await creds.readSettings()).toBeUndefined();
     await writeFile(
       dir.file("connection-settings.json"),
       JSON.stringify({ version: 1, baseline: "b", hash: "", endpoint: "e", headers: {}, minVersion: "TLSv1.2", heartbeatSeconds: null, certificate: { certFile: "../../etc/passwd", keyFile: "k", caFile: null } }),
     );
-    await expect(creds.readSettings()).rejects.toThrow(/certificate\.certFile: not a stored certificate file name/);
+    expect(await creds.readSettings()).toBeUndefined();
+    const aside = (await readdir(dir.root)).filter((f) => f.startsWith("connection-settings.json.corrupt-"));
+    expect(aside).toHaveLength(2);
   });
 });

@@ -13,6 +13,7 @@ import type { Clock, Deps } from "../../src/deps.js";
 import { systemClock } from "../../src/deps.js";
 import { OpampClient } from "../../src/opamp/client.js";
 import { AuditLog, StateStore, openStateDir } from "../../src/storage/index.js";
+import type { StateFs } from "../../src/storage/index.js";
 import type { StateDir } from "../../src/storage/index.js";
 import { capabilityBits } from "../../src/supervisor/capabilities.js";
 import { ConnectionSettings } from "../../src/connection/connection-settings.js";
@@ -50,6 +51,8 @@ export interface RigOptions {
   clock?: Clock;
   /** Reuse a directory (a restart). */
   dir?: string;
+  /** The state store's filesystem seam (disk faults). */
+  fs?: StateFs;
 }
 
 export const CSR_CAPABILITIES = {
@@ -79,7 +82,7 @@ storage:
   const clock = o.clock ?? systemClock;
   const deps: Deps = { clock, random: () => 0.5, logger };
   const stateDir = await openStateDir(config.storage.directory);
-  const store = new StateStore({ dir: stateDir, clock });
+  const store = new StateStore({ dir: stateDir, clock, ...(o.fs ? { fs: o.fs } : {}) });
   const audit = new AuditLog({ path: stateDir.file("audit.log"), clock });
   const connection = await ConnectionSettings.open({ config, deps, stateDir, store, audit });
   const client = new OpampClient({

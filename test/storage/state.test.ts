@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Clock } from "../../src/deps.js";
 import { SupervisorError } from "../../src/errors.js";
-import { DOCUMENT_NAMES } from "../../src/storage/documents.js";
+import { DOCUMENT_NAMES, parseInstanceUid, parseRemoteConfig, parseRemoteConfigStatus } from "../../src/storage/documents.js";
 import { isUuidText, newInstanceUid, uidFromText, uidToText } from "../../src/storage/instance-uid.js";
 import type { StateDir } from "../../src/storage/state-dir.js";
 import { openStateDir } from "../../src/storage/state-dir.js";
@@ -106,7 +106,7 @@ describe("failed config hashes", () => {
   });
 });
 
-describe("generic documents, corruption and quarantine", () => {
+describe("generic documents, strict reads and quarantine", () => {
   const parseSettings = (value: unknown): { url: string } => {
     const obj = value as { url?: unknown };
     if (typeof obj.url !== "string") throw new Error("$.url: expected a string");
@@ -124,7 +124,7 @@ describe("generic documents, corruption and quarantine", () => {
   it("reports truncated JSON as STATE_CORRUPT naming the file", async () => {
     const path = dir.file(DOCUMENT_NAMES.remoteConfigStatus);
     await writeFile(path, '{"version":1,"hash":"ab');
-    const err = await store.readRemoteConfigStatus().catch((e: unknown) => e);
+    const err = await store.readJson(DOCUMENT_NAMES.remoteConfigStatus, parseRemoteConfigStatus).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StateCorruptError);
     expect(err).toBeInstanceOf(SupervisorError);
     expect(err).toMatchObject({ code: "STATE_CORRUPT", file: path });
@@ -133,9 +133,9 @@ describe("generic documents, corruption and quarantine", () => {
 
   it("reports a well-formed JSON file with the wrong shape as STATE_CORRUPT", async () => {
     await writeFile(dir.file(DOCUMENT_NAMES.lastWorkingRemoteConfig), '{"version":1,"hash":"zz","configMap":{}}');
-    await expect(store.readLastWorkingRemoteConfig()).rejects.toMatchObject({ code: "STATE_CORRUPT" });
+    await expect(store.readJson(DOCUMENT_NAMES.lastWorkingRemoteConfig, parseRemoteConfig)).rejects.toMatchObject({ code: "STATE_CORRUPT" });
     await writeFile(dir.file(DOCUMENT_NAMES.instanceUid), '{"version":2,"uid":"x","source":"server"}');
-    await expect(store.readInstanceUid()).rejects.toThrow(/version/);
+    await expect(store.readJson(DOCUMENT_NAMES.instanceUid, parseInstanceUid)).rejects.toThrow(/version/);
     await writeFile(dir.file("custom.json"), '{"url":5}');
     await expect(store.readJson("custom.json", parseSettings)).rejects.toThrow(/custom\.json.*\$\.url/);
   });
@@ -143,7 +143,7 @@ describe("generic documents, corruption and quarantine", () => {
   it("quarantines a corrupt file so the next read starts fresh and the evidence stays", async () => {
     const name = DOCUMENT_NAMES.lastReceivedRemoteConfig;
     await writeFile(dir.file(name), "garbage");
-    await expect(store.readLastReceivedRemoteConfig()).rejects.toBeInstanceOf(StateCorruptError);
+    await expect(store.readJson(name, parseRemoteConfig)).rejects.toBeInstanceOf(StateCorruptError);
     const moved = await store.quarantine(name);
     expect(moved).toBe(`${dir.file(name)}.corrupt-2026-01-02T03-04-05.006Z`);
     expect(await readFile(moved as string, "utf8")).toBe("garbage");

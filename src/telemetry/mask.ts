@@ -1,0 +1,67 @@
+/**
+ * The one masking module: secret values the operator configured (agent.env values,
+ * server.headers values, credentials in the endpoint URL or an Authorization header, an
+ * inline private key) are replaced by "[masked]" wherever text leaves the process: status
+ * messages and health errors sent to the server, collector log tails inside them, and every
+ * supervisor log line. Masking is by value, so a collector that prints an expanded
+ * ${env:SECRET} in its own error text is masked too.
+ */
+import type { ResolvedConfig } from "../config/schema.js";
+
+export const MASK = "[masked]";
+
+/**
+ * Values shorter than this are not masked: replacing "1" or "on" everywhere would destroy
+ * every message, and a credential that short protects nothing anyway.
+ */
+export const MIN_SECRET_LENGTH = 4;
+
+export interface SecretMasker {
+  /** `text` with every secret value replaced by MASK. */
+  mask(text: string): string;
+  /** True when there is nothing to mask (mask is the identity). */
+  readonly empty: boolean;
+}
+
+export const noMasking: SecretMasker = { mask: (text) => text, empty: true };
+
+/** The secret values in a resolved supervisor configuration. */
+export function secretsOf(config: Pick<ResolvedConfig, "agent" | "server">): string[] {
+  const secrets: string[] = [...Object.values(config.agent.env), ...Object.values(config.server.headers)];
+  for (const value of Object.values(config.server.headers)) secrets.push(...credentialParts(value));
+  if (config.server.tls.keyPem) secrets.push(config.server.tls.keyPem);
+  return secrets;
+}
+
+/** "Bearer t" → t; "Basic b64" → b64, "user:password", "password". */
+function credentialParts(header: string): string[] {
+  const match = /^\s*(\S+)\s+(\S+)\s*$/.exec(header);
+  if (!match) return [];
+  const [, scheme, token] = match as unknown as [string, string, string];
+  const parts = [token];
+  if (scheme.toLowerCase() === "basic") {
+    const decoded = Buffer.from(token, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon >= 0) parts.push(decoded, decoded.slice(colon + 1));
+  }
+  return parts;
+}
+
+export function createMasker(secrets: Iterable<string>): SecretMasker {
+  const values = new Set<string>();
+  for (const secret of secrets) {
+    if (secret.length < MIN_SECRET_LENGTH) continue;
+    values.add(secret);
+    // As it appears inside a JSON string (a log line, a JSON collector log).
+    const escaped = JSON.stringify(secret).slice(1, -1);
+    if (escaped !== secret) values.add(escaped);
+  }
+  if (values.size === 0) return noMasking;
+  // Longest first, so a secret that contains another is masked whole.
+  const pattern = new RegExp([...values].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "g");
+  return { mask: (text) => text.replace(pattern, MASK), empty: false };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
