@@ -4,8 +4,8 @@
  */
 import { loadSupervisorConfig } from "./config/load.js";
 import type { ResolvedConfig } from "./config/schema.js";
-import { systemClock } from "./deps.js";
-import type { Deps } from "./deps.js";
+import { createDefaultDeps } from "./deps.js";
+import { preloadSpawner } from "./process/spawner.js";
 import { ConfigError, SupervisorError } from "./errors.js";
 import { Supervisor } from "./supervisor/supervisor.js";
 import type { Checkpoint, SupervisorHooks } from "./supervisor/context.js";
@@ -34,10 +34,11 @@ export async function loadConfigOrReport(path: string): Promise<ResolvedConfig |
 }
 
 export async function runSupervisor(configPath: string): Promise<number> {
+  preloadSpawner(); // execa loads while the config is read
   const config = await loadConfigOrReport(configPath);
   if (!config) return 2;
   const logger = createLogger(config.telemetry.logs.level);
-  const deps: Deps = { clock: systemClock, random: Math.random, logger };
+  const deps = createDefaultDeps({ logger });
   const shutdown = new AbortController();
   let signals = 0;
   const onSignal = (name: NodeJS.Signals): void => {

@@ -1,26 +1,17 @@
 /**
- * The remote-config transaction: check what arrived, compose, validate with the
- * collector itself, swap, reload or restart, prove health, and either keep it as the last
- * working config or roll back. Every step is visible to the server as a status.
+ * The remote-config transaction: check what arrived, let the collector controller put it
+ * into effect and prove it, and either keep it as the last working config or report FAILED
+ * at once and roll back. Every step is visible to the server as a status.
  */
-import { parseConfigBody } from "../config/body.js";
-import { runValidate } from "../process/index.js";
-import { rename } from "node:fs/promises";
-import { fsyncDirectory, writeFileAtomic } from "../storage/index.js";
+import type { ApplyOutcome } from "../collector/outcome.js";
+import { remoteFilesOf } from "../collector/composition.js";
+import { withTail } from "../collector/tail.js";
 import type { StoredRemoteConfig } from "../storage/index.js";
 import { bytesToHex } from "../storage/index.js";
 import type { SupervisorContext } from "./context.js";
-import { CANDIDATE_CONFIG_FILE, EFFECTIVE_CONFIG_FILE } from "./context.js";
-import { compose, fallbackFiles, remoteFilesOf, writeEffective } from "./effective-config.js";
-import { restartCollector, rollout } from "./rollout.js";
 
-/** Cap on one remote config file; bigger bodies are refused before parsing. */
-export const MAX_REMOTE_FILE_BYTES = 4 * 1024 * 1024;
-/** Cap on the collector log tail carried in a FAILED message. */
-const TAIL_IN_STATUS_BYTES = 2048;
-
-export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRemoteConfig): Promise<void> {
-  const { reporter, store, logger } = ctx;
+export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRemoteConfig, signal: AbortSignal = ctx.signal): Promise<void> {
+  const { reporter, store, logger, collector } = ctx;
   const hash = offer.hash;
   const hashHex = bytesToHex(hash);
   const current = reporter.remoteStatus;
@@ -37,48 +28,24 @@ export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRem
   await store.writeLastReceivedRemoteConfig(offer);
   await reporter.remoteConfigStatus({ hash, status: "APPLYING", errorMessage: "" });
   ctx.hooks.checkpoint("config-received");
-  const fail = (reason: string, extra: Record<string, unknown> = {}): Promise<void> => reject(ctx, offer, reason, extra);
 
-  for (const [name, file] of Object.entries(offer.configMap)) {
-    const parsed = parseConfigBody(name, file.body, { maxBytes: MAX_REMOTE_FILE_BYTES, allowEmptyName: true });
-    if (!parsed.ok) return fail(parsed.error);
+  const composed = await collector.compose(remoteFilesOf(offer));
+  if (!composed.ok) return reject(ctx, offer, composed.message, {});
+  const composition = composed.composition;
+  const outcome = await collector.apply(composition, {
+    preferReload: ctx.config.agent.useHupConfigReload,
+    signal,
+    checkpoint: (step) => ctx.hooks.checkpoint(step),
+  });
+  const audit = { ...outcome.timings, totalMs: ctx.deps.clock.now() - started, mode: outcome.mode };
+  if (outcome.ok) {
+    const note = outcome.mode === "stopped" ? { note: "nothing to run; collector stopped" } : outcome.mode === "unchanged" ? { note: "the effective config is unchanged; nothing restarted" } : {};
+    return accept(ctx, offer, composition.yaml, { action: "remote-config-applied", ...audit, ...note });
   }
-  let composition;
-  try {
-    composition = await compose(ctx, remoteFilesOf(offer));
-  } catch (err) {
-    return fail(`cannot compose the collector config: ${errorText(err)}`);
-  }
-
-  if (!composition.runnable) {
-    // An empty map means "no remote config", and nothing local is left to run.
-    await ctx.collector.stop(ctx.signal);
-    await writeEffective(ctx, "");
-    return accept(ctx, offer, "", { action: "remote-config-applied", note: "nothing to run; collector stopped", totalMs: ctx.deps.clock.now() - started });
-  }
-
-  const candidate = ctx.stateDir.file(CANDIDATE_CONFIG_FILE);
-  await writeFileAtomic(candidate, composition.yaml, { mode: 0o600 });
-  const validateStarted = ctx.deps.clock.now();
-  if (ctx.config.agent.validateConfig) {
-    const { agent } = ctx.config;
-    const result = await runValidate(agent.executable, candidate, { args: agent.args, env: agent.env, signal: ctx.signal });
-    if (!result.ok) return fail(`collector rejected the config: ${result.message}`);
-  }
-  const validateMs = ctx.deps.clock.now() - validateStarted;
-  ctx.hooks.checkpoint("config-validated");
-
-  await promoteCandidate(ctx);
-  ctx.hooks.checkpoint("config-swapped");
-  const outcome = await rollout(ctx, composition.healthUrl, ctx.config.agent.useHupConfigReload);
-  ctx.hooks.checkpoint("config-applied");
-  const timings = { validateMs, applyMs: outcome.applyMs, healthMs: outcome.healthMs, totalMs: ctx.deps.clock.now() - started, mode: outcome.mode };
-  if (outcome.ok) return accept(ctx, offer, composition.yaml, { action: "remote-config-applied", ...timings });
-
-  const tail = boundTail(outcome.tail);
-  const restored = await restoreLastWorking(ctx);
-  const reason = `${outcome.reason}; ${restored}${tail ? `\ncollector log tail:\n${tail}` : ""}`;
-  return fail(reason, { ...timings, rollback: restored });
+  if (outcome.reason === "aborted") return; // shutting down: the next start settles APPLYING
+  // The server hears FAILED as soon as the config is known bad; the rollback follows.
+  await reject(ctx, offer, withTail(outcome.message, outcome.tail), { ...audit, reasonCode: outcome.reason });
+  if (outcome.reason !== "validate-refused") await rollBack(ctx, offer, signal);
 }
 
 async function accept(ctx: SupervisorContext, offer: StoredRemoteConfig, yaml: string, audit: Record<string, unknown> & { action: string }): Promise<void> {
@@ -108,31 +75,32 @@ async function reject(ctx: SupervisorContext, offer: StoredRemoteConfig, reason:
 
 /**
  * Puts the last working config back (or the startup config when none ever worked),
- * restarts and confirms it healthy. Returns words for the FAILED message.
+ * restarts and confirms it healthy. How that went is an audit line and the health reports.
  */
-export async function restoreLastWorking(ctx: SupervisorContext): Promise<string> {
+async function rollBack(ctx: SupervisorContext, failedOffer: StoredRemoteConfig, signal: AbortSignal): Promise<void> {
   const working = await ctx.store.readLastWorkingRemoteConfig();
-  const remote = working ? remoteFilesOf(working) : await fallbackFiles(ctx);
-  const composition = await compose(ctx, remote);
-  await writeEffective(ctx, composition.yaml);
-  ctx.reporter.effectiveConfig(composition.yaml);
-  if (!composition.runnable) {
-    await ctx.collector.stop(ctx.signal);
-    return "rolled back: nothing to run";
+  const composed = await ctx.collector.composeFallback(working);
+  let outcome: ApplyOutcome | undefined;
+  let result: string;
+  if (!composed.ok) {
+    result = `the last working config cannot be composed: ${composed.message}`;
+  } else {
+    outcome = await ctx.collector.restore(composed.composition, signal);
+    ctx.reporter.effectiveConfig(composed.composition.yaml);
+    ctx.hooks.checkpoint("config-rolled-back");
+    if (outcome.ok) result = outcome.mode === "stopped" ? "rolled back: nothing to run" : "rolled back to the last working config, healthy again";
+    else result = `rollback did not become healthy either (${outcome.message}); retrying it with backoff`;
   }
-  const outcome = await rollout(ctx, composition.healthUrl, false);
-  ctx.hooks.checkpoint("config-rolled-back");
-  if (outcome.ok) return "rolled back to the last working config, healthy again";
-  // Keep trying with the restart backoff rather than a tight loop; health reports the truth.
-  ctx.logger.error({ reason: outcome.reason }, "the last working config failed too");
-  await restartCollector(ctx).catch(() => undefined);
-  return `rollback did not become healthy either (${outcome.reason}); retrying it with backoff`;
-}
-
-/** The validated candidate becomes effective.yaml by rename: the bytes are already durable. */
-async function promoteCandidate(ctx: SupervisorContext): Promise<void> {
-  await rename(ctx.stateDir.file(CANDIDATE_CONFIG_FILE), ctx.stateDir.file(EFFECTIVE_CONFIG_FILE));
-  await fsyncDirectory(ctx.stateDir.root);
+  if (outcome?.ok === false) ctx.logger.error({ reason: outcome.message }, "the last working config failed too");
+  await ctx.audit.append({
+    action: "remote-config-rolled-back",
+    hash: bytesToHex(failedOffer.hash),
+    lastWorkingHash: working ? bytesToHex(working.hash) : null,
+    result: outcome?.ok ? "healthy" : "unhealthy",
+    reason: result,
+    ...(outcome ? { healthMs: outcome.timings.healthMs } : {}),
+  });
+  ctx.logger.info({ hash: bytesToHex(failedOffer.hash), result }, "remote config rolled back");
 }
 
 async function lastWorkingHash(ctx: SupervisorContext): Promise<string | null> {
@@ -140,15 +108,6 @@ async function lastWorkingHash(ctx: SupervisorContext): Promise<string | null> {
   return working ? bytesToHex(working.hash) : null;
 }
 
-function boundTail(tail: string): string {
-  const bytes = Buffer.from(tail.trim());
-  return bytes.length <= TAIL_IN_STATUS_BYTES ? tail.trim() : `…${bytes.subarray(bytes.length - TAIL_IN_STATUS_BYTES).toString("utf8")}`;
-}
-
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
