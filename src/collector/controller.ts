@@ -13,7 +13,7 @@ import type { Deps } from "../deps.js";
 import { HealthGate } from "../health/gate.js";
 import type { GateVerdict } from "../health/gate.js";
 import type { CollectorHealth } from "../health/component-health.js";
-import type { ProbeResult } from "../health/probe.js";
+import type { Probe, ProbeResult } from "../health/probe.js";
 import { formatExit } from "../process/exit.js";
 import type { StateDir, StoredRemoteConfig } from "../storage/index.js";
 import { fsyncDirectory, writeFileAtomic } from "../storage/index.js";
@@ -21,6 +21,7 @@ import { compose, fallbackFiles, remoteFilesOf } from "./composition.js";
 import type { ComposeOutcome, Composition, RemoteFiles } from "./composition.js";
 import type { CollectorDriver, CollectorRun, VersionInfo } from "./driver.js";
 import { HealthLoop } from "./health-loop.js";
+import type { HealthCheck } from "./health-loop.js";
 import { HealthReport } from "./health-report.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { CollectorState, Failure } from "./lifecycle.js";
@@ -61,6 +62,8 @@ export interface ControllerOptions {
   signal: AbortSignal;
   onHealth(health: CollectorHealth): void;
   onVersion?(version: string): void;
+  /** Test seam: how the health endpoint is probed. Default HTTP GET. */
+  probeFor?: (url: string, timeoutMs: number) => Probe;
 }
 
 export class CollectorController implements CollectorControl {
@@ -76,7 +79,13 @@ export class CollectorController implements CollectorControl {
     this.#o = options;
     const { agent } = options.config;
     this.#lifecycle = new Lifecycle({ driver: options.driver, deps: options.deps, restartPolicy: agent.restart, signal: options.signal });
-    this.#loop = new HealthLoop({ lifecycle: this.#lifecycle, clock: options.deps.clock, intervalMs: agent.health.intervalMs, requestTimeoutMs: agent.health.requestTimeoutMs });
+    this.#loop = new HealthLoop({
+      lifecycle: this.#lifecycle,
+      clock: options.deps.clock,
+      intervalMs: agent.health.intervalMs,
+      requestTimeoutMs: agent.health.requestTimeoutMs,
+      ...(options.probeFor ? { probeFor: options.probeFor } : {}),
+    });
     this.#report = new HealthReport({ clock: options.deps.clock, maxErrorBytes: Math.max(1, agent.collectorCrashLogSnippetKib) * 1024, onChange: options.onHealth });
     this.#lifecycle.on("state", (state) => this.#report.onState(state));
     this.#loop.onCheck((check) => this.#report.onCheck(check));
@@ -223,6 +232,9 @@ export class CollectorController implements CollectorControl {
     // Which service answers before the reload: its 200s must not count for the new config.
     const before = reload ? (await this.#loop.probeNow(signal))?.upSince : undefined;
     const started = clock.now();
+    // Listening before the switch: the loop probes at once after a (re)start, and that check counts.
+    const early: HealthCheck[] = [];
+    const stopBuffering = this.#loop.onCheck((check) => early.push(check));
     let run: CollectorRun;
     if (state.id === "running" && reload) {
       run = state.run;
@@ -233,6 +245,7 @@ export class CollectorController implements CollectorControl {
         await this.#lifecycle.stop(signal);
         run = await this.#lifecycle.start(this.#path(EFFECTIVE_CONFIG_FILE), { autoRestart: true });
       } catch (err) {
+        stopBuffering();
         const timings = { validateMs: 0, applyMs: clock.now() - started, healthMs: 0 };
         return failed(signal.aborted ? "aborted" : "start-failed", `collector could not be started: ${errorText(err)}`, { mode, timings });
       }
@@ -241,7 +254,7 @@ export class CollectorController implements CollectorControl {
     const applied = clock.now();
     // Without upSince to tell the services apart, answers in the first interval are not proof.
     const ignoreUntil = reload && before === undefined ? applied + agent.health.intervalMs : applied;
-    const verdict = await this.#window(run, { before, ignoreUntil, signal });
+    const verdict = await this.#window(run, { before, ignoreUntil, signal, early, stopBuffering });
     const timings = { validateMs: 0, applyMs: applied - started, healthMs: clock.now() - applied };
     switch (verdict.kind) {
       case "passed":
@@ -260,7 +273,10 @@ export class CollectorController implements CollectorControl {
   }
 
   /** The rollout's consumer of the health loop: feeds the gate with the checks of `run`. */
-  #window(run: CollectorRun, o: { before: string | undefined; ignoreUntil: number; signal: AbortSignal }): Promise<Exclude<GateVerdict, { kind: "pending" }> | { kind: "exited"; failure: Failure } | { kind: "aborted" }> {
+  #window(
+    run: CollectorRun,
+    o: { before: string | undefined; ignoreUntil: number; signal: AbortSignal; early: HealthCheck[]; stopBuffering: () => void },
+  ): Promise<Exclude<GateVerdict, { kind: "pending" }> | { kind: "exited"; failure: Failure } | { kind: "aborted" }> {
     const { agent } = this.#o.config;
     const gate = new HealthGate({ windowSize: agent.health.window, passesRequired: agent.health.passesRequired, startupDeadlineMs: agent.configApplyTimeoutMs, startedAt: this.#o.deps.clock.now() });
     return new Promise((resolve) => {
@@ -269,13 +285,14 @@ export class CollectorController implements CollectorControl {
         for (const cleanup of cleanups) cleanup();
         resolve(verdict);
       };
-      cleanups.push(
-        this.#loop.onCheck((check) => {
-          if (check.run !== run || check.at < o.ignoreUntil) return;
-          const verdict = gate.check(notBefore(check.result, o.before), check.at);
-          if (verdict.kind !== "pending") done(verdict);
-        }),
-      );
+      const judge = (check: HealthCheck): void => {
+        if (check.run !== run || check.at < o.ignoreUntil) return;
+        const verdict = gate.check(notBefore(check.result, o.before), check.at);
+        if (verdict.kind !== "pending") done(verdict);
+      };
+      cleanups.push(this.#loop.onCheck(judge));
+      o.stopBuffering();
+      for (const check of o.early) judge(check);
       void run.exit.then((exit) => done({ kind: "exited", failure: { kind: "exit", exit } }));
       const onAbort = (): void => done({ kind: "aborted" });
       if (o.signal.aborted) onAbort();
