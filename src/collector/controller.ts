@@ -10,23 +10,22 @@
  */
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Deps } from "../deps.js";
-import { HealthGate } from "../health/gate.js";
-import type { GateVerdict } from "../health/gate.js";
 import type { CollectorHealth } from "../health/component-health.js";
-import type { Probe, ProbeResult } from "../health/probe.js";
+import type { Probe } from "../health/probe.js";
 import { formatExit } from "../process/exit.js";
+import { osReason } from "../process/spawner.js";
 import type { StateDir, StoredRemoteConfig } from "../storage/index.js";
 import { fsyncDirectory, writeFileAtomic } from "../storage/index.js";
 import { compose, fallbackFiles, remoteFilesOf } from "./composition.js";
 import type { ComposeOutcome, Composition, RemoteFiles } from "./composition.js";
 import type { CollectorDriver, CollectorRun, VersionInfo } from "./driver.js";
 import { HealthLoop } from "./health-loop.js";
-import type { HealthCheck } from "./health-loop.js";
 import { HealthReport } from "./health-report.js";
 import { Lifecycle } from "./lifecycle.js";
-import type { CollectorState, Failure } from "./lifecycle.js";
+import type { CollectorState } from "./lifecycle.js";
 import { failed } from "./outcome.js";
 import type { ApplyMode, ApplyOutcome } from "./outcome.js";
+import { RolloutWindow } from "./rollout-window.js";
 
 /** Files the controller keeps in the state directory. */
 export const EFFECTIVE_CONFIG_FILE = "effective.yaml";
@@ -140,7 +139,11 @@ export class CollectorController implements CollectorControl {
     if (this.#runsAlready(composition)) return { ok: true, mode: "unchanged", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
     const { clock } = this.#o.deps;
     const candidate = this.#path(CANDIDATE_CONFIG_FILE);
-    await writeFileAtomic(candidate, composition.yaml, { mode: 0o600 });
+    try {
+      await writeFileAtomic(candidate, composition.yaml, { mode: 0o600 });
+    } catch (err) {
+      return failed("io-failed", `cannot write the candidate config: ${osReason(err as NodeJS.ErrnoException)}`);
+    }
     const validateStarted = clock.now();
     if (this.#o.config.agent.validateConfig) {
       const result = await this.#o.driver.validate(candidate, signal);
@@ -149,9 +152,15 @@ export class CollectorController implements CollectorControl {
     const validateMs = clock.now() - validateStarted;
     options.checkpoint?.("config-validated");
     // The validated bytes are already durable: a rename makes them effective.
-    await this.#o.deps.fs.rename(candidate, this.#path(EFFECTIVE_CONFIG_FILE));
-    await fsyncDirectory(this.#o.stateDir.root);
+    try {
+      await this.#o.deps.fs.rename(candidate, this.#path(EFFECTIVE_CONFIG_FILE));
+    } catch (err) {
+      // rename(2) is atomic: effective.yaml is still the config that runs.
+      return failed("io-failed", `cannot swap in the new config: ${osReason(err as NodeJS.ErrnoException)}`);
+    }
     this.#setEffective(composition);
+    // Past the rename the new config is in place: a failed directory fsync only weakens durability.
+    await fsyncDirectory(this.#o.stateDir.root).catch((err: unknown) => this.#o.deps.logger.warn({ err }, "could not fsync the state directory after swapping in the config"));
     options.checkpoint?.("config-swapped");
     const outcome = await this.#switchAndProve(options.preferReload, signal);
     options.checkpoint?.("config-applied");
@@ -232,9 +241,7 @@ export class CollectorController implements CollectorControl {
     // Which service answers before the reload: its 200s must not count for the new config.
     const before = reload ? (await this.#loop.probeNow(signal))?.upSince : undefined;
     const started = clock.now();
-    // Listening before the switch: the loop probes at once after a (re)start, and that check counts.
-    const early: HealthCheck[] = [];
-    const stopBuffering = this.#loop.onCheck((check) => early.push(check));
+    const window = RolloutWindow.listen(this.#loop);
     let run: CollectorRun;
     if (state.id === "running" && reload) {
       run = state.run;
@@ -245,7 +252,7 @@ export class CollectorController implements CollectorControl {
         await this.#lifecycle.stop(signal);
         run = await this.#lifecycle.start(this.#path(EFFECTIVE_CONFIG_FILE), { autoRestart: true });
       } catch (err) {
-        stopBuffering();
+        window.cancel();
         const timings = { validateMs: 0, applyMs: clock.now() - started, healthMs: 0 };
         return failed(signal.aborted ? "aborted" : "start-failed", `collector could not be started: ${errorText(err)}`, { mode, timings });
       }
@@ -254,7 +261,15 @@ export class CollectorController implements CollectorControl {
     const applied = clock.now();
     // Without upSince to tell the services apart, answers in the first interval are not proof.
     const ignoreUntil = reload && before === undefined ? applied + agent.health.intervalMs : applied;
-    const verdict = await this.#window(run, { before, ignoreUntil, signal, early, stopBuffering });
+    const verdict = await window.judge(run, {
+      windowSize: agent.health.window,
+      passesRequired: agent.health.passesRequired,
+      startupDeadlineMs: agent.configApplyTimeoutMs,
+      startedAt: applied,
+      upSinceBefore: before,
+      ignoreUntil,
+      signal,
+    });
     const timings = { validateMs: 0, applyMs: applied - started, healthMs: clock.now() - applied };
     switch (verdict.kind) {
       case "passed":
@@ -272,35 +287,6 @@ export class CollectorController implements CollectorControl {
     }
   }
 
-  /** The rollout's consumer of the health loop: feeds the gate with the checks of `run`. */
-  #window(
-    run: CollectorRun,
-    o: { before: string | undefined; ignoreUntil: number; signal: AbortSignal; early: HealthCheck[]; stopBuffering: () => void },
-  ): Promise<Exclude<GateVerdict, { kind: "pending" }> | { kind: "exited"; failure: Failure } | { kind: "aborted" }> {
-    const { agent } = this.#o.config;
-    const gate = new HealthGate({ windowSize: agent.health.window, passesRequired: agent.health.passesRequired, startupDeadlineMs: agent.configApplyTimeoutMs, startedAt: this.#o.deps.clock.now() });
-    return new Promise((resolve) => {
-      const cleanups: Array<() => void> = [];
-      const done = (verdict: Parameters<typeof resolve>[0]): void => {
-        for (const cleanup of cleanups) cleanup();
-        resolve(verdict);
-      };
-      const judge = (check: HealthCheck): void => {
-        if (check.run !== run || check.at < o.ignoreUntil) return;
-        const verdict = gate.check(notBefore(check.result, o.before), check.at);
-        if (verdict.kind !== "pending") done(verdict);
-      };
-      cleanups.push(this.#loop.onCheck(judge));
-      o.stopBuffering();
-      for (const check of o.early) judge(check);
-      void run.exit.then((exit) => done({ kind: "exited", failure: { kind: "exit", exit } }));
-      const onAbort = (): void => done({ kind: "aborted" });
-      if (o.signal.aborted) onAbort();
-      o.signal.addEventListener("abort", onAbort, { once: true });
-      cleanups.push(() => o.signal.removeEventListener("abort", onAbort));
-    });
-  }
-
   async #makeEffective(composition: Composition): Promise<void> {
     await writeFileAtomic(this.#path(EFFECTIVE_CONFIG_FILE), composition.yaml, { mode: 0o600 });
     this.#setEffective(composition);
@@ -315,12 +301,6 @@ export class CollectorController implements CollectorControl {
   #path(name: string): string {
     return this.#o.stateDir.file(name);
   }
-}
-
-/** A 200 from the service that was running before a reload is not proof of the new config. */
-function notBefore(result: ProbeResult, upSinceBefore: string | undefined): ProbeResult {
-  if (upSinceBefore === undefined || !result.healthy || result.upSince !== upSinceBefore) return result;
-  return { ...result, healthy: false, error: "the collector still answers with the service from before the reload" };
 }
 
 function errorText(err: unknown): string {

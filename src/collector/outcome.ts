@@ -12,6 +12,8 @@ export type ApplyFailure =
   | "exited"
   /** The health window failed, or the first healthy answer did not come in time. */
   | "unhealthy"
+  /** The candidate could not be written or swapped in (disk full, read-only, ...); nothing changed. */
+  | "io-failed"
   /** Shutdown (or the operation's deadline) interrupted it. */
   | "aborted";
 

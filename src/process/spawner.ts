@@ -152,6 +152,9 @@ const OS_WORDS: Readonly<Record<string, string>> = {
   ENOTDIR: "not a directory",
   EISDIR: "is a directory",
   ELOOP: "too many symbolic links",
+  EIO: "input/output error",
+  ENOSPC: "no space left on device",
+  EROFS: "read-only file system",
 };
 
 /** The errno code with its words, e.g. "EACCES (permission denied)". */

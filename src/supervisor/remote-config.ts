@@ -45,7 +45,8 @@ export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRem
   if (outcome.reason === "aborted") return; // shutting down: the next start settles APPLYING
   // The server hears FAILED as soon as the config is known bad; the rollback follows.
   await reject(ctx, offer, withTail(outcome.message, outcome.tail), { ...audit, reasonCode: outcome.reason });
-  if (outcome.reason !== "validate-refused") await rollBack(ctx, offer, signal);
+  // Refused before the swap: the running collector was never touched.
+  if (outcome.reason !== "validate-refused" && outcome.reason !== "io-failed") await rollBack(ctx, offer, signal);
 }
 
 async function accept(ctx: SupervisorContext, offer: StoredRemoteConfig, yaml: string, audit: Record<string, unknown> & { action: string }): Promise<void> {

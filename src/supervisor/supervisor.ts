@@ -95,14 +95,15 @@ export class Supervisor {
     });
     // Before the version is read and the collector starts: an interrupted upgrade is settled first.
     const packages = await preparePackages({ config, deps, store, audit, hooks: this.#hooks, collector, client, signal });
-    try {
-      const info = await collector.version();
-      version = info.version;
-      // The name the collector gives itself in `--version` is its service.name in its own telemetry.
-      serviceName = info.name ?? serviceName;
-    } catch (err) {
-      logger.warn({ err }, "could not read the collector version");
-    }
+    // Read while the collector starts; the description waits for it, the collector does not.
+    const versionRead = collector.version().then(
+      (info) => {
+        version = info.version;
+        // The name the collector gives itself in `--version` is its service.name in its own telemetry.
+        serviceName = info.name ?? serviceName;
+      },
+      (err: unknown) => logger.warn({ err }, "could not read the collector version"),
+    );
     const ctx: SupervisorContext = { config, deps, logger, stateDir, store, audit, collector, reporter, hooks: this.#hooks, signal };
 
     describe = (uid: Uint8Array): void =>
@@ -115,10 +116,11 @@ export class Supervisor {
           nonIdentifying: config.agent.description.nonIdentifyingAttributes,
         }),
       );
-    describe(instanceUid);
     const { status, working } = await settleRemoteConfigStatus(store, audit);
     if (status) reporter.restoreRemoteConfigStatus(status);
     await this.#startCollector(ctx, working);
+    await versionRead;
+    describe(instanceUid);
 
     const queue = new OperationQueue({ logger, clock: deps.clock, signal, defaultDeadlineMs: operationDeadlineMs(config) });
     this.#listen(ctx, client, queue, describe);
