@@ -1,9 +1,16 @@
 /**
- * Narrow interfaces for everything that touches time, randomness and logging, so tests can
- * drive them. Production wiring is `createDefaultDeps()`; nothing else reads globals.
+ * Narrow interfaces for everything that touches time, randomness, logging, the filesystem
+ * and child processes, so tests can drive them (and inject faults). Production wiring is
+ * `createDefaultDeps()`; nothing else reads globals.
  */
+import * as fsp from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { abortError } from "./errors.js";
+import { execaSpawner } from "./process/spawner.js";
+import type { Spawner } from "./process/spawner.js";
+
+export type { Spawner } from "./process/spawner.js";
+export { execaSpawner } from "./process/spawner.js";
 
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
@@ -21,11 +28,29 @@ export interface Logger {
   child(bindings: Record<string, unknown>): Logger;
 }
 
+/** The filesystem calls the collector controller and its drivers make. */
+export interface FileSystem {
+  readFile: typeof fsp.readFile;
+  access: typeof fsp.access;
+  stat: typeof fsp.stat;
+  rename: typeof fsp.rename;
+}
+
+export const nodeFileSystem: FileSystem = { readFile: fsp.readFile, access: fsp.access, stat: fsp.stat, rename: fsp.rename };
+
 export interface Deps {
   clock: Clock;
   /** Uniform in [0, 1); used for backoff jitter. */
   random: () => number;
   logger: Logger;
+  fs: FileSystem;
+  /** Starts child processes (the collector, validate, --version). */
+  spawn: Spawner;
+}
+
+/** The production wiring; `overrides` replace single seams (tests, a configured logger). */
+export function createDefaultDeps(overrides: Partial<Deps> = {}): Deps {
+  return { clock: systemClock, random: Math.random, logger: silentLogger, fs: nodeFileSystem, spawn: execaSpawner, ...overrides };
 }
 
 export const systemClock: Clock = {

@@ -4,8 +4,9 @@
  */
 import { loadSupervisorConfig } from "./config/load.js";
 import type { ResolvedConfig } from "./config/schema.js";
-import { systemClock } from "./deps.js";
-import type { Deps, Logger } from "./deps.js";
+import { createDefaultDeps } from "./deps.js";
+import type { Logger } from "./deps.js";
+import { preloadSpawner } from "./process/spawner.js";
 import { ConfigError, SupervisorError, unreachable } from "./errors.js";
 import { Supervisor } from "./supervisor/supervisor.js";
 import type { Checkpoint, SupervisorHooks } from "./supervisor/context.js";
@@ -107,11 +108,12 @@ export function installSignalHandlers(source: SignalSource, options: SignalHandl
 }
 
 export async function runSupervisor(configPath: string): Promise<number> {
+  preloadSpawner(); // execa loads while the config is read
   const config = await loadConfigOrReport(configPath);
   if (!config) return 2;
   const logger = createLogger(config.telemetry.logs.level, undefined, createMasker(secretsOf(config)));
   for (const warning of config.warnings) logger.warn({ config: config.sourcePath }, warning);
-  const deps: Deps = { clock: systemClock, random: Math.random, logger };
+  const deps = createDefaultDeps({ logger });
   const shutdown = new AbortController();
   const uninstall = installSignalHandlers(process, { logger, shutdown, exitNow: (code) => process.exit(code) });
   try {

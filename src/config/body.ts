@@ -116,3 +116,26 @@ function checkTopLevel(value: unknown): ParseBodyResult {
   }
   return { ok: true, config: value };
 }
+
+/** A remote config_map entry after its one check and parse. */
+export interface ParsedRemoteFile {
+  readonly name: string;
+  readonly config: CollectorConfig;
+}
+
+/**
+ * Checks and parses every entry of a remote config map once, with the one size cap; the
+ * result goes to composition as parsed maps. The unnamed ("") entry OpAMP allows is accepted.
+ */
+export function parseRemoteFiles(
+  files: ReadonlyArray<{ name: string; body: Uint8Array | string }>,
+  options: { maxBytes?: number } = {},
+): { ok: true; files: ParsedRemoteFile[] } | { ok: false; error: string } {
+  const parsed: ParsedRemoteFile[] = [];
+  for (const file of files) {
+    const result = parseConfigBody(file.name, file.body, { allowEmptyName: true, ...options });
+    if (!result.ok) return result;
+    parsed.push({ name: file.name, config: result.config });
+  }
+  return { ok: true, files: parsed };
+}

@@ -32,11 +32,10 @@ export interface LocalConfigFile {
   readonly content: string | Readonly<CollectorConfig>;
 }
 
-export interface RemoteConfigFile {
-  /** The config_map key. */
-  readonly name: string;
-  readonly body: string | Uint8Array;
-}
+/** A config_map entry: its raw body, or the map parseConfigBody already made of it (parsed once). */
+export type RemoteConfigFile =
+  | { readonly name: string; readonly body: string | Uint8Array }
+  | { readonly name: string; readonly config: Readonly<CollectorConfig> };
 
 export interface HealthEndpoint {
   /** host:port */
@@ -140,6 +139,7 @@ function localLayer(file: LocalConfigFile): { ok: true; config: CollectorConfig 
 function remoteLayers(remote: readonly RemoteConfigFile[]): CollectorConfig[] {
   const sorted = [...remote].sort((a, b) => compareRemoteNames(a.name, b.name));
   return sorted.map((file) => {
+    if ("config" in file) return deepClone(file.config) as CollectorConfig;
     const parsed = parseConfigBody(file.name, file.body, { allowEmptyName: true, maxBytes: Number.POSITIVE_INFINITY });
     if (!parsed.ok) throw new ConfigError("remote config", [parsed.error]);
     return parsed.config;

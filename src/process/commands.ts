@@ -3,8 +3,9 @@
  * and `<exe> --version` for the agent description and upgrade checks: bounded runs whose
  * whole output we want, with a timeout (SIGTERM, then SIGKILL) and a cancel signal.
  */
-import { spawn } from "node:child_process";
 import { abortError, ProcessError } from "../errors.js";
+import { execaSpawner } from "./spawner.js";
+import type { ChildOutcome, Spawner } from "./spawner.js";
 import { collectorArgs } from "./spawn.js";
 
 export interface CommandOptions {
@@ -15,6 +16,8 @@ export interface CommandOptions {
   /** Default 30 s for validate, 10 s for --version. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Test seam; default execa. */
+  spawn?: Spawner;
 }
 
 export interface ValidateOptions extends CommandOptions {
@@ -24,67 +27,29 @@ export interface ValidateOptions extends CommandOptions {
 
 export type ValidateResult = { ok: true } | { ok: false; message: string };
 
+/** Bounded: a collector that floods its output cannot grow our memory. */
 const MAX_BUFFER = 1024 * 1024;
-
-interface RunOutcome {
-  exitCode: number | undefined;
-  signal: string | undefined;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
 
 /** Grace between SIGTERM and SIGKILL for a run that timed out or was cancelled. */
 const FORCE_KILL_AFTER_MS = 2_000;
 
-function run(executable: string, argv: string[], options: CommandOptions, timeoutMs: number): Promise<RunOutcome> {
+async function run(executable: string, argv: string[], options: CommandOptions, timeoutMs: number): Promise<ChildOutcome> {
   const { signal } = options;
-  if (signal?.aborted) return Promise.reject(abortError(signal));
-  return new Promise((resolve, reject) => {
-    const child = spawn(executable, argv, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
-    const out = { stdout: "", stderr: "" };
-    let timedOut = false;
-    let settled = false;
-    let forceKill: NodeJS.Timeout | undefined;
-    const stop = (): void => {
-      child.kill("SIGTERM");
-      forceKill ??= setTimeout(() => child.kill("SIGKILL"), FORCE_KILL_AFTER_MS);
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      stop();
-    }, timeoutMs);
-    signal?.addEventListener("abort", stop, { once: true });
-    const finish = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      clearTimeout(timer);
-      clearTimeout(forceKill);
-      signal?.removeEventListener("abort", stop);
-      return true;
-    };
-    for (const name of ["stdout", "stderr"] as const) {
-      child[name].setEncoding("utf8").on("data", (chunk: string) => {
-        // Bounded: a collector that floods its output cannot grow our memory.
-        if (out[name].length < MAX_BUFFER) out[name] += chunk.slice(0, MAX_BUFFER - out[name].length);
-      });
-    }
-    child.once("error", (err) => {
-      if (!finish()) return;
-      reject(new ProcessError("SPAWN_FAILED", `cannot run ${executable}: ${err.message}`, { cause: err }));
-    });
-    child.once("close", (code, exitSignal) => {
-      if (!finish()) return;
-      if (signal?.aborted) return reject(abortError(signal));
-      resolve({
-        exitCode: code ?? undefined,
-        signal: exitSignal ?? undefined,
-        stdout: out.stdout.replace(/\r?\n$/, ""),
-        stderr: out.stderr.replace(/\r?\n$/, ""),
-        timedOut,
-      });
-    });
+  if (signal?.aborted) throw abortError(signal);
+  const spawn = options.spawn ?? execaSpawner;
+  const child = await spawn({
+    file: executable,
+    args: argv,
+    env: { ...process.env, ...options.env },
+    timeoutMs,
+    ...(signal ? { cancelSignal: signal } : {}),
+    forceKillAfterMs: FORCE_KILL_AFTER_MS,
+    buffer: true,
+    maxBufferBytes: MAX_BUFFER,
   });
+  const outcome = await child.outcome;
+  if (signal?.aborted) throw abortError(signal);
+  return outcome;
 }
 
 /**
@@ -102,9 +67,9 @@ export async function runValidate(
   const argv = ["validate", ...collectorArgs({ executable, configPaths, ...(options.args ? { args: options.args } : {}) })];
   const outcome = await run(executable, argv, options, timeoutMs);
   if (outcome.timedOut) return { ok: false, message: `validate did not finish within ${timeoutMs} ms` };
-  if (outcome.exitCode === 0) return { ok: true };
+  if (outcome.code === 0) return { ok: true };
   const text = validateErrorText(outcome.stderr) || outcome.stdout.trim();
-  const fallback = outcome.signal ? `validate killed by ${outcome.signal}` : `validate exited with code ${outcome.exitCode}`;
+  const fallback = outcome.signal ? `validate killed by ${outcome.signal}` : `validate exited with code ${outcome.code}`;
   return { ok: false, message: boundText(text || fallback, options.maxMessageBytes ?? 4096) };
 }
 
@@ -156,15 +121,15 @@ export async function readVersion(executable: string, options: CommandOptions = 
 export async function readVersionInfo(executable: string, options: CommandOptions = {}): Promise<{ name: string | undefined; version: string }> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const outcome = await run(executable, [...(options.args ?? []), "--version"], options, timeoutMs);
-  const details = { exitCode: outcome.exitCode ?? null, signal: outcome.signal ?? null };
+  const details = { exitCode: outcome.code, signal: outcome.signal };
   if (outcome.timedOut) {
     throw new ProcessError("PROCESS_EXITED", `${executable} --version did not finish within ${timeoutMs} ms`, details);
   }
   const output = `${outcome.stdout}\n${outcome.stderr}`.trim();
-  if (outcome.exitCode !== 0) {
+  if (outcome.code !== 0) {
     throw new ProcessError(
       "PROCESS_EXITED",
-      `${executable} --version failed (${outcome.signal ?? `code ${outcome.exitCode}`}): ${boundText(output, 1024)}`,
+      `${executable} --version failed (${outcome.signal ?? `code ${outcome.code}`}): ${boundText(output, 1024)}`,
       details,
     );
   }

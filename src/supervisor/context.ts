@@ -1,10 +1,9 @@
 /** What every supervisor operation works with, gathered once at start. */
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Deps, Logger } from "../deps.js";
-import type { CollectorProcess } from "../process/index.js";
+import type { CollectorController } from "../collector/controller.js";
 import type { AuditLog, StateDir, StateStore } from "../storage/index.js";
 import type { UpgradeCheckpoint } from "../upgrade/index.js";
-import type { HealthMonitor } from "./health-monitor.js";
 import type { StatusReporter } from "./reporter.js";
 
 /**
@@ -31,14 +30,10 @@ export interface SupervisorContext {
   readonly stateDir: StateDir;
   readonly store: StateStore;
   readonly audit: AuditLog;
-  readonly collector: CollectorProcess;
-  readonly monitor: HealthMonitor;
+  /** The one owner of what the collector runs and whether it is healthy. */
+  readonly collector: CollectorController;
   readonly reporter: StatusReporter;
   readonly hooks: SupervisorHooks;
   /** The supervisor's lifetime; aborting it means shut down. */
   readonly signal: AbortSignal;
 }
-
-/** Files the supervisor keeps in the state directory besides the storage documents. */
-export const EFFECTIVE_CONFIG_FILE = "effective.yaml";
-export const CANDIDATE_CONFIG_FILE = "candidate.yaml";

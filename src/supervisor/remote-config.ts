@@ -1,26 +1,17 @@
 /**
- * The remote-config transaction: check what arrived, compose, validate with the
- * collector itself, swap, reload or restart, prove health, and either keep it as the last
- * working config or roll back. Every step is visible to the server as a status.
+ * The remote-config transaction: check what arrived, let the collector controller put it
+ * into effect and prove it, and either keep it as the last working config or report FAILED
+ * at once and roll back. Every step is visible to the server as a status.
  */
-import { parseConfigBody } from "../config/body.js";
-import { runValidate } from "../process/index.js";
-import { rename } from "node:fs/promises";
-import { describeWriteError, fsyncDirectory, storageFaultCode, writeFileAtomic } from "../storage/index.js";
+import type { ApplyOutcome } from "../collector/outcome.js";
+import { remoteFilesOf } from "../collector/composition.js";
+import { withTail } from "../collector/tail.js";
 import type { StoredRemoteConfig } from "../storage/index.js";
-import { bytesToHex } from "../storage/index.js";
+import { bytesToHex, describeWriteError, storageFaultCode } from "../storage/index.js";
 import type { SupervisorContext } from "./context.js";
-import { CANDIDATE_CONFIG_FILE, EFFECTIVE_CONFIG_FILE } from "./context.js";
-import { compose, fallbackFiles, remoteFilesOf, writeEffective } from "./effective-config.js";
-import { restartCollector, rollout } from "./rollout.js";
 
-/** Cap on one remote config file; bigger bodies are refused before parsing. */
-export const MAX_REMOTE_FILE_BYTES = 4 * 1024 * 1024;
-/** Cap on the collector log tail carried in a FAILED message. */
-const TAIL_IN_STATUS_BYTES = 2048;
-
-export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRemoteConfig): Promise<void> {
-  const { reporter, store, logger } = ctx;
+export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRemoteConfig, signal: AbortSignal = ctx.signal): Promise<void> {
+  const { reporter, store, logger, collector } = ctx;
   const hash = offer.hash;
   const hashHex = bytesToHex(hash);
   const current = reporter.remoteStatus;
@@ -35,65 +26,44 @@ export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRem
   }
   const progress = { swapped: false };
   try {
-    await applyOffer(ctx, offer, progress);
+    await applyOffer(ctx, offer, signal, progress);
   } catch (err) {
     // A disk that refuses a write (full, read-only, failing) fails this offer, not the supervisor.
     if (storageFaultCode(err) === undefined) throw err;
-    await storageFault(ctx, offer, err, progress.swapped);
+    await storageFault(ctx, offer, err, progress.swapped, signal);
   }
 }
 
-async function applyOffer(ctx: SupervisorContext, offer: StoredRemoteConfig, progress: { swapped: boolean }): Promise<void> {
-  const { reporter, store } = ctx;
+async function applyOffer(ctx: SupervisorContext, offer: StoredRemoteConfig, signal: AbortSignal, progress: { swapped: boolean }): Promise<void> {
+  const { reporter, store, collector } = ctx;
   const hash = offer.hash;
   const started = ctx.deps.clock.now();
   await store.writeLastReceivedRemoteConfig(offer);
   await reporter.remoteConfigStatus({ hash, status: "APPLYING", errorMessage: "" });
   ctx.hooks.checkpoint("config-received");
-  const fail = (reason: string, extra: Record<string, unknown> = {}): Promise<void> => reject(ctx, offer, reason, extra);
 
-  for (const [name, file] of Object.entries(offer.configMap)) {
-    const parsed = parseConfigBody(name, file.body, { maxBytes: MAX_REMOTE_FILE_BYTES, allowEmptyName: true });
-    if (!parsed.ok) return fail(parsed.error);
+  const composed = await collector.compose(remoteFilesOf(offer));
+  if (!composed.ok) return reject(ctx, offer, composed.message, {});
+  const composition = composed.composition;
+  const outcome = await collector.apply(composition, {
+    preferReload: ctx.config.agent.useHupConfigReload,
+    signal,
+    checkpoint: (step) => ctx.hooks.checkpoint(step),
+  });
+  // Past validation and the candidate write, the collector may run the new config.
+  progress.swapped = outcome.ok || (outcome.reason !== "validate-refused" && outcome.reason !== "io-failed");
+  const audit = { ...outcome.timings, totalMs: ctx.deps.clock.now() - started, mode: outcome.mode };
+  if (outcome.ok) {
+    const note = outcome.mode === "stopped" ? { note: "nothing to run; collector stopped" } : outcome.mode === "unchanged" ? { note: "the effective config is unchanged; nothing restarted" } : {};
+    return accept(ctx, offer, composition.yaml, { action: "remote-config-applied", ...audit, ...note });
   }
-  let composition;
-  try {
-    composition = await compose(ctx, remoteFilesOf(offer));
-  } catch (err) {
-    return fail(`cannot compose the collector config: ${errorText(err)}`);
-  }
-
-  if (!composition.runnable) {
-    // An empty map means "no remote config", and nothing local is left to run.
-    progress.swapped = true;
-    await ctx.collector.stop(ctx.signal);
-    await writeEffective(ctx, "");
-    return accept(ctx, offer, "", { action: "remote-config-applied", note: "nothing to run; collector stopped", totalMs: ctx.deps.clock.now() - started });
-  }
-
-  const candidate = ctx.stateDir.file(CANDIDATE_CONFIG_FILE);
-  await writeFileAtomic(candidate, composition.yaml, { mode: 0o600 });
-  const validateStarted = ctx.deps.clock.now();
-  if (ctx.config.agent.validateConfig) {
-    const { agent } = ctx.config;
-    const result = await runValidate(agent.executable, candidate, { args: agent.args, env: agent.env, signal: ctx.signal });
-    if (!result.ok) return fail(`collector rejected the config: ${result.message}`);
-  }
-  const validateMs = ctx.deps.clock.now() - validateStarted;
-  ctx.hooks.checkpoint("config-validated");
-
-  progress.swapped = true;
-  await promoteCandidate(ctx);
-  ctx.hooks.checkpoint("config-swapped");
-  const outcome = await rollout(ctx, composition.healthUrl, ctx.config.agent.useHupConfigReload);
-  ctx.hooks.checkpoint("config-applied");
-  const timings = { validateMs, applyMs: outcome.applyMs, healthMs: outcome.healthMs, totalMs: ctx.deps.clock.now() - started, mode: outcome.mode };
-  if (outcome.ok) return accept(ctx, offer, composition.yaml, { action: "remote-config-applied", ...timings });
-
-  const tail = boundTail(outcome.tail);
-  const restored = await restoreLastWorking(ctx);
-  const reason = `${outcome.reason}; ${restored}${tail ? `\ncollector log tail:\n${tail}` : ""}`;
-  return fail(reason, { ...timings, rollback: restored });
+  if (outcome.reason === "aborted") return; // shutting down: the next start settles APPLYING
+  // The server hears FAILED as soon as the config is known bad; the rollback follows.
+  // A candidate the disk refused is the host's fault, not the config's: not remembered.
+  const remember = outcome.reason !== "io-failed";
+  await reject(ctx, offer, withTail(outcome.message, outcome.tail), { ...audit, reasonCode: outcome.reason }, remember);
+  // Refused before the swap: the running collector was never touched.
+  if (outcome.reason !== "validate-refused" && outcome.reason !== "io-failed") await rollBack(ctx, offer, signal);
 }
 
 async function accept(ctx: SupervisorContext, offer: StoredRemoteConfig, yaml: string, audit: Record<string, unknown> & { action: string }): Promise<void> {
@@ -111,15 +81,15 @@ async function accept(ctx: SupervisorContext, offer: StoredRemoteConfig, yaml: s
  * FAILED for an offer a write error stopped. Not remembered as a failed hash: the config is
  * not at fault, and the server may send it again once the disk accepts writes.
  */
-async function storageFault(ctx: SupervisorContext, offer: StoredRemoteConfig, err: unknown, swapped: boolean): Promise<void> {
-  let outcome = "nothing changed; the collector keeps its config";
+async function storageFault(ctx: SupervisorContext, offer: StoredRemoteConfig, err: unknown, swapped: boolean, signal: AbortSignal): Promise<void> {
+  ctx.logger.error({ err, hash: bytesToHex(offer.hash) }, "a state directory write failed while applying a remote config");
+  const outcome = swapped ? "rolling back to the last working config" : "nothing changed; the collector keeps its config";
+  await reject(ctx, offer, `cannot write the state directory: ${describeWriteError(err)}; ${outcome}`, { storageFault: storageFaultCode(err) }, false);
   if (swapped) {
-    outcome = await restoreLastWorking(ctx).catch(
-      (again: unknown) => `could not roll back either (${describeWriteError(again)}); retrying once the disk accepts writes`,
+    await rollBack(ctx, offer, signal).catch((again: unknown) =>
+      ctx.logger.error({ err: again }, "could not roll back either; retrying once the disk accepts writes"),
     );
   }
-  ctx.logger.error({ err, hash: bytesToHex(offer.hash) }, "a state directory write failed while applying a remote config");
-  await reject(ctx, offer, `cannot write the state directory: ${describeWriteError(err)}; ${outcome}`, { storageFault: storageFaultCode(err) }, false);
 }
 
 /** `remember` false: a fault of the host, not of the config; the same hash may be sent again. */
@@ -139,31 +109,32 @@ async function reject(ctx: SupervisorContext, offer: StoredRemoteConfig, reason:
 
 /**
  * Puts the last working config back (or the startup config when none ever worked),
- * restarts and confirms it healthy. Returns words for the FAILED message.
+ * restarts and confirms it healthy. How that went is an audit line and the health reports.
  */
-export async function restoreLastWorking(ctx: SupervisorContext): Promise<string> {
+async function rollBack(ctx: SupervisorContext, failedOffer: StoredRemoteConfig, signal: AbortSignal): Promise<void> {
   const working = await ctx.store.readLastWorkingRemoteConfig();
-  const remote = working ? remoteFilesOf(working) : await fallbackFiles(ctx);
-  const composition = await compose(ctx, remote);
-  await writeEffective(ctx, composition.yaml);
-  ctx.reporter.effectiveConfig(composition.yaml);
-  if (!composition.runnable) {
-    await ctx.collector.stop(ctx.signal);
-    return "rolled back: nothing to run";
+  const composed = await ctx.collector.composeFallback(working);
+  let outcome: ApplyOutcome | undefined;
+  let result: string;
+  if (!composed.ok) {
+    result = `the last working config cannot be composed: ${composed.message}`;
+  } else {
+    outcome = await ctx.collector.restore(composed.composition, signal);
+    ctx.reporter.effectiveConfig(composed.composition.yaml);
+    ctx.hooks.checkpoint("config-rolled-back");
+    if (outcome.ok) result = outcome.mode === "stopped" ? "rolled back: nothing to run" : "rolled back to the last working config, healthy again";
+    else result = `rollback did not become healthy either (${outcome.message}); retrying it with backoff`;
   }
-  const outcome = await rollout(ctx, composition.healthUrl, false);
-  ctx.hooks.checkpoint("config-rolled-back");
-  if (outcome.ok) return "rolled back to the last working config, healthy again";
-  // Keep trying with the restart backoff rather than a tight loop; health reports the truth.
-  ctx.logger.error({ reason: outcome.reason }, "the last working config failed too");
-  await restartCollector(ctx).catch(() => undefined);
-  return `rollback did not become healthy either (${outcome.reason}); retrying it with backoff`;
-}
-
-/** The validated candidate becomes effective.yaml by rename: the bytes are already durable. */
-async function promoteCandidate(ctx: SupervisorContext): Promise<void> {
-  await rename(ctx.stateDir.file(CANDIDATE_CONFIG_FILE), ctx.stateDir.file(EFFECTIVE_CONFIG_FILE));
-  await fsyncDirectory(ctx.stateDir.root);
+  if (outcome?.ok === false) ctx.logger.error({ reason: outcome.message }, "the last working config failed too");
+  await ctx.audit.append({
+    action: "remote-config-rolled-back",
+    hash: bytesToHex(failedOffer.hash),
+    lastWorkingHash: working ? bytesToHex(working.hash) : null,
+    result: outcome?.ok ? "healthy" : "unhealthy",
+    reason: result,
+    ...(outcome ? { healthMs: outcome.timings.healthMs } : {}),
+  });
+  ctx.logger.info({ hash: bytesToHex(failedOffer.hash), result }, "remote config rolled back");
 }
 
 async function lastWorkingHash(ctx: SupervisorContext): Promise<string | null> {
@@ -171,15 +142,6 @@ async function lastWorkingHash(ctx: SupervisorContext): Promise<string | null> {
   return working ? bytesToHex(working.hash) : null;
 }
 
-function boundTail(tail: string): string {
-  const bytes = Buffer.from(tail.trim());
-  return bytes.length <= TAIL_IN_STATUS_BYTES ? tail.trim() : `…${bytes.subarray(bytes.length - TAIL_IN_STATUS_BYTES).toString("utf8")}`;
-}
-
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -9,24 +9,23 @@
  *   stop:  queue closed → collector stopped (SIGTERM, deadline, SIGKILL) → agent_disconnect
  */
 import { basename } from "node:path";
+import { CollectorController } from "../collector/controller.js";
+import { ChildDriver } from "../collector/drivers/child.js";
 import type { ResolvedConfig } from "../config/schema.js";
+import { ConfigError } from "../errors.js";
 import type { Deps, Logger } from "../deps.js";
 import { ConnectionSettings } from "../connection/index.js";
 import type { ServerTarget } from "../connection/index.js";
 import { OpampClient } from "../opamp/client.js";
-import { CollectorProcess, readVersionInfo, reapLeftover } from "../process/index.js";
+import { reapLeftover } from "../process/index.js";
 import { AuditLog, StateStore, openStateDir, uidToText } from "../storage/index.js";
 import type { StoredRemoteConfig } from "../storage/index.js";
 import { capabilityBits } from "./capabilities.js";
 import type { SupervisorContext, SupervisorHooks } from "./context.js";
-import { EFFECTIVE_CONFIG_FILE } from "./context.js";
 import { buildDescription } from "./description.js";
-import { compose, fallbackFiles, remoteFilesOf, writeEffective } from "./effective-config.js";
-import { HealthMonitor } from "./health-monitor.js";
 import { OperationQueue } from "./queue.js";
-import { attachPackages, preparePackages } from "./packages.js";
+import { listenForPackages, preparePackages } from "./packages.js";
 import { applyRemoteConfig } from "./remote-config.js";
-import { restartCollector } from "./rollout.js";
 import { StatusReporter } from "./reporter.js";
 import { createMasker, secretsOf } from "../telemetry/mask.js";
 import { loadInstanceUid, settleRemoteConfigStatus } from "./startup.js";
@@ -63,16 +62,7 @@ export class Supervisor {
     const store = new StateStore({ dir: stateDir, clock: deps.clock, logger: deps.logger, audit });
     const instanceUid = await loadInstanceUid(config, store);
     const connection = await ConnectionSettings.open({ config, deps, stateDir, store, audit });
-    // Before the version is read and the collector starts: an interrupted upgrade is settled first.
-    const packages = await preparePackages({ config, deps, store, audit, hooks: this.#hooks });
-    const versionInfo = await readVersionInfo(config.agent.executable, { env: config.agent.env }).catch((err: unknown) => {
-      logger.warn({ err }, "could not read the collector version");
-      return { name: undefined, version: "unknown" };
-    });
-    let version = versionInfo.version;
-    // The name the collector gives itself in `--version` is its service.name in its own telemetry.
-    const serviceName = versionInfo.name ?? basename(config.agent.executable).replace(/\.[cm]?js$/, "");
-
+    // The client does nothing on the network before start().
     const client = new OpampClient<ServerTarget>({
       heartbeatIntervalMs: config.server.heartbeatIntervalMs,
       ...connection.initialOptions(), // an interval the server offered before wins
@@ -80,29 +70,45 @@ export class Supervisor {
       capabilities: capabilityBits(config.capabilities),
       deps: { ...deps, logger: deps.logger.child({ component: "opamp" }) },
     });
-    const collector = new CollectorProcess({
-      executable: config.agent.executable,
-      args: config.agent.args,
-      env: config.agent.env,
-      stateDir,
-      output: config.agent.passthroughLogs ? { mode: "passthrough" } : { mode: "file" },
-      tailBytes: Math.max(1, config.agent.collectorCrashLogSnippetKib) * 1024,
-      stopTimeoutMs: config.agent.stopTimeoutMs,
-      restartPolicy: config.agent.restart,
-      deps,
-    });
     const reporter = new StatusReporter(client, config.capabilities, store, createMasker(secretsOf(config)));
-    const monitor = new HealthMonitor({
-      collector,
-      intervalMs: config.agent.health.intervalMs,
-      requestTimeoutMs: config.agent.health.requestTimeoutMs,
-      crashSnippetBytes: config.agent.collectorCrashLogSnippetKib * 1024,
+    let version = "unknown";
+    let serviceName = basename(config.agent.executable).replace(/\.[cm]?js$/, "");
+    let describe: (uid: Uint8Array) => void = () => undefined;
+    const collector = new CollectorController({
+      config,
       deps,
-      onChange: (health) => reporter.health(health),
+      stateDir,
+      signal,
+      driver: new ChildDriver({
+        executable: config.agent.executable,
+        args: config.agent.args,
+        env: config.agent.env,
+        stateDir,
+        output: config.agent.passthroughLogs ? { mode: "passthrough" } : { mode: "file" },
+        tailBytes: Math.max(1, config.agent.collectorCrashLogSnippetKib) * 1024,
+        stopTimeoutMs: config.agent.stopTimeoutMs,
+        deps,
+      }),
+      onHealth: (health) => reporter.health(health),
+      onVersion: (installed) => {
+        version = installed;
+        describe(client.instanceUid);
+      },
     });
-    const ctx: SupervisorContext = { config, deps, logger, stateDir, store, audit, collector, monitor, reporter, hooks: this.#hooks, signal };
+    // Before the version is read and the collector starts: an interrupted upgrade is settled first.
+    const packages = await preparePackages({ config, deps, store, audit, hooks: this.#hooks, collector, client, signal, mask: (text) => reporter.mask(text) });
+    // Read while the collector starts; the description waits for it, the collector does not.
+    const versionRead = collector.version().then(
+      (info) => {
+        version = info.version;
+        // The name the collector gives itself in `--version` is its service.name in its own telemetry.
+        serviceName = info.name ?? serviceName;
+      },
+      (err: unknown) => logger.warn({ err }, "could not read the collector version"),
+    );
+    const ctx: SupervisorContext = { config, deps, logger, stateDir, store, audit, collector, reporter, hooks: this.#hooks, signal };
 
-    const describe = (uid: Uint8Array): void =>
+    describe = (uid: Uint8Array): void =>
       reporter.description(
         buildDescription({
           serviceName,
@@ -112,21 +118,18 @@ export class Supervisor {
           nonIdentifying: config.agent.description.nonIdentifyingAttributes,
         }),
       );
-    describe(instanceUid);
     const { status, working } = await settleRemoteConfigStatus(store, audit);
     if (status) reporter.restoreRemoteConfigStatus(status);
     await this.#startCollector(ctx, working);
+    await versionRead;
+    describe(instanceUid);
 
-    const queue = new OperationQueue(logger);
+    const queue = new OperationQueue({ logger, clock: deps.clock, signal, defaultDeadlineMs: operationDeadlineMs(config) });
     this.#listen(ctx, client, queue, describe);
     connection.attach(client, queue, signal);
-    const onVersion = (installed: string): void => {
-      version = installed;
-      describe(client.instanceUid);
-    };
-    attachPackages({ ctx, client, queue, packages, version, onVersion });
+    listenForPackages({ config, deps, client, queue, packages });
     client.start();
-    const monitoring = monitor.run(signal);
+    const monitoring = collector.run(signal);
     logger.info({ endpoint: config.server.endpoint, instanceUid: uidToText(instanceUid), version }, "supervisor started");
 
     // A stop requested while starting up is honoured here too.
@@ -134,7 +137,7 @@ export class Supervisor {
     logger.info({ reason: String(signal.reason) }, "shutting down");
     await queue.close();
     await connection.close();
-    await collector.stop();
+    await collector.close();
     await monitoring;
     await client.close(AbortSignal.timeout(5_000));
     logger.info("supervisor stopped");
@@ -142,45 +145,46 @@ export class Supervisor {
 
   /** Runs the last working config, else the startup fallbacks, else the local files. */
   async #startCollector(ctx: SupervisorContext, working: StoredRemoteConfig | undefined): Promise<void> {
-    const remote = working ? remoteFilesOf(working) : await fallbackFiles(ctx);
-    const composition = await compose(ctx, remote);
-    await writeEffective(ctx, composition.yaml);
+    const composed = await ctx.collector.composeFallback(working);
+    if (!composed.ok) throw new ConfigError("collector config", [composed.message]);
+    const { composition } = composed;
+    for (const warning of composition.warnings) this.#logger.warn(warning);
     ctx.reporter.effectiveConfig(composition.yaml);
-    ctx.monitor.setEndpoint(composition.healthUrl);
-    if (!composition.runnable) {
-      this.#logger.warn("no collector config yet (no local files, no remote config): waiting for the server");
-      return;
-    }
-    try {
-      await ctx.collector.start([ctx.stateDir.file(EFFECTIVE_CONFIG_FILE)], ctx.signal);
-    } catch (err) {
-      this.#logger.error({ err }, "the collector could not be started");
-    }
+    if (!composition.runnable) this.#logger.warn("no collector config yet (no local files, no remote config): waiting for the server");
+    await ctx.collector.start(composition);
   }
 
   #listen(ctx: SupervisorContext, client: OpampClient<ServerTarget>, queue: OperationQueue, describe: (uid: Uint8Array) => void): void {
     const { logger, store } = ctx;
     client.on("remoteConfig", (rc) => {
       const offer: StoredRemoteConfig = { hash: rc.hash, configMap: rc.configMap };
-      void queue.enqueueLatest("remote-config", () => applyRemoteConfig(ctx, offer));
+      void queue.enqueueLatest("remote-config", (opSignal) => applyRemoteConfig(ctx, offer, opSignal));
     });
     client.on("command", () => {
-      void queue.enqueue("restart-command", () => restartCommand(ctx));
+      void queue.enqueue("restart-command", (opSignal) => restartCommand(ctx, opSignal));
     });
     client.on("instanceUid", (uid) => {
       logger.info({ instanceUid: uidToText(uid) }, "the server assigned a new instance uid");
       describe(uid);
       void store.writeInstanceUid(uid, "server").catch((err: unknown) => logger.error({ err }, "could not persist the instance uid"));
     });
-    ctx.collector.on("crashed", ({ exit, attempt, delayMs }) =>
-      logger.warn({ attempt, delayMs, code: exit.code, signal: exit.signal }, "collector crashed; restarting after a delay"),
-    );
     client.on("clientError", (err) => logger.warn({ code: err.code, status: err.status }, err.message));
     client.on("state", (state) => logger.debug({ state: state.kind }, "OpAMP connection state"));
   }
 }
 
-async function restartCommand(ctx: SupervisorContext): Promise<void> {
+async function restartCommand(ctx: SupervisorContext, signal: AbortSignal): Promise<void> {
   await ctx.audit.append({ action: "restart-command", result: "restarting" });
-  await restartCollector(ctx);
+  const outcome = await ctx.collector.restart(signal);
+  if (!outcome.ok) ctx.logger.error({ reason: outcome.message }, "the restart command could not start the collector; retrying with backoff");
+}
+
+/**
+ * Deadline of a config transaction: validate, a stop, the startup deadline and the window,
+ * twice (the rollback), with a margin. Past it the operation is aborted, not the supervisor.
+ */
+function operationDeadlineMs(config: ResolvedConfig): number {
+  const { agent } = config;
+  const window = agent.configApplyTimeoutMs + agent.health.window * (agent.health.intervalMs + agent.health.requestTimeoutMs);
+  return 30_000 + 2 * (agent.stopTimeoutMs + window) + 60_000;
 }

@@ -17,7 +17,9 @@ import { createReadStream } from "node:fs";
 import * as fsp from "node:fs/promises";
 import type { ConnectionOptions } from "node:tls";
 import type { ResolvedPackage } from "../config/schema.js";
-import type { Clock, Logger } from "../deps.js";
+import type { CollectorControl } from "../collector/controller.js";
+import { boundTail } from "../collector/tail.js";
+import type { Clock, Logger, Spawner } from "../deps.js";
 import { abortError } from "../errors.js";
 import type { AuditLog } from "../storage/index.js";
 import { bytesToHex } from "../storage/index.js";
@@ -45,8 +47,6 @@ export type UpgradeCheckpoint =
   | "package-installed"
   | "package-rolled-back";
 
-export type ProveResult = { ok: true } | { ok: false; reason: string; tail: string };
-
 export interface InstallEnv {
   settings: ResolvedPackage;
   executable: string;
@@ -62,12 +62,10 @@ export interface InstallEnv {
   checkpoint(step: UpgradeCheckpoint): void;
   tlsFor(url: URL): Promise<ConnectionOptions>;
   authFor?(url: URL): Promise<Record<string, string>>;
-  /** Path of the config the collector runs, or null when it runs none. */
-  effectiveConfig(): Promise<string | null>;
-  /** Restarts the collector from the executable path and proves it with the health window. */
-  restartAndProve(): Promise<ProveResult>;
-  /** After a rollback that did not prove healthy: keep the collector running with backoff. */
-  keepRunning(): Promise<void>;
+  /** The collector, through its controller: the config it runs, restart and proof. */
+  collector: CollectorControl;
+  /** Runs the staged binary's --version and validate. */
+  spawn: Spawner;
 }
 
 /** What is installed when the transaction starts. */
@@ -80,9 +78,6 @@ export type InstallOutcome =
   | { kind: "installed"; version: string; swapped: boolean }
   /** `remember`: the package itself was shown bad; it is not tried again under this hash. */
   | { kind: "failed"; reason: string; remember: boolean };
-
-/** Cap on the collector log tail carried in an INSTALL_FAILED message. */
-const TAIL_IN_STATUS_BYTES = 2048;
 
 export async function installCollector(env: InstallEnv, pkg: OfferedPackage, current: CurrentCollector, allPackagesHash: Uint8Array): Promise<InstallOutcome> {
   const started = env.clock.now();
@@ -177,7 +172,7 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
   }
   await prepareStaged(paths.staged, env.executable);
   at = lap("verifyMs", at);
-  const checked = await preflight(paths.staged, { args: env.args, env: env.env, effectiveConfig: await env.effectiveConfig(), signal: env.signal });
+  const checked = await preflight(paths.staged, { args: env.args, env: env.env, effectiveConfig: env.collector.effectiveConfigPath(), signal: env.signal, spawn: env.spawn });
   at = lap("preflightMs", at);
   if (!checked.ok) {
     await fsp.rm(paths.staged, { force: true });
@@ -209,7 +204,7 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
   await renameInto(paths.staged, env.executable);
   env.logger.info({ name: pkg.name, from: current.version, to: checked.version, backup: backupKind }, "new collector binary in place; restarting");
   env.checkpoint("package-swapped");
-  const proof = await env.restartAndProve();
+  const proof = await env.collector.restartAndProve({ keepRunningOnFailure: false, signal: env.signal });
   // Shutting down is not a verdict on the package: leave the journal, and the next start
   // puts the previous binary back (not proven) and reports the install as interrupted.
   if (env.signal.aborted) throw abortError(env.signal);
@@ -242,16 +237,16 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
 
   // --- roll back -----------------------------------------------------------------------
   const tail = boundTail(proof.tail);
-  const why = `the new binary (version ${checked.version}) did not prove healthy: ${proof.reason}`;
+  const why = `the new binary (version ${checked.version}) did not prove healthy: ${proof.message}`;
   await env.store.writeJournal({ ...journal, phase: "rolling-back", reason: why });
   await renameInto(paths.backup, env.executable);
   env.checkpoint("package-rolled-back");
-  const again = await env.restartAndProve();
+  // Kept running with the restart backoff when the previous binary does not prove healthy either.
+  const again = await env.collector.restartAndProve({ keepRunningOnFailure: true, signal: env.signal });
   let restored = `rolled back to version ${current.version}, healthy again`;
   if (!again.ok) {
-    env.logger.error({ reason: again.reason }, "the previous collector binary did not prove healthy either");
-    await env.keepRunning();
-    restored = `rolled back to version ${current.version}, which did not become healthy either (${again.reason}); retrying it with backoff`;
+    env.logger.error({ reason: again.message }, "the previous collector binary did not prove healthy either");
+    restored = `rolled back to version ${current.version}, which did not become healthy either (${again.message}); retrying it with backoff`;
   }
   await removeSideFiles(env.executable);
   const reason = `${why}; ${restored}${tail ? `\ncollector log tail:\n${tail}` : ""}`;
@@ -294,9 +289,4 @@ export async function sha256File(path: string): Promise<Uint8Array> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return new Uint8Array(hash.digest());
-}
-
-function boundTail(tail: string): string {
-  const bytes = Buffer.from(tail.trim());
-  return bytes.length <= TAIL_IN_STATUS_BYTES ? tail.trim() : `…${bytes.subarray(bytes.length - TAIL_IN_STATUS_BYTES).toString("utf8")}`;
 }

@@ -1,16 +1,18 @@
 /**
- * The upgrade room's front door. Opened at start (reconciling a crashed upgrade before the
- * collector runs), attached once the OpAMP client exists, then handed each PackagesAvailable
- * by the supervisor's operation queue, one at a time.
+ * The upgrade room's front door. Opened at start with everything it needs (the collector
+ * controller, where statuses go, how downloads trust servers), it reconciles a crashed
+ * upgrade before the collector runs, reports the persisted statuses, then is handed each
+ * PackagesAvailable by the supervisor's operation queue, one at a time.
  */
 import { stat } from "node:fs/promises";
 import type { ConnectionOptions } from "node:tls";
 import type { ResolvedPackage } from "../config/schema.js";
-import type { Clock, Logger } from "../deps.js";
+import type { CollectorControl } from "../collector/controller.js";
+import type { Clock, Logger, Spawner } from "../deps.js";
 import type { AuditLog, StateStore } from "../storage/index.js";
 import { StateCorruptError, bytesToHex, describeWriteError, storageFaultCode } from "../storage/index.js";
 import { finishInstalled, installCollector, sha256File } from "./install.js";
-import type { InstallEnv, InstallOutcome, ProveResult, UpgradeCheckpoint } from "./install.js";
+import type { InstallEnv, InstallOutcome, UpgradeCheckpoint } from "./install.js";
 import { planOffer } from "./offer.js";
 import type { CollectorPlan, PackagesOffer } from "./offer.js";
 import { reconcile } from "./reconcile.js";
@@ -31,24 +33,18 @@ export interface PackageManagerOptions {
   audit: AuditLog;
   logger: Logger;
   clock: Clock;
+  spawn: Spawner;
   checkpoint(step: UpgradeCheckpoint): void;
-}
-
-/** What the supervisor provides once the collector and the client exist. */
-export interface PackageRuntime {
+  /** The supervisor's lifetime. */
   signal: AbortSignal;
-  /** The collector version running now (from `--version`). */
-  version: string;
-  /** Undefined when package statuses are not reported (capability off). */
+  /** The collector, through its controller (its version, config, restart and proof). */
+  collector: CollectorControl;
+  /** Where statuses go; undefined when package statuses are not reported (capability off). */
   sink: StatusSink | undefined;
+  /** TLS for a download URL (what the OpAMP connection trusts now). */
   tlsFor(url: URL): Promise<ConnectionOptions>;
   /** server.auth's headers for downloads from the OpAMP server's own origin. */
   authFor?(url: URL): Promise<Record<string, string>>;
-  effectiveConfig(): Promise<string | null>;
-  restartAndProve(): Promise<ProveResult>;
-  keepRunning(): Promise<void>;
-  /** A new binary is in place and proven: its version, for the agent description. */
-  onVersion(version: string): void;
 }
 
 export const NOT_RETRIED = "this package failed before and is not installed again; offer a different one";
@@ -59,7 +55,6 @@ export class PackageManager {
   readonly #book: StatusBook;
   readonly #policy: TrustPolicy;
   readonly #logger: Logger;
-  #runtime: PackageRuntime | undefined;
   #localHash: { key: string; hash: Uint8Array } | undefined;
 
   private constructor(options: PackageManagerOptions, store: PackageStore, statuses: StoredPackageStatuses | undefined) {
@@ -98,30 +93,28 @@ export class PackageManager {
   }
 
   /** Starts reporting: persisted statuses go out again, with the collector's real version. */
-  async attach(runtime: PackageRuntime): Promise<void> {
-    this.#runtime = runtime;
+  async report(): Promise<void> {
     const name = await this.#collectorName();
     const entry = this.#book.get(name);
-    const has = await this.#agentHas(runtime.version);
+    const has = await this.#agentHas(await this.#version());
     if (!entry) {
       await this.#book.set({ name, ...has, serverOfferedVersion: "", serverOfferedHash: new Uint8Array(0), status: "INSTALLED", errorMessage: "" });
     } else if (entry.agentHasVersion !== has.agentHasVersion || bytesToHex(entry.agentHasHash) !== bytesToHex(has.agentHasHash)) {
       await this.#book.set({ ...entry, ...has });
     }
-    if (runtime.sink) this.#book.attach(runtime.sink);
+    if (this.#options.sink) this.#book.attach(this.#options.sink);
   }
 
   /** Processes one PackagesAvailable. Runs inside the supervisor's operation queue. */
-  async handleOffer(offer: PackagesOffer): Promise<void> {
-    const runtime = this.#runtime;
-    if (!runtime) throw new Error("PackageManager.handleOffer() before attach()");
+  async handleOffer(offer: PackagesOffer, signal: AbortSignal = this.#options.signal): Promise<void> {
     const state = await this.#store.readState();
     const plan = planOffer(offer, state);
     if (plan.kind === "unchanged") {
       this.#logger.debug({ allPackagesHash: bytesToHex(offer.allPackagesHash) }, "package offer unchanged");
       return;
     }
-    const has = await this.#agentHas(runtime.version);
+    const version = await this.#version();
+    const has = await this.#agentHas(version);
     const packages: Record<string, StoredPackageStatus> = {};
     for (const { pkg, reason } of plan.refused) {
       packages[pkg.name] = statusOf(pkg, { agentHasVersion: "", agentHasHash: new Uint8Array(0) }, "INSTALL_FAILED", reason);
@@ -134,8 +127,8 @@ export class PackageManager {
 
     let retryLater = false;
     if (collector?.kind === "install") {
-      const outcome = await installCollector(this.#installEnv(runtime), collector.pkg, { version: runtime.version, agentHash: has.agentHasHash }, offer.allPackagesHash).catch(
-        (err: unknown) => this.#storageFault(runtime, collector.pkg, err),
+      const outcome = await installCollector(this.#installEnv(signal), collector.pkg, { version, agentHash: has.agentHasHash }, offer.allPackagesHash).catch(
+        (err: unknown) => this.#storageFault(signal, collector.pkg, err),
       );
       if (outcome.kind === "installed") {
         if (!outcome.swapped) {
@@ -146,10 +139,7 @@ export class PackageManager {
             contentHash: file?.contentHash ?? new Uint8Array(0),
           });
         }
-        if (outcome.version !== runtime.version) {
-          runtime.version = outcome.version;
-          runtime.onVersion(outcome.version);
-        }
+        if (outcome.version !== version) this.#options.collector.versionChanged(outcome.version);
       } else {
         retryLater = !outcome.remember;
       }
@@ -168,17 +158,17 @@ export class PackageManager {
    * supervisor: INSTALL_FAILED with the reason, not remembered (the package is not at fault),
    * and the collector kept running. Any other error is rethrown.
    */
-  async #storageFault(runtime: PackageRuntime, pkg: { name: string; hash: Uint8Array; version: string }, err: unknown): Promise<InstallOutcome> {
+  async #storageFault(signal: AbortSignal, pkg: { name: string; hash: Uint8Array; version: string }, err: unknown): Promise<InstallOutcome> {
     if (storageFaultCode(err) === undefined) throw err;
     const reason = `cannot write the state directory: ${describeWriteError(err)}; the collector keeps its binary`;
     this.#logger.error({ err, name: pkg.name }, "a state directory write failed while installing a package");
     await this.#book.update(pkg.name, "INSTALL_FAILED", { errorMessage: reason });
     await this.#options.audit.append({ action: "package-failed", name: pkg.name, hash: bytesToHex(pkg.hash), version: pkg.version, reason, remembered: false, result: "failed" });
-    await runtime.keepRunning();
+    await this.#options.collector.restartAndProve({ keepRunningOnFailure: true, signal });
     return { kind: "failed", reason, remember: false };
   }
 
-  #installEnv(runtime: PackageRuntime): InstallEnv {
+  #installEnv(signal: AbortSignal): InstallEnv {
     const o = this.#options;
     return {
       settings: o.settings,
@@ -190,15 +180,19 @@ export class PackageManager {
       audit: o.audit,
       logger: this.#logger,
       clock: o.clock,
-      signal: runtime.signal,
+      signal,
       policy: this.#policy,
       checkpoint: (step) => o.checkpoint(step),
-      tlsFor: (url) => runtime.tlsFor(url),
-      authFor: (url) => runtime.authFor?.(url) ?? Promise.resolve({}),
-      effectiveConfig: () => runtime.effectiveConfig(),
-      restartAndProve: () => runtime.restartAndProve(),
-      keepRunning: () => runtime.keepRunning(),
+      tlsFor: (url) => o.tlsFor(url),
+      collector: o.collector,
+      spawn: o.spawn,
+      authFor: (url) => o.authFor?.(url) ?? Promise.resolve({}),
     };
+  }
+
+  /** The version running now; "unknown" when `--version` cannot be read. */
+  async #version(): Promise<string> {
+    return (await this.#options.collector.version().catch(() => undefined))?.version ?? "unknown";
   }
 
   async #collectorName(): Promise<string> {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { resolveSupervisorConfig } from "../../src/config/load.js";
 import type { ResolvedConfig } from "../../src/config/schema.js";
 import type { Clock, Deps } from "../../src/deps.js";
-import { systemClock } from "../../src/deps.js";
+import { createDefaultDeps, systemClock } from "../../src/deps.js";
 import { OpampClient } from "../../src/opamp/client.js";
 import { AuditLog, StateStore, openStateDir } from "../../src/storage/index.js";
 import type { StateFs } from "../../src/storage/index.js";
@@ -80,7 +80,7 @@ storage:
   await writeFile(join(dir, "supervisor.yaml"), yaml);
   const config = resolveSupervisorConfig(yaml, join(dir, "supervisor.yaml"), {});
   const clock = o.clock ?? systemClock;
-  const deps: Deps = { clock, random: () => 0.5, logger };
+  const deps: Deps = createDefaultDeps({ clock, random: () => 0.5, logger });
   const stateDir = await openStateDir(config.storage.directory);
   const store = new StateStore({ dir: stateDir, clock, ...(o.fs ? { fs: o.fs } : {}) });
   const audit = new AuditLog({ path: stateDir.file("audit.log"), clock });
@@ -92,8 +92,8 @@ storage:
     deps: { ...deps, logger: logger.child({ component: "opamp" }) },
   });
   client.on("clientError", (err) => logger.warn({ code: err.code }, err.message));
-  const queue = new OperationQueue(logger);
   const controller = new AbortController();
+  const queue = new OperationQueue({ logger, clock, signal: controller.signal, defaultDeadlineMs: 60_000 });
   connection.attach(client, queue, controller.signal);
   client.start();
   return {

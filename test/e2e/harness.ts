@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { eventually } from "../support/fake-clock.js";
+import { eventually } from "../support/eventually.js";
 
 /** The repository root, also when this file runs compiled from another folder (benchmarks). */
 export const ROOT = findRoot(import.meta.dirname);
@@ -191,13 +191,16 @@ export async function stubState(ws: Workspace): Promise<StubState | undefined> {
 }
 
 export async function waitForStub(ws: Workspace, match: (s: StubState) => boolean = (s) => s.healthy, timeoutMs = 10_000): Promise<StubState> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const state = await stubState(ws);
-    if (state && match(state)) return state;
-    if (Date.now() > deadline) throw new Error(`stub never matched; last state: ${JSON.stringify(state)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  let last: StubState | undefined;
+  return eventually(
+    async () => {
+      last = await stubState(ws);
+      return last && match(last) ? last : undefined;
+    },
+    { timeoutMs, everyMs: 25, what: "the stub collector to match" },
+  ).catch((err: unknown) => {
+    throw new Error(`stub never matched; last state: ${JSON.stringify(last)}`, { cause: err });
+  });
 }
 
 export function isAlive(pid: number): boolean {

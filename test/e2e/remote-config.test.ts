@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RemoteConfigStatuses } from "../../src/gen/opamp_pb.js";
 import { OpampTestServer } from "../support/opamp-test-server.js";
 import type { Received } from "../support/opamp-test-server.js";
+import { eventually } from "../support/eventually.js";
 import { BASE_COLLECTOR, auditLines, makeWorkspace, startSupervisor, waitForStub } from "./harness.js";
 import type { RunningSupervisor, StubState, Workspace } from "./harness.js";
 
@@ -96,15 +97,17 @@ describe.each([
     const from = push(hash(3), { "remote.yaml": marked("three", "stub:\n  unhealthy_after_ms: 120\n") });
     const failed = await statusFor(hash(3), FAILED, from);
     expect(failed.msg.remoteConfigStatus?.errorMessage).toMatch(/health check window failed/);
-    expect(failed.msg.remoteConfigStatus?.errorMessage).toMatch(/rolled back to the last working config, healthy again/);
+    const audit = (await auditLines(ws)).find((l) => l["action"] === "remote-config-failed");
+    expect(audit).toMatchObject({ hash: "c003", result: "failed", reasonCode: "unhealthy" });
+    // FAILED goes out as soon as the config is known bad; the rollback follows, and its
+    // outcome shows in the health reports and in its own audit line.
+    const failedAt = server.received.indexOf(failed);
+    await server.waitFor((r) => r.msg.health?.healthy === true, { from: failedAt + 1, timeoutMs: 10_000 });
     const state = await waitForStub(ws, (s) => s.healthy);
     expect(runs(state, "three")).toBe(false);
-    // The rollback is proven healthy before FAILED goes out: the last health report says so.
-    const lastHealth = server.received.filter((r) => r.msg.health).at(-1);
-    expect(lastHealth?.msg.health?.healthy).toBe(true);
     expect(server.received.slice(from).some((r) => r.msg.health?.healthy === false)).toBe(true);
-    const audit = (await auditLines(ws)).find((l) => l["action"] === "remote-config-failed");
-    expect(audit).toMatchObject({ hash: "c003", result: "failed" });
+    const rollback = await eventually(async () => (await auditLines(ws)).find((l) => l["action"] === "remote-config-rolled-back"));
+    expect(rollback).toMatchObject({ hash: "c003", result: "healthy", reason: "rolled back to the last working config, healthy again" });
   });
 
   it("rolls back a config that makes the collector crash after the switch", async () => {
@@ -202,14 +205,17 @@ describe("when the last working config fails too", () => {
     // The local file breaks underneath: the rollback target now crashes too.
     await writeFile(ws.collectorConfigPath, `${BASE_COLLECTOR}stub:\n  crash_after_ms: 30\n`);
     from = push(hash(14), { "remote.yaml": marked("fourteen", "stub:\n  unhealthy_after_ms: 100\n") });
-    const second = await statusFor(hash(14), FAILED, from);
-    expect(second.msg.remoteConfigStatus?.errorMessage).toMatch(/rollback did not become healthy either/);
+    await statusFor(hash(14), FAILED, from);
+    const rollback = await eventually(async () => (await auditLines(ws)).find((l) => l["action"] === "remote-config-rolled-back"), 15_000);
+    expect(rollback).toMatchObject({ hash: "c00e", result: "unhealthy", reason: expect.stringMatching(/rollback did not become healthy either/) });
     await server.waitFor((r) => r.msg.health?.healthy === false, { from, timeoutMs: 10_000 });
-    await new Promise((r) => setTimeout(r, 1_500));
-    const delays = sup.logs.filter((l) => l.msg.startsWith("collector crashed")).map((l) => l["delayMs"] as number);
-    expect(delays.length).toBeGreaterThanOrEqual(3);
-    expect(delays.length).toBeLessThan(12); // 100 ms doubling: a handful in 1.5 s, not hundreds
-    expect(delays.slice(0, 3)).toEqual([100, 200, 400]);
+    const delays = (): number[] => sup.logs.filter((l) => l.msg.startsWith("collector crashed")).map((l) => l["delayMs"] as number);
+    await eventually(() => delays().length >= 3, { timeoutMs: 15_000, what: "three restarts of the failing rollback target" });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(delays().length).toBeLessThan(12); // 100 ms doubling: a handful, not hundreds
+    expect(delays().slice(0, 3)).toEqual([100, 200, 400]);
+    const lastHealth = server.received.filter((r) => r.msg.health).at(-1)?.msg.health;
+    expect(lastHealth?.healthy).toBe(false);
   });
 });
 

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { OpampClient } from "../../src/opamp/client.js";
 import { encodeServerToAgent, frameWs, newServerToAgent } from "../../src/opamp/codec.js";
-import { silentLogger, systemClock } from "../../src/deps.js";
+import { createDefaultDeps, silentLogger, systemClock } from "../../src/deps.js";
 import type { TransportError } from "../../src/opamp/transport.js";
 import { BASIC_CAPABILITIES, TEST_UID } from "../support/client-fixture.js";
 import { OpampTestServer } from "../support/opamp-test-server.js";
@@ -49,7 +49,7 @@ describe("fuzz: frames from a hostile server to a running client", () => {
         instanceUid: TEST_UID,
         capabilities: BASIC_CAPABILITIES,
         backoff: { initialMs: 1, maxMs: 5, multiplier: 1.5, jitter: 0 },
-        deps: { clock: systemClock, random: () => 0.5, logger: silentLogger },
+        deps: createDefaultDeps({ clock: systemClock, random: () => 0.5, logger: silentLogger }),
       });
       cleanup = async () => {
         client.destroy();

@@ -3,11 +3,10 @@ import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { toComponentHealth } from "../../src/health/component-health.js";
 import { statusToWire } from "../../src/opamp/convert.js";
-import { runHealthGate } from "../../src/health/gate.js";
+import { HealthGate } from "../../src/health/gate.js";
 import { healthUrl, httpProbe } from "../../src/health/probe.js";
 import type { ProbeResult } from "../../src/health/probe.js";
 import { judgeWindow } from "../../src/health/window.js";
-import { FakeClock, eventually } from "../support/fake-clock.js";
 
 const rule = { passesRequired: 5, windowSize: 10 };
 const seq = (s: string): boolean[] => [...s].map((c) => c === "1");
@@ -27,72 +26,40 @@ describe("judgeWindow", () => {
   });
 });
 
-describe("runHealthGate", () => {
-  function scripted(results: string): { probe: () => Promise<ProbeResult>; calls: () => number } {
-    let i = 0;
-    return {
-      probe: async () => (results[i++] === "1" ? { healthy: true, status: 200 } : { healthy: false, status: 503, error: "health check answered HTTP 503" }),
-      calls: () => i,
-    };
-  }
-  async function drive(clock: FakeClock, done: () => boolean): Promise<void> {
-    for (let n = 0; n < 50 && !done(); n++) {
-      await eventually(() => clock.pending > 0 || done(), 2000, "gate sleeping");
-      await clock.advance(1_000);
+describe("HealthGate", () => {
+  const ok: ProbeResult = { healthy: true, status: 200 };
+  const no: ProbeResult = { healthy: false, status: 503, error: "health check answered HTTP 503" };
+  /** Feeds one check per second from t=0 and returns the first verdict that is not pending. */
+  function feed(results: string, options: { startupDeadlineMs?: number } = {}) {
+    const gate = new HealthGate({ ...rule, startedAt: 0, ...options });
+    for (let i = 0; i < results.length; i++) {
+      const verdict = gate.check(results[i] === "1" ? ok : no, i * 1_000);
+      if (verdict.kind !== "pending") return verdict;
     }
+    return { kind: "pending" as const };
   }
 
-  it("reports working after 5 passes, with the checks and time it took", async () => {
-    const clock = new FakeClock();
-    const s = scripted("0111110000");
-    let result: Awaited<ReturnType<typeof runHealthGate>> | undefined;
-    void runHealthGate({ ...rule, probe: s.probe, intervalMs: 1_000, clock, exited: new Promise(() => {}), signal: new AbortController().signal }).then((r) => (result = r));
-    await drive(clock, () => result !== undefined);
-    expect(result).toEqual({ ok: true, checks: 6, elapsedMs: 5_000 });
+  it("reports working after 5 passes, with the checks and time it took", () => {
+    expect(feed("0111110000")).toEqual({ kind: "passed", checks: 6, elapsedMs: 5_000 });
   });
 
-  it("fails with the last error when the window cannot pass", async () => {
-    const clock = new FakeClock();
-    const s = scripted("11110000");
-    let result: Awaited<ReturnType<typeof runHealthGate>> | undefined;
-    void runHealthGate({ ...rule, probe: s.probe, intervalMs: 1_000, clock, exited: new Promise(() => {}), signal: new AbortController().signal }).then((r) => (result = r));
-    await drive(clock, () => result !== undefined);
-    expect(result?.ok).toBe(false);
-    expect(result?.checks).toBe(6);
-    expect(result && !result.ok && result.reason).toMatch(/4 of 6 checks passed, 5 in a row required \(last error: health check answered HTTP 503\)/);
+  it("fails with the last error when the window cannot pass", () => {
+    const verdict = feed("11110000");
+    expect(verdict).toMatchObject({ kind: "failed", checks: 6 });
+    expect(verdict.kind === "failed" && verdict.reason).toMatch(/4 of 6 checks passed, 5 in a row required \(last error: health check answered HTTP 503\)/);
   });
 
-  it("does not count a slow start against the window when a startup deadline is set", async () => {
-    const clock = new FakeClock();
-    const s = scripted("0000001111100000");
-    let result: Awaited<ReturnType<typeof runHealthGate>> | undefined;
-    void runHealthGate({ ...rule, probe: s.probe, intervalMs: 1_000, clock, exited: new Promise(() => {}), signal: new AbortController().signal, startupDeadlineMs: 10_000 }).then((r) => (result = r));
-    await drive(clock, () => result !== undefined);
+  it("does not count a slow start against the window when a startup deadline is set", () => {
     // Six refusals while starting, then five passes: working. Without the deadline rule the
     // same script fails (six misses leave no room for five in a row in ten checks).
-    expect(result).toEqual({ ok: true, checks: 11, elapsedMs: 10_000 });
+    expect(feed("0000001111100000", { startupDeadlineMs: 10_000 })).toEqual({ kind: "passed", checks: 11, elapsedMs: 10_000 });
+    expect(feed("0000001111100000")).toMatchObject({ kind: "failed" });
   });
 
-  it("fails a collector that never answers healthy once the startup deadline passes", async () => {
-    const clock = new FakeClock();
-    const s = scripted("0".repeat(50));
-    let result: Awaited<ReturnType<typeof runHealthGate>> | undefined;
-    void runHealthGate({ ...rule, probe: s.probe, intervalMs: 1_000, clock, exited: new Promise(() => {}), signal: new AbortController().signal, startupDeadlineMs: 3_000 }).then((r) => (result = r));
-    await drive(clock, () => result !== undefined);
-    expect(result).toMatchObject({ ok: false, checks: 4, elapsedMs: 3_000 });
-    expect(result && !result.ok && result.reason).toMatch(/did not answer healthy within 3000 ms \(last error: health check answered HTTP 503\)/);
-  });
-
-  it("fails at once when the collector exits during the window", async () => {
-    const clock = new FakeClock();
-    const s = scripted("1111111111");
-    let exit!: (why: string) => void;
-    const exited = new Promise<string>((r) => (exit = r));
-    const gate = runHealthGate({ ...rule, probe: s.probe, intervalMs: 1_000, clock, exited, signal: new AbortController().signal });
-    await eventually(() => clock.pending > 0, 2000, "first sleep");
-    exit("code 1");
-    const result = await gate;
-    expect(result).toMatchObject({ ok: false, reason: "collector exited: code 1", checks: 1 });
+  it("fails a collector that never answers healthy once the startup deadline passes", () => {
+    const verdict = feed("0".repeat(50), { startupDeadlineMs: 3_000 });
+    expect(verdict).toMatchObject({ kind: "failed", checks: 4, elapsedMs: 3_000 });
+    expect(verdict.kind === "failed" && verdict.reason).toMatch(/did not answer healthy within 3000 ms \(last error: health check answered HTTP 503\)/);
   });
 });
 

@@ -10,6 +10,7 @@ import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ROOT, freePort, makeWorkspace } from "../e2e/harness.js";
 import type { RunningSupervisor, Workspace, WorkspaceOptions } from "../e2e/harness.js";
+import { eventually } from "../support/eventually.js";
 
 export const INTEROP_BIN = join(ROOT, "interop/bin");
 export const COLLECTOR = join(INTEROP_BIN, "otelcol-interop");
@@ -221,19 +222,8 @@ export interface ReceivedMessage {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000, everyMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `; last error: ${String(last)}` : ""}`);
-    await sleep(everyMs);
-  }
+export function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000, everyMs = 25): Promise<T> {
+  return eventually(check, { what, timeoutMs, everyMs, retryErrors: true });
 }
 
 /** The opamp-go based server as a child process, and its control API. */

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterEach } from "vitest";
 import type { Clock, Logger } from "../../src/deps.js";
 import { abortError } from "../../src/errors.js";
+import { eventually } from "../support/eventually.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 
@@ -46,13 +47,9 @@ export function killAtCleanup(pid: number | undefined): void {
   });
 }
 
-/** Resolves when `predicate` holds, polling every 10 ms; rejects after `timeoutMs`. */
+/** Resolves when `predicate` holds; rejects after `timeoutMs`. */
 export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error("waitFor: condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await eventually(predicate, { timeoutMs, what: "the condition" });
 }
 
 /** True when a process with `pid` exists and is not a zombie. */

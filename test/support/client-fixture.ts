@@ -3,7 +3,7 @@ import { AgentCapabilities } from "../../src/gen/opamp_pb.js";
 import { OpampClient } from "../../src/opamp/client.js";
 import type { ConnectionState, OpampClientOptions } from "../../src/opamp/client.js";
 import type { TransportError } from "../../src/opamp/transport.js";
-import { silentLogger } from "../../src/deps.js";
+import { createDefaultDeps, silentLogger } from "../../src/deps.js";
 import { parseUuid } from "../../src/opamp/uuid.js";
 import { FakeClock } from "./fake-clock.js";
 import type { OpampTestServer } from "./opamp-test-server.js";
@@ -37,7 +37,7 @@ export function makeClient(
     target: { endpoint: transport === "ws" ? server.wsUrl : server.httpUrl },
     instanceUid: TEST_UID,
     capabilities: BASIC_CAPABILITIES,
-    deps: { clock, random: random ?? (() => 0.5), logger: silentLogger },
+    deps: createDefaultDeps({ clock, random: random ?? (() => 0.5), logger: silentLogger }),
     ...rest,
   });
   const states: ConnectionState[] = [];

@@ -4,9 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResolvedPackage } from "../../src/config/schema.js";
 import { DEFAULTS } from "../../src/config/schema.js";
-import { silentLogger, systemClock } from "../../src/deps.js";
+import type { CollectorControl } from "../../src/collector/controller.js";
+import { failed } from "../../src/collector/outcome.js";
+import type { ApplyOutcome } from "../../src/collector/outcome.js";
+import { execaSpawner, silentLogger, systemClock } from "../../src/deps.js";
 import { AuditLog, StateStore, openStateDir } from "../../src/storage/index.js";
-import type { InstallEnv, ProveResult, UpgradeCheckpoint } from "../../src/upgrade/install.js";
+import type { InstallEnv, UpgradeCheckpoint } from "../../src/upgrade/install.js";
 import { encodePublicKey } from "../../src/upgrade/keys.js";
 import type { KeyPair } from "../../src/upgrade/keys.js";
 import type { OfferedPackage } from "../../src/upgrade/offer.js";
@@ -27,7 +30,27 @@ exit 0
 `;
 }
 
-export type EnvPatch = Partial<Omit<InstallEnv, "settings">> & { settings?: Partial<ResolvedPackage> };
+export type EnvPatch = Partial<Omit<InstallEnv, "settings" | "collector">> & { settings?: Partial<ResolvedPackage>; collector?: Partial<CollectorControl> };
+
+export const PROVEN: ApplyOutcome = { ok: true, mode: "restart", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
+
+/** A proof that failed the health window, as the controller reports it. */
+export function unproven(message: string, tail = ""): ApplyOutcome {
+  return failed("unhealthy", message, { tail });
+}
+
+/** The controller as upgrade code sees it: proofs come from a script, calls are recorded. */
+export function fakeCollectorControl(proofs: ApplyOutcome[], effective: string | null, calls: { restarts: Array<{ keepRunningOnFailure: boolean }>; versions: string[] }): CollectorControl {
+  return {
+    effectiveConfigPath: () => effective,
+    restartAndProve: async ({ keepRunningOnFailure }) => {
+      calls.restarts.push({ keepRunningOnFailure });
+      return proofs.shift() ?? PROVEN;
+    },
+    version: async () => ({ name: undefined, version: calls.versions.at(-1) ?? "0.1.0" }),
+    versionChanged: (version) => void calls.versions.push(version),
+  };
+}
 
 export interface Host {
   dir: string;
@@ -39,7 +62,8 @@ export interface Host {
   audit: AuditLog;
   book: StatusBook;
   checkpoints: UpgradeCheckpoint[];
-  proofs: ProveResult[];
+  proofs: ApplyOutcome[];
+  calls: { restarts: Array<{ keepRunningOnFailure: boolean }>; versions: string[] };
   env(patch?: EnvPatch): InstallEnv;
   offer(body: Buffer, patch?: Partial<OfferedPackage> & { signature?: Buffer; contentHash?: Buffer }): OfferedPackage;
   exeText(): Promise<string>;
@@ -60,7 +84,8 @@ export async function makeHost(): Promise<Host> {
   const key = generateKeyPair();
   const book = new StatusBook(store, undefined);
   const checkpoints: UpgradeCheckpoint[] = [];
-  const proofs: ProveResult[] = [];
+  const proofs: ApplyOutcome[] = [];
+  const calls = { restarts: [] as Array<{ keepRunningOnFailure: boolean }>, versions: [] as string[] };
   let served = 0;
   return {
     dir,
@@ -73,8 +98,9 @@ export async function makeHost(): Promise<Host> {
     book,
     checkpoints,
     proofs,
+    calls,
     env(patch = {}) {
-      const { settings, ...rest } = patch;
+      const { settings, collector, ...rest } = patch;
       return {
         settings: { ...DEFAULTS.package, agentBinary: null, publicKeys: [encodePublicKey(key.publicKey)], insecureAcceptUnsignedPackages: false, progressIntervalMs: 10, ...settings } as ResolvedPackage,
         executable: exe,
@@ -89,9 +115,8 @@ export async function makeHost(): Promise<Host> {
         policy: trustPolicy([encodePublicKey(key.publicKey)], false),
         checkpoint: (step) => checkpoints.push(step),
         tlsFor: async () => ({}),
-        effectiveConfig: async () => join(dir, "effective.yaml"),
-        restartAndProve: async () => proofs.shift() ?? { ok: true },
-        keepRunning: async () => undefined,
+        collector: { ...fakeCollectorControl(proofs, join(dir, "effective.yaml"), calls), ...collector },
+        spawn: execaSpawner,
         ...rest,
       };
     },

@@ -2,7 +2,8 @@ import { stat } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { installCollector } from "../../src/upgrade/install.js";
 import type { OfferedPackage } from "../../src/upgrade/offer.js";
-import { makeHost, fakeCollector } from "./env.js";
+import { failed } from "../../src/collector/outcome.js";
+import { PROVEN, makeHost, fakeCollector, unproven } from "./env.js";
 import type { Host } from "./env.js";
 import { makeTarGz } from "./fixtures.js";
 
@@ -109,7 +110,7 @@ describe("installCollector", () => {
   });
 
   it("rolls back an unhealthy binary, proves the old one, and reports why with the log tail", async () => {
-    host.proofs.push({ ok: false, reason: "health check window failed", tail: "panic: boom" }, { ok: true });
+    host.proofs.push(unproven("health check window failed", "panic: boom"), PROVEN);
     const pkg = host.offer(Buffer.from(fakeCollector("0.2.0")));
     const { outcome, statuses } = await install(pkg);
     expect(outcome).toMatchObject({ kind: "failed", remember: true });
@@ -117,6 +118,8 @@ describe("installCollector", () => {
     const message = host.book.get("otelcol")?.errorMessage ?? "";
     expect(message).toMatch(/version 0.2.0\) did not prove healthy: health check window failed; rolled back to version 0.1.0, healthy again/);
     expect(message).toMatch(/collector log tail:\npanic: boom/);
+    // The new binary is held for the verdict; the old one is kept running even if it fails too.
+    expect(host.calls.restarts).toEqual([{ keepRunningOnFailure: false }, { keepRunningOnFailure: true }]);
     expect(await host.exeText()).toContain("0.1.0");
     expect(host.book.get("otelcol")).toMatchObject({ agentHasVersion: "0.1.0", serverOfferedHash: pkg.hash });
     expect(host.checkpoints).toContain("package-rolled-back");
@@ -130,9 +133,11 @@ describe("installCollector", () => {
     await pending(pkg);
     const env = host.env({
       signal: controller.signal,
-      restartAndProve: async () => {
-        controller.abort(new Error("SIGTERM"));
-        return { ok: false, reason: "collector could not be started: operation aborted", tail: "" };
+      collector: {
+        restartAndProve: async () => {
+          controller.abort(new Error("SIGTERM"));
+          return failed("aborted", "collector could not be started: operation aborted");
+        },
       },
     });
     await expect(installCollector(env, pkg, current, new Uint8Array([7]))).rejects.toMatchObject({ code: "ABORTED" });

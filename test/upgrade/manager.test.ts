@@ -2,14 +2,14 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULTS } from "../../src/config/schema.js";
-import { silentLogger, systemClock } from "../../src/deps.js";
+import { execaSpawner, silentLogger, systemClock } from "../../src/deps.js";
+import type { PackageManagerOptions } from "../../src/upgrade/manager.js";
 import { encodePublicKey } from "../../src/upgrade/keys.js";
 import { NOT_RETRIED, PackageManager } from "../../src/upgrade/manager.js";
-import type { PackageRuntime } from "../../src/upgrade/manager.js";
 import { ADDON_REFUSAL } from "../../src/upgrade/offer.js";
 import type { OfferedPackage, PackagesOffer } from "../../src/upgrade/offer.js";
 import type { StoredPackageStatuses } from "../../src/upgrade/state.js";
-import { fakeCollector, makeHost } from "./env.js";
+import { fakeCollector, fakeCollectorControl, makeHost } from "./env.js";
 import type { Host } from "./env.js";
 
 let host: Host;
@@ -17,9 +17,9 @@ let manager: PackageManager;
 let reported: StoredPackageStatuses[];
 let versions: string[];
 
-beforeEach(async () => {
-  host = await makeHost();
-  manager = await PackageManager.open({
+/** Everything the manager needs, at construction: no attach step. */
+function options(patch: Partial<PackageManagerOptions> = {}): PackageManagerOptions {
+  return {
     settings: { ...DEFAULTS.package, agentBinary: null, publicKeys: [encodePublicKey(host.key.publicKey)], insecureAcceptUnsignedPackages: false },
     executable: host.exe,
     args: [],
@@ -28,22 +28,23 @@ beforeEach(async () => {
     audit: host.audit,
     logger: silentLogger,
     clock: systemClock,
+    spawn: execaSpawner,
     checkpoint: () => undefined,
-  });
-  reported = [];
-  versions = [];
-  const runtime: PackageRuntime = {
     signal: new AbortController().signal,
-    version: "0.1.0",
+    collector: fakeCollectorControl([], null, { restarts: [], versions }),
     sink: (s) => reported.push(s),
     tlsFor: async () => ({}),
-    effectiveConfig: async () => null,
-    restartAndProve: async () => ({ ok: true }),
-    keepRunning: async () => undefined,
-    onVersion: (v) => versions.push(v),
+    ...patch,
   };
+}
+
+beforeEach(async () => {
+  host = await makeHost();
+  reported = [];
+  versions = [];
+  manager = await PackageManager.open(options());
   await manager.reconcile();
-  await manager.attach(runtime);
+  await manager.report();
 });
 afterEach(async () => {
   await host.close();
@@ -104,17 +105,9 @@ describe("PackageManager", () => {
 
   it("resends persisted statuses when opened again", async () => {
     await manager.handleOffer(offer(1, host.offer(Buffer.from(fakeCollector("0.2.0")))));
-    const again = await PackageManager.open({
-      settings: { ...DEFAULTS.package, agentBinary: null, publicKeys: [], insecureAcceptUnsignedPackages: true },
-      executable: host.exe,
-      args: [],
-      env: {},
-      store: host.stateStore,
-      audit: host.audit,
-      logger: silentLogger,
-      clock: systemClock,
-      checkpoint: () => undefined,
-    });
+    const again = await PackageManager.open(
+      options({ settings: { ...DEFAULTS.package, agentBinary: null, publicKeys: [], insecureAcceptUnsignedPackages: true } }),
+    );
     expect(again.statuses.packages["otelcol"]).toMatchObject({ status: "INSTALLED", agentHasVersion: "0.2.0" });
   });
 });

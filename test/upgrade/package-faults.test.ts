@@ -6,14 +6,14 @@
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULTS } from "../../src/config/schema.js";
-import { silentLogger, systemClock } from "../../src/deps.js";
+import { execaSpawner, silentLogger, systemClock } from "../../src/deps.js";
 import { openStateDir, StateStore } from "../../src/storage/index.js";
 import { encodePublicKey } from "../../src/upgrade/keys.js";
 import { PackageManager } from "../../src/upgrade/manager.js";
 import type { StoredPackageStatuses } from "../../src/upgrade/state.js";
 import { FaultyFs } from "../storage/helpers.js";
 import type { FaultCode } from "../storage/helpers.js";
-import { fakeCollector, makeHost } from "./env.js";
+import { fakeCollector, fakeCollectorControl, makeHost } from "./env.js";
 import type { Host } from "./env.js";
 
 let host: Host;
@@ -28,6 +28,8 @@ describe.each(["ENOSPC", "EROFS", "EIO", "EACCES"] as FaultCode[])("a package of
   it("is INSTALL_FAILED with the reason, keeps the binary, and installs once the fault clears", async () => {
     const fs = new FaultyFs();
     const store = new StateStore({ dir: await openStateDir(join(host.dir, "state")), clock: systemClock, fs });
+    const reported: StoredPackageStatuses[] = [];
+    const calls = { restarts: [] as Array<{ keepRunningOnFailure: boolean }>, versions: [] as string[] };
     const manager = await PackageManager.open({
       settings: { ...DEFAULTS.package, agentBinary: null, publicKeys: [encodePublicKey(host.key.publicKey)], insecureAcceptUnsignedPackages: false },
       executable: host.exe,
@@ -37,21 +39,15 @@ describe.each(["ENOSPC", "EROFS", "EIO", "EACCES"] as FaultCode[])("a package of
       audit: host.audit,
       logger: silentLogger,
       clock: systemClock,
+      spawn: execaSpawner,
       checkpoint: () => undefined,
-    });
-    const reported: StoredPackageStatuses[] = [];
-    let kept = 0;
-    await manager.reconcile();
-    await manager.attach({
       signal: new AbortController().signal,
-      version: "0.1.0",
+      collector: fakeCollectorControl([], null, calls),
       sink: (s) => reported.push(s),
       tlsFor: async () => ({}),
-      effectiveConfig: async () => null,
-      restartAndProve: async () => ({ ok: true }),
-      keepRunning: async () => void kept++,
-      onVersion: () => undefined,
     });
+    await manager.reconcile();
+    await manager.report();
     const collector = host.offer(Buffer.from(fakeCollector("0.2.0")));
     const offer = { allPackagesHash: new Uint8Array([7]), packages: [collector] };
 
@@ -61,7 +57,8 @@ describe.each(["ENOSPC", "EROFS", "EIO", "EACCES"] as FaultCode[])("a package of
     expect(failed).toMatchObject({ status: "INSTALL_FAILED" });
     expect(failed?.errorMessage).toContain(code);
     expect(await host.exeText()).toContain("0.1.0");
-    expect(kept).toBe(1);
+    // The collector is kept running (restarted on the binary still in place) after the refused install.
+    expect(calls.restarts).toEqual([{ keepRunningOnFailure: true }]);
 
     fs.fault = undefined;
     await manager.handleOffer(offer);

@@ -8,7 +8,7 @@ import type { UpgradeCheckpoint } from "../../src/upgrade/install.js";
 import { reconcile } from "../../src/upgrade/reconcile.js";
 import { StatusBook } from "../../src/upgrade/statuses.js";
 import { sidePaths } from "../../src/upgrade/swap.js";
-import { fakeCollector, makeHost } from "./env.js";
+import { PROVEN, fakeCollector, makeHost, unproven } from "./env.js";
 import type { Host } from "./env.js";
 
 let host: Host;
@@ -23,7 +23,7 @@ class Killed extends Error {}
 
 /** Runs the transaction and "kills" it at `step`: nothing after that line runs. */
 async function crashAt(step: UpgradeCheckpoint, unhealthy = false): Promise<Uint8Array> {
-  if (unhealthy) host.proofs.push({ ok: false, reason: "unhealthy", tail: "" }, { ok: true });
+  if (unhealthy) host.proofs.push(unproven("unhealthy"), PROVEN);
   const pkg = host.offer(Buffer.from(fakeCollector("0.2.0")));
   await host.book.set({ name: pkg.name, agentHasVersion: "0.1.0", agentHasHash: new Uint8Array(0), serverOfferedVersion: "0.2.0", serverOfferedHash: pkg.hash, status: "INSTALL_PENDING", errorMessage: "" });
   const env = host.env({

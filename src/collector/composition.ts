@@ -1,0 +1,76 @@
+/**
+ * "Which config should run": the one place it is composed. Local config_files, the remote
+ * files (each body checked and parsed once, with one size cap) or the startup fallbacks,
+ * and the parts the supervisor injects (the health_check extension), by the config room's
+ * merge rules.
+ */
+import { parseRemoteFiles } from "../config/body.js";
+import { composeCollectorConfig } from "../config/compose.js";
+import type { ResolvedConfig } from "../config/schema.js";
+import { isConfigFileToken } from "../config/schema.js";
+import type { FileSystem } from "../deps.js";
+import { healthUrl } from "../health/probe.js";
+import type { StoredRemoteConfig } from "../storage/index.js";
+
+export interface Composition {
+  /** The effective config; "" when there is nothing to run. */
+  yaml: string;
+  /** False when there is nothing to run: no local files and no remote files. */
+  runnable: boolean;
+  /** Where the health loop must look for this config. */
+  healthUrl: string;
+  /** Things worth a log line that did not stop composition. */
+  warnings: readonly string[];
+}
+
+export type RemoteFiles = ReadonlyArray<{ name: string; body: Uint8Array }>;
+
+export type ComposeOutcome = { ok: true; composition: Composition } | { ok: false; message: string };
+
+export function remoteFilesOf(config: StoredRemoteConfig | undefined): RemoteFiles {
+  if (!config) return [];
+  return Object.entries(config.configMap).map(([name, file]) => ({ name, body: file.body }));
+}
+
+export async function compose(config: ResolvedConfig, fs: FileSystem, remote: RemoteFiles): Promise<ComposeOutcome> {
+  const { agent } = config;
+  const parsed = parseRemoteFiles(remote);
+  if (!parsed.ok) return { ok: false, message: parsed.error };
+  const localPaths = agent.configFiles.filter((entry) => !isConfigFileToken(entry));
+  const localFiles: Array<{ name: string; content: string }> = [];
+  for (const path of localPaths) {
+    try {
+      localFiles.push({ name: path, content: await fs.readFile(path, "utf8") });
+    } catch (err) {
+      return { ok: false, message: `cannot compose the collector config: ${path}: agent.config_files: cannot read (${(err as NodeJS.ErrnoException).code ?? "error"})` };
+    }
+  }
+  let result;
+  try {
+    result = composeCollectorConfig({
+      localFiles,
+      order: [...agent.configFiles],
+      remote: parsed.files,
+      injected: agent.health.injectExtension ? { health: { endpoint: agent.health.endpoint, path: agent.health.path } } : {},
+    });
+  } catch (err) {
+    return { ok: false, message: `cannot compose the collector config: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  const health = result.health ?? { endpoint: agent.health.endpoint, path: agent.health.path };
+  const runnable = localFiles.length + remote.length > 0;
+  return {
+    ok: true,
+    composition: { yaml: runnable ? result.yaml : "", runnable, healthUrl: healthUrl(health.endpoint, health.path), warnings: result.warnings },
+  };
+}
+
+/** Startup fallback configs stand in for the remote part until a remote config has worked. */
+export async function fallbackFiles(config: ResolvedConfig, fs: FileSystem): Promise<RemoteFiles> {
+  return Promise.all(
+    config.agent.startupFallbackConfigs.map(async (path, i) => ({
+      // Names sort in the configured order.
+      name: `fallback-${String(i).padStart(3, "0")}.yaml`,
+      body: new Uint8Array(await fs.readFile(path)),
+    })),
+  );
+}

@@ -1,0 +1,311 @@
+/**
+ * The collector controller: the one owner of what the collector runs and whether it is
+ * healthy. Operations (remote config, restart command, package swap, startup) ask it to
+ * put a composition into effect and prove it, and get an ApplyOutcome back.
+ *
+ *   compose ─▶ candidate.yaml ─▶ validate ─▶ rename to effective.yaml ─▶ reload or restart
+ *           ─▶ health window (fed by the one health loop) ─▶ outcome
+ *
+ * Below it: the lifecycle (one run at a time, crash restarts with backoff) over a driver.
+ */
+import type { ResolvedConfig } from "../config/schema.js";
+import type { Deps } from "../deps.js";
+import type { CollectorHealth } from "../health/component-health.js";
+import type { Probe } from "../health/probe.js";
+import { formatExit } from "../process/exit.js";
+import { osReason } from "../process/spawner.js";
+import type { StateDir, StoredRemoteConfig } from "../storage/index.js";
+import { fsyncDirectory, readFileIfExists, writeFileAtomic } from "../storage/index.js";
+import { compose, fallbackFiles, remoteFilesOf } from "./composition.js";
+import type { ComposeOutcome, Composition, RemoteFiles } from "./composition.js";
+import type { CollectorDriver, CollectorRun, VersionInfo } from "./driver.js";
+import { HealthLoop } from "./health-loop.js";
+import { HealthReport } from "./health-report.js";
+import { Lifecycle } from "./lifecycle.js";
+import type { CollectorState } from "./lifecycle.js";
+import { failed } from "./outcome.js";
+import type { ApplyMode, ApplyOutcome } from "./outcome.js";
+import { RolloutWindow } from "./rollout-window.js";
+
+/** Files the controller keeps in the state directory. */
+export const EFFECTIVE_CONFIG_FILE = "effective.yaml";
+export const CANDIDATE_CONFIG_FILE = "candidate.yaml";
+
+export type ApplyCheckpoint = "config-validated" | "config-swapped" | "config-applied";
+
+export interface ApplyOptions {
+  /** Ask for SIGHUP; used only when the collector has been healthy since it started. */
+  preferReload: boolean;
+  signal: AbortSignal;
+  checkpoint?: (step: ApplyCheckpoint) => void;
+}
+
+/** What upgrade code sees of the collector. */
+export interface CollectorControl {
+  /** Path of the config the collector runs, or null when it runs none. */
+  effectiveConfigPath(): string | null;
+  /** Restarts from the executable path (whatever binary is there now) and proves it. */
+  restartAndProve(options: { keepRunningOnFailure: boolean; signal: AbortSignal }): Promise<ApplyOutcome>;
+  /** The collector's `--version`, read once and cached. */
+  version(): Promise<VersionInfo>;
+  /** A new binary is in place and proven: its version. */
+  versionChanged(version: string): void;
+}
+
+export interface ControllerOptions {
+  config: ResolvedConfig;
+  driver: CollectorDriver;
+  deps: Deps;
+  stateDir: StateDir;
+  /** The supervisor's lifetime. */
+  signal: AbortSignal;
+  onHealth(health: CollectorHealth): void;
+  onVersion?(version: string): void;
+  /** Test seam: how the health endpoint is probed. Default HTTP GET. */
+  probeFor?: (url: string, timeoutMs: number) => Probe;
+}
+
+export class CollectorController implements CollectorControl {
+  readonly #o: ControllerOptions;
+  readonly #lifecycle: Lifecycle;
+  readonly #loop: HealthLoop;
+  readonly #report: HealthReport;
+  /** What effective.yaml holds and the collector is meant to run. */
+  #effective: Composition | undefined;
+  #version: Promise<VersionInfo> | undefined;
+
+  constructor(options: ControllerOptions) {
+    this.#o = options;
+    const { agent } = options.config;
+    this.#lifecycle = new Lifecycle({ driver: options.driver, deps: options.deps, restartPolicy: agent.restart, signal: options.signal });
+    this.#loop = new HealthLoop({
+      lifecycle: this.#lifecycle,
+      clock: options.deps.clock,
+      intervalMs: agent.health.intervalMs,
+      requestTimeoutMs: agent.health.requestTimeoutMs,
+      ...(options.probeFor ? { probeFor: options.probeFor } : {}),
+    });
+    this.#report = new HealthReport({ clock: options.deps.clock, maxErrorBytes: Math.max(1, agent.collectorCrashLogSnippetKib) * 1024, onChange: options.onHealth });
+    this.#lifecycle.on("state", (state) => this.#report.onState(state));
+    this.#loop.onCheck((check) => this.#report.onCheck(check));
+    this.#lifecycle.on("crashed", ({ failure, attempt, delayMs }) => {
+      const fields = failure.kind === "exit" ? { code: failure.exit.code, signal: failure.exit.signal } : { reason: failure.message };
+      options.deps.logger.warn({ component: "supervisor", attempt, delayMs, ...fields }, "collector crashed; restarting after a delay");
+    });
+  }
+
+  get state(): CollectorState {
+    return this.#lifecycle.state;
+  }
+
+  get health(): CollectorHealth | undefined {
+    return this.#report.current;
+  }
+
+  /** The health loop; runs until `signal` aborts. */
+  run(signal: AbortSignal): Promise<void> {
+    return this.#loop.run(signal);
+  }
+
+  compose(remote: RemoteFiles): Promise<ComposeOutcome> {
+    return compose(this.#o.config, this.#o.deps.fs, remote);
+  }
+
+  /** The last working config, else the startup fallbacks, else the local files alone. */
+  async composeFallback(working: StoredRemoteConfig | undefined): Promise<ComposeOutcome> {
+    return this.compose(working ? remoteFilesOf(working) : await fallbackFiles(this.#o.config, this.#o.deps.fs));
+  }
+
+  effectiveConfigPath(): string | null {
+    return this.#effective?.runnable ? this.#path(EFFECTIVE_CONFIG_FILE) : null;
+  }
+
+  /** At start: writes and runs `composition`; a collector that cannot start is retried with backoff. */
+  async start(composition: Composition): Promise<void> {
+    await this.#makeEffective(composition);
+    if (!composition.runnable) return;
+    await this.#lifecycle.start(this.#path(EFFECTIVE_CONFIG_FILE), { autoRestart: true }).catch(() => undefined);
+  }
+
+  /** Puts `composition` into effect (validate, swap, reload or restart) and proves it. */
+  async apply(composition: Composition, options: ApplyOptions): Promise<ApplyOutcome> {
+    const { signal } = options;
+    if (!composition.runnable) {
+      // Nothing left to run (an empty remote map and no local files).
+      await this.#lifecycle.stop(signal);
+      await this.#makeEffective(composition);
+      return { ok: true, mode: "stopped", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
+    }
+    if (this.#runsAlready(composition)) return { ok: true, mode: "unchanged", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
+    const { clock } = this.#o.deps;
+    const candidate = this.#path(CANDIDATE_CONFIG_FILE);
+    try {
+      await writeFileAtomic(candidate, composition.yaml, { mode: 0o600 });
+    } catch (err) {
+      return failed("io-failed", `cannot write the candidate config: ${osReason(err as NodeJS.ErrnoException)}`);
+    }
+    const validateStarted = clock.now();
+    if (this.#o.config.agent.validateConfig) {
+      const result = await this.#o.driver.validate(candidate, signal);
+      if (!result.ok) return failed("validate-refused", `collector rejected the config: ${result.message}`);
+    }
+    const validateMs = clock.now() - validateStarted;
+    options.checkpoint?.("config-validated");
+    // The validated bytes are already durable: a rename makes them effective.
+    try {
+      await this.#o.deps.fs.rename(candidate, this.#path(EFFECTIVE_CONFIG_FILE));
+    } catch (err) {
+      // rename(2) is atomic: effective.yaml is still the config that runs.
+      return failed("io-failed", `cannot swap in the new config: ${osReason(err as NodeJS.ErrnoException)}`);
+    }
+    this.#setEffective(composition);
+    // Past the rename the new config is in place: a failed directory fsync only weakens durability.
+    await fsyncDirectory(this.#o.stateDir.root).catch((err: unknown) => this.#o.deps.logger.warn({ err }, "could not fsync the state directory after swapping in the config"));
+    options.checkpoint?.("config-swapped");
+    const outcome = await this.#switchAndProve(options.preferReload, signal);
+    options.checkpoint?.("config-applied");
+    return { ...outcome, timings: { ...outcome.timings, validateMs } };
+  }
+
+  /**
+   * Rollback: runs `composition` (the last working config) by restart and proves it. When it
+   * does not prove healthy, it keeps running with the restart backoff; health tells the truth.
+   */
+  async restore(composition: Composition, signal: AbortSignal): Promise<ApplyOutcome> {
+    await this.#makeEffective(composition);
+    if (!composition.runnable) {
+      await this.#lifecycle.stop(signal);
+      return { ok: true, mode: "stopped", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
+    }
+    return this.#proveOrKeepRunning(true, signal);
+  }
+
+  /** The restart command: stop, start again on the effective config, crash restarts on. */
+  async restart(signal: AbortSignal): Promise<ApplyOutcome> {
+    if (!this.#effective?.runnable) return { ok: true, mode: "stopped", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
+    await this.#lifecycle.stop(signal);
+    try {
+      await this.#lifecycle.start(this.#path(EFFECTIVE_CONFIG_FILE), { autoRestart: true });
+      return { ok: true, mode: "restart", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
+    } catch (err) {
+      return failed("start-failed", errorText(err));
+    }
+  }
+
+  restartAndProve(options: { keepRunningOnFailure: boolean; signal: AbortSignal }): Promise<ApplyOutcome> {
+    if (!this.#effective?.runnable) return Promise.resolve({ ok: true, mode: "stopped", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } });
+    return this.#proveOrKeepRunning(options.keepRunningOnFailure, options.signal);
+  }
+
+  version(): Promise<VersionInfo> {
+    this.#version ??= this.#o.driver.version(this.#o.signal);
+    const reading = this.#version;
+    reading.catch(() => {
+      if (this.#version === reading) this.#version = undefined; // read again next time
+    });
+    return reading;
+  }
+
+  versionChanged(version: string): void {
+    const previous = this.#version ?? Promise.resolve({ name: undefined, version });
+    this.#version = previous.catch(() => ({ name: undefined, version })).then((info) => ({ ...info, version }));
+    this.#o.onVersion?.(version);
+  }
+
+  /** Stops the collector (shutdown). */
+  async close(): Promise<void> {
+    await this.#lifecycle.stop();
+  }
+
+  async #proveOrKeepRunning(keepRunning: boolean, signal: AbortSignal): Promise<ApplyOutcome> {
+    const outcome = await this.#switchAndProve(false, signal);
+    if (!outcome.ok && keepRunning && !signal.aborted) {
+      // Not a tight loop: the restart policy's backoff paces the retries.
+      await this.#lifecycle.stop(signal);
+      await this.#lifecycle.start(this.#path(EFFECTIVE_CONFIG_FILE), { autoRestart: true }).catch(() => undefined);
+    }
+    return outcome;
+  }
+
+  /** The content-equal case: the same effective config already runs. */
+  #runsAlready(composition: Composition): boolean {
+    return this.#effective?.yaml === composition.yaml && this.#lifecycle.state.id === "running";
+  }
+
+  async #switchAndProve(preferReload: boolean, signal: AbortSignal): Promise<ApplyOutcome> {
+    const { clock } = this.#o.deps;
+    const { agent } = this.#o.config;
+    const state = this.#lifecycle.state;
+    const reload = preferReload && state.id === "running" && state.healthySeen;
+    const mode: ApplyMode = reload ? "reload" : "restart";
+    // Which service answers before the reload: its 200s must not count for the new config.
+    const before = reload ? (await this.#loop.probeNow(signal))?.upSince : undefined;
+    const started = clock.now();
+    const window = RolloutWindow.listen(this.#loop);
+    let run: CollectorRun;
+    if (state.id === "running" && reload) {
+      run = state.run;
+      this.#lifecycle.reload();
+      this.#loop.kick();
+    } else {
+      try {
+        await this.#lifecycle.stop(signal);
+        run = await this.#lifecycle.start(this.#path(EFFECTIVE_CONFIG_FILE), { autoRestart: true });
+      } catch (err) {
+        window.cancel();
+        const timings = { validateMs: 0, applyMs: clock.now() - started, healthMs: 0 };
+        return failed(signal.aborted ? "aborted" : "start-failed", `collector could not be started: ${errorText(err)}`, { mode, timings });
+      }
+    }
+    const release = this.#lifecycle.hold(); // until proven, an exit is this transaction's failure
+    const applied = clock.now();
+    // Without upSince to tell the services apart, answers in the first interval are not proof.
+    const ignoreUntil = reload && before === undefined ? applied + agent.health.intervalMs : applied;
+    const verdict = await window.judge(run, {
+      windowSize: agent.health.window,
+      passesRequired: agent.health.passesRequired,
+      startupDeadlineMs: agent.configApplyTimeoutMs,
+      startedAt: applied,
+      upSinceBefore: before,
+      ignoreUntil,
+      signal,
+    });
+    const timings = { validateMs: 0, applyMs: applied - started, healthMs: clock.now() - applied };
+    switch (verdict.kind) {
+      case "passed":
+        release(); // proven: from now on a crash is restarted with backoff
+        return { ok: true, mode, timings };
+      case "failed":
+        return failed("unhealthy", verdict.reason, { tail: run.tail(), mode, timings });
+      case "exited": {
+        const tail = verdict.failure.kind === "exit" ? verdict.failure.exit.tail : "";
+        const why = verdict.failure.kind === "exit" ? formatExit(verdict.failure.exit, { maxLines: 0 }) : verdict.failure.message;
+        return failed("exited", `collector exited: ${why}`, { tail, mode, timings });
+      }
+      case "aborted":
+        return failed("aborted", "interrupted by shutdown", { tail: run.tail(), mode, timings });
+    }
+  }
+
+  async #makeEffective(composition: Composition): Promise<void> {
+    const path = this.#path(EFFECTIVE_CONFIG_FILE);
+    // Unchanged bytes are not rewritten: a restart on a full or read-only disk still runs them.
+    const onDisk = await readFileIfExists(path).catch(() => undefined);
+    if (onDisk?.toString("utf8") !== composition.yaml) await writeFileAtomic(path, composition.yaml, { mode: 0o600 });
+    this.#setEffective(composition);
+  }
+
+  #setEffective(composition: Composition): void {
+    this.#effective = composition;
+    this.#loop.setTarget(composition.healthUrl);
+    this.#report.setIdleReason(composition.runnable ? undefined : "no collector config (no local files and no remote config): nothing to run");
+  }
+
+  #path(name: string): string {
+    return this.#o.stateDir.file(name);
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

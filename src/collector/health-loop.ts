@@ -1,0 +1,103 @@
+/**
+ * The one loop that probes the collector's health endpoint. Its checks have two consumers:
+ * the steady-state health report and, during a rollout, the health window.
+ *
+ * After each (re)start or reload it probes at once and backs off to the interval
+ * (50 ms, 100 ms, 200 ms, … up to `intervalMs`), so the first healthy report comes as soon
+ * as the collector answers instead of up to one interval late.
+ */
+import type { Clock } from "../deps.js";
+import { httpProbe } from "../health/probe.js";
+import type { Probe, ProbeResult } from "../health/probe.js";
+import { TypedEvents } from "../process/typed-events.js";
+import type { CollectorRun } from "./driver.js";
+import type { Lifecycle } from "./lifecycle.js";
+
+/** One check of the run now running. */
+export interface HealthCheck {
+  run: CollectorRun;
+  result: ProbeResult;
+  at: number;
+}
+
+export interface HealthLoopOptions {
+  lifecycle: Lifecycle;
+  clock: Clock;
+  intervalMs: number;
+  requestTimeoutMs: number;
+  /** Test seam: how a URL is probed. Default HTTP GET. */
+  probeFor?: (url: string, timeoutMs: number) => Probe;
+}
+
+/** The first delay after a kick; doubled each check until the interval is reached. */
+const FIRST_DELAY_MS = 50;
+
+export class HealthLoop {
+  readonly #options: HealthLoopOptions;
+  readonly #events = new TypedEvents<{ check: HealthCheck }>(() => undefined);
+  #probe: Probe | undefined;
+  #url: string | undefined;
+  #nextDelayMs: number;
+  #wake = new AbortController();
+
+  constructor(options: HealthLoopOptions) {
+    this.#options = options;
+    this.#nextDelayMs = options.intervalMs;
+    options.lifecycle.on("started", () => this.kick());
+  }
+
+  /** The health URL of the config in effect. */
+  get url(): string | undefined {
+    return this.#url;
+  }
+
+  /** Points the loop at the health endpoint of the config in effect. */
+  setTarget(url: string): void {
+    if (url === this.#url) return;
+    this.#url = url;
+    this.#probe = (this.#options.probeFor ?? httpProbe)(url, this.#options.requestTimeoutMs);
+  }
+
+  /** Probe once now (outside the rhythm), e.g. to learn which service answers before a reload. */
+  async probeNow(signal: AbortSignal): Promise<ProbeResult | undefined> {
+    return this.#probe?.(signal);
+  }
+
+  /** Probe at once and back off to the interval again (after a start or reload). */
+  kick(): void {
+    this.#nextDelayMs = 0;
+    this.#wake.abort();
+  }
+
+  /** Subscribes to every check; returns the unsubscribe function. */
+  onCheck(listener: (check: HealthCheck) => void): () => void {
+    return this.#events.on("check", listener);
+  }
+
+  /** Probes until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock, intervalMs } = this.#options;
+    while (!signal.aborted) {
+      const delay = this.#nextDelayMs;
+      this.#nextDelayMs = delay === 0 ? Math.min(FIRST_DELAY_MS, intervalMs) : Math.min(delay * 2, intervalMs);
+      if (delay > 0) {
+        this.#wake = new AbortController();
+        await clock.sleep(delay, AbortSignal.any([signal, this.#wake.signal])).catch(() => undefined);
+        if (signal.aborted) return;
+        if (this.#wake.signal.aborted) continue; // kicked: the next turn probes at once
+      }
+      await this.#checkOnce(signal);
+    }
+  }
+
+  async #checkOnce(signal: AbortSignal): Promise<void> {
+    const state = this.#options.lifecycle.state;
+    const probe = this.#probe;
+    if (state.id !== "running" || !probe) return;
+    const result = await probe(signal);
+    const now = this.#options.lifecycle.state;
+    if (signal.aborted || now.id !== "running" || now.run !== state.run) return; // the run changed meanwhile
+    if (result.healthy) this.#options.lifecycle.markHealthy(state.run);
+    this.#events.emit("check", { run: state.run, result, at: this.#options.clock.now() });
+  }
+}
