@@ -42,7 +42,11 @@ export async function compose(config: ResolvedConfig, fs: FileSystem, remote: Re
     try {
       localFiles.push({ name: path, content: await fs.readFile(path, "utf8") });
     } catch (err) {
-      return { ok: false, message: `cannot compose the collector config: ${path}: agent.config_files: cannot read (${(err as NodeJS.ErrnoException).code ?? "error"})` };
+      const code = (err as NodeJS.ErrnoException).code;
+      // A missing file is skipped, as the Go supervisor does (composition warns about it);
+      // a file that exists and cannot be read is a fault the operator must see.
+      if (code === "ENOENT") continue;
+      return { ok: false, message: `cannot compose the collector config: ${path}: agent.config_files: cannot read (${code ?? "error"})` };
     }
   }
   let result;
