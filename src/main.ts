@@ -39,7 +39,7 @@ export async function loadConfigOrReport(path: string): Promise<ResolvedConfig |
 export const SIGNAL_ACTIONS = {
   SIGTERM: "stop",
   SIGINT: "stop",
-  // Reserved for "reload the local config"; logged and ignored until that job exists.
+  // Re-read the local agent.config_files and apply a changed composition.
   SIGHUP: "reload",
   SIGUSR1: "ignore",
   SIGUSR2: "ignore",
@@ -115,9 +115,18 @@ export async function runSupervisor(configPath: string): Promise<number> {
   for (const warning of config.warnings) logger.warn({ config: config.sourcePath }, warning);
   const deps = createDefaultDeps({ logger });
   const shutdown = new AbortController();
-  const uninstall = installSignalHandlers(process, { logger, shutdown, exitNow: (code) => process.exit(code) });
+  const supervisor = new Supervisor({ config, deps, hooks: checkpointHook(process.env["OPAMP_SUPERVISOR_TEST_HALT_AT"]) });
+  const uninstall = installSignalHandlers(process, {
+    logger,
+    shutdown,
+    reload: () => {
+      logger.info({ signal: "SIGHUP" }, "SIGHUP: reloading the local config files");
+      supervisor.reloadLocalConfig();
+    },
+    exitNow: (code) => process.exit(code),
+  });
   try {
-    await new Supervisor({ config, deps, hooks: checkpointHook(process.env["OPAMP_SUPERVISOR_TEST_HALT_AT"]) }).run(shutdown.signal);
+    await supervisor.run(shutdown.signal);
     return 0;
   } catch (err) {
     logger.error({ err, code: err instanceof SupervisorError ? err.code : undefined }, "supervisor failed");

@@ -116,6 +116,11 @@ export class CollectorController implements CollectorControl {
     return this.compose(working ? remoteFilesOf(working) : await fallbackFiles(this.#o.config, this.#o.deps.fs));
   }
 
+  /** What the collector is meant to run now (undefined before the first start). */
+  current(): Composition | undefined {
+    return this.#effective;
+  }
+
   effectiveConfigPath(): string | null {
     return this.#effective?.runnable ? this.#path(EFFECTIVE_CONFIG_FILE) : null;
   }

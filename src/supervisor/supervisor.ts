@@ -25,6 +25,7 @@ import type { SupervisorContext, SupervisorHooks } from "./context.js";
 import { buildDescription } from "./description.js";
 import { OperationQueue } from "./queue.js";
 import { listenForPackages, preparePackages } from "./packages.js";
+import { reloadLocalConfig } from "./local-reload.js";
 import { applyRemoteConfig } from "./remote-config.js";
 import { StatusReporter } from "./reporter.js";
 import { createMasker, secretsOf } from "../telemetry/mask.js";
@@ -43,6 +44,14 @@ export class Supervisor {
   readonly #deps: Deps;
   readonly #hooks: SupervisorHooks;
   readonly #logger: Logger;
+  /** Set once the operation queue runs; before that a SIGHUP has nothing to reload into. */
+  #reload: (() => void) | undefined;
+
+  /** SIGHUP: re-read the local config files and apply a changed composition (queued). */
+  reloadLocalConfig(): void {
+    if (this.#reload) this.#reload();
+    else this.#logger.info("SIGHUP before the supervisor finished starting: the local config is read at start anyway");
+  }
 
   constructor(options: SupervisorOptions) {
     this.#config = options.config;
@@ -126,6 +135,7 @@ export class Supervisor {
 
     const queue = new OperationQueue({ logger, clock: deps.clock, signal, defaultDeadlineMs: operationDeadlineMs(config) });
     this.#listen(ctx, client, queue, describe);
+    this.#reload = () => void queue.enqueue("local-config-reload", (opSignal) => reloadLocalConfig(ctx, opSignal));
     connection.attach(client, queue, signal);
     listenForPackages({ config, deps, client, queue, packages });
     client.start();
