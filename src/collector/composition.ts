@@ -38,6 +38,7 @@ export async function compose(config: ResolvedConfig, fs: FileSystem, remote: Re
   if (!parsed.ok) return { ok: false, message: parsed.error };
   const localPaths = agent.configFiles.filter((entry) => !isConfigFileToken(entry));
   const localFiles: Array<{ name: string; content: string }> = [];
+  const missing = new Set<string>();
   for (const path of localPaths) {
     try {
       localFiles.push({ name: path, content: await fs.readFile(path, "utf8") });
@@ -45,7 +46,10 @@ export async function compose(config: ResolvedConfig, fs: FileSystem, remote: Re
       const code = (err as NodeJS.ErrnoException).code;
       // A missing file is skipped, as the Go supervisor does (composition warns about it);
       // a file that exists and cannot be read is a fault the operator must see.
-      if (code === "ENOENT") continue;
+      if (code === "ENOENT") {
+        missing.add(path);
+        continue;
+      }
       return { ok: false, message: `cannot compose the collector config: ${path}: agent.config_files: cannot read (${code ?? "error"})` };
     }
   }
@@ -64,7 +68,7 @@ export async function compose(config: ResolvedConfig, fs: FileSystem, remote: Re
   const runnable = localFiles.length + remote.length > 0;
   return {
     ok: true,
-    composition: { yaml: runnable ? result.yaml : "", runnable, healthUrl: healthUrl(health.endpoint, health.path), warnings: result.warnings },
+    composition: { yaml: runnable ? result.yaml : "", runnable, healthUrl: healthUrl(health.endpoint, health.path), warnings: result.warnings.filter((w) => ![...missing].some((path) => w.includes(`${path} is skipped`))) },
   };
 }
 
