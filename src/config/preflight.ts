@@ -10,6 +10,7 @@ import { constants } from "node:fs";
 import { access, readFile, stat } from "node:fs/promises";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
+import { isSecureEndpoint } from "../opamp/endpoint.js";
 import { formatPath, type KeyPath } from "./check.js";
 import { isConfigFileToken, type ResolvedConfig, type SecretSource } from "./schema.js";
 
@@ -44,7 +45,7 @@ export async function preflight(config: ResolvedConfig): Promise<Preflight> {
     }),
   );
 
-  if (/^(wss|https):/i.test(config.server.endpoint)) {
+  if (isSecureEndpoint(config.server.endpoint)) {
     const { caFile, certFile, keyFile } = config.server.tls;
     if (caFile !== null) await checkPem(caFile, "certificates", (at, m) => problem(["server", "tls", at], m), "ca_file");
     if (certFile !== null) await checkPem(certFile, "certificates", (at, m) => problem(["server", "tls", at], m), "cert_file");

@@ -45,8 +45,6 @@ export function buildAuth(authValue: unknown, extensionsValue: unknown, baseDir:
   for (const other of built.keys()) {
     if (other !== id) check.warn(["extensions", other], "not used: server.auth names another extension");
   }
-  // Remove when the connection applies AuthSettings (the header provider is being built now).
-  if (auth !== null) check.warn(["server", "auth"], `${auth.kind} is checked but not applied yet: no credentials are sent to the server`);
   return auth;
 }
 

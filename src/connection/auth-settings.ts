@@ -1,54 +1,5 @@
 /**
- * What `server.auth` resolves to: the shape the config room parses supervisor.yaml's
- * `server.auth` and top-level `extensions` into (its schema's AuthSettings is the same type
- * by structure). Values here are secrets: never log them.
+ * What `server.auth` resolves to: the config room parses supervisor.yaml's `server.auth`
+ * and top-level `extensions` into these (config/schema-auth.ts). Values are secrets.
  */
-
-/** A secret given inline or as a file, re-read at every use. */
-export type SecretSource = { readonly from: "value"; readonly value: string } | { readonly from: "file"; readonly path: string };
-
-/** TLS of the connection to an OAuth2 token endpoint. */
-export interface AuthClientTls {
-  readonly insecureSkipVerify: boolean;
-  readonly caFile: string | null;
-  readonly certFile: string | null;
-  readonly keyFile: string | null;
-  readonly serverNameOverride: string | null;
-}
-
-/** bearertokenauth: `<header>: <scheme> <token>` (scheme "" sends the bare token). */
-export interface BearerTokenAuth {
-  readonly kind: "bearertokenauth";
-  /** The extensions key, e.g. "bearertokenauth/corp". */
-  readonly id: string;
-  readonly header: string;
-  readonly scheme: string;
-  readonly token: SecretSource;
-}
-
-/** basicauth `client_auth`: `Authorization: Basic base64(username:password)`. */
-export interface BasicAuth {
-  readonly kind: "basicauth";
-  readonly id: string;
-  readonly username: string;
-  readonly password: string;
-}
-
-/** oauth2client: the client-credentials grant; the access token goes out as a bearer token. */
-export interface OAuth2ClientAuth {
-  readonly kind: "oauth2client";
-  readonly id: string;
-  readonly clientId: SecretSource;
-  readonly clientSecret: SecretSource;
-  readonly tokenUrl: string;
-  readonly scopes: readonly string[];
-  /** Extra form parameters of the token request; a key may repeat. */
-  readonly endpointParams: Readonly<Record<string, readonly string[]>>;
-  /** Timeout of one token request; null: none. */
-  readonly timeoutMs: number | null;
-  /** Refresh this long before the token expires. */
-  readonly expiryBufferMs: number;
-  readonly tls: AuthClientTls;
-}
-
-export type AuthSettings = BearerTokenAuth | BasicAuth | OAuth2ClientAuth;
+export type { AuthClientTls, AuthSettings, BasicAuth, BearerTokenAuth, OAuth2ClientAuth, SecretSource } from "../config/schema.js";

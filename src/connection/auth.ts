@@ -15,9 +15,9 @@ import type { AuthSettings, SecretSource } from "./auth-settings.js";
 
 export type { AuthSettings } from "./auth-settings.js";
 
-/** server.auth as the config room resolves it; configs from before the key have none. */
+/** server.auth as the config room resolved it. */
 export function authOf(config: ResolvedConfig): AuthSettings | null {
-  return (config.server as { readonly auth?: AuthSettings | null }).auth ?? null;
+  return config.server.auth;
 }
 
 export interface AuthHeaders {
