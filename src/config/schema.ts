@@ -25,6 +25,20 @@ import type { AuthSettings } from "./schema-auth.js";
 export * from "./schema-auth.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/**
+ * zap's level names (lower case) → ours, for supervisor.yaml's level and the collector's own
+ * log lines. dpanic, panic and fatal are zap levels above error; here they are errors.
+ */
+export const ZAP_LEVELS: Readonly<Record<string, LogLevel>> = {
+  debug: "debug",
+  info: "info",
+  warn: "warn",
+  error: "error",
+  dpanic: "error",
+  panic: "error",
+  fatal: "error",
+};
 /** The minimum this supervisor connects with; "1.0"/"1.1" in supervisor.yaml are raised to "1.2". */
 export type TlsMinVersion = "1.2" | "1.3";
 export type TlsVersion = "1.0" | "1.1" | "1.2" | "1.3";

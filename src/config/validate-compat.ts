@@ -5,24 +5,10 @@
  * key; shapes are still checked, so a typo stays an error.
  */
 import { Checker, EXPANSION_FAILED, describe, isPlainMap, type KeyPath } from "./check.js";
-import { DEFAULTS, type LogLevel } from "./schema.js";
+import { DEFAULTS, ZAP_LEVELS, type LogLevel } from "./schema.js";
 
 /** Prefix of every "accepted, does nothing" warning, so operators can grep for it. */
 export const NO_EFFECT = "accepted for compatibility with the official Go supervisor; has no effect here";
-
-/**
- * zap's level names (case-insensitive, as zap reads them) → ours. dpanic, panic and fatal
- * are zap levels above error; this supervisor never panics on purpose, so they log errors.
- */
-const LEVELS: Readonly<Record<string, LogLevel>> = {
-  debug: "debug",
-  info: "info",
-  warn: "warn",
-  error: "error",
-  dpanic: "error",
-  panic: "error",
-  fatal: "error",
-};
 
 export function buildTelemetry(value: unknown, check: Checker): { logs: { level: LogLevel } } {
   const telemetry = check.section(["telemetry"], value, ["logs", "metrics", "traces", "resource"]);
@@ -55,7 +41,7 @@ function logLevel(path: KeyPath, value: unknown, check: Checker): LogLevel {
   if (value === undefined || value === null || value === EXPANSION_FAILED) return DEFAULTS.logLevel;
   const text = typeof value === "string" ? value.trim().toLowerCase() : undefined;
   if (text === "") return DEFAULTS.logLevel; // zap reads an empty level as info
-  const level = text === undefined ? undefined : LEVELS[text];
+  const level = text === undefined ? undefined : ZAP_LEVELS[text];
   if (level !== undefined) return level;
   check.report(path, `expected one of debug, info, warn, error, dpanic, panic, fatal (any case), got ${describe(value)}`);
   return DEFAULTS.logLevel;

@@ -5,6 +5,8 @@
  */
 import { closeSync, fstatSync, openSync, renameSync, writeSync } from "node:fs";
 import type { Readable } from "node:stream";
+import { ZAP_LEVELS } from "../config/schema.js";
+import type { LogLevel } from "../config/schema.js";
 import type { Logger } from "../deps.js";
 
 export type OutputStreamName = "stdout" | "stderr";
@@ -91,18 +93,6 @@ export class LineSplitter {
     this.#onLine(clean.length > MAX_LINE_LENGTH ? clean.slice(0, MAX_LINE_LENGTH) : clean);
   }
 }
-
-type LogLevel = "debug" | "info" | "warn" | "error";
-
-const ZAP_LEVELS: Record<string, LogLevel> = {
-  debug: "debug",
-  info: "info",
-  warn: "warn",
-  error: "error",
-  dpanic: "error",
-  panic: "error",
-  fatal: "error",
-};
 
 /**
  * The level of a collector log line written by zap's console encoder
