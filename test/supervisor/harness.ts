@@ -17,21 +17,11 @@ import type { StoredRemoteConfig, StoredRemoteConfigStatus } from "../../src/sto
 import type { Checkpoint, SupervisorContext } from "../../src/supervisor/context.js";
 import { StatusReporter } from "../../src/supervisor/reporter.js";
 import { FakeDriver } from "../collector/fake-driver.js";
+import { BASE_COLLECTOR } from "../e2e/harness.js";
 import { FakeClock } from "../support/fake-clock.js";
 
-export const LOCAL = `receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:0
-exporters:
-  debug: {}
-service:
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [debug]
-`;
+/** The local collector config: the same one the e2e workspaces run. */
+export const LOCAL = BASE_COLLECTOR;
 
 /** What the server hears, in order, in domain terms. */
 export type Heard =
