@@ -21,6 +21,8 @@ export interface Composition {
   healthUrl: string;
   /** Things worth a log line that did not stop composition. */
   warnings: readonly string[];
+  /** Local files left out: missing (warned about when supervisor.yaml was loaded) or unusable. */
+  skipped: readonly string[];
 }
 
 export type RemoteFiles = ReadonlyArray<{ name: string; body: Uint8Array }>;
@@ -44,8 +46,8 @@ export async function compose(config: ResolvedConfig, fs: FileSystem, remote: Re
       localFiles.push({ name: path, content: await fs.readFile(path, "utf8") });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      // A missing file is skipped, as the Go supervisor does (composition warns about it);
-      // a file that exists and cannot be read is a fault the operator must see.
+      // A missing file is skipped, as the Go supervisor does (loading supervisor.yaml warned
+      // about it); a file that exists and cannot be read is a fault the operator must see.
       if (code === "ENOENT") {
         missing.add(path);
         continue;
@@ -57,7 +59,7 @@ export async function compose(config: ResolvedConfig, fs: FileSystem, remote: Re
   try {
     result = composeCollectorConfig({
       localFiles,
-      order: [...agent.configFiles],
+      order: agent.configFiles.filter((entry) => !missing.has(entry)),
       remote: parsed.files,
       injected: agent.health.injectExtension ? { health: { endpoint: agent.health.endpoint, path: agent.health.path } } : {},
     });
@@ -68,7 +70,7 @@ export async function compose(config: ResolvedConfig, fs: FileSystem, remote: Re
   const runnable = localFiles.length + remote.length > 0;
   return {
     ok: true,
-    composition: { yaml: runnable ? result.yaml : "", runnable, healthUrl: healthUrl(health.endpoint, health.path), warnings: result.warnings.filter((w) => ![...missing].some((path) => w.includes(`${path} is skipped`))) },
+    composition: { yaml: runnable ? result.yaml : "", runnable, healthUrl: healthUrl(health.endpoint, health.path), warnings: result.warnings, skipped: [...missing, ...result.skipped] },
   };
 }
 

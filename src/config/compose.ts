@@ -68,6 +68,8 @@ export interface ComposeResult {
   readonly health: ComposedHealth | null;
   /** Things worth a log line that do not stop composition. */
   readonly warnings: readonly string[];
+  /** Local files in `order` that could not be used and were left out. */
+  readonly skipped: readonly string[];
 }
 
 const HEALTH_CHECK = "health_check";
@@ -82,6 +84,7 @@ const HEALTH_DEFAULTS = { endpoint: "localhost:13133", path: "/", v2Path: "/stat
 export function composeCollectorConfig(input: ComposeInput): ComposeResult {
   const byName = new Map(input.localFiles.map((file) => [file.name, file] as const));
   const warnings: string[] = [];
+  const skipped: string[] = [];
   let config: CollectorConfig = {};
   let remoteMerged = false;
   const mergeRemote = (): void => {
@@ -104,7 +107,10 @@ export function composeCollectorConfig(input: ComposeInput): ComposeResult {
     const file = byName.get(entry);
     const layer = file === undefined ? { ok: false as const, error: "no content (the file could not be read)" } : localLayer(file);
     if (layer.ok) config = mergeCollectorLayers(config, layer.config);
-    else warnings.push(`agent.config_files: ${entry} is skipped: ${layer.error}`);
+    else {
+      skipped.push(entry);
+      warnings.push(`agent.config_files: ${entry} is skipped: ${layer.error}`);
+    }
   }
   if (!remoteMerged) mergeRemote();
 
@@ -113,7 +119,7 @@ export function composeCollectorConfig(input: ComposeInput): ComposeResult {
     injectHealthCheck(config, input.injected.health);
     health = { ...input.injected.health, source: "injected" };
   }
-  return { config, yaml: toYaml(config), health, warnings };
+  return { config, yaml: toYaml(config), health, warnings, skipped };
 }
 
 /**

@@ -18,10 +18,10 @@ export async function reloadLocalConfig(ctx: SupervisorContext, signal: AbortSig
   const { composition } = composed;
   // At start an unusable local file is skipped (as in Go); on a reload that would quietly run
   // less than before, so a file that cannot be used refuses the reload instead.
-  const skipped = composition.warnings.filter((w) => w.includes("is skipped"));
-  if (skipped.length > 0) {
-    logger.warn({ reason: skipped.join("; ") }, "SIGHUP: a local config file cannot be used; the collector keeps its config");
-    await ctx.audit.append({ action: "local-config-reload", result: "failed", reason: skipped.join("; ") });
+  if (composition.skipped.length > 0) {
+    const reason = `agent.config_files cannot be used: ${composition.skipped.join(", ")}`;
+    logger.warn({ reason, warnings: composition.warnings }, "SIGHUP: a local config file cannot be used; the collector keeps its config");
+    await ctx.audit.append({ action: "local-config-reload", result: "failed", reason });
     return;
   }
   for (const warning of composition.warnings) logger.warn(warning);
