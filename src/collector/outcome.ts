@@ -2,8 +2,6 @@
 
 /** Stable reason codes of a failed apply. */
 export type ApplyFailure =
-  /** A body or the composition was refused before anything was written. */
-  | "invalid-config"
   /** `<collector> validate` refused the candidate; the running collector was not touched. */
   | "validate-refused"
   /** The collector could not be started (the OS reason is in the message). */
@@ -34,4 +32,18 @@ export const NO_TIMINGS: ApplyTimings = Object.freeze({ validateMs: 0, applyMs: 
 
 export function failed(reason: ApplyFailure, message: string, extra: { tail?: string; mode?: ApplyMode; timings?: ApplyTimings } = {}): ApplyOutcome {
   return { ok: false, reason, message, tail: extra.tail ?? "", mode: extra.mode ?? "restart", timings: extra.timings ?? NO_TIMINGS };
+}
+
+/** True when the failed apply stopped before the collector was touched: there is nothing to roll back. */
+export function leftCollectorUntouched(reason: ApplyFailure): boolean {
+  switch (reason) {
+    case "validate-refused":
+    case "io-failed":
+      return true;
+    case "start-failed":
+    case "exited":
+    case "unhealthy":
+    case "aborted":
+      return false;
+  }
 }

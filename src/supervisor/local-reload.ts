@@ -3,6 +3,7 @@
  * into effect through the same proof as a remote config (validate, reload or restart, health
  * window). A new composition that fails is undone: the one that ran before is restored.
  */
+import { leftCollectorUntouched } from "../collector/outcome.js";
 import type { SupervisorContext } from "./context.js";
 
 export async function reloadLocalConfig(ctx: SupervisorContext, signal: AbortSignal): Promise<void> {
@@ -36,7 +37,7 @@ export async function reloadLocalConfig(ctx: SupervisorContext, signal: AbortSig
   if (outcome.reason === "aborted") return;
   logger.warn({ reason: outcome.message }, "SIGHUP: the new local config failed; restoring the one that ran");
   let restored = "nothing changed";
-  if (outcome.reason !== "validate-refused" && outcome.reason !== "io-failed" && before) {
+  if (!leftCollectorUntouched(outcome.reason) && before) {
     const back = await collector.restore(before, signal);
     restored = back.ok ? "restored the config that ran before, healthy again" : `the config that ran before did not become healthy either (${back.message})`;
   }

@@ -3,6 +3,7 @@
  * into effect and prove it, and either keep it as the last working config or report FAILED
  * at once and roll back. Every step is visible to the server as a status.
  */
+import { leftCollectorUntouched } from "../collector/outcome.js";
 import type { ApplyOutcome } from "../collector/outcome.js";
 import { remoteFilesOf } from "../collector/composition.js";
 import { withTail } from "../collector/tail.js";
@@ -51,7 +52,7 @@ async function applyOffer(ctx: SupervisorContext, offer: StoredRemoteConfig, sig
     checkpoint: (step) => ctx.hooks.checkpoint(step),
   });
   // Past validation and the candidate write, the collector may run the new config.
-  progress.swapped = outcome.ok || (outcome.reason !== "validate-refused" && outcome.reason !== "io-failed");
+  progress.swapped = outcome.ok || !leftCollectorUntouched(outcome.reason);
   const audit = { ...outcome.timings, totalMs: ctx.deps.clock.now() - started, mode: outcome.mode };
   if (outcome.ok) {
     const note = outcome.mode === "stopped" ? { note: "nothing to run; collector stopped" } : outcome.mode === "unchanged" ? { note: "the effective config is unchanged; nothing restarted" } : {};
@@ -62,8 +63,8 @@ async function applyOffer(ctx: SupervisorContext, offer: StoredRemoteConfig, sig
   // A candidate the disk refused is the host's fault, not the config's: not remembered.
   const remember = outcome.reason !== "io-failed";
   await reject(ctx, offer, withTail(outcome.message, outcome.tail), { ...audit, reasonCode: outcome.reason }, remember);
-  // Refused before the swap: the running collector was never touched.
-  if (outcome.reason !== "validate-refused" && outcome.reason !== "io-failed") await rollBack(ctx, offer, signal);
+  // Refused before the swap (validate, a refused write): nothing to roll back.
+  if (!leftCollectorUntouched(outcome.reason)) await rollBack(ctx, offer, signal);
 }
 
 async function accept(ctx: SupervisorContext, offer: StoredRemoteConfig, yaml: string, audit: Record<string, unknown> & { action: string }): Promise<void> {
