@@ -99,7 +99,10 @@ export function containerScenarios(shape: Shape): void {
       const hash = await pod.server.push(pod.uid, { "remote.yaml": remote });
       const a = await pod.server.waitStatus(pod.uid, hash, "FAILED", 90_000);
       expect(a.remote_config_status?.error_message).toContain(`127.0.0.1:${port}: bind: address already in use`);
-      expect(a.remote_config_status?.error_message).toMatch(/rolled back to the last working config/);
+      // FAILED goes out before the rollback; how the rollback went is in the audit log.
+      await until("the rollback's audit line", async () =>
+        (await stateFile(pod, "audit.log")).split("\n").some((l) => l.includes('"remote-config-rolled-back"') && l.includes('"result":"healthy"')),
+      60_000, 200);
       await waitHealthy(pod);
       expect(await stateFile(pod, "effective.yaml")).toBe(before);
       await until("the agent healthy on the restored config", async () => {
