@@ -57,14 +57,24 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   async sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) throw abortError(signal);
-    try {
-      await delay(Math.max(0, ms), undefined, signal ? { signal } : {});
-    } catch (err) {
-      if (signal?.aborted) throw abortError(signal);
-      throw err;
-    }
+    // Node fires a timer over 2^31-1 ms after 1 ms (with a warning): wait in chunks instead,
+    // so a far-off deadline (a certificate renewal months ahead) is not a busy loop.
+    let left = Math.max(0, ms);
+    do {
+      const step = Math.min(left, MAX_TIMER_MS);
+      try {
+        await delay(step, undefined, signal ? { signal } : {});
+      } catch (err) {
+        if (signal?.aborted) throw abortError(signal);
+        throw err;
+      }
+      left -= step;
+    } while (left > 0);
   },
 };
+
+/** The longest delay a Node timer honours. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A logger that drops everything; for library use where the caller passes none. */
 export const silentLogger: Logger = {
