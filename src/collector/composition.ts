@@ -10,6 +10,7 @@ import type { ResolvedConfig } from "../config/schema.js";
 import { isConfigFileToken } from "../config/schema.js";
 import type { FileSystem } from "../deps.js";
 import { healthUrl } from "../health/probe.js";
+import { osReason } from "../process/spawner.js";
 import type { StoredRemoteConfig } from "../storage/index.js";
 
 export interface Composition {
@@ -83,4 +84,32 @@ export async function fallbackFiles(config: ResolvedConfig, fs: FileSystem): Pro
       body: new Uint8Array(await fs.readFile(path)),
     })),
   );
+}
+
+/**
+ * The best config there is when no new one is on offer: the last working remote config,
+ * else the startup fallbacks, else the local files alone. A source that cannot be used (a
+ * stored config the merge rules now refuse, a fallback file gone) is a warning and the next
+ * one is tried: a damaged file of ours never leaves the collector without a config.
+ */
+export async function composeBest(config: ResolvedConfig, fs: FileSystem, working: StoredRemoteConfig | undefined): Promise<ComposeOutcome> {
+  const sources: Array<{ what: string; files: () => Promise<RemoteFiles> }> = [];
+  if (working) sources.push({ what: "the last working remote config", files: () => Promise.resolve(remoteFilesOf(working)) });
+  if (config.agent.startupFallbackConfigs.length > 0) sources.push({ what: "the startup fallback configs", files: () => fallbackFiles(config, fs) });
+  sources.push({ what: "the local config files", files: () => Promise.resolve([]) });
+  const problems: string[] = [];
+  for (const { what, files } of sources) {
+    let outcome: ComposeOutcome;
+    try {
+      outcome = await compose(config, fs, await files());
+    } catch (err) {
+      outcome = { ok: false, message: `cannot read it: ${osReason(err as NodeJS.ErrnoException)}` };
+    }
+    if (outcome.ok) {
+      if (problems.length === 0) return outcome;
+      return { ok: true, composition: { ...outcome.composition, warnings: [...problems, ...outcome.composition.warnings] } };
+    }
+    problems.push(`${what} cannot be used, falling back: ${outcome.message}`);
+  }
+  return { ok: false, message: problems.join("; ") };
 }
