@@ -222,13 +222,19 @@ export class CollectorController implements CollectorControl {
     await this.#lifecycle.stop();
   }
 
+  /**
+   * After a failed proof: the effective config runs again with crash restarts on (the
+   * restart policy's backoff paces the retries, so this is not a tight loop).
+   */
+  async keepRunning(signal: AbortSignal): Promise<void> {
+    if (!this.#effective?.runnable || signal.aborted) return;
+    await this.#lifecycle.stop(signal);
+    await this.#lifecycle.start(this.#path(EFFECTIVE_CONFIG_FILE), { autoRestart: true }).catch(() => undefined);
+  }
+
   async #proveOrKeepRunning(keepRunning: boolean, signal: AbortSignal): Promise<ApplyOutcome> {
     const outcome = await this.#switchAndProve(false, signal);
-    if (!outcome.ok && keepRunning && !signal.aborted) {
-      // Not a tight loop: the restart policy's backoff paces the retries.
-      await this.#lifecycle.stop(signal);
-      await this.#lifecycle.start(this.#path(EFFECTIVE_CONFIG_FILE), { autoRestart: true }).catch(() => undefined);
-    }
+    if (!outcome.ok && keepRunning) await this.keepRunning(signal);
     return outcome;
   }
 

@@ -124,9 +124,6 @@ function buildAgent(value: unknown, baseDir: string, check: Checker, acceptsPack
   goOnly("bootstrap_timeout", "there is no bootstrap run: the collector's --version gives its description");
   goOnly("opamp_server_port", "the collector is not given a local OpAMP server");
   const automaticConfigRollback = flag("automatic_config_rollback", DEFAULTS.automaticConfigRollback);
-  if (!automaticConfigRollback) {
-    check.warn(at("automatic_config_rollback"), "false is not honoured: a config that fails is always replaced by the last working one");
-  }
   let executable = "";
   if (value !== undefined && value !== null) {
     const text = check.string(at("executable"), agent.executable, null, { required: true, nonEmpty: true });

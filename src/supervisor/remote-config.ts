@@ -64,7 +64,22 @@ async function applyOffer(ctx: SupervisorContext, offer: StoredRemoteConfig, sig
   const remember = outcome.reason !== "io-failed";
   await reject(ctx, offer, withTail(outcome.message, outcome.tail), { ...audit, reasonCode: outcome.reason }, remember);
   // Refused before the swap (validate, a refused write): nothing to roll back.
-  if (!leftCollectorUntouched(outcome.reason)) await rollBack(ctx, offer, signal);
+  if (leftCollectorUntouched(outcome.reason)) return;
+  if (ctx.config.agent.automaticConfigRollback) await rollBack(ctx, offer, signal);
+  else await keepFailedConfig(ctx, offer, composition.yaml, signal);
+}
+
+/**
+ * `agent.automatic_config_rollback: false`, as the Go supervisor offers it: the operator wants
+ * what the server sent to stay in place. The failed config keeps running under the crash
+ * restart backoff; FAILED and the health reports tell the server the truth.
+ */
+async function keepFailedConfig(ctx: SupervisorContext, offer: StoredRemoteConfig, yaml: string, signal: AbortSignal): Promise<void> {
+  await ctx.collector.keepRunning(signal);
+  ctx.reporter.effectiveConfig(yaml);
+  const reason = "automatic_config_rollback is false: the failed config stays in place";
+  await ctx.audit.append({ action: "remote-config-kept", hash: bytesToHex(offer.hash), result: "unhealthy", reason });
+  ctx.logger.warn({ hash: bytesToHex(offer.hash) }, reason);
 }
 
 async function accept(ctx: SupervisorContext, offer: StoredRemoteConfig, yaml: string, audit: Record<string, unknown> & { action: string }): Promise<void> {

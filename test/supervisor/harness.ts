@@ -57,6 +57,8 @@ export interface HarnessOptions {
   fs?: Partial<FileSystem>;
   /** Health window settings (defaults: 1 s interval, 5 passes in a window of 10). */
   health?: { interval?: string; window?: number; passesRequired?: number };
+  /** More `agent:` keys, one "key: value" line each. */
+  agent?: readonly string[];
 }
 
 export interface Harness {
@@ -87,7 +89,7 @@ agent:
   executable: ${process.execPath}
   config_files: [${local}]
   use_hup_config_reload: ${options.hup ?? false}
-  health:
+${(options.agent ?? []).map((line) => `  ${line}\n`).join("")}  health:
     endpoint: 127.0.0.1:13133
     interval: ${options.health?.interval ?? "1s"}
     window: ${options.health?.window ?? 10}

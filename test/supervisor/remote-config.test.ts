@@ -198,3 +198,28 @@ describe("when the last working config fails too", () => {
     expect(t.ctx.collector.health?.lastError).toMatch(/exited with code 7/);
   });
 });
+
+describe("agent.automatic_config_rollback: false", () => {
+  it("reports FAILED and keeps the failed config running, restarted with backoff, instead of rolling back", async () => {
+    const t = await ready({ agent: ["automatic_config_rollback: false"] });
+    await apply(t, offer(5, { "remote.yaml": marked("five", "  unhealthy_after_checks: 2\n") }));
+    expect(t.statuses()).toEqual(["APPLYING", "FAILED"]);
+    expect(runs(t.driver.current?.config, "five")).toBe(true);
+    expect(t.driver.starts).toBe(3); // the start, the switch, and the run kept after the failure
+    const effective = t.heard.flatMap((e) => (e.kind === "effective" ? [e.yaml] : [])).at(-1);
+    expect(effective).toContain("debug/five");
+    const audit = await t.audit();
+    expect(audit.some((l) => l["action"] === "remote-config-rolled-back")).toBe(false);
+    expect(audit.find((l) => l["action"] === "remote-config-kept")).toMatchObject({ hash: "c005", result: "unhealthy" });
+    expect(t.heard.some((e) => e.kind === "checkpoint" && e.step === "config-rolled-back")).toBe(false);
+  });
+
+  it("still leaves the collector untouched when validate refuses the config", async () => {
+    const t = await ready({ agent: ["automatic_config_rollback: false"] });
+    const first = t.driver.current;
+    await apply(t, offer(6, { "remote.yaml": marked("six", "  invalid: pipeline traces is broken\n") }));
+    expect(t.statuses()).toEqual(["APPLYING", "FAILED"]);
+    expect(t.driver.current).toBe(first);
+    expect((await t.audit()).some((l) => l["action"] === "remote-config-kept")).toBe(false);
+  });
+});
