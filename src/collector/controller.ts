@@ -61,6 +61,8 @@ export interface ControllerOptions {
   signal: AbortSignal;
   onHealth(health: CollectorHealth): void;
   onVersion?(version: string): void;
+  /** Each time the config meant to run changes (start, apply, rollback). */
+  onEffective?(composition: Composition): void;
   /** Test seam: how the health endpoint is probed. Default HTTP GET. */
   probeFor?: (url: string, timeoutMs: number) => Probe;
 }
@@ -307,7 +309,9 @@ export class CollectorController implements CollectorControl {
   }
 
   #setEffective(composition: Composition): void {
+    const changed = this.#effective?.yaml !== composition.yaml;
     this.#effective = composition;
+    if (changed) this.#o.onEffective?.(composition);
     this.#loop.setTarget(composition.healthUrl);
     this.#report.setIdleReason(composition.runnable ? undefined : "no collector config (no local files and no remote config): nothing to run");
   }

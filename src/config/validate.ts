@@ -114,9 +114,6 @@ function buildAgent(value: unknown, baseDir: string, check: Checker, acceptsPack
     description.include_resource_attributes,
     false,
   );
-  if (includeResourceAttributes) {
-    check.warn([...at("description"), "include_resource_attributes"], "is not applied yet: the description carries no resource attributes of the collector");
-  }
   const goOnly = (key: string, why: string): void => {
     if (agent[key] !== undefined && agent[key] !== null) check.warn(at(key), `${NO_EFFECT} (${why})`);
   };

@@ -97,17 +97,22 @@ function readOsRelease(): string | undefined {
   return undefined;
 }
 
+/** Resource attributes that name the service itself: identifying, as the collector's own telemetry uses them. */
+const SERVICE_KEYS = ["service.name", "service.version"] as const;
+
 export function buildDescription(input: DescriptionInput): AgentDescription {
+  const { [SERVICE_KEYS[0]]: name, [SERVICE_KEYS[1]]: version, "service.instance.id": _uid, ...resource } = input.resourceAttributes ?? {};
   return {
     identifying: {
-      "service.name": input.serviceName,
-      "service.version": input.serviceVersion,
+      "service.name": name ?? input.serviceName,
+      "service.version": version ?? input.serviceVersion,
+      // The instance uid is the supervisor's, whatever the collector's config says.
       "service.instance.id": input.instanceUid,
       ...input.identifying,
     },
     nonIdentifying: {
       ...(input.host ?? currentHost()),
-      ...input.resourceAttributes,
+      ...resource,
       ...input.nonIdentifying,
     },
   };

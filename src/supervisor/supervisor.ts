@@ -17,12 +17,14 @@ import type { Deps, Logger } from "../deps.js";
 import { ConnectionSettings } from "../connection/index.js";
 import type { ServerTarget } from "../connection/index.js";
 import { OpampClient } from "../opamp/client.js";
+import type { AttributeValue } from "../opamp/domain.js";
 import { reapLeftover } from "../process/index.js";
 import { AuditLog, StateStore, openStateDir, uidToText } from "../storage/index.js";
 import type { StoredRemoteConfig } from "../storage/index.js";
 import { capabilityBits } from "./capabilities.js";
 import type { SupervisorContext, SupervisorHooks } from "./context.js";
 import { buildDescription } from "./description.js";
+import { resourceAttributesOf } from "./resource-attributes.js";
 import { OperationQueue } from "./queue.js";
 import { listenForPackages, preparePackages } from "./packages.js";
 import { reloadLocalConfig } from "./local-reload.js";
@@ -82,6 +84,7 @@ export class Supervisor {
     const reporter = new StatusReporter(client, config.capabilities, store, createMasker(secretsOf(config)));
     let version = "unknown";
     let serviceName = basename(config.agent.executable).replace(/\.[cm]?js$/, "");
+    let resourceAttributes: Record<string, AttributeValue> = {};
     let describe: (uid: Uint8Array) => void = () => undefined;
     const collector = new CollectorController({
       config,
@@ -101,6 +104,11 @@ export class Supervisor {
       onHealth: (health) => reporter.health(health),
       onVersion: (installed) => {
         version = installed;
+        describe(client.instanceUid);
+      },
+      onEffective: (composition) => {
+        if (!config.agent.description.includeResourceAttributes) return;
+        resourceAttributes = resourceAttributesOf(composition.yaml);
         describe(client.instanceUid);
       },
     });
@@ -125,6 +133,7 @@ export class Supervisor {
           instanceUid: uidToText(uid),
           identifying: config.agent.description.identifyingAttributes,
           nonIdentifying: config.agent.description.nonIdentifyingAttributes,
+          resourceAttributes,
         }),
       );
     const { status, working } = await settleRemoteConfigStatus(store, audit);

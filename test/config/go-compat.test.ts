@@ -12,7 +12,6 @@ describe("Go keys without behaviour here: one warning each, naming the key", () 
     ["agent.opamp_server_port", withAgent("opamp_server_port: 4321")],
     ["agent.orphan_detection_interval", withAgent("orphan_detection_interval: 10s")],
     ["agent.bootstrap_timeout", withAgent("bootstrap_timeout: 5s")],
-    ["agent.description.include_resource_attributes", withAgent("description: {include_resource_attributes: true}")],
     ["telemetry.logs.output_paths", base("telemetry: {logs: {output_paths: [/var/log/sup.log]}}\n")],
     ["telemetry.logs.error_output_paths", base("telemetry: {logs: {error_output_paths: [stdout]}}\n")],
     ["telemetry.logs.processors", base("telemetry: {logs: {processors: [{batch: {exporter: {otlp: {protocol: http/protobuf, endpoint: http://c:4318}}}}]}}\n")],
