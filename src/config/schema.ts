@@ -41,6 +41,7 @@ export const ZAP_LEVELS: Readonly<Record<string, LogLevel>> = {
 };
 /** The minimum this supervisor connects with; "1.0"/"1.1" in supervisor.yaml are raised to "1.2". */
 export type TlsMinVersion = "1.2" | "1.3";
+export type TlsMaxVersion = "1.2" | "1.3";
 export type TlsVersion = "1.0" | "1.1" | "1.2" | "1.3";
 export type ServerTransport = "websocket" | "http";
 
@@ -56,7 +57,7 @@ export interface ResolvedTls {
   readonly keyPem: string | null;
   readonly minVersion: TlsMinVersion;
   /** server.tls.max_version; null: the highest Node offers. */
-  readonly maxVersion: TlsVersion | null;
+  readonly maxVersion: TlsMaxVersion | null;
   /** Go (IANA) cipher suite names and curve names as written; empty: Node's defaults. */
   readonly cipherSuites: readonly string[];
   readonly curvePreferences: readonly string[];

@@ -8,6 +8,7 @@ import {
   type ResolvedServer,
   type ResolvedTls,
   type ServerTransport,
+  type TlsMaxVersion,
   type TlsMinVersion,
   type TlsVersion,
 } from "./schema.js";
@@ -130,7 +131,7 @@ function buildTls(value: unknown, baseDir: string, secure: boolean, check: Check
     duration("reload_interval", 0);
     check.warn(at("reload_interval"), `${NO_EFFECT} (cert_file, key_file and ca_file are watched instead: server.tls.watch_files)`);
   }
-  return {
+  const resolved: ResolvedTls = {
     insecure,
     insecureSkipVerify,
     caFile: file("ca_file"),
@@ -143,7 +144,7 @@ function buildTls(value: unknown, baseDir: string, secure: boolean, check: Check
     maxVersion: maxVersion(tls.max_version, check),
     cipherSuites: ignoredList("cipher_suites", tls.cipher_suites, "Node's (OpenSSL's) cipher suites are used", check),
     curvePreferences: ignoredList("curve_preferences", tls.curve_preferences, "Node's (OpenSSL's) curves are used", check),
-    includeSystemCaCertsPool: systemPool(tls.include_system_ca_certs_pool, given("ca_file") || given("ca_pem"), check),
+    includeSystemCaCertsPool: systemPool(tls.include_system_ca_certs_pool, check),
     serverNameOverride: check.string(at("server_name_override"), tls.server_name_override, null, {
       nonEmpty: true,
       nullIsAbsent: true,
@@ -154,6 +155,10 @@ function buildTls(value: unknown, baseDir: string, secure: boolean, check: Check
     watchFiles: check.boolean(at("watch_files"), tls.watch_files, TLS_DEFAULTS.watchFiles),
     connectionTrialTimeoutMs: duration("connection_trial_timeout", TLS_DEFAULTS.connectionTrialTimeoutMs, { positive: true }),
   };
+  if (resolved.maxVersion === "1.2" && resolved.minVersion === "1.3") {
+    check.report(at("max_version"), `"1.2" is below min_version "1.3": no connection could be made`);
+  }
+  return resolved;
 }
 
 /** "1.2", or the number 1.2 YAML makes of it unquoted. */
@@ -183,18 +188,16 @@ function ignoredList(key: string, value: unknown, instead: string, check: Checke
   return list;
 }
 
-function systemPool(value: unknown, caGiven: boolean, check: Checker): boolean {
-  const include = check.boolean(["server", "tls", "include_system_ca_certs_pool"], value, false);
-  // Without a CA of its own the system roots are what is used anyway.
-  if (include && caGiven) {
-    check.warn(["server", "tls", "include_system_ca_certs_pool"], "is not applied yet: only ca_file/ca_pem is trusted");
-  }
-  return include;
+/** Without a CA of its own the system roots are what is trusted anyway; with one, both are. */
+function systemPool(value: unknown, check: Checker): boolean {
+  return check.boolean(["server", "tls", "include_system_ca_certs_pool"], value, false);
 }
 
-function maxVersion(value: unknown, check: Checker): TlsVersion | null {
+/** 1.0 and 1.1 are raised to 1.2 like min_version: the floor here is 1.2. */
+function maxVersion(value: unknown, check: Checker): TlsMaxVersion | null {
   const path: KeyPath = ["server", "tls", "max_version"];
   const version = tlsVersion(path, value, check);
-  if (version !== null && version !== "1.3") check.warn(path, "is not applied yet: TLS up to 1.3 is offered");
-  return version;
+  if (version === null) return null;
+  if (version === "1.0" || version === "1.1") check.warn(path, `"${version}" is raised to "1.2": this supervisor never connects with TLS below 1.2`);
+  return version === "1.3" ? "1.3" : "1.2";
 }

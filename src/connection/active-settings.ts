@@ -169,6 +169,9 @@ export function tlsFor(active: ActiveSettings, config: ResolvedConfig): TlsSetti
     tls.keyPem = client.keyPem;
     tls.certLabel = client.source === "offer" ? `the client certificate accepted from the server (${shortFingerprint(client.info)})` : `the client certificate from ${describeConfigCert(config)}`;
   }
+  const { maxVersion, includeSystemCaCertsPool } = config.server.tls;
+  if (maxVersion) tls.maxVersion = maxVersion === "1.3" ? "TLSv1.3" : "TLSv1.2";
+  if (includeSystemCaCertsPool && active.ca.kind !== "system") tls.systemRoots = true;
   if (config.server.tls.serverNameOverride) tls.serverName = config.server.tls.serverNameOverride;
   if (config.server.tls.insecureSkipVerify) tls.insecureSkipVerify = true;
   return tls;

@@ -15,6 +15,8 @@ export async function downloadTls(target: { endpoint: string; tls?: TlsSettings 
   const settings: TlsSettings = { minVersion: tls.minVersion ?? "TLSv1.2" };
   if (tls.caPem !== undefined) settings.caPem = tls.caPem;
   else if (tls.caFile) settings.caFile = tls.caFile;
+  if (tls.maxVersion) settings.maxVersion = tls.maxVersion;
+  if (tls.systemRoots) settings.systemRoots = true;
   if (tls.insecureSkipVerify) settings.insecureSkipVerify = true;
   if (sameHost(target.endpoint, url)) {
     if (tls.certPem !== undefined) settings.certPem = tls.certPem;

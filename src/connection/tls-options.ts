@@ -5,6 +5,7 @@
  * fails with the file and the reason instead of OpenSSL's "key values mismatch".
  */
 import { readFile } from "node:fs/promises";
+import { rootCertificates } from "node:tls";
 import type { ConnectionOptions } from "node:tls";
 import { ConfigError } from "../errors.js";
 import { checkCertificate, parseBundle } from "./certificate.js";
@@ -18,6 +19,9 @@ export interface TlsSettings {
   certPem?: string;
   keyPem?: string;
   minVersion?: "TLSv1.2" | "TLSv1.3";
+  maxVersion?: "TLSv1.2" | "TLSv1.3";
+  /** Trust the system CA roots as well as caPem/caFile (`include_system_ca_certs_pool`). */
+  systemRoots?: boolean;
   serverName?: string;
   /** Skips server certificate verification. Only ever true when the operator said so. */
   insecureSkipVerify?: boolean;
@@ -34,7 +38,8 @@ export async function buildTlsOptions(settings: TlsSettings | undefined, now: nu
   if (ca !== undefined) {
     const parsed = parseBundle(ca);
     if (typeof parsed === "string") throw new ConfigError(settings.caFile ?? "server.tls", [`${caLabel(settings)}: ${parsed}`]);
-    options.ca = ca;
+    // Node trusts either the given CA or its roots; the Go key asks for both.
+    options.ca = settings.systemRoots ? [...rootCertificates, ca] : ca;
   }
   if ((cert === undefined) !== (key === undefined)) {
     throw new ConfigError("server.tls", ["cert_file and key_file must be given together"]);
@@ -46,6 +51,7 @@ export async function buildTlsOptions(settings: TlsSettings | undefined, now: nu
     options.key = key;
   }
   if (settings.minVersion) options.minVersion = settings.minVersion;
+  if (settings.maxVersion) options.maxVersion = settings.maxVersion;
   if (settings.serverName) options.servername = settings.serverName;
   // Explicit either way: NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment must not switch
   // verification off behind the operator's back.

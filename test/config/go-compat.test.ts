@@ -101,6 +101,15 @@ describe("server.tls versions", () => {
     expect(resolve(tls('max_version: "1.3"')).server.tls.maxVersion).toBe("1.3");
     expect(resolve(tls('max_version: "1.3"')).warnings).toEqual([]);
   });
+
+  it("honours max_version 1.2, raises 1.0/1.1 to it, and refuses a maximum below the minimum", () => {
+    expect(resolve(tls('max_version: "1.2"')).server.tls.maxVersion).toBe("1.2");
+    expect(resolve(tls('max_version: "1.2"')).warnings).toEqual([]);
+    const raised = resolve(tls('max_version: "1.1"'));
+    expect(raised.server.tls.maxVersion).toBe("1.2");
+    expect(raised.warnings).toEqual([expect.stringMatching(/^server\.tls\.max_version: "1\.1" is raised to "1\.2"/)]);
+    expect(configError(tls('min_version: "1.3", max_version: "1.2"')).problems).toEqual(['server.tls.max_version: "1.2" is below min_version "1.3": no connection could be made']);
+  });
 });
 
 describe("capabilities", () => {

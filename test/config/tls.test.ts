@@ -72,8 +72,6 @@ describe("server.tls", () => {
     expect(config.server.tls).toMatchObject({ maxVersion: "1.2", includeSystemCaCertsPool: true });
     expect(config.warnings).toEqual([
       expect.stringMatching(/^server\.tls\.reload_interval: accepted for compatibility .* are watched instead/),
-      expect.stringMatching(/^server\.tls\.max_version: is not applied yet/),
-      expect.stringMatching(/^server\.tls\.include_system_ca_certs_pool: is not applied yet/),
     ]);
     expect(configError(withTls("tpm: {enabled: true}")).problems).toEqual([expect.stringMatching(/^server\.tls\.tpm: .*key_file/)]);
   });

@@ -214,3 +214,36 @@ describe("TLS errors name what to fix", () => {
     expect(h.errors[0]?.message).toMatch(/requires a client certificate|socket hang up|ECONNRESET/);
   });
 });
+
+describe("server.tls versions and trust", () => {
+  it("never offers more than max_version: a 1.2 maximum negotiates TLS 1.2", async () => {
+    server = await OpampTestServer.start({ tls: mtlsServerOptions(serverCa, clientCa) });
+    h = makeClient(server, "ws", { target: tlsTarget(server.wsUrl, { ...tlsWith(first), maxVersion: "TLSv1.2" }) });
+    h.client.start();
+    const r = await server.waitFor(() => true);
+    expect(r.tlsProtocol).toBe("TLSv1.2");
+  });
+
+  it("cannot reach a server that insists on TLS 1.3 with a 1.2 maximum", async () => {
+    server = await OpampTestServer.start({ tls: { ...mtlsServerOptions(serverCa, clientCa), minVersion: "TLSv1.3" } });
+    const errors: string[] = [];
+    h = makeClient(server, "ws", { target: tlsTarget(server.wsUrl, { ...tlsWith(first), maxVersion: "TLSv1.2" }) });
+    h.client.on("clientError", (err) => errors.push(err.message));
+    h.client.start();
+    await eventually(() => errors.length > 0, 5000, "a connection error");
+    expect(errors[0]).toMatch(/protocol|version|alert|SSL|TLS|socket/i);
+    expect(server.received).toEqual([]);
+  });
+
+  it("trusts the given CA and the system roots together with include_system_ca_certs_pool", async () => {
+    server = await OpampTestServer.start({ tls: mtlsServerOptions(serverCa, clientCa) });
+    const { buildTlsOptions } = await import("../../src/connection/tls-options.js");
+    const { rootCertificates } = await import("node:tls");
+    const options = await buildTlsOptions({ ...tlsWith(first), systemRoots: true });
+    expect(options.ca).toEqual([...rootCertificates, serverCa.certPem]);
+    h = makeClient(server, "ws", { target: tlsTarget(server.wsUrl, { ...tlsWith(first), systemRoots: true }) });
+    h.client.start();
+    const r = await server.waitFor(() => true);
+    expect(r.peerCert).toBe(fingerprint(first.certPem));
+  });
+});

@@ -26,6 +26,8 @@ export interface Received {
   bytes: Uint8Array;
   /** SHA-256 fingerprint of the client certificate presented over TLS, if any. */
   peerCert?: string;
+  /** The TLS version the connection negotiated ("TLSv1.3"); absent for plain connections. */
+  tlsProtocol?: string;
 }
 
 export interface Refusal {
@@ -206,9 +208,10 @@ export class OpampTestServer {
   }
 }
 
-/** The client certificate of a TLS request, as a fingerprint; empty for plain connections. */
-function peerCertOf(req: IncomingMessage): { peerCert?: string } {
+/** The client certificate of a TLS request (a fingerprint) and its TLS version; empty for plain connections. */
+function peerCertOf(req: IncomingMessage): { peerCert?: string; tlsProtocol?: string } {
   const socket = req.socket as Partial<TLSSocket>;
   const cert = socket.getPeerCertificate?.();
-  return cert?.fingerprint256 ? { peerCert: cert.fingerprint256 } : {};
+  const protocol = socket.getProtocol?.();
+  return { ...(cert?.fingerprint256 ? { peerCert: cert.fingerprint256 } : {}), ...(protocol ? { tlsProtocol: protocol } : {}) };
 }
