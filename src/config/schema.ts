@@ -163,7 +163,14 @@ export interface ResolvedPackage {
   readonly maxRedirects: number;
   /** Least time between two DOWNLOADING progress reports. */
   readonly progressIntervalMs: number;
+  /**
+   * First wait before an install that a refused state-directory write stopped (disk full,
+   * read-only) is tried again; doubles per attempt up to MAX_PACKAGE_RETRY_MS.
+   */
+  readonly retryIntervalMs: number;
 }
+
+export const MAX_PACKAGE_RETRY_MS = 10 * 60_000;
 
 export type PackageArchive = "raw" | "tar.gz";
 
@@ -285,6 +292,7 @@ export const DEFAULTS = {
     downloadAttempts: 3,
     maxRedirects: 5,
     progressIntervalMs: 1_000,
+    retryIntervalMs: 30_000,
   },
   storageDirectory: "/var/lib/otelcol/supervisor",
   logLevel: "info",

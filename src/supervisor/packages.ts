@@ -5,11 +5,13 @@
  * PackageStatuses. The upgrade transaction reaches the collector through its controller.
  */
 import type { CollectorControl } from "../collector/controller.js";
+import { MAX_PACKAGE_RETRY_MS } from "../config/schema.js";
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Deps } from "../deps.js";
 import { downloadAuth, downloadTls } from "../connection/index.js";
 import type { ServerTarget } from "../connection/index.js";
 import type { OpampClient } from "../opamp/client.js";
+import type { PackagesOffer } from "../opamp/domain.js";
 import type { AuditLog, StateStore } from "../storage/index.js";
 import { PackageManager, toPackageStatuses } from "../upgrade/index.js";
 import type { SupervisorHooks } from "./context.js";
@@ -53,14 +55,49 @@ export async function preparePackages(input: {
   return manager;
 }
 
-/** Starts reporting package statuses and taking offers. */
-export function listenForPackages(input: { config: ResolvedConfig; deps: Deps; client: OpampClient<ServerTarget>; queue: OperationQueue; packages: PackageManager }): void {
-  const { config, client, queue, packages } = input;
+/**
+ * Starts reporting package statuses and taking offers. An install a refused state-directory
+ * write stopped is tried again by itself (the server has no reason to send the same offer
+ * again), backing off from agent.package.retry_interval, until it settles or a newer offer
+ * replaces it.
+ */
+export function listenForPackages(input: {
+  config: ResolvedConfig;
+  deps: Deps;
+  client: OpampClient<ServerTarget>;
+  queue: OperationQueue;
+  packages: PackageManager;
+  signal: AbortSignal;
+}): void {
+  const { config, deps, client, queue, packages, signal } = input;
   const { acceptsPackages, reportsPackageStatuses: reports } = config.capabilities;
   if (!acceptsPackages && !reports) return; // packages are off: nothing to report, no offers arrive
-  void packages.report().catch((err: unknown) => input.deps.logger.error({ err }, "could not report package statuses"));
+  const logger = deps.logger.child({ component: "upgrade" });
+  void packages.report().catch((err: unknown) => logger.error({ err }, "could not report package statuses"));
+  let latest: PackagesOffer | undefined;
+  let retries = 0;
+  const handle = (offer: PackagesOffer): void => {
+    void queue.enqueueLatest(
+      "packages",
+      async (opSignal) => {
+        if (offer !== latest) return; // a newer offer arrived while this one waited
+        if ((await packages.handleOffer(offer, opSignal)) === "settled") return;
+        const delayMs = Math.min(MAX_PACKAGE_RETRY_MS, config.agent.package.retryIntervalMs * 2 ** retries++);
+        logger.info({ delayMs, attempt: retries }, "the package install is tried again later");
+        deps.clock.sleep(delayMs, signal).then(
+          () => {
+            if (offer === latest) handle(offer);
+          },
+          () => undefined, // shutting down
+        );
+      },
+      packageDeadlineMs(config),
+    );
+  };
   client.on("packagesAvailable", (offer) => {
-    void queue.enqueueLatest("packages", (signal) => packages.handleOffer(offer, signal), packageDeadlineMs(input.config));
+    latest = offer;
+    retries = 0;
+    handle(offer);
   });
 }
 

@@ -146,7 +146,7 @@ export class Supervisor {
     this.#listen(ctx, client, queue, describe);
     this.#reload = () => void queue.enqueue("local-config-reload", (opSignal) => reloadLocalConfig(ctx, opSignal));
     connection.attach(client, queue, signal);
-    listenForPackages({ config, deps, client, queue, packages });
+    listenForPackages({ config, deps, client, queue, packages, signal });
     client.start();
     const monitoring = collector.run(signal);
     logger.info({ endpoint: config.server.endpoint, instanceUid: uidToText(instanceUid), version }, "supervisor started");

@@ -49,6 +49,8 @@ export interface PackageManagerOptions {
 
 export const NOT_RETRIED = "this package failed before and is not installed again; offer a different one";
 
+export type OfferResult = "settled" | "retry";
+
 export class PackageManager {
   readonly #options: PackageManagerOptions;
   readonly #store: PackageStore;
@@ -105,13 +107,16 @@ export class PackageManager {
     if (this.#options.sink) this.#book.attach(this.#options.sink);
   }
 
-  /** Processes one PackagesAvailable. Runs inside the supervisor's operation queue. */
-  async handleOffer(offer: PackagesOffer, signal: AbortSignal = this.#options.signal): Promise<void> {
+  /**
+   * Processes one PackagesAvailable. Runs inside the supervisor's operation queue. "retry":
+   * a refused state-directory write stopped it; the same offer may be handled again later.
+   */
+  async handleOffer(offer: PackagesOffer, signal: AbortSignal = this.#options.signal): Promise<OfferResult> {
     const state = await this.#store.readState();
     const plan = planOffer(offer, state);
     if (plan.kind === "unchanged") {
       this.#logger.debug({ allPackagesHash: bytesToHex(offer.allPackagesHash) }, "package offer unchanged");
-      return;
+      return "settled";
     }
     const version = await this.#version();
     const has = await this.#agentHas(version);
@@ -146,11 +151,11 @@ export class PackageManager {
     } else if (collector?.kind === "known-bad") {
       this.#logger.warn({ name: collector.pkg.name, hash: bytesToHex(collector.pkg.hash) }, NOT_RETRIED);
     }
-    if (!retryLater) {
-      // Everything in this offer reached a final state: the same aggregate hash needs no work again.
-      const latest = await this.#store.readState();
-      await this.#store.writeState({ ...latest, allPackagesHash: offer.allPackagesHash });
-    }
+    if (retryLater) return "retry";
+    // Everything in this offer reached a final state: the same aggregate hash needs no work again.
+    const latest = await this.#store.readState();
+    await this.#store.writeState({ ...latest, allPackagesHash: offer.allPackagesHash });
+    return "settled";
   }
 
   /**
@@ -160,7 +165,7 @@ export class PackageManager {
    */
   async #storageFault(signal: AbortSignal, pkg: { name: string; hash: Uint8Array; version: string }, err: unknown): Promise<InstallOutcome> {
     if (storageFaultCode(err) === undefined) throw err;
-    const reason = `cannot write the state directory: ${describeWriteError(err)}; the collector keeps its binary`;
+    const reason = `cannot write the state directory: ${describeWriteError(err)}; the collector keeps its binary; the install is tried again later`;
     this.#logger.error({ err, name: pkg.name }, "a state directory write failed while installing a package");
     await this.#book.update(pkg.name, "INSTALL_FAILED", { errorMessage: reason });
     await this.#options.audit.append({ action: "package-failed", name: pkg.name, hash: bytesToHex(pkg.hash), version: pkg.version, reason, remembered: false, result: "failed" });

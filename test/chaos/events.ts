@@ -36,8 +36,11 @@ export interface Model {
   lastPush: { hash: Uint8Array; marker: string; expect: "applied" | "failed" } | undefined;
   /** The marker of the last config reported APPLIED (none yet: the local config alone). */
   lastWorking: string | undefined;
-  /** The last package offer and its expected outcome. */
-  lastOffer: { hash: Uint8Array; version: string; expect: "installed" | "failed" } | undefined;
+  /**
+   * The last package offer and its expected outcome. `whileDiskFull`: offered while the state
+   * directory was full, so INSTALL_FAILED until the disk is freed, then installed by a retry.
+   */
+  lastOffer: { hash: Uint8Array; version: string; expect: "installed" | "failed"; whileDiskFull: boolean } | undefined;
   /** The collector version that should run. */
   version: string;
   offers: number;
@@ -87,7 +90,7 @@ async function offerPackage(world: ChaosWorld, model: Model, good: boolean): Pro
   // A bad offer: the bytes are fine but the signature is not over them.
   const signature = good ? signed.signature : signPackage(Buffer.concat([body, Buffer.from("x")]), world.key).signature;
   const hash = new Uint8Array([0xa0, n]);
-  model.lastOffer = { hash, version, expect: good ? "installed" : "failed" };
+  model.lastOffer = { hash, version, expect: good ? "installed" : "failed", whileDiskFull: model.diskFreeAt !== undefined };
   pushOffer(world.server, { version, hash, url, contentHash: signed.contentHash, signature }, new Uint8Array([0xaa, n]));
 }
 

@@ -69,6 +69,7 @@ agent:
       public_keys: ["${encodePublicKey(o.key.publicKey)}"]
     download_idle_timeout: 2s
     progress_interval: 50ms
+    retry_interval: 200ms
 storage:
   directory: ${o.stateDir}
 telemetry:

@@ -52,7 +52,7 @@ describe.each(["ENOSPC", "EROFS", "EIO", "EACCES"] as FaultCode[])("a package of
     const offer = { allPackagesHash: new Uint8Array([7]), packages: [collector] };
 
     fs.fault = code;
-    await manager.handleOffer(offer);
+    expect(await manager.handleOffer(offer)).toBe("retry");
     const failed = reported.at(-1)?.packages["otelcol"];
     expect(failed).toMatchObject({ status: "INSTALL_FAILED" });
     expect(failed?.errorMessage).toContain(code);
@@ -61,7 +61,7 @@ describe.each(["ENOSPC", "EROFS", "EIO", "EACCES"] as FaultCode[])("a package of
     expect(calls.restarts).toEqual([{ keepRunningOnFailure: true }]);
 
     fs.fault = undefined;
-    await manager.handleOffer(offer);
+    expect(await manager.handleOffer(offer)).toBe("settled");
     expect(reported.at(-1)?.packages["otelcol"]).toMatchObject({ status: "INSTALLED", agentHasVersion: "0.2.0" });
     expect(await host.exeText()).toContain("0.2.0");
   });
