@@ -163,14 +163,7 @@ export interface ResolvedPackage {
   readonly maxRedirects: number;
   /** Least time between two DOWNLOADING progress reports. */
   readonly progressIntervalMs: number;
-  /**
-   * First wait before an install that a refused state-directory write stopped (disk full,
-   * read-only) is tried again; doubles per attempt up to MAX_PACKAGE_RETRY_MS.
-   */
-  readonly retryIntervalMs: number;
 }
-
-export const MAX_PACKAGE_RETRY_MS = 10 * 60_000;
 
 export type PackageArchive = "raw" | "tar.gz";
 
@@ -214,7 +207,11 @@ export interface ResolvedConfig {
   readonly server: ResolvedServer;
   readonly capabilities: ResolvedCapabilities;
   readonly agent: ResolvedAgent;
-  readonly storage: { readonly directory: string };
+  readonly storage: {
+    readonly directory: string;
+    /** First retry of an offer a refused state-directory write stopped; doubles per attempt. */
+    readonly retryIntervalMs: number;
+  };
   readonly telemetry: { readonly logs: { readonly level: LogLevel } };
   /**
    * What the file asks for that this supervisor accepts but does not do (yet), one line per
@@ -292,9 +289,9 @@ export const DEFAULTS = {
     downloadAttempts: 3,
     maxRedirects: 5,
     progressIntervalMs: 1_000,
-    retryIntervalMs: 30_000,
   },
   storageDirectory: "/var/lib/otelcol/supervisor",
+  storageRetryIntervalMs: 10_000,
   logLevel: "info",
 } as const;
 

@@ -17,7 +17,6 @@ export const PACKAGE_KEYS = [
   "download_attempts",
   "max_redirects",
   "progress_interval",
-  "retry_interval",
 ] as const;
 const VERIFIER_KEYS = ["type", "public_keys", "insecure_accept_unsigned_packages", "github_workflow_repository", "identities"];
 const COSIGN_KEYS = ["github_workflow_repository", "identities"];
@@ -65,7 +64,6 @@ export function buildPackage(value: unknown, check: Checker, acceptsPackages = f
     downloadAttempts: check.number(at("download_attempts"), pkg.download_attempts, defaults.downloadAttempts, { integer: true, min: 1, max: 100 }),
     maxRedirects: check.number(at("max_redirects"), pkg.max_redirects, defaults.maxRedirects, { integer: true, min: 0, max: 20 }),
     progressIntervalMs: check.duration(at("progress_interval"), pkg.progress_interval, defaults.progressIntervalMs, { positive: true }),
-    retryIntervalMs: check.duration(at("retry_interval"), pkg.retry_interval, defaults.retryIntervalMs, { positive: true }),
   };
 }
 

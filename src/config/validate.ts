@@ -44,7 +44,7 @@ export function buildConfig(tree: unknown, sourcePath: string, check: Checker): 
   const capabilities = buildCapabilities(top.capabilities, check);
   const agent = buildAgent(top.agent, baseDir, check, capabilities.acceptsPackages);
   checkPackageTrust(capabilities, agent.package, check);
-  const storage = check.section(["storage"], top.storage, ["directory"]);
+  const storage = check.section(["storage"], top.storage, ["directory", "retry_interval"]);
   const directory = check.string(["storage", "directory"], storage.directory, DEFAULTS.storageDirectory, {
     nonEmpty: true,
   });
@@ -55,7 +55,10 @@ export function buildConfig(tree: unknown, sourcePath: string, check: Checker): 
     server,
     capabilities,
     agent,
-    storage: { directory: path.resolve(baseDir, directory) },
+    storage: {
+      directory: path.resolve(baseDir, directory),
+      retryIntervalMs: check.duration(["storage", "retry_interval"], storage.retry_interval, DEFAULTS.storageRetryIntervalMs, { positive: true }),
+    },
     telemetry,
     warnings: check.warnings,
   };

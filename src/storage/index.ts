@@ -18,7 +18,7 @@ export type { StateFs } from "./fs.js";
 export { isUuidText, newInstanceUid, uidFromText, uidToText } from "./instance-uid.js";
 export { bytesToHex } from "./json-shape.js";
 export { OFFER_STATES, PersistedStatus, settleInterrupted } from "./persisted-status.js";
-export type { OfferState, OfferStatus, PersistedStatusOptions } from "./persisted-status.js";
+export type { OfferResult, OfferState, OfferStatus, PersistedStatusOptions } from "./persisted-status.js";
 export { isPlainFileName, openStateDir, STATE_DIR_MODE, STATE_FILE_NAMES } from "./state-dir.js";
 export type { OpenStateDirOptions, StateDir } from "./state-dir.js";
 export { DEFAULT_FAILED_HASH_LIMIT, StateCorruptError, StateStore } from "./state.js";

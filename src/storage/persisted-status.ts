@@ -18,6 +18,12 @@ import type { Logger } from "../deps.js";
 export const OFFER_STATES = ["UNSET", "APPLIED", "APPLYING", "FAILED"] as const;
 export type OfferState = (typeof OFFER_STATES)[number];
 
+/**
+ * How handling one offer ended: "retry" when a refused state-directory write stopped it (the
+ * offer is not at fault and may be tried again), else "settled".
+ */
+export type OfferResult = "settled" | "retry";
+
 export interface OfferStatus {
   /** The offer's hash, opaque, echoed as received. */
   hash: Uint8Array;

@@ -5,7 +5,6 @@
  * PackageStatuses. The upgrade transaction reaches the collector through its controller.
  */
 import type { CollectorControl } from "../collector/controller.js";
-import { MAX_PACKAGE_RETRY_MS } from "../config/schema.js";
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Deps } from "../deps.js";
 import { downloadAuth, downloadTls } from "../connection/index.js";
@@ -16,6 +15,7 @@ import type { AuditLog, StateStore } from "../storage/index.js";
 import { PackageManager, toPackageStatuses } from "../upgrade/index.js";
 import type { SupervisorHooks } from "./context.js";
 import type { OperationQueue } from "./queue.js";
+import { retriedOffers } from "./retried-offers.js";
 
 /** Opens the package state and settles an interrupted upgrade. Call before the collector's version is read. */
 export async function preparePackages(input: {
@@ -55,12 +55,7 @@ export async function preparePackages(input: {
   return manager;
 }
 
-/**
- * Starts reporting package statuses and taking offers. An install a refused state-directory
- * write stopped is tried again by itself (the server has no reason to send the same offer
- * again), backing off from agent.package.retry_interval, until it settles or a newer offer
- * replaces it.
- */
+/** Starts reporting package statuses and taking offers (retried after a refused write: retried-offers.ts). */
 export function listenForPackages(input: {
   config: ResolvedConfig;
   deps: Deps;
@@ -74,31 +69,17 @@ export function listenForPackages(input: {
   if (!acceptsPackages && !reports) return; // packages are off: nothing to report, no offers arrive
   const logger = deps.logger.child({ component: "upgrade" });
   void packages.report().catch((err: unknown) => logger.error({ err }, "could not report package statuses"));
-  let latest: PackagesOffer | undefined;
-  let retries = 0;
-  const handle = (offer: PackagesOffer): void => {
-    void queue.enqueueLatest(
-      "packages",
-      async (opSignal) => {
-        if (offer !== latest) return; // a newer offer arrived while this one waited
-        if ((await packages.handleOffer(offer, opSignal)) === "settled") return;
-        const delayMs = Math.min(MAX_PACKAGE_RETRY_MS, config.agent.package.retryIntervalMs * 2 ** retries++);
-        logger.info({ delayMs, attempt: retries }, "the package install is tried again later");
-        deps.clock.sleep(delayMs, signal).then(
-          () => {
-            if (offer === latest) handle(offer);
-          },
-          () => undefined, // shutting down
-        );
-      },
-      packageDeadlineMs(config),
-    );
-  };
-  client.on("packagesAvailable", (offer) => {
-    latest = offer;
-    retries = 0;
-    handle(offer);
+  const offer = retriedOffers<PackagesOffer>({
+    kind: "packages",
+    queue,
+    clock: deps.clock,
+    logger,
+    signal,
+    firstRetryMs: config.storage.retryIntervalMs,
+    deadlineMs: packageDeadlineMs(config),
+    handle: (o, opSignal) => packages.handleOffer(o, opSignal),
   });
+  client.on("packagesAvailable", offer);
 }
 
 /** Every download attempt may take its whole timeout; the swap and its proof get a margin on top. */

@@ -7,11 +7,12 @@ import { leftCollectorUntouched } from "../collector/outcome.js";
 import type { ApplyOutcome } from "../collector/outcome.js";
 import { remoteFilesOf } from "../collector/composition.js";
 import { withTail } from "../collector/tail.js";
-import type { StoredRemoteConfig } from "../storage/index.js";
+import type { OfferResult, StoredRemoteConfig } from "../storage/index.js";
 import { bytesToHex, describeWriteError, storageFaultCode } from "../storage/index.js";
 import type { SupervisorContext } from "./context.js";
 
-export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRemoteConfig, signal: AbortSignal = ctx.signal): Promise<void> {
+/** "retry": a refused state-directory write stopped it (reported FAILED, not remembered). */
+export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRemoteConfig, signal: AbortSignal = ctx.signal): Promise<OfferResult> {
   const { reporter, store, logger, collector } = ctx;
   const hash = offer.hash;
   const hashHex = bytesToHex(hash);
@@ -19,19 +20,21 @@ export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRem
   if (current && sameBytes(current.hash, hash) && current.status !== "UNSET" && !reporter.failedTransiently(hash)) {
     // Already applied, applying or refused: nothing to do; the status stands.
     logger.debug({ hash: hashHex, status: current.status }, "remote config unchanged");
-    return;
+    return "settled";
   }
   if (await store.isFailedConfigHash(hash)) {
     await reporter.remoteConfigStatus({ hash, status: "FAILED", errorMessage: "this config failed before and is not applied again; send a different one" });
-    return;
+    return "settled";
   }
   const progress = { swapped: false };
   try {
     await applyOffer(ctx, offer, signal, progress);
+    return "settled";
   } catch (err) {
     // A disk that refuses a write (full, read-only, failing) fails this offer, not the supervisor.
     if (storageFaultCode(err) === undefined) throw err;
     await storageFault(ctx, offer, err, progress.swapped, signal);
+    return "retry";
   }
 }
 

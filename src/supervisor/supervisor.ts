@@ -29,6 +29,7 @@ import { OperationQueue } from "./queue.js";
 import { listenForPackages, preparePackages } from "./packages.js";
 import { reloadLocalConfig } from "./local-reload.js";
 import { applyRemoteConfig } from "./remote-config.js";
+import { retriedOffers } from "./retried-offers.js";
 import { StatusReporter } from "./reporter.js";
 import { createMasker, secretsOf } from "../telemetry/mask.js";
 import { loadInstanceUid, settleRemoteConfigStatus } from "./startup.js";
@@ -175,10 +176,16 @@ export class Supervisor {
 
   #listen(ctx: SupervisorContext, client: OpampClient<ServerTarget>, queue: OperationQueue, describe: (uid: Uint8Array) => void): void {
     const { logger, store } = ctx;
-    client.on("remoteConfig", (rc) => {
-      const offer: StoredRemoteConfig = { hash: rc.hash, configMap: rc.configMap };
-      void queue.enqueueLatest("remote-config", (opSignal) => applyRemoteConfig(ctx, offer, opSignal));
+    const remoteConfig = retriedOffers<StoredRemoteConfig>({
+      kind: "remote-config",
+      queue,
+      clock: ctx.deps.clock,
+      logger,
+      signal: ctx.signal,
+      firstRetryMs: ctx.config.storage.retryIntervalMs,
+      handle: (offer, opSignal) => applyRemoteConfig(ctx, offer, opSignal),
     });
+    client.on("remoteConfig", (rc) => remoteConfig({ hash: rc.hash, configMap: rc.configMap }));
     client.on("command", () => {
       void queue.enqueue("restart-command", (opSignal) => restartCommand(ctx, opSignal));
     });

@@ -9,7 +9,7 @@ import type { ConnectionOptions } from "node:tls";
 import type { ResolvedPackage } from "../config/schema.js";
 import type { CollectorControl } from "../collector/controller.js";
 import type { Clock, Logger, Spawner } from "../deps.js";
-import type { AuditLog, StateStore } from "../storage/index.js";
+import type { AuditLog, OfferResult, StateStore } from "../storage/index.js";
 import { StateCorruptError, bytesToHex, describeWriteError, storageFaultCode } from "../storage/index.js";
 import { finishInstalled, installCollector, sha256File } from "./install.js";
 import type { InstallEnv, InstallOutcome, UpgradeCheckpoint } from "./install.js";
@@ -48,8 +48,6 @@ export interface PackageManagerOptions {
 }
 
 export const NOT_RETRIED = "this package failed before and is not installed again; offer a different one";
-
-export type OfferResult = "settled" | "retry";
 
 export class PackageManager {
   readonly #options: PackageManagerOptions;

@@ -69,9 +69,9 @@ agent:
       public_keys: ["${encodePublicKey(o.key.publicKey)}"]
     download_idle_timeout: 2s
     progress_interval: 50ms
-    retry_interval: 200ms
 storage:
   directory: ${o.stateDir}
+  retry_interval: 200ms
 telemetry:
   logs:
     level: debug

@@ -106,7 +106,7 @@ describe("resolveSupervisorConfig: defaults", () => {
           progressIntervalMs: 1000,
         },
       },
-      storage: { directory: "/var/lib/otelcol/supervisor" },
+      storage: { directory: "/var/lib/otelcol/supervisor", retryIntervalMs: 10_000 },
       telemetry: { logs: { level: "info" } },
       warnings: [],
     });
@@ -313,7 +313,7 @@ bogus: 1
       expect.stringMatching(/^agent\.description\.labels: unknown key/),
       expect.stringMatching(/^agent\.health\.checks: unknown key/),
       expect.stringMatching(/^agent\.restart\.backoff: unknown key/),
-      "storage.mode: unknown key (expected one of: directory)",
+      "storage.mode: unknown key (expected one of: directory, retry_interval)",
       "telemetry.logs.format: unknown key (expected one of: level, output_paths, error_output_paths, processors)",
     ]);
   });

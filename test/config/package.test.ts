@@ -22,8 +22,7 @@ describe("agent.package", () => {
   download_idle_timeout: 30s
   download_attempts: 5
   max_redirects: 2
-  progress_interval: 250ms
-  retry_interval: 5s`),
+  progress_interval: 250ms`),
     );
     expect(config.agent.package).toEqual({
       archive: "tar.gz",
@@ -36,7 +35,6 @@ describe("agent.package", () => {
       downloadAttempts: 5,
       maxRedirects: 2,
       progressIntervalMs: 250,
-      retryIntervalMs: 5_000,
     });
   });
 

@@ -52,6 +52,8 @@ describe("crash safety: the supervisor killed inside an upgrade", () => {
     const sup = startSupervisor(ws, { OPAMP_SUPERVISOR_TEST_HALT_AT: step });
     running.push(sup);
     await waitForStub(ws, (s) => s.healthy && s.version === "0.1.0");
+    // The collector can be healthy before the supervisor has connected: a push then would be lost.
+    await server.waitFor(() => true, { timeoutMs: 10_000 });
     const unhealthy = step === "package-rolled-back";
     const body = await stubBuild("0.2.0", unhealthy ? "unhealthy" : "ok");
     const offer = signedOffer(body, key, files.serve("/pkg", { body }), "0.2.0", new Uint8Array([0x77]));

@@ -21,7 +21,7 @@ async function ready(options: HarnessOptions = {}): Promise<Harness> {
   return h;
 }
 
-const apply = (harness: Harness, o: StoredRemoteConfig): Promise<void> => harness.drive(applyRemoteConfig(harness.ctx, o));
+const apply = (harness: Harness, o: StoredRemoteConfig): Promise<unknown> => harness.drive(applyRemoteConfig(harness.ctx, o));
 const lastStatus = (harness: Harness) => harness.heard.flatMap((e) => (e.kind === "status" ? [e.status] : [])).at(-1);
 
 describe.each([
