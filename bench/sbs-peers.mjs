@@ -93,9 +93,8 @@ export async function makeSide(side, { endpoint, tuned = false, countLaunches = 
   return { side, dir, stateDir, configPath, uid, otlpPort, launchLog };
 }
 
-// Our side's entry point and Node flags, to measure a variant (e.g. the bundled build from
-// `node bench/bundle.mjs`: BENCH_SBS_OURS_CLI=dist-bundle/cli.js; V8 flags:
-// BENCH_SBS_NODE_FLAGS="--max-semi-space-size=1").
+// Our side's entry point and Node flags, to measure a variant (another build:
+// BENCH_SBS_OURS_CLI=path/to/cli.js; V8 flags: BENCH_SBS_NODE_FLAGS="--max-semi-space-size=1").
 const OURS_CLI = process.env.BENCH_SBS_OURS_CLI ? join(ROOT, process.env.BENCH_SBS_OURS_CLI) : CLI;
 const NODE_FLAGS = (process.env.BENCH_SBS_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean);
 export const OURS_VARIANT = { cli: OURS_CLI.slice(ROOT.length + 1), nodeFlags: NODE_FLAGS.join(" ") };

@@ -1,9 +1,10 @@
 // Where our launch time and idle memory go, piece by piece (issue 15, item 3): each piece is a
 // short child process, run interleaved with the others BENCH_PROFILE_RUNS times (default 15):
-//   node alone; node importing dist/main.js (all the supervisor's modules, nothing run); the
-//   same under V8 flags that trade speed for memory; the bundled build (dist-bundle/, made by
-//   `node bench/bundle.mjs`) when present; `cli.js validate` (node + modules + reading the
-//   config); the collector's `--version` (our supervisor runs it before the first start).
+//   node alone; node importing dist/main.js (the bundled build: all the supervisor's code,
+//   nothing run); the same under V8 flags that trade speed for memory; node importing
+//   dist/supervisor/supervisor.js (tsc's unbundled modules, for comparison); `cli.js validate`
+//   (node + modules + reading the config); the collector's `--version` (our supervisor runs it
+//   before the first start).
 // Each run prints its own wall time to exit and its RSS after the import. Loopback-free;
 // bounded; reports only.
 import { spawn } from "node:child_process";
@@ -18,7 +19,7 @@ import { GO_COLLECTOR } from "./sbs-peers.mjs";
 
 const RUNS = Number(process.env.BENCH_PROFILE_RUNS ?? 15);
 const MAIN = join(ROOT, "dist/main.js");
-const BUNDLE = join(ROOT, "dist-bundle/main.js");
+const UNBUNDLED = join(ROOT, "dist/supervisor/supervisor.js");
 
 // Prints the RSS (MiB) once `target` is imported and a GC ran, like an idle supervisor after start-up.
 const importAndMeasure = (target) =>
@@ -35,7 +36,7 @@ function pieces(configPath) {
     ["node: cli.js validate", node, [CLI, "validate", "--config", configPath]],
   ];
   if (existsSync(GO_COLLECTOR)) list.push(["collector --version (otelcol-gopeer)", GO_COLLECTOR, ["--version"]]);
-  if (existsSync(BUNDLE)) list.push(["node: import dist-bundle/main.js (bundled)", node, ["--expose-gc", "--input-type=module", "-e", importAndMeasure(BUNDLE)]]);
+  list.push(["node: import dist/supervisor/supervisor.js (unbundled modules)", node, ["--expose-gc", "--input-type=module", "-e", importAndMeasure(UNBUNDLED)]]);
   return list;
 }
 
