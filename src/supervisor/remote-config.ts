@@ -28,8 +28,7 @@ export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRem
   }
   const progress = { swapped: false };
   try {
-    await applyOffer(ctx, offer, signal, progress);
-    return "settled";
+    return await applyOffer(ctx, offer, signal, progress);
   } catch (err) {
     // A disk that refuses a write (full, read-only, failing) fails this offer, not the supervisor.
     if (storageFaultCode(err) === undefined) throw err;
@@ -38,7 +37,7 @@ export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRem
   }
 }
 
-async function applyOffer(ctx: SupervisorContext, offer: StoredRemoteConfig, signal: AbortSignal, progress: { swapped: boolean }): Promise<void> {
+async function applyOffer(ctx: SupervisorContext, offer: StoredRemoteConfig, signal: AbortSignal, progress: { swapped: boolean }): Promise<OfferResult> {
   const { reporter, store, collector } = ctx;
   const hash = offer.hash;
   const started = ctx.deps.clock.now();
@@ -47,7 +46,10 @@ async function applyOffer(ctx: SupervisorContext, offer: StoredRemoteConfig, sig
   ctx.hooks.checkpoint("config-received");
 
   const composed = await collector.compose(remoteFilesOf(offer));
-  if (!composed.ok) return reject(ctx, offer, composed.message, {});
+  if (!composed.ok) {
+    await reject(ctx, offer, composed.message, {});
+    return "settled";
+  }
   const composition = composed.composition;
   const outcome = await collector.apply(composition, {
     preferReload: ctx.config.agent.useHupConfigReload,
@@ -59,17 +61,19 @@ async function applyOffer(ctx: SupervisorContext, offer: StoredRemoteConfig, sig
   const audit = { ...outcome.timings, totalMs: ctx.deps.clock.now() - started, mode: outcome.mode };
   if (outcome.ok) {
     const note = outcome.mode === "stopped" ? { note: "nothing to run; collector stopped" } : outcome.mode === "unchanged" ? { note: "the effective config is unchanged; nothing restarted" } : {};
-    return accept(ctx, offer, composition.yaml, { action: "remote-config-applied", ...audit, ...note });
+    await accept(ctx, offer, composition.yaml, { action: "remote-config-applied", ...audit, ...note });
+    return "settled";
   }
-  if (outcome.reason === "aborted") return; // shutting down: the next start settles APPLYING
+  if (outcome.reason === "aborted") return "settled"; // shutting down: the next start settles APPLYING
   // The server hears FAILED as soon as the config is known bad; the rollback follows.
   // A candidate the disk refused is the host's fault, not the config's: not remembered.
   const remember = outcome.reason !== "io-failed";
   await reject(ctx, offer, withTail(outcome.message, outcome.tail), { ...audit, reasonCode: outcome.reason }, remember);
   // Refused before the swap (validate, a refused write): nothing to roll back.
-  if (leftCollectorUntouched(outcome.reason)) return;
+  if (leftCollectorUntouched(outcome.reason)) return remember ? "settled" : "retry";
   if (ctx.config.agent.automaticConfigRollback) await rollBack(ctx, offer, signal);
   else await keepFailedConfig(ctx, offer, composition.yaml, signal);
+  return remember ? "settled" : "retry";
 }
 
 /**

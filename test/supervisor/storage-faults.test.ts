@@ -43,15 +43,16 @@ describe("storage faults in the remote-config transaction", () => {
     const t = (h = await makeHarness({ fs: faulty("rename", "EIO", armed) }));
     const run = t.driver.current;
     armed.on = true;
-    await t.drive(applyRemoteConfig(t.ctx, offer(2, { "remote.yaml": marked("two") })));
+    // "retry": the supervisor tries this offer again by itself (retried-offers.ts).
+    expect(await t.drive(applyRemoteConfig(t.ctx, offer(2, { "remote.yaml": marked("two") })))).toBe("retry");
     expect(statusOf(t)).toMatchObject({ status: "FAILED", errorMessage: "cannot swap in the new config: EIO (input/output error)" });
     expect(t.driver.current).toBe(run);
     expect(runs(t.driver.current?.config, "two")).toBe(false);
     expect((await t.audit()).some((l) => l["action"] === "remote-config-rolled-back")).toBe(false);
-    // Once the disk works again, the next push goes through.
+    // Once the disk works again, the same offer goes through.
     armed.on = false;
-    await t.drive(applyRemoteConfig(t.ctx, offer(3, { "remote.yaml": marked("three") })));
+    expect(await t.drive(applyRemoteConfig(t.ctx, offer(2, { "remote.yaml": marked("two") })))).toBe("settled");
     expect(statusOf(t)).toMatchObject({ status: "APPLIED" });
-    expect(runs(t.driver.current?.config, "three")).toBe(true);
+    expect(runs(t.driver.current?.config, "two")).toBe(true);
   });
 });
