@@ -84,6 +84,7 @@ export class CollectorController implements CollectorControl {
       lifecycle: this.#lifecycle,
       clock: options.deps.clock,
       intervalMs: agent.health.intervalMs,
+      steadyIntervalMs: agent.health.steadyIntervalMs,
       requestTimeoutMs: agent.health.requestTimeoutMs,
       ...(options.probeFor ? { probeFor: options.probeFor } : {}),
     });

@@ -4,7 +4,9 @@
  *
  * After each (re)start or reload it probes at once and backs off to the interval
  * (50 ms, 100 ms, 200 ms, … up to `intervalMs`), so the first healthy report comes as soon
- * as the collector answers instead of up to one interval late.
+ * as the collector answers instead of up to one interval late. Once the run is healthy and
+ * nobody watches closely (a rollout window does), it keeps doubling up to `steadyIntervalMs`;
+ * a failed check brings it back to `intervalMs`.
  */
 import type { Clock } from "../deps.js";
 import { httpProbe } from "../health/probe.js";
@@ -24,6 +26,8 @@ export interface HealthLoopOptions {
   lifecycle: Lifecycle;
   clock: Clock;
   intervalMs: number;
+  /** The rhythm while healthy and unwatched; default intervalMs. */
+  steadyIntervalMs?: number;
   requestTimeoutMs: number;
   /** Test seam: how a URL is probed. Default HTTP GET. */
   probeFor?: (url: string, timeoutMs: number) => Probe;
@@ -39,6 +43,8 @@ export class HealthLoop {
   #url: string | undefined;
   #nextDelayMs: number;
   #wake = new AbortController();
+  #closeWatchers = 0;
+  #lastHealthy = false;
 
   constructor(options: HealthLoopOptions) {
     this.#options = options;
@@ -66,7 +72,22 @@ export class HealthLoop {
   /** Probe at once and back off to the interval again (after a start or reload). */
   kick(): void {
     this.#nextDelayMs = 0;
+    this.#lastHealthy = false; // a new run or a re-read config: unknown until checked
     this.#wake.abort();
+  }
+
+  /** Keeps the rhythm at `intervalMs` (a rollout window judging checks); returns the release. */
+  watchClosely(): () => void {
+    this.#closeWatchers++;
+    if (this.#nextDelayMs > this.#options.intervalMs) {
+      this.#nextDelayMs = this.#options.intervalMs;
+      this.#wake.abort(); // a steady sleep would outlast the window's first checks
+    }
+    let released = false;
+    return () => {
+      if (!released) this.#closeWatchers--;
+      released = true;
+    };
   }
 
   /** Subscribes to every check; returns the unsubscribe function. */
@@ -79,12 +100,13 @@ export class HealthLoop {
     const { clock, intervalMs } = this.#options;
     while (!signal.aborted) {
       const delay = this.#nextDelayMs;
-      this.#nextDelayMs = delay === 0 ? Math.min(FIRST_DELAY_MS, intervalMs) : Math.min(delay * 2, intervalMs);
+      const cap = this.#lastHealthy && this.#closeWatchers === 0 ? Math.max(intervalMs, this.#options.steadyIntervalMs ?? intervalMs) : intervalMs;
+      this.#nextDelayMs = delay === 0 ? Math.min(FIRST_DELAY_MS, intervalMs) : Math.min(delay * 2, cap);
       if (delay > 0) {
         this.#wake = new AbortController();
         await clock.sleep(delay, AbortSignal.any([signal, this.#wake.signal])).catch(() => undefined);
         if (signal.aborted) return;
-        if (this.#wake.signal.aborted) continue; // kicked: the next turn probes at once
+        if (this.#wake.signal.aborted) continue; // kicked (probe at once) or watched closely (the interval)
       }
       await this.#checkOnce(signal);
     }
@@ -98,6 +120,8 @@ export class HealthLoop {
     const now = this.#options.lifecycle.state;
     if (signal.aborted || now.id !== "running" || now.run !== state.run) return; // the run changed meanwhile
     if (result.healthy) this.#options.lifecycle.markHealthy(state.run);
+    else if (this.#lastHealthy && this.#nextDelayMs > this.#options.intervalMs) this.#nextDelayMs = this.#options.intervalMs;
+    this.#lastHealthy = result.healthy;
     this.#events.emit("check", { run: state.run, result, at: this.#options.clock.now() });
   }
 }

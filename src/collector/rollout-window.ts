@@ -27,10 +27,13 @@ export class RolloutWindow {
   readonly #loop: HealthLoop;
   readonly #early: HealthCheck[] = [];
   #stopBuffering: () => void;
+  /** The window wants every check at the interval, not the steady rhythm. */
+  readonly #release: () => void;
 
   private constructor(loop: HealthLoop) {
     this.#loop = loop;
     this.#stopBuffering = loop.onCheck((check) => this.#early.push(check));
+    this.#release = loop.watchClosely();
   }
 
   /** Starts collecting checks now, before the collector is switched. */
@@ -41,6 +44,7 @@ export class RolloutWindow {
   /** Stops listening without a verdict (the switch itself failed). */
   cancel(): void {
     this.#stopBuffering();
+    this.#release();
   }
 
   /** Judges the checks of `run` (those already made and those to come). */
@@ -50,6 +54,7 @@ export class RolloutWindow {
       const cleanups: Array<() => void> = [];
       const done = (verdict: WindowVerdict): void => {
         for (const cleanup of cleanups) cleanup();
+        this.#release();
         resolve(verdict);
       };
       const judgeOne = (check: HealthCheck): void => {

@@ -123,6 +123,12 @@ export interface ResolvedHealth {
   /** HTTP path, starts with "/". */
   readonly path: string;
   readonly intervalMs: number;
+  /**
+   * Between checks once the collector is healthy and no config is being proven (≥ intervalMs):
+   * a probe costs ~1.5 ms of CPU here, so a steady 1 s rhythm alone would be 0.15 % of a core.
+   * A failed check goes back to intervalMs at once; crashes are seen at exit, not by probes.
+   */
+  readonly steadyIntervalMs: number;
   /** Number of most recent checks considered. */
   readonly window: number;
   /** Consecutive passes within the window that prove a config good; ≤ window. */
@@ -269,6 +275,7 @@ export const DEFAULTS = {
     endpoint: "localhost:13133",
     path: "/",
     intervalMs: 1_000,
+    steadyIntervalMs: 10_000,
     window: 10,
     passesRequired: 5,
     requestTimeoutMs: 1_000,

@@ -210,7 +210,7 @@ function buildConfigFiles(value: unknown, baseDir: string, check: Checker): stri
 
 function buildHealth(value: unknown, check: Checker): ResolvedHealth {
   const at = (key: string): KeyPath => ["agent", "health", key];
-  const keys = ["endpoint", "path", "interval", "window", "passes_required", "request_timeout", "inject_extension"];
+  const keys = ["endpoint", "path", "interval", "steady_interval", "window", "passes_required", "request_timeout", "inject_extension"];
   const health = check.section(["agent", "health"], value, keys);
   const defaults = DEFAULTS.health;
   const endpoint = check.string(at("endpoint"), health.endpoint, defaults.endpoint, { nonEmpty: true });
@@ -228,10 +228,15 @@ function buildHealth(value: unknown, check: Checker): ResolvedHealth {
   if (passesRequired > window) {
     check.report(at("passes_required"), `must be ≤ agent.health.window (${window}), got ${passesRequired}`);
   }
+  const intervalMs = check.duration(at("interval"), health.interval, defaults.intervalMs, { positive: true });
+  const steady = check.duration(at("steady_interval"), health.steady_interval, defaults.steadyIntervalMs, { positive: true });
+  if (health.steady_interval !== undefined && steady < intervalMs) check.report(at("steady_interval"), `must be ≥ agent.health.interval (${intervalMs} ms), got ${steady} ms`);
   return {
     endpoint,
     path: pathText,
-    intervalMs: check.duration(at("interval"), health.interval, defaults.intervalMs, { positive: true }),
+    intervalMs,
+    // A larger interval than the default steady one: the steady rhythm is never faster.
+    steadyIntervalMs: Math.max(steady, intervalMs),
     window,
     passesRequired,
     requestTimeoutMs: check.duration(at("request_timeout"), health.request_timeout, defaults.requestTimeoutMs, {

@@ -87,6 +87,7 @@ describe("resolveSupervisorConfig: defaults", () => {
           endpoint: "localhost:13133",
           path: "/",
           intervalMs: 1000,
+          steadyIntervalMs: 10_000,
           window: 10,
           passesRequired: 5,
           requestTimeoutMs: 1000,
@@ -165,7 +166,7 @@ agent:
   passthrough_logs: true
   collector_crash_log_snippet_kib: 0
   stop_timeout: 1h
-  health: {endpoint: "[::1]:9000", path: /health, interval: 100ms, window: 3, passes_required: 3, request_timeout: 50ms, inject_extension: false}
+  health: {endpoint: "[::1]:9000", path: /health, interval: 100ms, steady_interval: 2s, window: 3, passes_required: 3, request_timeout: 50ms, inject_extension: false}
   restart: {initial_delay: 0, max_delay: 5s, multiplier: 1.5, jitter: 0, reset_after: 10s}
 storage:
   directory: state
@@ -220,6 +221,7 @@ telemetry:
       endpoint: "[::1]:9000",
       path: "/health",
       intervalMs: 100,
+      steadyIntervalMs: 2_000,
       window: 3,
       passesRequired: 3,
       requestTimeoutMs: 50,
@@ -486,5 +488,12 @@ describe("loadSupervisorConfig", () => {
     const err = await loadSupervisorConfig(file, { env: {} }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).message).toBe(`${file}: cannot read the file (ENOENT)`);
+  });
+});
+
+describe("agent.health.steady_interval", () => {
+  it("is never faster than the interval", () => {
+    expect(resolve(withAgent("health: {interval: 20s}")).agent.health.steadyIntervalMs).toBe(20_000);
+    expect(configError(withAgent("health: {interval: 2s, steady_interval: 1s}")).problems).toEqual(["agent.health.steady_interval: must be ≥ agent.health.interval (2000 ms), got 1000 ms"]);
   });
 });

@@ -101,6 +101,7 @@ agent:
   health:
     endpoint: 127.0.0.1:${healthPort}
     interval: ${o.health?.interval ?? "50ms"}
+    steady_interval: ${o.health?.interval ?? "50ms"}
     window: ${o.health?.window ?? 10}
     passes_required: ${o.health?.passesRequired ?? 5}
     request_timeout: 300ms

@@ -5,7 +5,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { CollectorHealth } from "../../src/health/component-health.js";
 import { spawnError } from "../collector/fake-driver.js";
-import { makeHarness, waitUntil } from "./harness.js";
+import { applyRemoteConfig } from "../../src/supervisor/remote-config.js";
+import { makeHarness, marked, offer, waitUntil } from "./harness.js";
 import type { Harness } from "./harness.js";
 
 let h: Harness | undefined;
@@ -58,14 +59,42 @@ describe("health after a (re)start", () => {
     expect((healthy?.observedAtMs ?? Infinity) - restartedAt).toBeLessThan(100);
   });
 
-  it("backs off from the first probe to the configured interval", async () => {
-    const t = (h = await makeHarness());
+  it("backs off from the first probe to the interval, and once healthy on to the steady interval", async () => {
+    const t = (h = await makeHarness({ health: { interval: "200ms", steadyInterval: "1s" } }));
     const run = t.driver.current;
-    await t.drive(waitUntil(() => (run?.checks ?? 0) >= 8));
-    // 0, 50, 100, 200, 400, 800, then the 1 s interval.
+    await t.drive(waitUntil(() => (run?.checks ?? 0) >= 9));
     const loopSleeps = t.clock.sleeps.filter((ms) => ms > 0 && ms <= 1_000);
     const kicked = loopSleeps.indexOf(50);
     expect(kicked).toBeGreaterThanOrEqual(0);
     expect(loopSleeps.slice(kicked, kicked + 7)).toEqual([50, 100, 200, 400, 800, 1_000, 1_000]);
+  });
+
+  it("comes back to the interval as soon as a steady check fails, and stays there while unhealthy", async () => {
+    const t = (h = await makeHarness({ health: { interval: "200ms", steadyInterval: "1s" } }));
+    const run = t.driver.current;
+    await t.drive(waitUntil(() => (run?.checks ?? 0) >= 9)); // healthy, probing at the steady rhythm
+    if (run) run.binary = { unhealthy: true };
+    const from = t.clock.sleeps.length;
+    await t.drive(waitUntil(() => t.ctx.collector.health?.healthy === false));
+    const checks = run?.checks ?? 0;
+    await t.drive(waitUntil(() => (run?.checks ?? 0) >= checks + 4));
+    const after = t.clock.sleeps.slice(from).filter((ms) => ms > 0 && ms <= 1_000);
+    expect(after.slice(-3)).toEqual([200, 200, 200]);
+  });
+
+  it("probes at the interval while a rollout window judges a config, then goes back to the steady rhythm", async () => {
+    const t = (h = await makeHarness({ health: { interval: "200ms", steadyInterval: "1s" } }));
+    const run = t.driver.current;
+    await t.drive(waitUntil(() => (run?.checks ?? 0) >= 9));
+    const from = t.clock.sleeps.length;
+    await t.drive(applyRemoteConfig(t.ctx, offer(1, { "remote.yaml": marked("one") })));
+    expect(t.statuses()).toEqual(["APPLYING", "APPLIED"]);
+    // Five passes after the restart: at 0, 50, 150, 350 and 550 ms (the steady ramp would reach 750).
+    const applied = (await t.audit()).find((l) => l["action"] === "remote-config-applied");
+    expect(applied?.["healthMs"]).toBeLessThanOrEqual(600);
+    const next = t.driver.current;
+    const checks = next?.checks ?? 0;
+    await t.drive(waitUntil(() => (next?.checks ?? 0) >= checks + 4));
+    expect(t.clock.sleeps.slice(from).filter((ms) => ms > 200 && ms <= 1_000)).toContain(1_000);
   });
 });

@@ -56,7 +56,7 @@ export interface HarnessOptions {
   /** Replaces single filesystem calls (fault injection). */
   fs?: Partial<FileSystem>;
   /** Health window settings (defaults: 1 s interval, 5 passes in a window of 10). */
-  health?: { interval?: string; window?: number; passesRequired?: number };
+  health?: { interval?: string; steadyInterval?: string; window?: number; passesRequired?: number };
   /** More `agent:` keys, one "key: value" line each. */
   agent?: readonly string[];
 }
@@ -92,7 +92,7 @@ agent:
 ${(options.agent ?? []).map((line) => `  ${line}\n`).join("")}  health:
     endpoint: 127.0.0.1:13133
     interval: ${options.health?.interval ?? "1s"}
-    window: ${options.health?.window ?? 10}
+${options.health?.steadyInterval ? `    steady_interval: ${options.health.steadyInterval}\n` : ""}    window: ${options.health?.window ?? 10}
     passes_required: ${options.health?.passesRequired ?? 5}
   restart:
     initial_delay: 100ms
