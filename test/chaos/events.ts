@@ -33,7 +33,8 @@ export type EventKind = (typeof EVENT_KINDS)[number];
 export interface Model {
   pushes: number;
   /** The remote config the server sent last: its hash, marker and expected outcome. */
-  lastPush: { hash: Uint8Array; marker: string; expect: "applied" | "failed" } | undefined;
+  /** `whileDiskFull`: pushed while the state directory was full (FAILED for now, then retried). */
+  lastPush: { hash: Uint8Array; marker: string; expect: "applied" | "failed"; whileDiskFull: boolean } | undefined;
   /** The marker of the last config reported APPLIED (none yet: the local config alone). */
   lastWorking: string | undefined;
   /**
@@ -66,7 +67,7 @@ function pushConfig(world: ChaosWorld, model: Model, body: (marker: string) => s
   const n = ++model.pushes;
   const hash = new Uint8Array([0xc4, n >> 8, n & 0xff]);
   const marker = markerOf(n);
-  model.lastPush = { hash, marker, expect };
+  model.lastPush = { hash, marker, expect, whileDiskFull: model.diskFreeAt !== undefined };
   world.server.push({ remoteConfig: { configHash: hash, config: { configMap: { "chaos.yaml": { body: enc(body(marker)), contentType: "text/yaml" } } } } });
 }
 
