@@ -18,7 +18,7 @@ let bin: string;
 beforeAll(() => {
   const packDir = mkdtempSync(join(tmpdir(), "pack-"));
   const source = mkdtempSync(join(tmpdir(), "pack-src-"));
-  for (const entry of ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "README.md", "src", "examples", "systemd"]) {
+  for (const entry of ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "README.md", "scripts", "src", "examples", "systemd"]) {
     cpSync(join(ROOT, entry), join(source, entry), { recursive: true });
   }
   symlinkSync(join(ROOT, "node_modules"), join(source, "node_modules"), "dir");
