@@ -243,7 +243,6 @@ export const CAPABILITIES_WITHOUT_BEHAVIOUR = [
   "reports_own_metrics",
   "reports_own_logs",
   "reports_own_traces",
-  "reports_available_components",
   "accepts_other_connection_settings",
 ] as const satisfies ReadonlyArray<keyof typeof CAPABILITY_DEFAULTS>;
 

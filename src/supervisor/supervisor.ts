@@ -21,6 +21,7 @@ import { reapLeftover } from "../process/index.js";
 import { AuditLog, StateStore, openStateDir, uidToText } from "../storage/index.js";
 import type { StoredRemoteConfig } from "../storage/index.js";
 import { capabilityBits } from "./capabilities.js";
+import { reportAvailableComponents } from "./components.js";
 import type { SupervisorContext, SupervisorHooks } from "./context.js";
 import { buildDescription } from "./description.js";
 import { OperationQueue } from "./queue.js";
@@ -83,25 +84,29 @@ export class Supervisor {
     let version = "unknown";
     let serviceName = basename(config.agent.executable).replace(/\.[cm]?js$/, "");
     let describe: (uid: Uint8Array) => void = () => undefined;
+    const driver = new ChildDriver({
+      executable: config.agent.executable,
+      args: config.agent.args,
+      env: config.agent.env,
+      stateDir,
+      output: config.agent.passthroughLogs ? { mode: "passthrough" } : { mode: "file" },
+      tailBytes: Math.max(1, config.agent.collectorCrashLogSnippetKib) * 1024,
+      stopTimeoutMs: config.agent.stopTimeoutMs,
+      deps,
+    });
+    const components = { config, driver, client, logger, clock: deps.clock };
     const collector = new CollectorController({
       config,
       deps,
       stateDir,
       signal,
-      driver: new ChildDriver({
-        executable: config.agent.executable,
-        args: config.agent.args,
-        env: config.agent.env,
-        stateDir,
-        output: config.agent.passthroughLogs ? { mode: "passthrough" } : { mode: "file" },
-        tailBytes: Math.max(1, config.agent.collectorCrashLogSnippetKib) * 1024,
-        stopTimeoutMs: config.agent.stopTimeoutMs,
-        deps,
-      }),
+      driver,
       onHealth: (health) => reporter.health(health),
       onVersion: (installed) => {
         version = installed;
         describe(client.instanceUid);
+        // A package upgrade swapped the binary: its inventory may differ.
+        void reportAvailableComponents(components, signal);
       },
     });
     // Before the version is read and the collector starts: an interrupted upgrade is settled first.
@@ -115,6 +120,7 @@ export class Supervisor {
       },
       (err: unknown) => logger.warn({ err }, "could not read the collector version"),
     );
+    const componentsRead = reportAvailableComponents(components, signal);
     const ctx: SupervisorContext = { config, deps, logger, stateDir, store, audit, collector, reporter, hooks: this.#hooks, signal };
 
     describe = (uid: Uint8Array): void =>
@@ -131,6 +137,7 @@ export class Supervisor {
     if (status) reporter.restoreRemoteConfigStatus(status);
     await this.#startCollector(ctx, working);
     await versionRead;
+    await componentsRead; // before the first message, so its capabilities are already right
     describe(instanceUid);
 
     const queue = new OperationQueue({ logger, clock: deps.clock, signal, defaultDeadlineMs: operationDeadlineMs(config) });

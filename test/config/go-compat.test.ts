@@ -28,7 +28,6 @@ describe("Go keys without behaviour here: one warning each, naming the key", () 
     ["capabilities.reports_own_metrics", base("capabilities: {reports_own_metrics: true}\n")],
     ["capabilities.reports_own_logs", base("capabilities: {reports_own_logs: true}\n")],
     ["capabilities.reports_own_traces", base("capabilities: {reports_own_traces: true}\n")],
-    ["capabilities.reports_available_components", base("capabilities: {reports_available_components: true}\n")],
     ["capabilities.accepts_other_connection_settings", base("capabilities: {accepts_other_connection_settings: true}\n")],
   ])("%s", (key, text) => {
     const config = resolve(text);
