@@ -61,6 +61,8 @@ export interface ControllerOptions {
   signal: AbortSignal;
   onHealth(health: CollectorHealth): void;
   onVersion?(version: string): void;
+  /** A run is up (first start, restart, crash recovery). */
+  onStarted?(pid: number): void;
   /** Test seam: how the health endpoint is probed. Default HTTP GET. */
   probeFor?: (url: string, timeoutMs: number) => Probe;
 }
@@ -87,6 +89,7 @@ export class CollectorController implements CollectorControl {
     });
     this.#report = new HealthReport({ clock: options.deps.clock, maxErrorBytes: Math.max(1, agent.collectorCrashLogSnippetKib) * 1024, onChange: options.onHealth });
     this.#lifecycle.on("state", (state) => this.#report.onState(state));
+    this.#lifecycle.on("started", ({ pid }) => options.onStarted?.(pid));
     this.#loop.onCheck((check) => this.#report.onCheck(check));
     this.#lifecycle.on("crashed", ({ failure, attempt, delayMs }) => {
       const fields = failure.kind === "exit" ? { code: failure.exit.code, signal: failure.exit.signal } : { reason: failure.message };

@@ -208,6 +208,8 @@ export interface ResolvedConfig {
   readonly agent: ResolvedAgent;
   readonly storage: { readonly directory: string };
   readonly telemetry: { readonly logs: { readonly level: LogLevel } };
+  /** The supervisor's own /health endpoint, "host:port"; "" when off (no port given). */
+  readonly healthcheck: { readonly endpoint: string };
   /**
    * What the file asks for that this supervisor accepts but does not do (yet), one line per
    * key, each naming the key: logged once at start and printed by `validate`.

@@ -13,6 +13,7 @@ import type { Clock, Logger } from "../deps.js";
 import type { OpampClient } from "../opamp/client.js";
 import type { AvailableComponents } from "../opamp/domain.js";
 import { capabilityBits } from "./capabilities.js";
+import type { StatusSnapshot } from "./status-snapshot.js";
 
 export interface ComponentsOptions {
   config: ResolvedConfig;
@@ -20,6 +21,7 @@ export interface ComponentsOptions {
   client: Pick<OpampClient, "setStatus" | "setCapabilities">;
   logger: Logger;
   clock: Clock;
+  snapshot?: Pick<StatusSnapshot, "availableComponents">;
 }
 
 /** Reads and reports the inventory; resolves whether one is reported now. Never rejects. */
@@ -32,6 +34,7 @@ export async function reportAvailableComponents(o: ComponentsOptions, signal: Ab
     const counts = Object.fromEntries(Object.entries(known.components).map(([kind, d]) => [kind, Object.keys(d.subComponents).length]));
     o.logger.info({ ...counts, durationMs: o.clock.now() - started }, "read the collector's available components");
   }
+  o.snapshot?.availableComponents(known?.hash);
   o.client.setCapabilities(capabilityBits(o.config.capabilities, { availableComponents: known !== undefined }));
   return known !== undefined;
 }

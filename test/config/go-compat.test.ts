@@ -20,7 +20,6 @@ describe("Go keys without behaviour here: one warning each, naming the key", () 
     ["telemetry.metrics.readers", base("telemetry: {metrics: {level: detailed, readers: [{periodic: {exporter: {otlp: {endpoint: http://c:4318}}}}]}}\n")],
     ["telemetry.traces.processors", base("telemetry: {traces: {processors: [{batch: {exporter: {otlp: {endpoint: http://c:4318}}}}], propagators: [tracecontext]}}\n")],
     ["telemetry.resource", base("telemetry: {resource: {service.name: sup}}\n")],
-    ["healthcheck.endpoint", base("healthcheck: {endpoint: localhost:13134}\n")],
     ["server.tls.reload_interval", MINIMAL.replace("server:\n", "server:\n  tls: {reload_interval: 1m}\n")],
     ["server.tls.cipher_suites", MINIMAL.replace("server:\n", "server:\n  tls: {cipher_suites: [TLS_AES_128_GCM_SHA256]}\n")],
     ["server.tls.curve_preferences", MINIMAL.replace("server:\n", "server:\n  tls: {curve_preferences: [X25519]}\n")],
