@@ -108,6 +108,7 @@ describe("resolveSupervisorConfig: defaults", () => {
       },
       storage: { directory: "/var/lib/otelcol/supervisor" },
       telemetry: { logs: { level: "info" } },
+      healthcheck: { endpoint: "" },
       warnings: [],
     });
   });
