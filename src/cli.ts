@@ -2,13 +2,15 @@
 /**
  * Command line: `opamp-supervisor --config F` runs; `validate --config F` checks a file the
  * way a start does (problems: exit 2; warnings printed, exit 0); `--version` / `version`;
- * `package keygen|sign|verify` make and check package signatures. Usage errors exit 2, so
+ * `package keygen|sign|verify` make and check package signatures; `status` shows what a
+ * supervisor is doing (src/status/). Usage errors exit 2, so
  * systemd does not restart a unit whose command line is wrong. The official Go
  * supervisor's spellings `-config F` and `--feature-gates G` are accepted too.
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { loadConfigOrReport, runSupervisor } from "./main.js";
+import { registerStatusCommand } from "./status/command.js";
 import { registerPackageCommands } from "./upgrade/cli.js";
 
 const USAGE_EXIT_CODE = 2;
@@ -64,6 +66,7 @@ program
   });
 
 registerPackageCommands(program);
+registerStatusCommand(program);
 
 try {
   await program.parseAsync(normalizeGoFlags(process.argv));

@@ -17,6 +17,7 @@ export type SupervisorErrorCode =
   | "CONNECTION_FAILED"
   | "CONNECTION_LOST"
   | "SERVER_ERROR"
+  | "LISTEN_FAILED"
   | "ABORTED";
 
 export class SupervisorError extends Error {

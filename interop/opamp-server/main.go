@@ -90,6 +90,12 @@ type agent struct {
 	csrs               []csrRecord
 	certOffers         []certOffer
 	connSettingsStatus *protobufs.ConnectionSettingsStatus
+
+	// Available components: the last full map, and the hash the agent reports now. Like the
+	// servers the spec has in mind, we ask for the map (ReportAvailableComponents) whenever
+	// the agent reports a hash we have no map for.
+	availableComponents     *protobufs.AvailableComponents
+	availableComponentsHash string
 }
 
 type record struct {
@@ -248,6 +254,12 @@ func (h *hub) onMessage(conn types.Connection, transport string, peer *certView,
 	if msg.RemoteConfigStatus != nil {
 		a.remoteConfigStatus = msg.RemoteConfigStatus
 	}
+	if ac := msg.AvailableComponents; ac != nil {
+		a.availableComponentsHash = hex.EncodeToString(ac.Hash)
+		if len(ac.Components) > 0 {
+			a.availableComponents = ac
+		}
+	}
 	if msg.PackageStatuses != nil {
 		a.recordPackageStatuses(msg.PackageStatuses, now, seq)
 	}
@@ -300,6 +312,9 @@ func (h *hub) reply(a *agent, conn types.Connection, transport string, newConn b
 	}
 	if a.desired != nil && !a.reportedHash(a.desiredHash) {
 		resp.RemoteConfig = a.desired
+	}
+	if a.availableComponentsHash != "" && (a.availableComponents == nil || hex.EncodeToString(a.availableComponents.Hash) != a.availableComponentsHash) {
+		resp.Flags |= uint64(protobufs.ServerToAgentFlags_ServerToAgentFlags_ReportAvailableComponents)
 	}
 	if h.hbDefault > 0 && a.heartbeatOffered == 0 {
 		resp.ConnectionSettings = h.heartbeatOffer(transport, h.hbDefault)
@@ -432,6 +447,9 @@ type agentView struct {
 	CSRs                     []csrRecord             `json:"csrs"`
 	CertificateOffers        []certOffer             `json:"certificate_offers"`
 	ConnectionSettingsStatus *connSettingsStatusView `json:"connection_settings_status,omitempty"`
+	// The last full AvailableComponents (protojson) and the hash last reported (hex).
+	AvailableComponents     json.RawMessage `json:"available_components,omitempty"`
+	AvailableComponentsHash string          `json:"available_components_hash,omitempty"`
 }
 
 func (h *hub) view(a *agent) agentView {
@@ -461,6 +479,10 @@ func (h *hub) view(a *agent) agentView {
 	if a.health != nil {
 		v.Health = protoJSON(a.health)
 	}
+	if a.availableComponents != nil {
+		v.AvailableComponents = protoJSON(a.availableComponents)
+	}
+	v.AvailableComponentsHash = a.availableComponentsHash
 	if a.effectiveConfig != nil && a.effectiveConfig.ConfigMap != nil {
 		for name, f := range a.effectiveConfig.ConfigMap.ConfigMap {
 			v.EffectiveConfig[name] = string(f.Body)

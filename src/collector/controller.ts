@@ -63,6 +63,8 @@ export interface ControllerOptions {
   onVersion?(version: string): void;
   /** Each time the config meant to run changes (start, apply, rollback). */
   onEffective?(composition: Composition): void;
+  /** A run is up (first start, restart, crash recovery). */
+  onStarted?(pid: number): void;
   /** Test seam: how the health endpoint is probed. Default HTTP GET. */
   probeFor?: (url: string, timeoutMs: number) => Probe;
 }
@@ -90,6 +92,7 @@ export class CollectorController implements CollectorControl {
     });
     this.#report = new HealthReport({ clock: options.deps.clock, maxErrorBytes: Math.max(1, agent.collectorCrashLogSnippetKib) * 1024, onChange: options.onHealth });
     this.#lifecycle.on("state", (state) => this.#report.onState(state));
+    this.#lifecycle.on("started", ({ pid }) => options.onStarted?.(pid));
     this.#loop.onCheck((check) => this.#report.onCheck(check));
     this.#lifecycle.on("crashed", ({ failure, attempt, delayMs }) => {
       const fields = failure.kind === "exit" ? { code: failure.exit.code, signal: failure.exit.signal } : { reason: failure.message };
@@ -158,7 +161,9 @@ export class CollectorController implements CollectorControl {
       if (!result.ok) return failed("validate-refused", `collector rejected the config: ${result.message}`);
     }
     const validateMs = clock.now() - validateStarted;
+    if (this.#o.config.agent.validateConfig) this.#phase("validate", validateMs, "config apply: the collector validated the config");
     options.checkpoint?.("config-validated");
+    const writeStarted = clock.now();
     // The validated bytes are already durable: a rename makes them effective.
     try {
       await this.#o.deps.fs.rename(candidate, this.#path(EFFECTIVE_CONFIG_FILE));
@@ -169,6 +174,7 @@ export class CollectorController implements CollectorControl {
     this.#setEffective(composition);
     // Past the rename the new config is in place: a failed directory fsync only weakens durability.
     await fsyncDirectory(this.#o.stateDir.root).catch((err: unknown) => this.#o.deps.logger.warn({ err }, "could not fsync the state directory after swapping in the config"));
+    this.#phase("write", clock.now() - writeStarted, "config apply: the new config is in place");
     options.checkpoint?.("config-swapped");
     const outcome = await this.#switchAndProve(options.preferReload, signal);
     options.checkpoint?.("config-applied");
@@ -246,6 +252,11 @@ export class CollectorController implements CollectorControl {
     return this.#effective?.yaml === composition.yaml && this.#lifecycle.state.id === "running";
   }
 
+  /** One finished phase of a config apply or rollback, with its duration: long work shows in the log. */
+  #phase(phase: string, durationMs: number, message: string, extra: Record<string, unknown> = {}): void {
+    this.#o.deps.logger.info({ component: "supervisor", phase, durationMs, ...extra }, message);
+  }
+
   async #switchAndProve(preferReload: boolean, signal: AbortSignal): Promise<ApplyOutcome> {
     const { clock } = this.#o.deps;
     const { agent } = this.#o.config;
@@ -273,6 +284,7 @@ export class CollectorController implements CollectorControl {
     }
     const release = this.#lifecycle.hold(); // until proven, an exit is this transaction's failure
     const applied = clock.now();
+    this.#phase(mode, applied - started, reload ? "config apply: the collector was asked to reload (SIGHUP)" : "config apply: the collector restarted");
     // Without upSince to tell the services apart, answers in the first interval are not proof.
     const ignoreUntil = reload && before === undefined ? applied + agent.health.intervalMs : applied;
     const verdict = await window.judge(run, {
@@ -285,6 +297,7 @@ export class CollectorController implements CollectorControl {
       signal,
     });
     const timings = { validateMs: 0, applyMs: applied - started, healthMs: clock.now() - applied };
+    this.#phase("health", timings.healthMs, `config apply: health window ${verdict.kind}`, { result: verdict.kind });
     switch (verdict.kind) {
       case "passed":
         release(); // proven: from now on a crash is restarted with backoff

@@ -40,4 +40,9 @@ export interface CollectorDriver {
   validate(configPath: string, signal: AbortSignal): Promise<ValidateResult>;
   /** `<collector> --version`. Throws ProcessError when it cannot be read. */
   version(signal: AbortSignal): Promise<VersionInfo>;
+  /**
+   * `<collector> components`: its YAML inventory, unparsed. Optional: a driver that cannot
+   * run the collector's binary itself has no inventory, and available components stay off.
+   */
+  components?(signal: AbortSignal): Promise<string>;
 }

@@ -219,6 +219,8 @@ export interface ResolvedConfig {
     readonly retryIntervalMs: number;
   };
   readonly telemetry: { readonly logs: { readonly level: LogLevel } };
+  /** The supervisor's own /health endpoint, "host:port"; "" when off (no port given). */
+  readonly healthcheck: { readonly endpoint: string };
   /**
    * What the file asks for that this supervisor accepts but does not do (yet), one line per
    * key, each naming the key: logged once at start and printed by `validate`.
@@ -254,7 +256,6 @@ export const CAPABILITIES_WITHOUT_BEHAVIOUR = [
   "reports_own_metrics",
   "reports_own_logs",
   "reports_own_traces",
-  "reports_available_components",
   "accepts_other_connection_settings",
 ] as const satisfies ReadonlyArray<keyof typeof CAPABILITY_DEFAULTS>;
 

@@ -1,7 +1,7 @@
 /**
  * Keys of the official Go supervisor that this supervisor accepts so its files load
- * unchanged, but that have no behaviour here (yet): `telemetry.*` beyond the log level,
- * `healthcheck`. Each one that asks for something is reported once as a warning naming the
+ * unchanged, but that have no behaviour here (yet): `telemetry.*` beyond the log level;
+ * and `healthcheck`, which is served (health-server.ts). Each one that asks for something is reported once as a warning naming the
  * key; shapes are still checked, so a typo stays an error.
  */
 import { Checker, EXPANSION_FAILED, describe, isPlainMap, type KeyPath } from "./check.js";
@@ -72,19 +72,21 @@ function exportList(path: KeyPath, value: unknown, why: string, check: Checker):
   if (value.length > 0) check.warn(path, `${NO_EFFECT} (${why})`);
 }
 
-/** healthcheck: the supervisor's own HTTP liveness endpoint (confighttp.ServerConfig). */
-export function checkHealthcheck(value: unknown, check: Checker): void {
-  if (value === undefined || value === null || value === EXPANSION_FAILED) return;
+/**
+ * healthcheck: the supervisor's own HTTP endpoint (confighttp.ServerConfig in Go; only
+ * `endpoint` is read here). Off, as in Go, when the endpoint has no port; "" when off.
+ */
+export function buildHealthcheck(value: unknown, check: Checker): { endpoint: string } {
+  if (value === undefined || value === null || value === EXPANSION_FAILED) return { endpoint: "" };
   if (!isPlainMap(value)) {
     check.report(["healthcheck"], `expected a map, got ${describe(value)}`);
-    return;
+    return { endpoint: "" };
   }
   const endpoint = check.string(["healthcheck", "endpoint"], value.endpoint, "", { nullIsAbsent: true });
   const port = /:(\d+)$/.exec(endpoint)?.[1];
   if (port !== undefined && Number(port) > 65535) {
     check.report(["healthcheck", "endpoint"], `expected a port from 0 to 65535, got ${JSON.stringify(endpoint)}`);
-  } else if (port !== undefined && Number(port) > 0) {
-    // Go serves it only when the endpoint has a port; without one there is nothing to miss.
-    check.warn(["healthcheck", "endpoint"], `${NO_EFFECT} (the supervisor's own /health endpoint is not served yet)`);
+    return { endpoint: "" };
   }
+  return { endpoint: port === undefined ? "" : endpoint };
 }

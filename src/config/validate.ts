@@ -18,7 +18,7 @@ import {
   type ResolvedRestart,
 } from "./schema.js";
 import { buildPackage, checkPackageTrust } from "./validate-package.js";
-import { NO_EFFECT, buildTelemetry, checkHealthcheck } from "./validate-compat.js";
+import { NO_EFFECT, buildTelemetry, buildHealthcheck } from "./validate-compat.js";
 import { buildServer } from "./validate-server.js";
 
 // Keys of older Go releases, gone from current ones.
@@ -49,7 +49,7 @@ export function buildConfig(tree: unknown, sourcePath: string, check: Checker): 
     nonEmpty: true,
   });
   const telemetry = buildTelemetry(top.telemetry, check);
-  checkHealthcheck(top.healthcheck, check);
+  const healthcheck = buildHealthcheck(top.healthcheck, check);
   return {
     sourcePath,
     server,
@@ -60,6 +60,7 @@ export function buildConfig(tree: unknown, sourcePath: string, check: Checker): 
       retryIntervalMs: check.duration(["storage", "retry_interval"], storage.retry_interval, DEFAULTS.storageRetryIntervalMs, { positive: true }),
     },
     telemetry,
+    healthcheck,
     warnings: check.warnings,
   };
 }

@@ -53,6 +53,9 @@ export class OpampClient<T extends ConnectionTarget = ConnectionTarget> extends 
       this.#outbox.markAllUnsent();
       this.#wakeUp();
     },
+    reportAvailableComponents: () => {
+      if (this.#outbox.requestAvailableComponents()) this.#wakeUp();
+    },
     setHeartbeatInterval: (ms) => this.setHeartbeatInterval(ms),
   };
 

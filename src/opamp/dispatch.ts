@@ -23,6 +23,8 @@ export interface MessageHost {
   adoptInstanceUid(uid: Uint8Array): void;
   /** Resends every status sub-message with the next message. */
   reportFullState(): void;
+  /** Sends AvailableComponents with its full map with the next message. */
+  reportAvailableComponents(): void;
   setHeartbeatInterval(ms: number): void;
 }
 
@@ -52,6 +54,9 @@ export function dispatchMessage(msg: ServerToAgent, host: MessageHost): void {
     return;
   }
   if (msg.flags & BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState)) host.reportFullState();
+  if (msg.flags & BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportAvailableComponents) && host.has("reportsAvailableComponents")) {
+    host.reportAvailableComponents();
+  }
   if (msg.remoteConfig && host.has("acceptsRemoteConfig")) {
     host.emit("remoteConfig", remoteConfigFromWire(msg.remoteConfig));
   }

@@ -3,8 +3,9 @@
  * (compressed by `ReportState`) and queued requests. Builds each AgentToServer; when and
  * over which connection it goes is the client's business.
  */
-import { AgentCapabilities, AgentToServerFlags } from "../gen/opamp_pb.js";
-import type { AgentToServer, ConnectionSettingsRequest, CustomMessage } from "../gen/opamp_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { AgentCapabilities, AgentToServerFlags, AvailableComponentsSchema } from "../gen/opamp_pb.js";
+import type { AgentToServer, AvailableComponents, ConnectionSettingsRequest, CustomMessage } from "../gen/opamp_pb.js";
 import { newAgentToServer } from "./codec.js";
 import { hasAgentCapability } from "./convert.js";
 import type { AgentCapability, StatusKey } from "./domain.js";
@@ -30,6 +31,13 @@ export class Outbox {
   #sequenceNum = 0n;
   #capabilitiesChanged = false;
   #pendingCsr: ConnectionSettingsRequest | undefined;
+  /**
+   * AvailableComponents with the map. The report state holds only its hash: the spec sends
+   * the hash in every AvailableComponents (first message, on change, full state) and the
+   * map only when the server asked for it with ReportAvailableComponents.
+   */
+  #components: AvailableComponents | undefined;
+  #componentsRequested = false;
   readonly #customMessages: CustomMessage[] = [];
 
   constructor(options: OutboxOptions) {
@@ -52,12 +60,24 @@ export class Outbox {
 
   /** Something not yet sent is waiting. */
   get hasWork(): boolean {
-    return this.#report.hasUnsent || this.#capabilitiesChanged || this.#pendingCsr !== undefined || this.#customMessages.length > 0;
+    return this.#report.hasUnsent || this.#componentsRequested || this.#capabilitiesChanged || this.#pendingCsr !== undefined || this.#customMessages.length > 0;
   }
 
   /** Returns true when the value changed and so must be sent (status compression). */
   setStatus<K extends StatusKey>(key: K, value: WireStatus<K>): boolean {
+    if (key === "availableComponents") {
+      const full = value as WireStatus<"availableComponents">;
+      this.#components = full;
+      return this.#report.set("availableComponents", create(AvailableComponentsSchema, { hash: full.hash }));
+    }
     return this.#report.set(key, value);
+  }
+
+  /** The server set ReportAvailableComponents: the next message carries the full map. */
+  requestAvailableComponents(): boolean {
+    if (!this.#components || !this.has("reportsAvailableComponents")) return false;
+    this.#componentsRequested = true;
+    return true;
   }
 
   getStatus<K extends StatusKey>(key: K): WireStatus<K> | undefined {
@@ -73,7 +93,10 @@ export class Outbox {
   setCapabilities(bits: bigint): boolean {
     const next = normalizeCapabilities(bits);
     if (next === this.#capabilities) return false;
+    const componentsOn = !hasAgentCapability(this.#capabilities, "reportsAvailableComponents") && hasAgentCapability(next, "reportsAvailableComponents");
     this.#capabilities = next;
+    // Held back while the bit was off (see build): the server hears the hash now.
+    if (componentsOn) this.#report.markUnsent("availableComponents");
     this.#capabilitiesChanged = true; // a status change like any other: the server must hear it
     return true;
   }
@@ -102,6 +125,11 @@ export class Outbox {
       flags: this.#requestUid ? BigInt(AgentToServerFlags.AgentToServerFlags_RequestInstanceUid) : 0n,
     });
     const keys = this.#report.fill(msg);
+    const componentsRequested = this.#componentsRequested;
+    this.#componentsRequested = false;
+    // Sent iff the capability is advertised (spec); the full map only when asked for.
+    if (!this.has("reportsAvailableComponents")) msg.availableComponents = undefined;
+    else if (componentsRequested && this.#components) msg.availableComponents = this.#components;
     const csr = this.#pendingCsr;
     const custom = this.#customMessages.shift();
     if (csr) msg.connectionSettingsRequest = csr;
@@ -111,6 +139,7 @@ export class Outbox {
     this.#capabilitiesChanged = false;
     const restore = (): void => {
       this.#report.restore(keys);
+      this.#componentsRequested ||= componentsRequested;
       this.#capabilitiesChanged ||= capabilitiesChanged;
       this.#pendingCsr ??= csr;
       if (custom) this.#customMessages.unshift(custom);

@@ -56,6 +56,11 @@ export class ReportState {
     for (const key of STATUS_KEYS) if (this.#current[key] !== undefined) this.#unsent.add(key);
   }
 
+  /** One sub-message goes out again (a capability that gates it was switched on). */
+  markUnsent(key: StatusKey): void {
+    if (this.#current[key] !== undefined) this.#unsent.add(key);
+  }
+
   get hasUnsent(): boolean {
     return this.#unsent.size > 0;
   }

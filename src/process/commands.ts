@@ -147,3 +147,23 @@ const NAME_LINE = /^\s*(\S+)\s+version\s+v?\d/im;
 export function parseName(output: string): string | undefined {
   return NAME_LINE.exec(output)?.[1];
 }
+
+/**
+ * Runs `<executable> components` and returns its stdout (the YAML inventory). Takes the
+ * run's environment but none of its args: the collector's `components` accepts no config or
+ * feature-gate flags and fails on them. Throws ProcessError like readVersion, so a
+ * collector without the command (an old or custom build) is one catchable failure.
+ */
+export async function readComponentsOutput(executable: string, options: CommandOptions = {}): Promise<string> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const outcome = await run(executable, ["components"], options, timeoutMs);
+  const details = { exitCode: outcome.code, signal: outcome.signal };
+  if (outcome.timedOut) {
+    throw new ProcessError("PROCESS_EXITED", `${executable} components did not finish within ${timeoutMs} ms`, details);
+  }
+  if (outcome.code !== 0) {
+    const output = `${outcome.stdout}\n${outcome.stderr}`.trim();
+    throw new ProcessError("PROCESS_EXITED", `${executable} components failed (${outcome.signal ?? `code ${outcome.code}`}): ${boundText(output, 1024)}`, details);
+  }
+  return outcome.stdout;
+}

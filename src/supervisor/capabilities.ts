@@ -32,9 +32,15 @@ function camel(key: string): keyof ResolvedCapabilities {
 
 const NOT_ADVERTISED: ReadonlySet<keyof ResolvedCapabilities> = new Set(CAPABILITIES_WITHOUT_BEHAVIOUR.map(camel));
 
-export function capabilityBits(capabilities: ResolvedCapabilities): bigint {
+/** What only the running supervisor knows: whether the collector's inventory could be read. */
+export interface RuntimeCapabilities {
+  /** `<collector> components` was read and parsed; without it ReportsAvailableComponents stays off. */
+  availableComponents?: boolean;
+}
+
+export function capabilityBits(capabilities: ResolvedCapabilities, runtime: RuntimeCapabilities = {}): bigint {
   const on = (Object.keys(NAMES) as (keyof ResolvedCapabilities)[]).filter(
-    (key) => capabilities[key] && !NOT_ADVERTISED.has(key),
+    (key) => capabilities[key] && !NOT_ADVERTISED.has(key) && (key !== "reportsAvailableComponents" || runtime.availableComponents === true),
   );
   return agentCapabilityBits(on.map((key) => NAMES[key]));
 }

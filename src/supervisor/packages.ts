@@ -16,6 +16,7 @@ import { PackageManager, toPackageStatuses } from "../upgrade/index.js";
 import type { SupervisorHooks } from "./context.js";
 import type { OperationQueue } from "./queue.js";
 import { retriedOffers } from "./retried-offers.js";
+import type { StatusSnapshot } from "./status-snapshot.js";
 
 /** Opens the package state and settles an interrupted upgrade. Call before the collector's version is read. */
 export async function preparePackages(input: {
@@ -29,6 +30,7 @@ export async function preparePackages(input: {
   signal: AbortSignal;
   /** Hides configured secrets in status texts (they may carry a collector log tail). */
   mask(text: string): string;
+  snapshot?: Pick<StatusSnapshot, "packages">;
 }): Promise<PackageManager> {
   const { config, deps, client } = input;
   const manager = await PackageManager.open({
@@ -44,7 +46,11 @@ export async function preparePackages(input: {
     checkpoint: (step) => input.hooks.checkpoint(step),
     signal: input.signal,
     collector: input.collector,
-    sink: config.capabilities.reportsPackageStatuses ? (statuses, details) => client.setStatus("packageStatuses", toPackageStatuses(statuses, details, (text) => input.mask(text))) : undefined,
+    sink: (statuses, details) => {
+      const report = toPackageStatuses(statuses, details, (text) => input.mask(text));
+      input.snapshot?.packages(report);
+      if (config.capabilities.reportsPackageStatuses) client.setStatus("packageStatuses", report);
+    },
     tlsFor: (url) => downloadTls(client.target, url),
     authFor: (url) => downloadAuth(client.target, url),
   });

@@ -14,6 +14,7 @@ import type { AgentDescription } from "../opamp/domain.js";
 import { PersistedStatus } from "../storage/index.js";
 import type { StateStore, StoredRemoteConfigStatus } from "../storage/index.js";
 import { noMasking } from "../telemetry/mask.js";
+import type { StatusSnapshot } from "./status-snapshot.js";
 import type { SecretMasker } from "../telemetry/mask.js";
 
 export class StatusReporter {
@@ -26,6 +27,8 @@ export class StatusReporter {
     private readonly capabilities: ResolvedCapabilities,
     store: StateStore,
     private readonly masker: SecretMasker = noMasking,
+    /** Keeps what /health and `status` show; fed the same facts as the server. */
+    private readonly snapshot?: StatusSnapshot,
   ) {
     this.#remote = new PersistedStatus({
       what: "remote config status",
@@ -49,6 +52,7 @@ export class StatusReporter {
   }
 
   health(health: CollectorHealth): void {
+    this.snapshot?.collectorHealth(health);
     if (!this.capabilities.reportsHealth) return;
     const masked = health.lastError === undefined ? health : { ...health, lastError: this.masker.mask(health.lastError) };
     this.client.setStatus("health", toComponentHealth(masked));
@@ -67,6 +71,7 @@ export class StatusReporter {
    */
   async remoteConfigStatus(status: StoredRemoteConfigStatus, options: { transient?: boolean } = {}): Promise<boolean> {
     this.#transient = status.status === "FAILED" && options.transient === true;
+    this.snapshot?.remoteConfig(status);
     return this.#remote.set({ ...status, errorMessage: this.masker.mask(status.errorMessage) });
   }
 
@@ -79,6 +84,7 @@ export class StatusReporter {
   /** Reports a status already on disk (at start). */
   restoreRemoteConfigStatus(status: StoredRemoteConfigStatus): void {
     this.#transient = false;
+    this.snapshot?.remoteConfig(status);
     this.#remote.restore({ ...status, errorMessage: this.masker.mask(status.errorMessage) });
   }
 

@@ -22,6 +22,7 @@ import { reapLeftover } from "../process/index.js";
 import { AuditLog, StateStore, openStateDir, uidToText } from "../storage/index.js";
 import type { StoredRemoteConfig } from "../storage/index.js";
 import { capabilityBits } from "./capabilities.js";
+import { reportAvailableComponents } from "./components.js";
 import type { SupervisorContext, SupervisorHooks } from "./context.js";
 import { buildDescription } from "./description.js";
 import { resourceAttributesOf } from "./resource-attributes.js";
@@ -33,6 +34,9 @@ import { retriedOffers } from "./retried-offers.js";
 import { StatusReporter } from "./reporter.js";
 import { createMasker, secretsOf } from "../telemetry/mask.js";
 import { loadInstanceUid, settleRemoteConfigStatus } from "./startup.js";
+import { StatusSnapshot } from "./status-snapshot.js";
+import { serveHealth } from "./health-server.js";
+import { SUPERVISOR_VERSION } from "../version.js";
 
 export interface SupervisorOptions {
   config: ResolvedConfig;
@@ -82,30 +86,49 @@ export class Supervisor {
       capabilities: capabilityBits(config.capabilities),
       deps: { ...deps, logger: deps.logger.child({ component: "opamp" }) },
     });
-    const reporter = new StatusReporter(client, config.capabilities, store, createMasker(secretsOf(config)));
+    const masker = createMasker(secretsOf(config));
+    const snapshot = new StatusSnapshot({
+      clock: deps.clock,
+      version: SUPERVISOR_VERSION,
+      endpoint: config.server.endpoint,
+      instanceUid: uidToText(instanceUid),
+      mask: (text) => masker.mask(text),
+    });
+    client.on("state", (state) => {
+      if (state.kind === "connected") snapshot.connectionEndpoint(client.target.endpoint); // offered settings may have moved it
+      snapshot.connection(state);
+    });
+    const health = await serveHealth(config, snapshot, signal);
+    const reporter = new StatusReporter(client, config.capabilities, store, masker, snapshot);
     let version = "unknown";
     let serviceName = basename(config.agent.executable).replace(/\.[cm]?js$/, "");
     let resourceAttributes: Record<string, AttributeValue> = {};
     let describe: (uid: Uint8Array) => void = () => undefined;
+    const driver = new ChildDriver({
+      executable: config.agent.executable,
+      args: config.agent.args,
+      env: config.agent.env,
+      stateDir,
+      output: config.agent.passthroughLogs ? { mode: "passthrough" } : { mode: "file" },
+      tailBytes: Math.max(1, config.agent.collectorCrashLogSnippetKib) * 1024,
+      stopTimeoutMs: config.agent.stopTimeoutMs,
+      deps,
+    });
+    const components = { config, driver, client, logger, clock: deps.clock, snapshot };
     const collector = new CollectorController({
       config,
       deps,
       stateDir,
       signal,
-      driver: new ChildDriver({
-        executable: config.agent.executable,
-        args: config.agent.args,
-        env: config.agent.env,
-        stateDir,
-        output: config.agent.passthroughLogs ? { mode: "passthrough" } : { mode: "file" },
-        tailBytes: Math.max(1, config.agent.collectorCrashLogSnippetKib) * 1024,
-        stopTimeoutMs: config.agent.stopTimeoutMs,
-        deps,
-      }),
+      driver,
       onHealth: (health) => reporter.health(health),
+      onStarted: (pid) => snapshot.collectorStarted(pid),
       onVersion: (installed) => {
         version = installed;
+        snapshot.collectorVersion(installed);
         describe(client.instanceUid);
+        // A package upgrade swapped the binary: its inventory may differ.
+        void reportAvailableComponents(components, signal);
       },
       onEffective: (composition) => {
         if (!config.agent.description.includeResourceAttributes) return;
@@ -114,16 +137,18 @@ export class Supervisor {
       },
     });
     // Before the version is read and the collector starts: an interrupted upgrade is settled first.
-    const packages = await preparePackages({ config, deps, store, audit, hooks: this.#hooks, collector, client, signal, mask: (text) => reporter.mask(text) });
+    const packages = await preparePackages({ config, deps, store, audit, hooks: this.#hooks, collector, client, signal, snapshot, mask: (text) => reporter.mask(text) });
     // Read while the collector starts; the description waits for it, the collector does not.
     const versionRead = collector.version().then(
       (info) => {
         version = info.version;
+        snapshot.collectorVersion(info.version);
         // The name the collector gives itself in `--version` is its service.name in its own telemetry.
         serviceName = info.name ?? serviceName;
       },
       (err: unknown) => logger.warn({ err }, "could not read the collector version"),
     );
+    const componentsRead = reportAvailableComponents(components, signal);
     const ctx: SupervisorContext = { config, deps, logger, stateDir, store, audit, collector, reporter, hooks: this.#hooks, signal };
 
     describe = (uid: Uint8Array): void =>
@@ -141,10 +166,14 @@ export class Supervisor {
     if (status) reporter.restoreRemoteConfigStatus(status);
     await this.#startCollector(ctx, working);
     await versionRead;
+    await componentsRead; // before the first message, so its capabilities are already right
     describe(instanceUid);
 
     const queue = new OperationQueue({ logger, clock: deps.clock, signal, defaultDeadlineMs: operationDeadlineMs(config) });
-    this.#listen(ctx, client, queue, describe);
+    this.#listen(ctx, client, queue, (uid) => {
+      snapshot.instanceUid(uidToText(uid));
+      describe(uid);
+    });
     this.#reload = () => void queue.enqueue("local-config-reload", (opSignal) => reloadLocalConfig(ctx, opSignal));
     connection.attach(client, queue, signal);
     listenForPackages({ config, deps, client, queue, packages, signal });
@@ -160,6 +189,7 @@ export class Supervisor {
     await collector.close();
     await monitoring;
     await client.close(AbortSignal.timeout(5_000));
+    await health?.closed;
     logger.info("supervisor stopped");
   }
 

@@ -32,6 +32,7 @@ import type { StatusBook } from "./statuses.js";
 import { ProgressMeter } from "./statuses.js";
 import { backUp, identityOf, prepareStaged, removeSideFiles, renameInto, sidePaths } from "./swap.js";
 import { checkContentHashField, verifyPackage } from "./verify.js";
+import { ProgressLog } from "./progress-log.js";
 import type { TrustPolicy } from "./verify.js";
 
 /** Named points of the upgrade transaction (see SupervisorHooks.checkpoint). */
@@ -105,6 +106,7 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
   let at = env.clock.now();
   const downloadPath = paths.download(contentHex);
   const meter = new ProgressMeter(env.settings.progressIntervalMs, () => env.clock.now());
+  const progressLog = new ProgressLog();
   let downloading = false;
   let reported: Promise<void> = Promise.resolve();
   const result = await download({
@@ -122,6 +124,7 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
     signal: env.signal,
     onAttempt: ({ attempt, offset, total, status }) => {
       meter.reset(offset);
+      progressLog.reset(offset);
       env.logger.info({ name: pkg.name, attempt, offset, total, status }, offset > 0 ? "resuming the package download" : "downloading the package");
       if (!downloading) {
         downloading = true;
@@ -131,11 +134,15 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
       }
     },
     onProgress: (received, total) => {
+      const step = progressLog.step(received, total);
+      if (step) env.logger.info({ name: pkg.name, ...step, total, durationMs: env.clock.now() - at }, "package download progress");
       const details = meter.sample(received, total);
       if (details && downloading) env.book.progress(pkg.name, details);
     },
   });
+  const downloadStarted = at;
   at = lap("downloadMs", at);
+  if (result.ok) env.logger.info({ name: pkg.name, phase: "download", durationMs: at - downloadStarted }, "package downloaded");
   await reported;
   if (!result.ok) {
     // A download failure says nothing about the package itself (the URL, the network, the
@@ -171,8 +178,11 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
     await fsp.rename(downloadPath, paths.staged);
   }
   await prepareStaged(paths.staged, env.executable);
+  const verifyStarted = at;
   at = lap("verifyMs", at);
+  env.logger.info({ name: pkg.name, phase: "verify", durationMs: at - verifyStarted }, "package verified and staged");
   const checked = await preflight(paths.staged, { args: env.args, env: env.env, effectiveConfig: env.collector.effectiveConfigPath(), signal: env.signal, spawn: env.spawn });
+  env.logger.info({ name: pkg.name, phase: "preflight", durationMs: env.clock.now() - at, ok: checked.ok }, "package preflight (the new binary's --version and validate) done");
   at = lap("preflightMs", at);
   if (!checked.ok) {
     await fsp.rm(paths.staged, { force: true });

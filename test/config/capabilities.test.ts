@@ -37,7 +37,16 @@ describe("capabilityBits", () => {
     ]) {
       expect(has(bit), A[bit]).toBe(false);
     }
-    expect(config.warnings.filter((w) => w.startsWith("capabilities."))).toHaveLength(5);
+    expect(config.warnings.filter((w) => w.startsWith("capabilities."))).toHaveLength(4);
+  });
+
+  it("advertises ReportsAvailableComponents only once the collector's inventory is known", () => {
+    const bit = BigInt(AgentCapabilities.AgentCapabilities_ReportsAvailableComponents);
+    const on = resolve(`${MINIMAL}capabilities:\n  reports_available_components: true\n`).capabilities;
+    expect(capabilityBits(on) & bit).toBe(0n);
+    expect(capabilityBits(on, { availableComponents: false }) & bit).toBe(0n);
+    expect(capabilityBits(on, { availableComponents: true }) & bit).toBe(bit);
+    expect(capabilityBits(resolve(MINIMAL).capabilities, { availableComponents: true }) & bit).toBe(0n);
   });
 
   it("advertises status, effective config, health and heartbeat by default (Go also defaults reports_own_metrics to true; it has no behaviour here)", () => {

@@ -18,7 +18,6 @@ describe("Go keys without behaviour here: one warning each, naming the key", () 
     ["telemetry.metrics.readers", base("telemetry: {metrics: {level: detailed, readers: [{periodic: {exporter: {otlp: {endpoint: http://c:4318}}}}]}}\n")],
     ["telemetry.traces.processors", base("telemetry: {traces: {processors: [{batch: {exporter: {otlp: {endpoint: http://c:4318}}}}], propagators: [tracecontext]}}\n")],
     ["telemetry.resource", base("telemetry: {resource: {service.name: sup}}\n")],
-    ["healthcheck.endpoint", base("healthcheck: {endpoint: localhost:13134}\n")],
     ["server.tls.reload_interval", MINIMAL.replace("server:\n", "server:\n  tls: {reload_interval: 1m}\n")],
     ["server.tls.cipher_suites", MINIMAL.replace("server:\n", "server:\n  tls: {cipher_suites: [TLS_AES_128_GCM_SHA256]}\n")],
     ["server.tls.curve_preferences", MINIMAL.replace("server:\n", "server:\n  tls: {curve_preferences: [X25519]}\n")],
@@ -26,7 +25,6 @@ describe("Go keys without behaviour here: one warning each, naming the key", () 
     ["capabilities.reports_own_metrics", base("capabilities: {reports_own_metrics: true}\n")],
     ["capabilities.reports_own_logs", base("capabilities: {reports_own_logs: true}\n")],
     ["capabilities.reports_own_traces", base("capabilities: {reports_own_traces: true}\n")],
-    ["capabilities.reports_available_components", base("capabilities: {reports_available_components: true}\n")],
     ["capabilities.accepts_other_connection_settings", base("capabilities: {accepts_other_connection_settings: true}\n")],
   ])("%s", (key, text) => {
     const config = resolve(text);

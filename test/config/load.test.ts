@@ -109,6 +109,7 @@ describe("resolveSupervisorConfig: defaults", () => {
       },
       storage: { directory: "/var/lib/otelcol/supervisor", retryIntervalMs: 10_000 },
       telemetry: { logs: { level: "info" } },
+      healthcheck: { endpoint: "" },
       warnings: [],
     });
   });

@@ -36,21 +36,20 @@ describe("advertised capabilities", () => {
     const ws = await makeWorkspace({ endpoint: server.wsUrl });
     await withCapabilities(
       ws,
-      ["reports_own_metrics", "reports_own_logs", "reports_own_traces", "reports_available_components", "accepts_other_connection_settings", "accepts_remote_config"]
+      ["reports_own_metrics", "reports_own_logs", "reports_own_traces", "accepts_other_connection_settings", "accepts_remote_config"]
         .map((key) => `  ${key}: true\n`)
         .join(""),
     );
     sup = startSupervisor(ws);
     const first = await server.waitFor((r) => r.msg.capabilities !== 0n, { timeoutMs: 10_000 });
     const bits = first.msg.capabilities;
-    for (const bit of [A.AgentCapabilities_ReportsOwnMetrics, A.AgentCapabilities_ReportsOwnLogs, A.AgentCapabilities_ReportsOwnTraces, A.AgentCapabilities_ReportsAvailableComponents, A.AgentCapabilities_AcceptsOtherConnectionSettings]) {
+    for (const bit of [A.AgentCapabilities_ReportsOwnMetrics, A.AgentCapabilities_ReportsOwnLogs, A.AgentCapabilities_ReportsOwnTraces, A.AgentCapabilities_AcceptsOtherConnectionSettings]) {
       expect(bits & BigInt(bit), A[bit]).toBe(0n);
     }
     expect(bits & BigInt(A.AgentCapabilities_AcceptsRemoteConfig)).not.toBe(0n);
     const warned = sup.logs.filter((l) => l.level === "warn" && l.msg.startsWith("capabilities.")).map((l) => l.msg.split(":")[0]);
     expect(warned.sort()).toEqual([
       "capabilities.accepts_other_connection_settings",
-      "capabilities.reports_available_components",
       "capabilities.reports_own_logs",
       "capabilities.reports_own_metrics",
       "capabilities.reports_own_traces",

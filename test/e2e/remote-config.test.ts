@@ -62,7 +62,8 @@ describe.each([
   ["SIGHUP", true],
 ] as const)("remote config in %s mode", (_mode, hup) => {
   it("applies a good config: APPLYING, then APPLIED once healthy, and the collector runs it", async () => {
-    const { ws, first } = await ready(hup);
+    const { ws, first, sup } = await ready(hup);
+    const logsFrom = sup.logs.length;
     const from = push(hash(1), { "remote.yaml": marked("one") });
     await statusFor(hash(1), APPLYING, from);
     const applied = await statusFor(hash(1), APPLIED, from);
@@ -79,6 +80,11 @@ describe.each([
     const audit = (await auditLines(ws)).find((l) => l["action"] === "remote-config-applied");
     expect(audit).toMatchObject({ hash: "c001", result: "applied", mode: hup ? "reload" : "restart" });
     expect(audit?.["validateMs"]).toEqual(expect.any(Number));
+    // Each phase of the apply is an info line with its duration, in order.
+    const phases = sup.logs.slice(logsFrom).filter((l) => l.level === "info" && typeof l["phase"] === "string");
+    expect(phases.map((l) => l["phase"])).toEqual(["validate", "write", hup ? "reload" : "restart", "health"]);
+    expect(phases.every((l) => typeof l["durationMs"] === "number" && (l["durationMs"] as number) >= 0)).toBe(true);
+    expect(phases.at(-1)).toMatchObject({ result: "passed" });
   });
 
   it("refuses a config the collector's validate rejects, with its error, without touching the collector", async () => {

@@ -64,7 +64,7 @@ function reportedVersion(from: number): string | undefined {
 
 describe("collector upgrade", () => {
   it("installs a signed package: full status sequence, new version reported, the path never missing", async () => {
-    const { ws } = await ready();
+    const { ws, sup } = await ready();
     const body = await stubBuild("0.2.0", "ok", 96 * 1024);
     const url = files.serve("/otelcol-0.2.0", { body, requireHeader: { name: "authorization", value: "Bearer pkgs" }, throttleBytesPerSecond: 256 * 1024 });
     const offer = { ...signedOffer(body, key, url, "0.2.0", bytes(0xa1)), headers: { Authorization: "Bearer pkgs" } };
@@ -91,6 +91,12 @@ describe("collector upgrade", () => {
     expect(await sideFiles(ws)).toEqual([]);
     expect(files.requests.every((r) => r.headers["authorization"] === "Bearer pkgs")).toBe(true);
     expect((await auditLines(ws)).find((l) => l["action"] === "package-installed")).toMatchObject({ from: "0.1.0", to: "0.2.0", signature: "verified" });
+    // The long work shows in the log: progress steps up to 100%, then each phase with its duration.
+    const percents = sup.logs.filter((l) => l.msg === "package download progress").map((l) => l["percent"]);
+    expect(percents.at(-1)).toBe(100);
+    expect(percents).toEqual([...percents].sort((a, b) => (a as number) - (b as number)));
+    const phases = sup.logs.filter((l) => l["name"] === "otelcol" && typeof l["phase"] === "string").map((l) => l["phase"]);
+    expect(phases).toEqual(["download", "verify", "preflight"]);
   });
 
   it("refuses a bad content hash, a bad signature, a missing signature and an unknown key, changing no file", async () => {

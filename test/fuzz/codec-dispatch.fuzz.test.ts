@@ -49,6 +49,7 @@ function recordingHost(capabilities: number): { host: MessageHost; rec: Recorded
     connectionLost: (error) => rec.lost.push(error),
     adoptInstanceUid: (uid) => rec.uids.push(uid),
     reportFullState: () => rec.events.push("(full state)"),
+    reportAvailableComponents: () => rec.events.push("(available components)"),
     setHeartbeatInterval: (ms) => rec.heartbeats.push(ms),
   };
   return { host, rec };
@@ -83,6 +84,7 @@ function violation(msg: ServerToAgent, capabilities: number): string | null {
     ["remoteConfig", AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig],
     ["packagesAvailable", AgentCapabilities.AgentCapabilities_AcceptsPackages],
     ["command", AgentCapabilities.AgentCapabilities_AcceptsRestartCommand],
+    ["(available components)", AgentCapabilities.AgentCapabilities_ReportsAvailableComponents],
   ];
   for (const [event, capability] of needs) if (rec.events.includes(event) && (capabilities & capability) === 0) return `${event} emitted without its capability`;
   return null;

@@ -112,6 +112,10 @@ export interface AgentView {
   csrs: CsrRecord[];
   certificate_offers: Array<{ time: string; source: "control" | "csr"; hash: string; certificate: CertView; delivery?: string }>;
   connection_settings_status?: { last_connection_settings_hash: string; status: "UNSET" | "APPLIED" | "APPLYING" | "FAILED"; error_message: string };
+  /** The last full AvailableComponents (protojson, proto names; the server asks for it when it hears an unknown hash). */
+  available_components?: { hash?: string; components?: Record<string, { sub_component_map?: Record<string, { metadata?: unknown[] }> }> };
+  /** The hash (hex) in the agent's last AvailableComponents. */
+  available_components_hash?: string;
 }
 
 export type PackageStatusName = "INSTALLED" | "INSTALL_PENDING" | "INSTALLING" | "INSTALL_FAILED" | "DOWNLOADING";

@@ -14,7 +14,7 @@ import { constants as fsConstants } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Deps, Logger } from "../../deps.js";
 import { unreachable } from "../../errors.js";
-import { readVersionInfo, runValidate } from "../../process/commands.js";
+import { readComponentsOutput, readVersionInfo, runValidate } from "../../process/commands.js";
 import type { ValidateResult } from "../../process/commands.js";
 import type { ExitResult } from "../../process/exit.js";
 import { captureOutput } from "../../process/output.js";
@@ -127,6 +127,11 @@ export class ChildDriver implements CollectorDriver {
   version(signal: AbortSignal): Promise<VersionInfo> {
     const o = this.#options;
     return readVersionInfo(o.executable, { env: o.env ?? {}, signal, spawn: o.deps.spawn });
+  }
+
+  components(signal: AbortSignal): Promise<string> {
+    const o = this.#options;
+    return readComponentsOutput(o.executable, { env: o.env ?? {}, signal, spawn: o.deps.spawn });
   }
 
   /** Behind setpriv a missing binary would surface as "exit 127": check first, keep the OS reason. */

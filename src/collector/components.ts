@@ -1,0 +1,62 @@
+/**
+ * The collector's component inventory: `<collector> components` prints YAML (go-yaml's
+ * Marshal of its componentsOutput) with a list per kind, each entry a `name` and the
+ * `module` it was built from ("go.opentelemetry.io/collector/receiver/otlpreceiver v0.165.0").
+ *
+ * It becomes AvailableComponents the way the collector's own opamp extension shapes it, so a
+ * server that already understands that extension reads ours the same: one entry per kind,
+ * whose sub-components are the types, each with `code.namespace` = the module as printed.
+ * The hash is SHA-256 over a canonical form (kinds and types sorted), so the same binary
+ * always gives the same hash and any change in the inventory changes it.
+ */
+import { createHash } from "node:crypto";
+import { parse } from "yaml";
+import type { AvailableComponents, ComponentDetails } from "../opamp/domain.js";
+
+/** The kinds the collector prints, in the names AvailableComponents uses for them. */
+export const COMPONENT_KINDS = ["receivers", "processors", "exporters", "connectors", "extensions"] as const;
+
+export type ComponentsParse = { ok: true; components: AvailableComponents } | { ok: false; reason: string };
+
+/** Parses `components` output. Anything that is not that shape is `{ok: false}`, never a partial list. */
+export function parseComponents(output: string): ComponentsParse {
+  let doc: unknown;
+  try {
+    doc = parse(output);
+  } catch (err) {
+    return { ok: false, reason: `not YAML: ${(err as Error).message.split("\n")[0]}` };
+  }
+  if (!isMap(doc)) return { ok: false, reason: "expected a YAML map of component kinds" };
+  if (!COMPONENT_KINDS.some((kind) => kind in doc)) {
+    return { ok: false, reason: `none of ${COMPONENT_KINDS.join(", ")} in the output` };
+  }
+  const kinds: Record<string, ComponentDetails> = {};
+  for (const kind of COMPONENT_KINDS) {
+    const list = doc[kind] ?? [];
+    if (!Array.isArray(list)) return { ok: false, reason: `${kind}: expected a list` };
+    const types: Record<string, ComponentDetails> = {};
+    for (const entry of list) {
+      if (!isMap(entry) || typeof entry.name !== "string" || entry.name === "") {
+        return { ok: false, reason: `${kind}: every entry needs a name` };
+      }
+      const module = typeof entry.module === "string" ? entry.module : "";
+      types[entry.name] = { metadata: module === "" ? {} : { "code.namespace": module }, subComponents: {} };
+    }
+    kinds[kind] = { metadata: {}, subComponents: types };
+  }
+  return { ok: true, components: { hash: hashOf(kinds), components: kinds } };
+}
+
+function hashOf(kinds: Record<string, ComponentDetails>): Uint8Array {
+  const canonical = Object.keys(kinds)
+    .sort()
+    .map((kind) => {
+      const types = kinds[kind]!.subComponents;
+      return [kind, Object.keys(types).sort().map((type) => [type, types[type]!.metadata["code.namespace"] ?? ""])];
+    });
+  return new Uint8Array(createHash("sha256").update(JSON.stringify(canonical)).digest());
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,73 @@
+/**
+ * ReportsAvailableComponents end to end: the stub's `components` inventory reaches the
+ * server as the spec sends it (hash first, the map when asked), and a collector without the
+ * command leaves the capability off instead of reporting an empty inventory.
+ */
+import { chmod, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AgentCapabilities, ServerToAgentFlags } from "../../src/gen/opamp_pb.js";
+import { OpampTestServer } from "../support/opamp-test-server.js";
+import { STUB, makeWorkspace, startSupervisor } from "./harness.js";
+import type { RunningSupervisor, Workspace } from "./harness.js";
+
+const BIT = BigInt(AgentCapabilities.AgentCapabilities_ReportsAvailableComponents);
+let server: OpampTestServer;
+let sup: RunningSupervisor | undefined;
+
+beforeEach(async () => {
+  server = await OpampTestServer.start();
+});
+afterEach(async () => {
+  await sup?.kill();
+  sup = undefined;
+  await server.close();
+});
+
+async function componentsOn(ws: Workspace): Promise<void> {
+  const text = await readFile(ws.configPath, "utf8");
+  await writeFile(ws.configPath, text.replace("capabilities:\n", "capabilities:\n  reports_available_components: true\n"));
+}
+
+describe("available components", () => {
+  it("sends the stub's inventory hash first and the full map when the server asks", async () => {
+    const ws = await makeWorkspace({ endpoint: server.wsUrl });
+    await componentsOn(ws);
+    server.respond = (msg) =>
+      msg.availableComponents && Object.keys(msg.availableComponents.components).length === 0
+        ? { flags: BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportAvailableComponents) }
+        : undefined;
+    sup = startSupervisor(ws);
+    const first = await server.waitFor(() => true, { timeoutMs: 10_000 });
+    expect(first.msg.capabilities & BIT).toBe(BIT);
+    expect(first.msg.availableComponents?.hash).toHaveLength(32);
+    expect(first.msg.availableComponents?.components).toEqual({});
+    const full = await server.waitFor((r) => Object.keys(r.msg.availableComponents?.components ?? {}).length > 0, { timeoutMs: 10_000 });
+    const { components, hash } = full.msg.availableComponents!;
+    expect(Buffer.from(hash).equals(Buffer.from(first.msg.availableComponents!.hash))).toBe(true);
+    const otlp = components["receivers"]!.subComponentMap["otlp"]!;
+    expect(otlp.metadata.find((kv) => kv.key === "code.namespace")?.value?.value).toEqual({
+      case: "stringValue",
+      value: "go.opentelemetry.io/collector/receiver/otlpreceiver v0.165.0",
+    });
+    expect(Object.keys(components["exporters"]!.subComponentMap)).toContain("debug");
+  });
+
+  it("keeps the capability off, with a warning, for a collector that has no `components` command", async () => {
+    const ws = await makeWorkspace({ endpoint: server.wsUrl });
+    const wrapper = join(ws.dir, "old-collector.sh");
+    await writeFile(
+      wrapper,
+      `#!/bin/sh\nif [ "$1" = components ]; then echo 'Error: unknown command "components" for "otelcol"' >&2; exit 1; fi\nexec "${process.execPath}" "${STUB}" "$@"\n`,
+    );
+    await chmod(wrapper, 0o755);
+    await writeFile(ws.configPath, (await readFile(ws.configPath, "utf8")).replace(`executable: ${STUB}`, `executable: ${wrapper}`));
+    await componentsOn(ws);
+    sup = startSupervisor(ws);
+    const healthy = await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
+    expect(healthy.msg.capabilities & BIT).toBe(0n);
+    expect(server.received.every((r) => r.msg.availableComponents === undefined)).toBe(true);
+    const warning = await sup.log((l) => l.level === "warn" && l.msg.startsWith("cannot list the collector's components"));
+    expect(String(warning["reason"])).toMatch(/unknown command "components"/);
+  });
+});
