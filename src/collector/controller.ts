@@ -90,7 +90,7 @@ export class CollectorController implements CollectorControl {
       requestTimeoutMs: agent.health.requestTimeoutMs,
       ...(options.probeFor ? { probeFor: options.probeFor } : {}),
     });
-    this.#report = new HealthReport({ clock: options.deps.clock, maxErrorBytes: Math.max(1, agent.collectorCrashLogSnippetKib) * 1024, onChange: options.onHealth });
+    this.#report = new HealthReport({ clock: options.deps.clock, maxErrorBytes: Math.max(1, agent.collectorCrashLogSnippetKib) * 1024, onChange: (health) => options.onHealth(health) });
     this.#lifecycle.on("state", (state) => this.#report.onState(state));
     this.#lifecycle.on("started", ({ pid }) => options.onStarted?.(pid));
     this.#loop.onCheck((check) => this.#report.onCheck(check));

@@ -195,7 +195,12 @@ export class Lifecycle {
     this.#setState({ id: "running", run, since: this.#deps.clock.now(), healthySeen: false });
     this.#logger.info({ pid: run.pid, attempt }, "collector started");
     this.#events.emit("started", { pid: run.pid, attempt });
-    void run.exit.then((exit) => this.#serial(async () => this.#onExit(run, exit)));
+    void run.exit.then((exit) =>
+      this.#serial(() => {
+        this.#onExit(run, exit);
+        return Promise.resolve();
+      }),
+    );
     return run;
   }
 

@@ -36,6 +36,7 @@ export function checkConfigFileName(name: string, options: { allowEmptyName?: bo
     return `${JSON.stringify(name)} contains a path separator (expected a plain file name)`;
   }
   if (/^[A-Za-z]:/.test(name)) return `${JSON.stringify(name)} looks like an absolute (drive) path`;
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused here
   if (/[\u0000-\u001f\u007f]/.test(name)) return `${JSON.stringify(name)} contains control characters`;
   if (Buffer.byteLength(name, "utf8") > MAX_NAME_BYTES) return `the name is longer than ${MAX_NAME_BYTES} bytes`;
   return null;

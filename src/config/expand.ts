@@ -38,7 +38,7 @@ export function expandString(text: string, env: Env, files?: FileSource): Expand
   let out = "";
   let i = 0;
   while (i < text.length) {
-    const ch = text[i];
+    const ch = text.charAt(i);
     if (ch !== "$") {
       out += ch;
       i += 1;
@@ -190,7 +190,7 @@ function pathOf(ancestors: readonly unknown[], node: Scalar): KeyPath {
       const key = isScalar(item.key) ? item.key.value : item.key;
       path.push(String(key));
     } else if (isSeq(item) && child !== undefined) {
-      path.push(item.items.indexOf(child as never));
+      path.push(item.items.indexOf(child));
     }
   });
   return path;

@@ -30,7 +30,7 @@ export function buildPackage(value: unknown, check: Checker, acceptsPackages = f
   const pkg = check.section(["agent", "package"], value, PACKAGE_KEYS);
   const defaults = DEFAULTS.package;
   // "" is the official Go supervisor's spelling of a raw binary.
-  const archiveText = check.oneOf(at("archive"), pkg.archive, defaults.archive as string, ARCHIVES);
+  const archiveText = check.oneOf(at("archive"), pkg.archive, defaults.archive, ARCHIVES);
   const archive: PackageArchive = archiveText === "tar.gz" ? "tar.gz" : "raw";
   const agentBinary = buildAgentBinary(pkg.agent_binary, archive, check);
   const verifier = check.section(at("verifier"), pkg.verifier, VERIFIER_KEYS);

@@ -16,6 +16,7 @@
  */
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Deps, Logger } from "../deps.js";
+import { SupervisorError } from "../errors.js";
 import type { OpampClient } from "../opamp/client.js";
 import type { ConnectionSettingsOffer, OfferedSettings } from "../opamp/domain.js";
 import { isSecureEndpoint } from "../opamp/endpoint.js";
@@ -193,7 +194,7 @@ export class ConnectionSettings {
       heartbeatSeconds,
     };
     if (decision.changed) {
-      const result = await this.#client!.trySettings(this.#targetFor(candidate), { timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs });
+      const result = await this.#attached().trySettings(this.#targetFor(candidate), { timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs });
       if (!result.ok) {
         if (ref) await this.#store.discard(ref);
         return this.#offerFailed(offer.hash, `could not connect with the offered settings, kept the previous ones: ${result.error.message}`, "rolled-back");
@@ -212,7 +213,7 @@ export class ConnectionSettings {
     } catch (err) {
       // Settings that would not survive a restart are not kept: back to the previous ones.
       this.#logger.error({ err }, "cannot persist the accepted connection settings");
-      if (decision.changed) await this.#client!.trySettings(this.#targetFor(current), { timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs });
+      if (decision.changed) await this.#attached().trySettings(this.#targetFor(current), { timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs });
       if (ref) await this.#store.discard(ref).catch(() => undefined);
       return this.#offerFailed(offer.hash, `could not persist the settings (${(err as NodeJS.ErrnoException).code ?? "write error"}); kept the previous ones`, "rolled-back");
     }
@@ -251,7 +252,7 @@ export class ConnectionSettings {
       candidate.client = { kind: "pem", certPem: snapshot.certPem, keyPem: snapshot.keyPem, info: snapshot.info, source: "config" };
     }
     const startedAt = this.#deps.clock.now();
-    const result = await this.#client!.trySettings(this.#targetFor(candidate), { timeoutMs: tls.connectionTrialTimeoutMs });
+    const result = await this.#attached().trySettings(this.#targetFor(candidate), { timeoutMs: tls.connectionTrialTimeoutMs });
     if (!result.ok) {
       this.#watcher?.setCurrent(this.#activeSnapshotId ?? ""); // retried at the next change or periodic check
       this.#logger.warn({ reason: result.error.message }, "the rotated TLS files did not connect; kept the previous certificate");
@@ -297,6 +298,12 @@ export class ConnectionSettings {
     const client = this.#client;
     if (!client || client.state.kind !== "connected") return false;
     return client.serverAccepts("acceptsConnectionSettingsRequest") && isSecureEndpoint(this.#active.endpoint);
+  }
+
+  /** Offers and rotations arrive only after attach(): the client is there by then. */
+  #attached(): OpampClient<ServerTarget> {
+    if (!this.#client) throw new SupervisorError("CONNECTION_FAILED", "connection settings used before attach(): no client yet");
+    return this.#client;
   }
 
   #clientNotAfter(): number | undefined {

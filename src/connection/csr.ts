@@ -34,7 +34,7 @@ export async function generateCertificateRequest(subject: CsrSubject): Promise<C
 
 /** Builds and signs a CSR for an existing key (a retry re-sends a request for the same key). */
 export function buildCsr(keyPem: string, subject: CsrSubject): string {
-  const key = forge().pki.privateKeyFromPem(keyPem) as import("node-forge").pki.rsa.PrivateKey;
+  const key = forge().pki.privateKeyFromPem(keyPem);
   const csr = forge().pki.createCertificationRequest();
   csr.publicKey = forge().pki.setRsaPublicKey(key.n, key.e);
   const attrs: Array<{ name: string; value: string }> = [{ name: "commonName", value: subject.instanceUid }];

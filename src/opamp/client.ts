@@ -17,7 +17,7 @@ import type { MessageHost } from "./dispatch.js";
 import type { CertificateRequest, CustomMessage, ServerCapability, StatusKey, Statuses } from "./domain.js";
 import { Outbox } from "./outbox.js";
 import { publicState } from "./lifecycle.js";
-import type { Leave, Phase, Session } from "./lifecycle.js";
+import type { Phase, Session } from "./lifecycle.js";
 import { SettingsTrials } from "./settings-trial.js";
 import { TransportError, asTransportError } from "./transport.js";
 import type { Connection, ConnectionHandlers } from "./transport.js";
@@ -241,7 +241,7 @@ export class OpampClient<T extends ConnectionTarget = ConnectionTarget> extends 
         this.#trials.settle(trial, { ok: false, error: reason });
         session.leave = "drop"; // the trial connection failed: back to the previous settings at once
       }
-      const leave = session.leave as Leave | undefined;
+      const leave = session.leave;
       if (leave) {
         // Moving to other settings: say goodbye on a connection that worked, then go at once.
         if (leave === "polite" && established) await conn.close(this.#outbox.disconnect(), 1_000).catch(() => {});

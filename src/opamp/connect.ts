@@ -22,7 +22,7 @@ export function transportFor(endpoint: string): { kind: TransportKind; secure: b
 }
 
 export async function openConnection(
-  options: OpampClientOptions<ConnectionTarget>,
+  options: OpampClientOptions,
   target: ConnectionTarget,
   instanceUid: Uint8Array,
   handlers: ConnectionHandlers,
@@ -45,7 +45,9 @@ export async function openConnection(
     if (!secure) return conn;
     return {
       kind: conn.kind,
-      send: (msg, sendSignal) => conn.send(msg, sendSignal).catch((err: unknown) => Promise.reject(explain(err))),
+      send: (msg, sendSignal) => conn.send(msg, sendSignal).catch((err: unknown) => {
+        throw explain(err);
+      }),
       close: (last, timeoutMs) => conn.close(last, timeoutMs),
       destroy: () => conn.destroy(),
     };

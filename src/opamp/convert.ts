@@ -7,6 +7,7 @@ import {
   AgentCapabilities,
   AgentDescriptionSchema,
   AvailableComponentsSchema,
+  CommandType,
   ComponentDetailsSchema,
   ComponentHealthSchema,
   ConnectionSettingsRequestSchema,
@@ -109,7 +110,7 @@ export function packagesFromWire(msg: PackagesAvailable): PackagesOffer {
 
 /** Undefined for a command type this protocol version does not define. */
 export function commandFromWire(command: ServerToAgentCommand): AgentCommand | undefined {
-  return command.type === 0 ? { kind: "restart" } : undefined;
+  return command.type === CommandType.CommandType_Restart ? { kind: "restart" } : undefined;
 }
 
 export function customMessageFromWire(msg: WireCustomMessage): CustomMessage {

@@ -125,16 +125,21 @@ class WsConnection implements Connection {
 
   send(msg: AgentToServer, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(asTransportError(signal.reason, "send aborted"));
+      if (signal.aborted) {
+        reject(asTransportError(signal.reason, "send aborted"));
+        return;
+      }
       if (this.ws.readyState !== WebSocket.OPEN) {
-        return reject(new TransportError("CONNECTION_LOST", "WebSocket is not open"));
+        reject(new TransportError("CONNECTION_LOST", "WebSocket is not open"));
+        return;
       }
       let bytes: Uint8Array;
       try {
         // The cap covers header and protobuf together, like the receiving side's.
         bytes = frameWs(encodeForSend(msg, Math.max(0, this.maxMessageBytes - 1)));
       } catch (err) {
-        return reject(err);
+        reject(err instanceof Error ? err : new Error(String(err)));
+        return;
       }
       this.ws.send(bytes, { binary: true }, (err) => {
         if (err) reject(asTransportError(err, "WebSocket send failed"));

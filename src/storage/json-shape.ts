@@ -36,7 +36,7 @@ export function expectOneOf<const T extends readonly string[]>(
   if (!(allowed as readonly string[]).includes(value)) {
     throw new ShapeError(`${where}.${key}: expected one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
   }
-  return value as T[number];
+  return value;
 }
 
 const HEX = /^(?:[0-9a-f]{2})*$/;

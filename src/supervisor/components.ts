@@ -40,18 +40,23 @@ export async function reportAvailableComponents(o: ComponentsOptions, signal: Ab
 }
 
 async function read(o: ComponentsOptions, signal: AbortSignal): Promise<AvailableComponents | undefined> {
-  const warn = (reason: string): undefined => {
+  const warn = (reason: string): void => {
     o.logger.warn({ reason }, "cannot list the collector's components; reports_available_components stays off");
-    return undefined;
   };
-  if (!o.driver.components) return warn("this collector driver cannot run `components`");
+  if (!o.driver.components) {
+    warn("this collector driver cannot run `components`");
+    return undefined;
+  }
   let output: string;
   try {
     output = await o.driver.components(signal);
   } catch (err) {
     if (signal.aborted) return undefined;
-    return warn((err as Error).message);
+    warn((err as Error).message);
+    return undefined;
   }
   const parsed = parseComponents(output);
-  return parsed.ok ? parsed.components : warn(`unexpected \`components\` output: ${parsed.reason}`);
+  if (parsed.ok) return parsed.components;
+  warn(`unexpected \`components\` output: ${parsed.reason}`);
+  return undefined;
 }

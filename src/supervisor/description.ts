@@ -101,7 +101,7 @@ function readOsRelease(): string | undefined {
 const SERVICE_KEYS = ["service.name", "service.version"] as const;
 
 export function buildDescription(input: DescriptionInput): AgentDescription {
-  const { [SERVICE_KEYS[0]]: name, [SERVICE_KEYS[1]]: version, "service.instance.id": _uid, ...resource } = input.resourceAttributes ?? {};
+  const { [SERVICE_KEYS[0]]: name, [SERVICE_KEYS[1]]: version, "service.instance.id": _ignored, ...resource } = input.resourceAttributes ?? {};
   return {
     identifying: {
       "service.name": name ?? input.serviceName,

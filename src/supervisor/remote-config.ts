@@ -13,7 +13,7 @@ import type { SupervisorContext } from "./context.js";
 
 /** "retry": a refused state-directory write stopped it (reported FAILED, not remembered). */
 export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRemoteConfig, signal: AbortSignal = ctx.signal): Promise<OfferResult> {
-  const { reporter, store, logger, collector } = ctx;
+  const { reporter, store, logger } = ctx;
   const hash = offer.hash;
   const hashHex = bytesToHex(hash);
   const current = reporter.remoteStatus;

@@ -129,7 +129,7 @@ async function attemptOnce(
     if (status === 416 && offset > 0) {
       res.resume();
       // "bytes */<total>": the partial file may already be the whole file.
-      const total = /^bytes \*\/(\d+)$/.exec(String(res.headers["content-range"] ?? ""))?.[1];
+      const total = /^bytes \*\/(\d+)$/.exec(res.headers["content-range"] ?? "")?.[1];
       if (total !== undefined && Number(total) === offset) return { digest: running.hash.digest(), size: offset };
       await restart(options.dest, running);
       throw new Failure("the server refused to resume the partial download; starting over", true);
@@ -142,7 +142,7 @@ async function attemptOnce(
     let total: number | undefined;
     const length = contentLength(res);
     if (status === 206) {
-      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers["content-range"] ?? ""));
+      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers["content-range"] ?? "");
       if (!range || Number(range[1]) !== offset) {
         res.resume();
         await restart(options.dest, running);

@@ -62,7 +62,7 @@ export interface InstallEnv {
   policy: TrustPolicy;
   checkpoint(step: UpgradeCheckpoint): void;
   tlsFor(url: URL): Promise<ConnectionOptions>;
-  authFor?(url: URL): Promise<Record<string, string>>;
+  authFor?: (url: URL) => Promise<Record<string, string>>;
   /** The collector, through its controller: the config it runs, restart and proof. */
   collector: CollectorControl;
   /** Runs the staged binary's --version and validate. */
@@ -118,8 +118,8 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
     idleTimeoutMs: env.settings.downloadIdleTimeoutMs,
     attempts: env.settings.downloadAttempts,
     maxRedirects: env.settings.maxRedirects,
-    tlsFor: env.tlsFor,
-    authFor: env.authFor ? (url) => env.authFor!(url) : undefined,
+    tlsFor: (url) => env.tlsFor(url),
+    authFor: env.authFor,
     clock: env.clock,
     signal: env.signal,
     onAttempt: ({ attempt, offset, total, status }) => {

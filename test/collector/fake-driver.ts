@@ -61,7 +61,7 @@ export class FakeRun implements CollectorRun {
   get behaviour(): Behaviour {
     if (this.binary) return this.binary;
     const fake = this.config["fake"];
-    return typeof fake === "object" && fake !== null ? (fake as Behaviour) : {};
+    return typeof fake === "object" && fake !== null ? (fake) : {};
   }
 
   say(line: string): void {

@@ -29,7 +29,7 @@ export function configError(text: string, env: Env = {}): ConfigError {
 
 /** `MINIMAL` plus extra YAML appended under the given top-level section lines. */
 export function withAgent(lines: string): string {
-  return `${MINIMAL.replace("agent:\n", `agent:\n${indent(lines)}`)}`;
+  return MINIMAL.replace("agent:\n", `agent:\n${indent(lines)}`);
 }
 
 function indent(lines: string): string {

@@ -33,7 +33,7 @@ export function key(n = 0): Key {
 export function newKey(): Key {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-  const priv = forge().pki.privateKeyFromPem(pem) as Forge.pki.rsa.PrivateKey;
+  const priv = forge().pki.privateKeyFromPem(pem);
   return { pem, privateKey: priv, publicKey: forge().pki.setRsaPublicKey(priv.n, priv.e) };
 }
 

@@ -147,7 +147,7 @@ export async function play(docs: Obj[], suffix: string): Promise<Played> {
   let gracePeriodSeconds = 30;
   for (const doc of docs) {
     const spec = podSpecOf(doc);
-    if (typeof spec?.["terminationGracePeriodSeconds"] === "number") gracePeriodSeconds = spec["terminationGracePeriodSeconds"] as number;
+    if (typeof spec?.["terminationGracePeriodSeconds"] === "number") gracePeriodSeconds = spec["terminationGracePeriodSeconds"];
     for (const ctr of [...((spec?.["initContainers"] ?? []) as Obj[]), ...((spec?.["containers"] ?? []) as Obj[])]) {
       const n = ctr["name"] as string;
       const match = names.find((p) => p.endsWith(`-${n}`));

@@ -83,7 +83,7 @@ describe.each([
     // Each phase of the apply is an info line with its duration, in order.
     const phases = sup.logs.slice(logsFrom).filter((l) => l.level === "info" && typeof l["phase"] === "string");
     expect(phases.map((l) => l["phase"])).toEqual(["validate", "write", hup ? "reload" : "restart", "health"]);
-    expect(phases.every((l) => typeof l["durationMs"] === "number" && (l["durationMs"] as number) >= 0)).toBe(true);
+    expect(phases.every((l) => typeof l["durationMs"] === "number" && (l["durationMs"]) >= 0)).toBe(true);
     expect(phases.at(-1)).toMatchObject({ result: "passed" });
   });
 

@@ -60,7 +60,8 @@ function statusFor(h: Uint8Array, status: number, from = 0): Promise<Received> {
 
 const healthy = (): Promise<Received> => server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 15_000 });
 
-async function plant(ws: Workspace, name: string, content: string | "directory"): Promise<void> {
+/** `content` "directory" plants a directory where the file should be. */
+async function plant(ws: Workspace, name: string, content: string): Promise<void> {
   await mkdir(ws.stateDir, { recursive: true, mode: 0o700 });
   if (content === "directory") await mkdir(join(ws.stateDir, name));
   else await writeFile(join(ws.stateDir, name), content);
@@ -70,7 +71,7 @@ const setAside = async (ws: Workspace, name: string): Promise<string[]> =>
   (await readdir(ws.stateDir)).filter((f) => f.startsWith(`${name}.corrupt-`));
 
 describe("a corrupt state document at start", () => {
-  const cases: Array<[string, string | "directory"]> = [
+  const cases: Array<[string, string]> = [
     [DOCUMENT_NAMES.instanceUid, '{"version":1,"uid":"0190'],
     [DOCUMENT_NAMES.lastWorkingRemoteConfig, ""],
     [DOCUMENT_NAMES.remoteConfigStatus, "\u0000\u0001garbage"],
@@ -184,8 +185,8 @@ describe.skipIf(!mountable)("disk faults inside a transaction", () => {
       ws,
       /ENOSPC/,
       async () => {
-        await writeFile(filler, Buffer.alloc(1024 * 1024)).catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== "ENOSPC") throw err;
+        await writeFile(filler, Buffer.alloc(1024 * 1024)).catch((err: unknown) => {
+          if ((err as NodeJS.ErrnoException).code !== "ENOSPC") throw err;
         });
       },
       () => rm(filler),
@@ -200,8 +201,8 @@ describe.skipIf(!mountable)("disk faults inside a transaction", () => {
     const first = launch(ws);
     await waitForStub(ws);
     expect((await first.stop()).code).toBe(0);
-    await writeFile(join(ws.stateDir, "filler"), Buffer.alloc(1024 * 1024)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== "ENOSPC") throw err;
+    await writeFile(join(ws.stateDir, "filler"), Buffer.alloc(1024 * 1024)).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== "ENOSPC") throw err;
     });
     const from = server.received.length;
     const sup = launch(ws);

@@ -68,7 +68,7 @@ describe("opamp-supervisor status", () => {
     expect(screen.code).toBe(0);
     expect(screen.stdout).toMatch(/^Supervisor \S+: running \(ok\)$/m);
     expect(screen.stdout).toMatch(new RegExp(`^  pid +${stub.pid}$`, "m"));
-    expect(screen.stdout).toMatch(/^  state +connected, /m);
+    expect(screen.stdout).toMatch(/^ {2}state +connected, /m);
   });
 
   it("reads the state directory once the supervisor is stopped: uid, remote config, certificate, audit", async () => {
@@ -99,7 +99,7 @@ describe("opamp-supervisor status", () => {
 
     const screen = status(ws);
     expect(screen.stdout).toMatch(/^Supervisor: not running \(from the state directory\)$/m);
-    expect(screen.stdout).toMatch(/^  subject +CN=agent-7, O=Example$/m);
+    expect(screen.stdout).toMatch(/^ {2}subject +CN=agent-7, O=Example$/m);
     expect(screen.stdout).toContain("Last audit lines");
   });
 

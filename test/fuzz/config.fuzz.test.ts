@@ -46,7 +46,7 @@ const structured = fc
   .map(({ changes, extra }) => {
     const doc = structuredClone(EXAMPLE);
     const set = (path: string[], v: unknown): void => {
-      let node = doc as Record<string, unknown>;
+      let node = doc;
       for (const key of path.slice(0, -1)) {
         const next = node[key];
         if (next === null || typeof next !== "object" || Array.isArray(next)) node[key] = {};

@@ -131,7 +131,7 @@ export const serverToAgent: fc.Arbitrary<Reply> = fc.record(
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(init)) if (v !== undefined) out[k] = v;
   if (out["errorResponse"] && (out["errorResponse"] as { Details?: unknown }).Details === undefined) delete (out["errorResponse"] as { Details?: unknown }).Details;
-  return out as Reply;
+  return out;
 });
 
 export function encodeReply(reply: Reply): Uint8Array {

@@ -9,7 +9,7 @@ import type { ProbeResult } from "../../src/health/probe.js";
 import { judgeWindow } from "../../src/health/window.js";
 
 const rule = { passesRequired: 5, windowSize: 10 };
-const seq = (s: string): boolean[] => [...s].map((c) => c === "1");
+const seq = (s: string): boolean[] => Array.from(s, (c) => c === "1");
 
 describe("judgeWindow", () => {
   it("passes on the Nth consecutive pass, at once", () => {

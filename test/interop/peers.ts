@@ -253,11 +253,11 @@ export class OpampServer {
     }
     const child = spawn(OPAMP_SERVER, args, { stdio: ["ignore", "pipe", "pipe"] });
     const stderr: string[] = [];
-    child.stderr!.setEncoding("utf8").on("data", (c: string) => stderr.push(c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => stderr.push(c));
     const ready = await new Promise<Record<string, string>>((resolve, reject) => {
       let buf = "";
       const timer = setTimeout(() => reject(new Error(`opamp-server did not start: ${stderr.join("")}`)), 10_000);
-      child.stdout!.setEncoding("utf8").on("data", (c: string) => {
+      child.stdout.setEncoding("utf8").on("data", (c: string) => {
         buf += c;
         const nl = buf.indexOf("\n");
         if (nl >= 0) {

@@ -19,7 +19,7 @@ describe("TailBuffer", () => {
     tail.push(`${"x".repeat(100)}THE-END`);
     expect(tail.bytes).toBeLessThanOrEqual(16);
     expect(tail.text().endsWith("THE-END")).toBe(true);
-    tail.push(`${"é".repeat(50)}`);
+    tail.push("é".repeat(50));
     expect(tail.bytes).toBeLessThanOrEqual(16);
   });
 });

@@ -64,7 +64,7 @@ export class FaultyFs implements StateFs {
     handle.writeFile = (async (...args: Parameters<typeof handle.writeFile>) => {
       this.#check("write", String(path));
       return write(...args);
-    }) as typeof handle.writeFile;
+    });
     return handle;
   };
 

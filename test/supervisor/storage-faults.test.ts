@@ -21,7 +21,7 @@ function faulty(call: "readFile" | "rename", code: string, armed: { on: boolean 
   const real = nodeFileSystem[call] as (...args: unknown[]) => Promise<unknown>;
   return {
     [call]: (...args: unknown[]) => (armed.on ? Promise.reject(errno(code)) : real(...args)),
-  } as Partial<FileSystem>;
+  };
 }
 
 const statusOf = (t: Harness) => t.heard.flatMap((e) => (e.kind === "status" ? [e.status] : [])).at(-1);

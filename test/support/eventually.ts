@@ -33,7 +33,7 @@ export async function eventually<T>(
       lastError = err;
     }
     if (Date.now() > deadline) {
-      const last = lastError !== undefined ? `; last error: ${String(lastError)}` : "";
+      const last = lastError !== undefined ? `; last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}` : "";
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${o.what ?? "a condition"}${last}`);
     }
     await new Promise((resolve) => setTimeout(resolve, o.everyMs ?? 10));

@@ -199,7 +199,7 @@ export class OpampTestServer {
     this.#record(r);
     let body: Uint8Array = encodeServerToAgent(this.#reply(r.msg, r, first));
     const headers: Record<string, string> = { "Content-Type": "application/x-protobuf" };
-    if (this.gzip && /gzip/.test(String(req.headers["accept-encoding"] ?? ""))) {
+    if (this.gzip && /gzip/.test(req.headers["accept-encoding"] ?? "")) {
       body = gzipSync(body);
       headers["Content-Encoding"] = "gzip";
     }

@@ -39,7 +39,12 @@ describe("secret masking", () => {
 
   it("masks a secret in every log line, also inside JSON-escaped strings and error messages", () => {
     let out = "";
-    const sink = new Writable({ write: (chunk: Buffer, _enc, cb) => ((out += chunk.toString()), cb()) });
+    const sink = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        out += chunk.toString();
+        cb();
+      },
+    });
     const logger = createLogger("debug", sink, masker);
     logger.warn({ tail: 'collector said: password=p@ss"word-42' }, "collector failed");
     logger.error({ err: new Error("header key-0123456789 rejected") }, "oops");

@@ -102,7 +102,7 @@ export async function makeHost(): Promise<Host> {
     env(patch = {}) {
       const { settings, collector, ...rest } = patch;
       return {
-        settings: { ...DEFAULTS.package, agentBinary: null, publicKeys: [encodePublicKey(key.publicKey)], insecureAcceptUnsignedPackages: false, progressIntervalMs: 10, ...settings } as ResolvedPackage,
+        settings: { ...DEFAULTS.package, agentBinary: null, publicKeys: [encodePublicKey(key.publicKey)], insecureAcceptUnsignedPackages: false, progressIntervalMs: 10, ...settings },
         executable: exe,
         args: [],
         env: {},

@@ -66,7 +66,7 @@ export function selfSigned(ip: string): { cert: string; key: string } {
   const forge = createRequire(import.meta.url)("node-forge") as typeof Forge;
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-  const priv = forge.pki.privateKeyFromPem(keyPem) as Forge.pki.rsa.PrivateKey;
+  const priv = forge.pki.privateKeyFromPem(keyPem);
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.setRsaPublicKey(priv.n, priv.e);
   cert.serialNumber = "01";
