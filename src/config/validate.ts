@@ -16,6 +16,8 @@ import {
   type ResolvedConfig,
   type ResolvedHealth,
   type ResolvedRestart,
+  type ResolvedSidecar,
+  type RunMode,
 } from "./schema.js";
 import { buildPackage, checkPackageTrust } from "./validate-package.js";
 import { NO_EFFECT, buildTelemetry, checkHealthcheck } from "./validate-compat.js";
@@ -41,8 +43,9 @@ export function buildConfig(tree: unknown, sourcePath: string, check: Checker): 
   }
 
   const server = buildServer(top.server, top.extensions, baseDir, check);
-  const capabilities = buildCapabilities(top.capabilities, check);
-  const agent = buildAgent(top.agent, baseDir, check, capabilities.acceptsPackages);
+  const asked = buildCapabilities(top.capabilities, check);
+  const agent = buildAgent(top.agent, baseDir, check, asked.acceptsPackages);
+  const capabilities = capabilitiesForMode(asked, agent.run, check);
   checkPackageTrust(capabilities, agent.package, check);
   const storage = check.section(["storage"], top.storage, ["directory"]);
   const directory = check.string(["storage", "directory"], storage.directory, DEFAULTS.storageDirectory, {
@@ -90,13 +93,33 @@ function buildCapabilities(value: unknown, check: Checker): ResolvedCapabilities
   };
 }
 
+/** A collector in another container is upgraded by its image: no package upgrades in a sidecar. */
+function capabilitiesForMode(capabilities: ResolvedCapabilities, run: RunMode, check: Checker): ResolvedCapabilities {
+  if (run !== "sidecar" || !capabilities.acceptsPackages) return capabilities;
+  check.warn(["capabilities", "accepts_packages"], "is off in a sidecar (agent.run: sidecar): the collector's image is the upgrade path; not advertised to the server");
+  return { ...capabilities, acceptsPackages: false };
+}
+
 const AGENT_KEYS = [
   "executable", "args", "env", "config_files", "description", "instance_id", "config_apply_timeout",
   "orphan_detection_interval", "bootstrap_timeout", "opamp_server_port", "automatic_config_rollback",
   "use_hup_config_reload", "validate_config",
   "startup_fallback_configs", "passthrough_logs", "collector_crash_log_snippet_kib", "health", "restart",
-  "stop_timeout", "package",
+  "stop_timeout", "package", "run", "sidecar",
 ];
+
+function buildSidecar(agent: Record<string, unknown>, run: RunMode, baseDir: string, check: Checker): ResolvedSidecar {
+  const at: KeyPath = ["agent", "sidecar"];
+  const section = check.section(at, agent["sidecar"], ["validate_executable", "start_timeout"]);
+  if (run !== "sidecar" && agent["sidecar"] !== undefined && agent["sidecar"] !== null) {
+    check.warn(at, `${NO_EFFECT} (agent.run is ${run}, not sidecar)`);
+  }
+  const validateExecutable = check.string([...at, "validate_executable"], section["validate_executable"], null, { nullIsAbsent: true, nonEmpty: true });
+  return {
+    validateExecutable: validateExecutable === null ? null : path.resolve(baseDir, validateExecutable),
+    startTimeoutMs: check.duration([...at, "start_timeout"], section["start_timeout"], DEFAULTS.sidecarStartTimeoutMs, { positive: true }),
+  };
+}
 
 function buildAgent(value: unknown, baseDir: string, check: Checker, acceptsPackages: boolean): ResolvedAgent {
   const agent = check.section(["agent"], value, AGENT_KEYS, AGENT_HINTS);
@@ -137,8 +160,11 @@ function buildAgent(value: unknown, baseDir: string, check: Checker, acceptsPack
     const example = "0190f5a8-2c3b-7d4e-8f01-23456789abcd";
     check.report(at("instance_id"), `expected a UUID such as "${example}", got ${JSON.stringify(instanceId)}`);
   }
+  const run = check.oneOf<RunMode>(at("run"), agent.run, DEFAULTS.run, ["child", "sidecar"]);
   return {
+    run,
     executable,
+    sidecar: buildSidecar(agent, run, baseDir, check),
     args: check.stringList(at("args"), agent.args),
     env: check.stringMap(at("env"), agent.env, {
       secret: true,
