@@ -74,6 +74,14 @@ export async function compose(config: ResolvedConfig, fs: FileSystem, remote: Re
   };
 }
 
+/**
+ * What runs at start (the supervisor's and `init-config`'s one answer): the last working
+ * remote config, else the startup fallbacks, else the local files alone.
+ */
+export async function composeStartup(config: ResolvedConfig, fs: FileSystem, working: StoredRemoteConfig | undefined): Promise<ComposeOutcome> {
+  return compose(config, fs, working ? remoteFilesOf(working) : await fallbackFiles(config, fs));
+}
+
 /** Startup fallback configs stand in for the remote part until a remote config has worked. */
 export async function fallbackFiles(config: ResolvedConfig, fs: FileSystem): Promise<RemoteFiles> {
   return Promise.all(

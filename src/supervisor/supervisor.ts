@@ -10,7 +10,7 @@
  */
 import { basename } from "node:path";
 import { CollectorController } from "../collector/controller.js";
-import { ChildDriver } from "../collector/drivers/child.js";
+import { driverFor } from "../collector/drivers/select.js";
 import type { ResolvedConfig } from "../config/schema.js";
 import { ConfigError } from "../errors.js";
 import type { Deps, Logger } from "../deps.js";
@@ -88,16 +88,7 @@ export class Supervisor {
       deps,
       stateDir,
       signal,
-      driver: new ChildDriver({
-        executable: config.agent.executable,
-        args: config.agent.args,
-        env: config.agent.env,
-        stateDir,
-        output: config.agent.passthroughLogs ? { mode: "passthrough" } : { mode: "file" },
-        tailBytes: Math.max(1, config.agent.collectorCrashLogSnippetKib) * 1024,
-        stopTimeoutMs: config.agent.stopTimeoutMs,
-        deps,
-      }),
+      driver: driverFor(config, stateDir, deps, signal),
       onHealth: (health) => reporter.health(health),
       onVersion: (installed) => {
         version = installed;
@@ -140,7 +131,7 @@ export class Supervisor {
     listenForPackages({ config, deps, client, queue, packages });
     client.start();
     const monitoring = collector.run(signal);
-    logger.info({ endpoint: config.server.endpoint, instanceUid: uidToText(instanceUid), version }, "supervisor started");
+    logger.info({ endpoint: config.server.endpoint, instanceUid: uidToText(instanceUid), version, run: config.agent.run }, `supervisor started (agent.run: ${config.agent.run})`);
 
     // A stop requested while starting up is honoured here too.
     if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
