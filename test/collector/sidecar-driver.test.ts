@@ -226,6 +226,8 @@ describe("SidecarDriver", () => {
     await r.clock.advance(400);
     controller.abort();
     await expect(r.pump(validating)).rejects.toMatchObject({ code: "ABORTED" });
+    // Never longer than the start timeout either: --version at start must not wait forever.
+    await expect(r.pump(r.driver.version(new AbortController().signal))).rejects.toMatchObject({ code: "SPAWN_FAILED" });
     expect(r.spawned).toEqual([]);
   });
 });

@@ -75,21 +75,10 @@ export class SidecarDriver implements CollectorDriver {
   }
 
   async start(configPath: string): Promise<CollectorRun> {
-    const timeoutMs = this.#o.startTimeoutMs ?? 60_000;
-    const deadline = new AbortController();
-    const timer = this.#o.deps.clock.sleep(timeoutMs, deadline.signal).then(() => deadline.abort(), () => undefined);
     const lifetime = this.#o.signal;
-    let found: ProcessInfo | undefined;
-    try {
-      found = await this.#waitFor((p) => !this.#seen.has(key(p)), lifetime ? AbortSignal.any([deadline.signal, lifetime]) : deadline.signal);
-    } finally {
-      deadline.abort();
-      await timer;
-    }
+    const found = await this.#appearing((p) => !this.#seen.has(key(p)), lifetime);
     if (!found && lifetime?.aborted) throw abortError(lifetime);
-    if (!found) {
-      throw new ProcessError("SPAWN_FAILED", `no collector process (${this.#o.executable}) appeared in the shared PID namespace within ${timeoutMs} ms: is the collector container running, and does the pod share its process namespace?`);
-    }
+    if (!found) throw this.#notFound();
     this.#seen.add(key(found));
     if (!this.#warnedConfigPath && !found.argv.some((arg) => arg.includes(configPath))) {
       this.#warnedConfigPath = true; // once: every restart of the container would repeat it
@@ -142,9 +131,27 @@ export class SidecarDriver implements CollectorDriver {
     if (this.#o.validateExecutable) return this.#o.validateExecutable;
     const current = this.#current;
     if (current && (await isRunning(this.#root, current.identity))) return current.binary;
-    const found = await this.#waitFor(() => true, signal);
-    if (!found) throw abortError(signal);
+    const found = await this.#appearing(() => true, signal);
+    if (!found && signal.aborted) throw abortError(signal);
+    if (!found) throw this.#notFound();
     return found.exe === this.#o.executable ? `${this.#root}/${found.pid}/exe` : this.#o.executable;
+  }
+
+  /** #waitFor bounded by the start timeout (and `signal`): undefined when none appeared. */
+  async #appearing(accept: (p: ProcessInfo) => boolean, signal: AbortSignal | undefined): Promise<ProcessInfo | undefined> {
+    const deadline = new AbortController();
+    const timer = this.#o.deps.clock.sleep(this.#o.startTimeoutMs ?? 60_000, deadline.signal).then(() => deadline.abort(), () => undefined);
+    try {
+      return await this.#waitFor(accept, signal ? AbortSignal.any([deadline.signal, signal]) : deadline.signal);
+    } finally {
+      deadline.abort();
+      await timer;
+    }
+  }
+
+  #notFound(): ProcessError {
+    const why = "is the collector container running, and does the pod share its process namespace?";
+    return new ProcessError("SPAWN_FAILED", `no collector process (${this.#o.executable}) appeared in the shared PID namespace within ${this.#o.startTimeoutMs ?? 60_000} ms: ${why}`);
   }
 
   /** The first collector process `accept` takes, polling until `signal` aborts (then undefined). */
