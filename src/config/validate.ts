@@ -16,12 +16,12 @@ import {
   type ResolvedConfig,
   type ResolvedHealth,
   type ResolvedRestart,
-  type ResolvedSidecar,
   type RunMode,
 } from "./schema.js";
 import { buildPackage, checkPackageTrust } from "./validate-package.js";
 import { NO_EFFECT, buildTelemetry, checkHealthcheck } from "./validate-compat.js";
 import { buildServer } from "./validate-server.js";
+import { buildSidecar, capabilitiesForMode } from "./validate-sidecar.js";
 
 // Keys of older Go releases, gone from current ones.
 const AGENT_HINTS = {
@@ -93,13 +93,6 @@ function buildCapabilities(value: unknown, check: Checker): ResolvedCapabilities
   };
 }
 
-/** A collector in another container is upgraded by its image: no package upgrades in a sidecar. */
-function capabilitiesForMode(capabilities: ResolvedCapabilities, run: RunMode, check: Checker): ResolvedCapabilities {
-  if (run !== "sidecar" || !capabilities.acceptsPackages) return capabilities;
-  check.warn(["capabilities", "accepts_packages"], "is off in a sidecar (agent.run: sidecar): the collector's image is the upgrade path; not advertised to the server");
-  return { ...capabilities, acceptsPackages: false };
-}
-
 const AGENT_KEYS = [
   "executable", "args", "env", "config_files", "description", "instance_id", "config_apply_timeout",
   "orphan_detection_interval", "bootstrap_timeout", "opamp_server_port", "automatic_config_rollback",
@@ -107,19 +100,6 @@ const AGENT_KEYS = [
   "startup_fallback_configs", "passthrough_logs", "collector_crash_log_snippet_kib", "health", "restart",
   "stop_timeout", "package", "run", "sidecar",
 ];
-
-function buildSidecar(agent: Record<string, unknown>, run: RunMode, baseDir: string, check: Checker): ResolvedSidecar {
-  const at: KeyPath = ["agent", "sidecar"];
-  const section = check.section(at, agent["sidecar"], ["validate_executable", "start_timeout"]);
-  if (run !== "sidecar" && agent["sidecar"] !== undefined && agent["sidecar"] !== null) {
-    check.warn(at, `${NO_EFFECT} (agent.run is ${run}, not sidecar)`);
-  }
-  const validateExecutable = check.string([...at, "validate_executable"], section["validate_executable"], null, { nullIsAbsent: true, nonEmpty: true });
-  return {
-    validateExecutable: validateExecutable === null ? null : path.resolve(baseDir, validateExecutable),
-    startTimeoutMs: check.duration([...at, "start_timeout"], section["start_timeout"], DEFAULTS.sidecarStartTimeoutMs, { positive: true }),
-  };
-}
 
 function buildAgent(value: unknown, baseDir: string, check: Checker, acceptsPackages: boolean): ResolvedAgent {
   const agent = check.section(["agent"], value, AGENT_KEYS, AGENT_HINTS);
