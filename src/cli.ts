@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Command line: `opamp-supervisor --config F` runs; `validate --config F` checks a file the
- * way a start does (problems: exit 2; warnings printed, exit 0); `--version` / `version`;
+ * way a start does (problems: exit 2; warnings printed, exit 0); `init-config --config F` writes
+ * effective.yaml for a sidecar collector and exits; `--version` / `version`;
  * `package keygen|sign|verify` make and check package signatures; `status` shows what a
  * supervisor is doing (src/status/). Usage errors exit 2, so
  * systemd does not restart a unit whose command line is wrong. The official Go
@@ -9,7 +10,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
-import { loadConfigOrReport, runSupervisor } from "./main.js";
+import { loadConfigOrReport, runInitConfig, runSupervisor } from "./main.js";
 import { registerStatusCommand } from "./status/command.js";
 import { registerPackageCommands } from "./upgrade/cli.js";
 
@@ -63,6 +64,14 @@ program
     for (const warning of config.warnings) process.stderr.write(`opamp-supervisor: warning: ${warning}\n`);
     const note = config.warnings.length === 0 ? "" : ` (${config.warnings.length} warning${config.warnings.length === 1 ? "" : "s"})`;
     process.stdout.write(`${config.sourcePath}: valid${note}\n`);
+  });
+
+program
+  .command("init-config")
+  .description("write the config a start would run (last working, fallbacks, local) into the state directory as effective.yaml, and exit")
+  .requiredOption("-c, --config <file>", "supervisor configuration file")
+  .action(async (options: { config: string }) => {
+    process.exitCode = await runInitConfig(options.config);
   });
 
 registerPackageCommands(program);

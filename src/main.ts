@@ -9,6 +9,7 @@ import type { Logger } from "./deps.js";
 import { preloadSpawner } from "./process/spawner.js";
 import { ConfigError, SupervisorError, unreachable } from "./errors.js";
 import { Supervisor } from "./supervisor/supervisor.js";
+import { initConfig } from "./supervisor/init-config.js";
 import type { Checkpoint, SupervisorHooks } from "./supervisor/context.js";
 import { createLogger } from "./telemetry/logger.js";
 import { createMasker, secretsOf } from "./telemetry/mask.js";
@@ -133,6 +134,23 @@ export async function runSupervisor(configPath: string): Promise<number> {
     return exitCodeFor(err);
   } finally {
     uninstall();
+  }
+}
+
+/** `init-config`: writes effective.yaml and exits; 2 on a bad supervisor.yaml or nothing to write. */
+export async function runInitConfig(configPath: string): Promise<number> {
+  const config = await loadConfigOrReport(configPath);
+  if (!config) return 2;
+  const logger = createLogger(config.telemetry.logs.level, undefined, createMasker(secretsOf(config)));
+  for (const warning of config.warnings) logger.warn({ config: config.sourcePath }, warning);
+  try {
+    const written = await initConfig(config, createDefaultDeps({ logger }));
+    logger.info({ path: written.path, source: written.source, run: config.agent.run }, "init-config: wrote the collector config");
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) process.stderr.write(`opamp-supervisor: init-config: ${err.message}\n`);
+    logger.error({ err, code: err instanceof SupervisorError ? err.code : undefined }, "init-config failed");
+    return exitCodeFor(err);
   }
 }
 

@@ -87,12 +87,13 @@ export async function fallbackFiles(config: ResolvedConfig, fs: FileSystem): Pro
 }
 
 /**
- * The best config there is when no new one is on offer: the last working remote config,
- * else the startup fallbacks, else the local files alone. A source that cannot be used (a
+ * The best config there is when no new one is on offer (at start, in `init-config`, for a
+ * rollback): the last working remote config, else the startup fallbacks, else the local files
+ * alone. A source that cannot be used (a
  * stored config the merge rules now refuse, a fallback file gone) is a warning and the next
  * one is tried: a damaged file of ours never leaves the collector without a config.
  */
-export async function composeBest(config: ResolvedConfig, fs: FileSystem, working: StoredRemoteConfig | undefined): Promise<ComposeOutcome> {
+export async function composeStartup(config: ResolvedConfig, fs: FileSystem, working: StoredRemoteConfig | undefined): Promise<ComposeOutcome> {
   const sources: Array<{ what: string; files: () => Promise<RemoteFiles> }> = [];
   if (working) sources.push({ what: "the last working remote config", files: () => Promise.resolve(remoteFilesOf(working)) });
   if (config.agent.startupFallbackConfigs.length > 0) sources.push({ what: "the startup fallback configs", files: () => fallbackFiles(config, fs) });

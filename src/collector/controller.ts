@@ -16,7 +16,7 @@ import { formatExit } from "../process/exit.js";
 import { osReason } from "../process/spawner.js";
 import type { StateDir, StoredRemoteConfig } from "../storage/index.js";
 import { fsyncDirectory, readFileIfExists, writeFileAtomic } from "../storage/index.js";
-import { compose, composeBest } from "./composition.js";
+import { compose, composeStartup } from "./composition.js";
 import type { ComposeOutcome, Composition, RemoteFiles } from "./composition.js";
 import type { CollectorDriver, CollectorRun, VersionInfo } from "./driver.js";
 import { HealthLoop } from "./health-loop.js";
@@ -118,8 +118,8 @@ export class CollectorController implements CollectorControl {
   }
 
   /** The last working config, else the startup fallbacks, else the local files alone. */
-  async composeFallback(working: StoredRemoteConfig | undefined): Promise<ComposeOutcome> {
-    return composeBest(this.#o.config, this.#o.deps.fs, working);
+  composeFallback(working: StoredRemoteConfig | undefined): Promise<ComposeOutcome> {
+    return composeStartup(this.#o.config, this.#o.deps.fs, working);
   }
 
   /** What the collector is meant to run now (undefined before the first start). */

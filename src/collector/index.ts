@@ -1,10 +1,13 @@
 export { CollectorController, CANDIDATE_CONFIG_FILE, EFFECTIVE_CONFIG_FILE } from "./controller.js";
 export type { ApplyCheckpoint, ApplyOptions, CollectorControl, ControllerOptions } from "./controller.js";
-export { compose, fallbackFiles, remoteFilesOf } from "./composition.js";
+export { compose, composeStartup, fallbackFiles, remoteFilesOf } from "./composition.js";
 export type { ComposeOutcome, Composition, RemoteFiles } from "./composition.js";
 export type { CollectorDriver, CollectorRun, VersionInfo } from "./driver.js";
 export { ChildDriver, DEFAULT_STOP_TIMEOUT_MS } from "./drivers/child.js";
 export type { ChildDriverOptions, OutputMode } from "./drivers/child.js";
+export { SidecarDriver, SIDECAR_TAIL_NOTE } from "./drivers/sidecar.js";
+export type { SidecarDriverOptions, SignalSender } from "./drivers/sidecar.js";
+export { driverFor } from "./drivers/select.js";
 export type { CollectorState, Failure } from "./lifecycle.js";
 export type { ApplyFailure, ApplyMode, ApplyOutcome } from "./outcome.js";
 export { boundTail, withTail } from "./tail.js";

@@ -26,8 +26,12 @@ export async function preflight(config: ResolvedConfig): Promise<Preflight> {
   const problem = (at: KeyPath, message: string): void => void result.problems.push(`${formatPath(at)}: ${message}`);
   const warning = (at: KeyPath, message: string): void => void result.warnings.push(`${formatPath(at)}: ${message}`);
 
-  const executableProblem = await checkExecutable(config.agent.executable);
-  if (executableProblem !== null) problem(["agent", "executable"], executableProblem);
+  // In a sidecar agent.executable is a path in the collector's container, not in ours.
+  const { run, sidecar } = config.agent;
+  const [key, binary]: [KeyPath, string | null] =
+    run === "sidecar" ? [["agent", "sidecar", "validate_executable"], sidecar.validateExecutable] : [["agent", "executable"], config.agent.executable];
+  const executableProblem = binary === null ? null : await checkExecutable(binary);
+  if (executableProblem !== null) problem(key, executableProblem);
   const storageProblem = await checkCreatableDirectory(config.storage.directory);
   if (storageProblem !== null) problem(["storage", "directory"], storageProblem);
 

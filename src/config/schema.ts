@@ -173,9 +173,24 @@ export interface ResolvedPackage {
 
 export type PackageArchive = "raw" | "tar.gz";
 
+/** child: the collector is our child process; sidecar: it runs in another container of the pod. */
+export type RunMode = "child" | "sidecar";
+
+export interface ResolvedSidecar {
+  /** A collector binary the supervisor's own container can run for `validate`/`--version`; null: the collector's through /proc/<pid>/exe. */
+  readonly validateExecutable: string | null;
+  /** How long a start waits for the collector process to appear in the shared PID namespace. */
+  readonly startTimeoutMs: number;
+}
+
 export interface ResolvedAgent {
-  /** Absolute path of the collector binary. */
+  readonly run: RunMode;
+  /**
+   * Absolute path of the collector binary. In a sidecar: the path as the collector's own
+   * container sees it, by which its process is recognised.
+   */
   readonly executable: string;
+  readonly sidecar: ResolvedSidecar;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   /** Absolute paths and the $… tokens, in merge order. */
@@ -272,6 +287,8 @@ export const DEFAULTS = {
   passthroughLogs: false,
   collectorCrashLogSnippetKib: 4,
   stopTimeoutMs: 10_000,
+  run: "child",
+  sidecarStartTimeoutMs: 60_000,
   health: {
     endpoint: "localhost:13133",
     path: "/",

@@ -16,10 +16,12 @@ import {
   type ResolvedConfig,
   type ResolvedHealth,
   type ResolvedRestart,
+  type RunMode,
 } from "./schema.js";
 import { buildPackage, checkPackageTrust } from "./validate-package.js";
 import { NO_EFFECT, buildTelemetry, buildHealthcheck } from "./validate-compat.js";
 import { buildServer } from "./validate-server.js";
+import { buildSidecar, capabilitiesForMode } from "./validate-sidecar.js";
 
 // Keys of older Go releases, gone from current ones.
 const AGENT_HINTS = {
@@ -41,8 +43,9 @@ export function buildConfig(tree: unknown, sourcePath: string, check: Checker): 
   }
 
   const server = buildServer(top.server, top.extensions, baseDir, check);
-  const capabilities = buildCapabilities(top.capabilities, check);
-  const agent = buildAgent(top.agent, baseDir, check, capabilities.acceptsPackages);
+  const asked = buildCapabilities(top.capabilities, check);
+  const agent = buildAgent(top.agent, baseDir, check, asked.acceptsPackages);
+  const capabilities = capabilitiesForMode(asked, agent.run, check);
   checkPackageTrust(capabilities, agent.package, check);
   const storage = check.section(["storage"], top.storage, ["directory", "retry_interval"]);
   const directory = check.string(["storage", "directory"], storage.directory, DEFAULTS.storageDirectory, {
@@ -99,7 +102,7 @@ const AGENT_KEYS = [
   "orphan_detection_interval", "bootstrap_timeout", "opamp_server_port", "automatic_config_rollback",
   "use_hup_config_reload", "validate_config",
   "startup_fallback_configs", "passthrough_logs", "collector_crash_log_snippet_kib", "health", "restart",
-  "stop_timeout", "package",
+  "stop_timeout", "package", "run", "sidecar",
 ];
 
 function buildAgent(value: unknown, baseDir: string, check: Checker, acceptsPackages: boolean): ResolvedAgent {
@@ -135,8 +138,11 @@ function buildAgent(value: unknown, baseDir: string, check: Checker, acceptsPack
     const example = "0190f5a8-2c3b-7d4e-8f01-23456789abcd";
     check.report(at("instance_id"), `expected a UUID such as "${example}", got ${JSON.stringify(instanceId)}`);
   }
+  const run = check.oneOf<RunMode>(at("run"), agent.run, DEFAULTS.run, ["child", "sidecar"]);
   return {
+    run,
     executable,
+    sidecar: buildSidecar(agent, run, baseDir, check),
     args: check.stringList(at("args"), agent.args),
     env: check.stringMap(at("env"), agent.env, {
       secret: true,

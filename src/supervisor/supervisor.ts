@@ -10,7 +10,7 @@
  */
 import { basename } from "node:path";
 import { CollectorController } from "../collector/controller.js";
-import { ChildDriver } from "../collector/drivers/child.js";
+import { driverFor } from "../collector/drivers/select.js";
 import type { ResolvedConfig } from "../config/schema.js";
 import { ConfigError } from "../errors.js";
 import type { Deps, Logger } from "../deps.js";
@@ -104,16 +104,7 @@ export class Supervisor {
     let serviceName = basename(config.agent.executable).replace(/\.[cm]?js$/, "");
     let resourceAttributes: Record<string, AttributeValue> = {};
     let describe: (uid: Uint8Array) => void = () => undefined;
-    const driver = new ChildDriver({
-      executable: config.agent.executable,
-      args: config.agent.args,
-      env: config.agent.env,
-      stateDir,
-      output: config.agent.passthroughLogs ? { mode: "passthrough" } : { mode: "file" },
-      tailBytes: Math.max(1, config.agent.collectorCrashLogSnippetKib) * 1024,
-      stopTimeoutMs: config.agent.stopTimeoutMs,
-      deps,
-    });
+    const driver = driverFor(config, stateDir, deps, signal);
     const components = { config, driver, client, logger, clock: deps.clock, snapshot };
     const collector = new CollectorController({
       config,
@@ -179,7 +170,7 @@ export class Supervisor {
     listenForPackages({ config, deps, client, queue, packages, signal });
     client.start();
     const monitoring = collector.run(signal);
-    logger.info({ endpoint: config.server.endpoint, instanceUid: uidToText(instanceUid), version }, "supervisor started");
+    logger.info({ endpoint: config.server.endpoint, instanceUid: uidToText(instanceUid), version, run: config.agent.run }, `supervisor started (agent.run: ${config.agent.run})`);
 
     // A stop requested while starting up is honoured here too.
     if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));

@@ -1,12 +1,12 @@
 /**
- * composeBest: the config the collector runs when no new one is on offer. A damaged source of
+ * composeStartup: the config the collector runs when no new one is on offer. A damaged source of
  * ours (a stored config, a fallback file) is skipped with a warning, never an exit.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { composeBest } from "../../src/collector/composition.js";
+import { composeStartup } from "../../src/collector/composition.js";
 import { resolveSupervisorConfig } from "../../src/config/load.js";
 import { nodeFileSystem } from "../../src/deps.js";
 
@@ -29,10 +29,10 @@ function stored(body: string) {
   return { hash: enc.encode("h1"), configMap: { "remote.yaml": { body: enc.encode(body), contentType: "text/yaml" } } };
 }
 
-describe("composeBest", () => {
+describe("composeStartup", () => {
   it("runs the last working remote config when it composes", async () => {
     const config = await setUp([]);
-    const out = await composeBest(config, nodeFileSystem, stored("exporters:\n  debug/remote: {}\n"));
+    const out = await composeStartup(config, nodeFileSystem, stored("exporters:\n  debug/remote: {}\n"));
     expect(out.ok && out.composition.yaml).toContain("debug/remote");
     expect(out.ok && out.composition.warnings).toEqual([]);
   });
@@ -40,7 +40,7 @@ describe("composeBest", () => {
   it("falls back to the startup fallbacks when the stored config no longer composes", async () => {
     const config = await setUp(["fallback.yaml"]);
     await writeFile(join(dir, "fallback.yaml"), "exporters:\n  debug/fallback: {}\n");
-    const out = await composeBest(config, nodeFileSystem, stored("- a list, not a map\n"));
+    const out = await composeStartup(config, nodeFileSystem, stored("- a list, not a map\n"));
     expect(out.ok).toBe(true);
     if (!out.ok) return;
     expect(out.composition.yaml).toContain("debug/fallback");
@@ -49,7 +49,7 @@ describe("composeBest", () => {
 
   it("falls back to the local files alone when a fallback file is gone", async () => {
     const config = await setUp(["gone.yaml"]);
-    const out = await composeBest(config, nodeFileSystem, undefined);
+    const out = await composeStartup(config, nodeFileSystem, undefined);
     expect(out.ok).toBe(true);
     if (!out.ok) return;
     expect(out.composition.runnable).toBe(true);

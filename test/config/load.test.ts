@@ -66,7 +66,9 @@ describe("resolveSupervisorConfig: defaults", () => {
         reportsConnectionSettingsStatus: false,
       },
       agent: {
+        run: "child",
         executable: "/usr/bin/otelcol",
+        sidecar: { validateExecutable: null, startTimeoutMs: 60_000 },
         args: [],
         env: {},
         configFiles: [],

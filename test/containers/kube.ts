@@ -7,7 +7,9 @@
  *   collector's and the health ports become free ports and container ports are dropped;
  * - the server endpoint and the health interval (small, so that the suite waits for events
  *   instead of seconds);
- * - a DaemonSet is played as the Pod of its template (podman 4 plays Pods and Deployments).
+ * - a DaemonSet is played as the Pod of its template (podman 4 plays Pods and Deployments);
+ * - init containers are run by the test, once, before the pod (podman 4.3 restarts them: see
+ *   init-containers.ts), their emptyDirs shared with the pod as a named volume.
  * Everything else (security contexts, volumes, probes, resources, the configs' other keys)
  * runs as shipped.
  */
@@ -17,6 +19,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { ROOT } from "../e2e/harness.js";
+import { runInitContainers } from "./init-containers.js";
+import type { InitRun } from "./init-containers.js";
 import { podman } from "./podman.js";
 
 export const KUBE_DIR = join(ROOT, "deploy/kubernetes");
@@ -116,6 +120,8 @@ export interface Played {
   containers: Record<string, string>;
   /** Podman volumes that hold the played ConfigMaps (`podman kube down` keeps them). */
   configMapVolumes: string[];
+  /** The init containers the test ran itself, and their volumes (see init-containers.ts). */
+  init: InitRun;
   /** The pod's terminationGracePeriodSeconds (Kubernetes' default 30 when absent). */
   gracePeriodSeconds: number;
   /** Wall-clock ms when `podman kube play` was started. */
@@ -128,15 +134,26 @@ const cleanups: Array<() => Promise<void>> = [];
 export async function play(docs: Obj[], suffix: string): Promise<Played> {
   const dir = await mkdtemp(join(tmpdir(), "opamp-kube-"));
   const file = join(dir, "manifest.yaml");
-  await writeFile(file, docs.map((d) => stringify(d, { aliasDuplicateObjects: false })).join("---\n"));
   const configMapVolumes = docs.filter((d) => d["kind"] === "ConfigMap").map((d) => d["metadata"]["name"] as string);
+  const init: InitRun = { containers: {}, volumes: [] };
   cleanups.push(async () => {
     // No grace period here: this is clean-up after a test, not a scenario.
     await podman(["kube", "down", file], { allowFail: true, timeoutMs: 60_000 });
     for (const v of configMapVolumes) await podman(["volume", "rm", "--force", v], { allowFail: true });
+    await removeInit(init, true);
     await rm(dir, { recursive: true, force: true });
   });
   const startedAt = Date.now();
+  for (const doc of docs) {
+    const spec = podSpecOf(doc);
+    if (!spec) continue;
+    const ran = await runInitContainers(docs, spec, suffix, dir).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}${await containerLogs(suffix)}`);
+    });
+    Object.assign(init.containers, ran.containers);
+    init.volumes.push(...ran.volumes);
+  }
+  await writeFile(file, docs.map((d) => stringify(d, { aliasDuplicateObjects: false })).join("---\n"));
   const out = await podman(["kube", "play", file], { timeoutMs: 120_000 }).catch(async (err: unknown) => {
     throw new Error(`${String(err)}${await containerLogs(suffix)}`);
   });
@@ -154,7 +171,7 @@ export async function play(docs: Obj[], suffix: string): Promise<Played> {
       if (match) containers[n] = match;
     }
   }
-  return { file, suffix, podId, containers, configMapVolumes, gracePeriodSeconds, startedAt };
+  return { file, suffix, podId, containers: { ...init.containers, ...containers }, configMapVolumes, init, gracePeriodSeconds, startedAt };
 }
 
 /** The logs of every container whose name has the suffix (why a play failed). */
@@ -175,9 +192,22 @@ async function containerLogs(suffix: string): Promise<string> {
  * which podman 4 keeps (`kubectl delete -f` deletes the ConfigMap too).
  */
 export async function down(played: Played): Promise<void> {
-  await podman(["pod", "stop", "--time", String(played.gracePeriodSeconds), played.podId], { timeoutMs: (played.gracePeriodSeconds + 30) * 1000 });
+  // The app containers first, all at once, as the kubelet does: the pod's infra process is
+  // PID 1 of a shared PID namespace, and when it goes the kernel SIGKILLs everything in it.
+  const time = String(played.gracePeriodSeconds);
+  const timeoutMs = (played.gracePeriodSeconds + 30) * 1000;
+  const apps = Object.entries(played.containers).filter(([name]) => !(name in played.init.containers));
+  await Promise.all(apps.map(([, ctr]) => podman(["stop", "--time", time, ctr], { allowFail: true, timeoutMs })));
+  await podman(["pod", "stop", "--time", time, played.podId], { timeoutMs });
   await podman(["kube", "down", played.file], { timeoutMs: 60_000 });
   for (const v of played.configMapVolumes) await podman(["volume", "rm", v]);
+  await removeInit(played.init, false);
+}
+
+/** The init containers, then the volumes they shared with the pod (which must be down first). */
+async function removeInit(init: InitRun, allowFail: boolean): Promise<void> {
+  for (const name of Object.values(init.containers)) await podman(["rm", "--force", name], { allowFail });
+  for (const v of init.volumes) await podman(["volume", "rm", "--force", v], { allowFail });
 }
 
 /** Clean-up for afterEach: removes whatever this process played and has not removed yet. */

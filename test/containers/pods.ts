@@ -38,6 +38,8 @@ export interface Shape {
   /** An id of the running collector process that changes when it is restarted. */
   collectorPid(pod: Pod): Promise<number | undefined>;
   killCollector(pod: Pod): Promise<void>;
+  /** Whether FAILED reports can carry the collector's output (false: it is in another container's log). */
+  outputInReports: boolean;
 }
 
 /** The images the global setup built; throws the reason when the suite cannot run here. */

@@ -40,6 +40,7 @@ function supervisedShape(title: string, workload: string): Shape {
       if (pid === undefined) throw new Error("no collector pid");
       await exec(pod, "supervisor", ["sh", "-c", `kill -KILL ${pid}`]);
     },
+    outputInReports: true,
   };
 }
 

@@ -1,12 +1,8 @@
 /**
- * NEEDS THE SIDECAR DRIVER: the sidecar pod (deploy/kubernetes/sidecar.yaml: an init container
- * running `opamp-supervisor init-config`, the collector in its own container from a FROM
- * scratch collector image, the supervisor next to it, one shared emptyDir and a shared process
- * namespace) through every container scenario, plus what only this shape promises.
- *
- * Not a *.test.ts file on purpose: the runner picks it up only with CONTAINERS_SIDECAR=1
- * (see vitest.containers.config.ts). Switch it on, and make it a plain test file, once the
- * supervisor has `agent.run: sidecar` and `init-config`.
+ * The sidecar pod (deploy/kubernetes/sidecar.yaml: an init container running
+ * `opamp-supervisor init-config`, the collector in its own container from a FROM scratch
+ * collector image, the supervisor next to it with agent.run: sidecar, one shared emptyDir and a
+ * shared process namespace) through every container scenario, plus what only this shape promises.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { until } from "../interop/peers.js";
@@ -34,10 +30,14 @@ const sidecar: Shape = {
   supervisor: "supervisor",
   collectorLines: async (pod) => (await logs(pod, "collector")).split("\n"),
   collectorPid: collectorHostPid,
-  // The whole collector container, as `kubectl delete pod`'s kubelet or an OOM kill would.
+  // Its main process from the host, as an OOM kill would: the container's restart policy then
+  // starts it again (a `podman kill` counts as stopped by the user and is not restarted).
   killCollector: async (pod) => {
-    await podman(["kill", "--signal", "KILL", container(pod, "collector")]);
+    const pid = await collectorHostPid(pod);
+    if (pid === undefined) throw new Error("the collector container has no process to kill");
+    process.kill(pid, "SIGKILL");
   },
+  outputInReports: false,
 };
 
 containerScenarios(sidecar);

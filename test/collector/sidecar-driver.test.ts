@@ -1,0 +1,249 @@
+/**
+ * The sidecar driver over a fake /proc (a directory tree in a temp dir), a fake clock and a
+ * recording signal sender: finding the collector, a new pid after a stop as a restart, pid
+ * reuse, validate through /proc/<pid>/exe, SIGHUP, aborts, and one run against the real /proc.
+ */
+import { chmod, copyFile, mkdir, rm, symlink } from "node:fs/promises";
+import { execa } from "execa";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { SIDECAR_TAIL_NOTE, SidecarDriver } from "../../src/collector/drivers/sidecar.js";
+import type { SidecarDriverOptions } from "../../src/collector/drivers/sidecar.js";
+import { createDefaultDeps, execaSpawner } from "../../src/deps.js";
+import type { SpawnRequest } from "../../src/process/spawner.js";
+import { writeFileAtomic } from "../../src/storage/index.js";
+import { FakeClock, eventually } from "../support/fake-clock.js";
+import { onCleanup, recordingLogger, tempDir, writeProgram } from "../process/helpers.js";
+
+const OWN_PID = 7;
+const CONFIG = "/var/lib/otelcol/supervisor/effective.yaml";
+
+/** A collector stand-in for validate and --version: refuses configs that say "bad". */
+const fakeBinary = `
+import { readFileSync } from "node:fs";
+const args = process.argv.slice(2);
+if (args.includes("--version")) { console.log("otelcol-contrib version 0.165.0"); process.exit(0); }
+const path = args[args.indexOf("--config") + 1];
+if (readFileSync(path, "utf8").includes("bad")) { console.error("Error: invalid configuration: bad"); process.exit(1); }
+`;
+
+class FakeProc {
+  constructor(readonly root: string) {}
+
+  async add(pid: number, p: { exe?: string; argv: string[]; startTime?: string; state?: string }): Promise<void> {
+    const dir = join(this.root, String(pid));
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    const fields = [p.state ?? "S", "1", pid, pid, "0", "-1", "4194560", ...Array(8).fill("0"), "20", "0", "1", "0", p.startTime ?? "100", "1000"];
+    // comm with a space and a parenthesis, as real ones can have.
+    await writeFileAtomic(join(dir, "stat"), `${pid} (otel col) ) ${fields.join(" ")}\n`);
+    await writeFileAtomic(join(dir, "cmdline"), `${p.argv.join("\0")}\0`);
+    if (p.exe) await symlink(p.exe, join(dir, "exe"));
+  }
+
+  async remove(pid: number): Promise<void> {
+    await rm(join(this.root, String(pid)), { recursive: true, force: true });
+  }
+}
+
+async function rig(overrides: Partial<SidecarDriverOptions> = {}) {
+  const base = await tempDir("sidecar-driver-");
+  const proc = new FakeProc(join(base, "proc"));
+  await mkdir(proc.root);
+  const executable = await writeProgram(base, "otelcol-contrib", fakeBinary);
+  const clock = new FakeClock();
+  const logger = recordingLogger();
+  const signals: Array<[number, NodeJS.Signals]> = [];
+  const spawned: SpawnRequest[] = [];
+  const deps = createDefaultDeps({ clock, logger, spawn: (request) => (spawned.push(request), execaSpawner(request)) });
+  const driver = new SidecarDriver({
+    executable,
+    procRoot: proc.root,
+    ownPid: OWN_PID,
+    kill: (pid, signal) => void signals.push([pid, signal]),
+    startTimeoutMs: 5_000,
+    stopTimeoutMs: 1_000,
+    deps,
+    ...overrides,
+  });
+  /** Moves the fake clock until `promise` settles (the driver polls /proc through it). */
+  async function pump<T>(promise: Promise<T>): Promise<T> {
+    let settled = false;
+    promise.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await eventually(async () => settled || (await clock.advance(100), false), { what: "the driver to settle" });
+    return promise;
+  }
+  const collector = (pid: number, startTime = "100") => proc.add(pid, { exe: executable, argv: [executable, `--config=${CONFIG}`], startTime });
+  return { base, proc, executable, clock, logger, signals, spawned, driver, pump, collector };
+}
+
+describe("SidecarDriver", () => {
+  it("finds the collector by its executable, skipping other processes and itself", async () => {
+    const r = await rig();
+    await r.proc.add(1, { exe: "/pause", argv: ["/pause"] });
+    await r.proc.add(OWN_PID, { exe: r.executable, argv: [r.executable] }); // never ourselves
+    await r.proc.add(20, { exe: "/usr/bin/node", argv: ["node", "supervisor.js"] });
+    await r.collector(30);
+    const run = await r.pump(r.driver.start(CONFIG));
+    expect(run.pid).toBe(30);
+    expect(run.tail()).toBe(SIDECAR_TAIL_NOTE);
+    expect(r.logger.records.some((rec) => rec.level === "warn")).toBe(false); // --config names our file
+  });
+
+  it("recognises the collector by argv[0] when its exe cannot be read (another user's process)", async () => {
+    const r = await rig();
+    await r.proc.add(40, { argv: [r.executable, "--config", CONFIG] });
+    expect((await r.pump(r.driver.start(CONFIG))).pid).toBe(40);
+  });
+
+  it("waits for the collector to appear, and fails with SPAWN_FAILED at the start timeout", async () => {
+    const r = await rig();
+    const starting = r.driver.start(CONFIG);
+    await r.clock.advance(1_000);
+    await r.collector(50);
+    expect((await r.pump(starting)).pid).toBe(50);
+
+    const none = await rig();
+    await expect(none.pump(none.driver.start(CONFIG))).rejects.toMatchObject({ code: "SPAWN_FAILED", message: expect.stringMatching(/no collector process .* within 5000 ms/) });
+  });
+
+  it("stop: SIGTERM, the exit when the pid is gone, and the new pid the kubelet starts is the next run", async () => {
+    const r = await rig();
+    await r.collector(60);
+    const run = await r.pump(r.driver.start(CONFIG));
+    const stopped = r.driver.stop(run);
+    await eventually(() => r.signals.length > 0);
+    expect(r.signals).toEqual([[60, "SIGTERM"]]);
+    await r.proc.remove(60);
+    expect(await r.pump(stopped)).toEqual({ code: null, signal: null, tail: SIDECAR_TAIL_NOTE });
+    await r.collector(61);
+    const next = await r.pump(r.driver.start(CONFIG));
+    expect(next.pid).toBe(61);
+    expect(r.signals).toEqual([[60, "SIGTERM"]]); // no SIGKILL: it went within the grace
+  });
+
+  it("stop escalates to SIGKILL after the grace, and at once when its signal is aborted", async () => {
+    const r = await rig();
+    await r.collector(70);
+    const run = await r.pump(r.driver.start(CONFIG));
+    const stopped = r.driver.stop(run);
+    await eventually(() => r.signals.length === 1);
+    await r.clock.advance(1_000);
+    await eventually(() => r.signals.length === 2);
+    expect(r.signals).toEqual([[70, "SIGTERM"], [70, "SIGKILL"]]);
+    await r.proc.remove(70);
+    await r.pump(stopped);
+
+    await r.collector(71);
+    const forced = r.driver.stop(await r.pump(r.driver.start(CONFIG)), AbortSignal.abort());
+    await eventually(() => r.signals.length === 3);
+    expect(r.signals[2]).toEqual([71, "SIGKILL"]);
+    await r.proc.remove(71);
+    await r.pump(forced);
+  });
+
+  it("a crash: the run's exit settles, and a pid that comes back with another start time is a new run", async () => {
+    const r = await rig();
+    await r.collector(80, "100");
+    const run = await r.pump(r.driver.start(CONFIG));
+    let exited = false;
+    void run.exit.then(() => (exited = true));
+    await r.clock.advance(1_000);
+    expect(exited).toBe(false);
+    await r.collector(80, "555"); // the kubelet's restart got the same pid
+    await r.pump(run.exit);
+    const next = await r.pump(r.driver.start(CONFIG));
+    expect(next.pid).toBe(80);
+    // The old run's identity is not signalled any more: a stop of it sends nothing.
+    await r.pump(r.driver.stop(run));
+    expect(r.signals).toEqual([]);
+  });
+
+  it("a zombie (exited, not yet reaped) has ended", async () => {
+    const r = await rig();
+    await r.collector(90);
+    const run = await r.pump(r.driver.start(CONFIG));
+    await r.proc.add(90, { exe: r.executable, argv: [r.executable], state: "Z" });
+    await r.pump(run.exit);
+  });
+
+  it("reload sends SIGHUP to the collector", async () => {
+    const r = await rig();
+    await r.collector(100);
+    const run = await r.pump(r.driver.start(CONFIG));
+    r.driver.reload(run);
+    expect(r.signals).toEqual([[100, "SIGHUP"]]);
+  });
+
+  it("validate and --version run the collector's binary through /proc/<pid>/exe", async () => {
+    const r = await rig();
+    await r.collector(110);
+    await r.pump(r.driver.start(CONFIG));
+    const good = join(r.base, "good.yaml");
+    const bad = join(r.base, "bad.yaml");
+    await writeFileAtomic(good, "receivers: {}\n");
+    await writeFileAtomic(bad, "bad\n");
+    expect(await r.driver.validate(good, AbortSignal.timeout(10_000))).toEqual({ ok: true });
+    expect(await r.driver.validate(bad, AbortSignal.timeout(10_000))).toEqual({ ok: false, message: "Error: invalid configuration: bad" });
+    expect(await r.driver.version(AbortSignal.timeout(10_000))).toEqual({ name: "otelcol-contrib", version: "0.165.0" });
+    expect(r.spawned.map((s) => s.file)).toEqual(Array(3).fill(join(r.proc.root, "110", "exe")));
+    expect(r.spawned[0]?.args).toEqual(["validate", "--config", good]);
+  });
+
+  it("validate uses agent.sidecar.validate_executable when configured", async () => {
+    const r = await rig();
+    const r2 = await rig({ validateExecutable: r.executable, procRoot: r.proc.root });
+    const good = join(r.base, "good.yaml");
+    await writeFileAtomic(good, "receivers: {}\n");
+    expect(await r2.driver.validate(good, AbortSignal.timeout(10_000))).toEqual({ ok: true });
+    expect(r2.spawned.map((s) => s.file)).toEqual([r.executable]);
+  });
+
+  it("warns once when the collector's command line does not name the config we write", async () => {
+    const r = await rig();
+    await r.proc.add(120, { exe: r.executable, argv: [r.executable, "--config=/etc/other.yaml"] });
+    await r.pump(r.driver.start(CONFIG));
+    expect(r.logger.records.filter((rec) => rec.level === "warn").map((rec) => rec.msg)).toEqual([expect.stringMatching(/does not name the config/)]);
+  });
+
+  it("a start still waiting for the collector gives up with ABORTED when the supervisor stops", async () => {
+    const lifetime = new AbortController();
+    const r = await rig({ signal: lifetime.signal });
+    const starting = r.driver.start(CONFIG);
+    await r.clock.advance(400);
+    lifetime.abort();
+    await expect(r.pump(starting)).rejects.toMatchObject({ code: "ABORTED" });
+    expect(r.clock.pending).toBe(0); // the deadline timer is gone too
+  });
+
+  it("validate waiting for a collector gives up with ABORTED when its signal aborts", async () => {
+    const r = await rig();
+    const controller = new AbortController();
+    const validating = r.driver.validate(join(r.base, "x.yaml"), controller.signal);
+    await r.clock.advance(400);
+    controller.abort();
+    await expect(r.pump(validating)).rejects.toMatchObject({ code: "ABORTED" });
+    // Never longer than the start timeout either: --version at start must not wait forever.
+    await expect(r.pump(r.driver.version(new AbortController().signal))).rejects.toMatchObject({ code: "SPAWN_FAILED" });
+    expect(r.spawned).toEqual([]);
+  });
+});
+
+describe("SidecarDriver on the real /proc", () => {
+  it("finds a real process by its executable and sees it go", async () => {
+    // A private copy: never attach to (and stop) a sleep of someone else's on this machine.
+    const binary = join(await tempDir("sidecar-real-"), "collector-sleep");
+    await copyFile("/bin/sleep", binary);
+    await chmod(binary, 0o755);
+    const sleeper = execa(binary, ["30"], { reject: false });
+    onCleanup(() => void sleeper.kill("SIGKILL"));
+    const driver = new SidecarDriver({ executable: binary, startTimeoutMs: 5_000, deps: createDefaultDeps() });
+    const run = await driver.start("/nonexistent/effective.yaml");
+    expect(run.pid).toBe(sleeper.pid);
+    await driver.stop(run, AbortSignal.timeout(5_000));
+    expect((await sleeper).signal).toBe("SIGTERM");
+  });
+});
