@@ -54,7 +54,7 @@ describe("host checks in a sidecar", () => {
     dir = await mkdtemp(path.join(tmpdir(), "sidecar-config-"));
     const file = path.join(dir, "supervisor.yaml");
     await writeFileAtomic(file, `server:\n  endpoint: ws://127.0.0.1:4320/v1/opamp\nstorage:\n  directory: ${dir}/state\nagent:\n${agent}`);
-    return loadSupervisorConfig(file, { env: {} }).then(() => "ok", (err: Error) => err.message);
+    return loadSupervisorConfig(file, { env: {} }).then(() => "ok", (err: unknown) => (err as Error).message);
   }
 
   it("does not look for agent.executable in our container, but checks validate_executable", async () => {
