@@ -4,24 +4,14 @@
  * (Which e2e test covers every advertised bit is listed in README "Capabilities".)
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AgentCapabilities, RemoteConfigStatuses } from "../../src/gen/opamp_pb.js";
-import { OpampTestServer } from "../support/opamp-test-server.js";
-import { makeWorkspace, startSupervisor } from "./harness.js";
-import type { RunningSupervisor, Workspace } from "./harness.js";
+import { makeWorkspace } from "./harness.js";
+import type { Workspace } from "./harness.js";
+import { perTest } from "./per-test.js";
 
 const A = AgentCapabilities;
-let server: OpampTestServer;
-let sup: RunningSupervisor | undefined;
-
-beforeEach(async () => {
-  server = await OpampTestServer.start();
-});
-afterEach(async () => {
-  await sup?.kill();
-  sup = undefined;
-  await server.close();
-});
+const t = perTest();
 
 /** Replaces the harness's capabilities section with `lines`. */
 async function withCapabilities(ws: Workspace, lines: string): Promise<void> {
@@ -33,15 +23,15 @@ async function withCapabilities(ws: Workspace, lines: string): Promise<void> {
 
 describe("advertised capabilities", () => {
   it("never advertises a capability without behaviour, and warns once for each one set", async () => {
-    const ws = await makeWorkspace({ endpoint: server.wsUrl });
+    const ws = await makeWorkspace({ endpoint: t.server.wsUrl });
     await withCapabilities(
       ws,
       ["reports_own_metrics", "reports_own_logs", "reports_own_traces", "accepts_other_connection_settings", "accepts_remote_config"]
         .map((key) => `  ${key}: true\n`)
         .join(""),
     );
-    sup = startSupervisor(ws);
-    const first = await server.waitFor((r) => r.msg.capabilities !== 0n, { timeoutMs: 10_000 });
+    const sup = t.launch(ws);
+    const first = await t.server.waitFor((r) => r.msg.capabilities !== 0n, { timeoutMs: 10_000 });
     const bits = first.msg.capabilities;
     for (const bit of [A.AgentCapabilities_ReportsOwnMetrics, A.AgentCapabilities_ReportsOwnLogs, A.AgentCapabilities_ReportsOwnTraces, A.AgentCapabilities_AcceptsOtherConnectionSettings]) {
       expect(bits & BigInt(bit), A[bit]).toBe(0n);
@@ -56,26 +46,26 @@ describe("advertised capabilities", () => {
     ]);
   });
 
-  it("ReportsHeartbeat: sends heartbeats over WebSocket at server.heartbeat_interval", async () => {
-    const ws = await makeWorkspace({ endpoint: server.wsUrl, serverExtra: "  heartbeat_interval: 200ms\n" });
-    sup = startSupervisor(ws);
-    const healthy = await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
+  it("ReportsHeartbeat: sends heartbeats over WebSocket at t.server.heartbeat_interval", async () => {
+    const ws = await makeWorkspace({ endpoint: t.server.wsUrl, serverExtra: "  heartbeat_interval: 200ms\n" });
+    t.launch(ws);
+    const healthy = await t.server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
     expect(healthy.msg.capabilities & BigInt(A.AgentCapabilities_ReportsHeartbeat)).not.toBe(0n);
     // Three more messages on the same connection with nothing changed: at the 30 s default this would time out.
-    const from = server.received.indexOf(healthy) + 1;
-    const third = await server.waitFor((r) => r.transport === "ws" && r.connection === healthy.connection, { from: from + 2, timeoutMs: 5_000 });
+    const from = t.server.received.indexOf(healthy) + 1;
+    const third = await t.server.waitFor((r) => r.transport === "ws" && r.connection === healthy.connection, { from: from + 2, timeoutMs: 5_000 });
     expect(third.msg.sequenceNum).toBeGreaterThan(healthy.msg.sequenceNum);
   });
 
   it("ReportsRemoteConfig is implied by accepts_remote_config: a refused config reaches the server as FAILED", async () => {
-    const ws = await makeWorkspace({ endpoint: server.wsUrl });
+    const ws = await makeWorkspace({ endpoint: t.server.wsUrl });
     await withCapabilities(ws, "  accepts_remote_config: true\n");
-    sup = startSupervisor(ws);
-    const first = await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
+    t.launch(ws);
+    const first = await t.server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
     expect(first.msg.capabilities & BigInt(A.AgentCapabilities_ReportsRemoteConfig)).not.toBe(0n);
     const body = new TextEncoder().encode("- not a map\n");
-    server.push({ remoteConfig: { configHash: new Uint8Array([0xfa, 0x11]), config: { configMap: { "x.yaml": { body, contentType: "text/yaml" } } } } });
-    const failed = await server.waitFor((r) => r.msg.remoteConfigStatus?.status === RemoteConfigStatuses.RemoteConfigStatuses_FAILED, { timeoutMs: 10_000 });
+    t.server.push({ remoteConfig: { configHash: new Uint8Array([0xfa, 0x11]), config: { configMap: { "x.yaml": { body, contentType: "text/yaml" } } } } });
+    const failed = await t.server.waitFor((r) => r.msg.remoteConfigStatus?.status === RemoteConfigStatuses.RemoteConfigStatuses_FAILED, { timeoutMs: 10_000 });
     expect(failed.msg.remoteConfigStatus?.errorMessage).toMatch(/expected a map/);
   });
 });

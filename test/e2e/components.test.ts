@@ -5,24 +5,14 @@
  */
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AgentCapabilities, ServerToAgentFlags } from "../../src/gen/opamp_pb.js";
-import { OpampTestServer } from "../support/opamp-test-server.js";
-import { STUB, makeWorkspace, startSupervisor } from "./harness.js";
-import type { RunningSupervisor, Workspace } from "./harness.js";
+import { STUB, makeWorkspace } from "./harness.js";
+import type { Workspace } from "./harness.js";
+import { perTest } from "./per-test.js";
 
 const BIT = BigInt(AgentCapabilities.AgentCapabilities_ReportsAvailableComponents);
-let server: OpampTestServer;
-let sup: RunningSupervisor | undefined;
-
-beforeEach(async () => {
-  server = await OpampTestServer.start();
-});
-afterEach(async () => {
-  await sup?.kill();
-  sup = undefined;
-  await server.close();
-});
+const t = perTest();
 
 async function componentsOn(ws: Workspace): Promise<void> {
   const text = await readFile(ws.configPath, "utf8");
@@ -31,18 +21,18 @@ async function componentsOn(ws: Workspace): Promise<void> {
 
 describe("available components", () => {
   it("sends the stub's inventory hash first and the full map when the server asks", async () => {
-    const ws = await makeWorkspace({ endpoint: server.wsUrl });
+    const ws = await makeWorkspace({ endpoint: t.server.wsUrl });
     await componentsOn(ws);
-    server.respond = (msg) =>
+    t.server.respond = (msg) =>
       msg.availableComponents && Object.keys(msg.availableComponents.components).length === 0
         ? { flags: BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportAvailableComponents) }
         : undefined;
-    sup = startSupervisor(ws);
-    const first = await server.waitFor(() => true, { timeoutMs: 10_000 });
+    t.launch(ws);
+    const first = await t.server.waitFor(() => true, { timeoutMs: 10_000 });
     expect(first.msg.capabilities & BIT).toBe(BIT);
     expect(first.msg.availableComponents?.hash).toHaveLength(32);
     expect(first.msg.availableComponents?.components).toEqual({});
-    const full = await server.waitFor((r) => Object.keys(r.msg.availableComponents?.components ?? {}).length > 0, { timeoutMs: 10_000 });
+    const full = await t.server.waitFor((r) => Object.keys(r.msg.availableComponents?.components ?? {}).length > 0, { timeoutMs: 10_000 });
     const { components, hash } = full.msg.availableComponents!;
     expect(Buffer.from(hash).equals(Buffer.from(first.msg.availableComponents!.hash))).toBe(true);
     const otlp = components["receivers"]!.subComponentMap["otlp"]!;
@@ -54,7 +44,7 @@ describe("available components", () => {
   });
 
   it("keeps the capability off, with a warning, for a collector that has no `components` command", async () => {
-    const ws = await makeWorkspace({ endpoint: server.wsUrl });
+    const ws = await makeWorkspace({ endpoint: t.server.wsUrl });
     const wrapper = join(ws.dir, "old-collector.sh");
     await writeFile(
       wrapper,
@@ -63,10 +53,10 @@ describe("available components", () => {
     await chmod(wrapper, 0o755);
     await writeFile(ws.configPath, (await readFile(ws.configPath, "utf8")).replace(`executable: ${STUB}`, `executable: ${wrapper}`));
     await componentsOn(ws);
-    sup = startSupervisor(ws);
-    const healthy = await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
+    const sup = t.launch(ws);
+    const healthy = await t.server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
     expect(healthy.msg.capabilities & BIT).toBe(0n);
-    expect(server.received.every((r) => r.msg.availableComponents === undefined)).toBe(true);
+    expect(t.server.received.every((r) => r.msg.availableComponents === undefined)).toBe(true);
     const warning = await sup.log((l) => l.level === "warn" && l.msg.startsWith("cannot list the collector's components"));
     expect(String(warning["reason"])).toMatch(/unknown command "components"/);
   });

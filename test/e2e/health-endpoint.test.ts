@@ -3,25 +3,14 @@
  * status snapshot as the body), `?ready` its readiness (503 while the collector is not
  * healthy); no secret from supervisor.yaml ever appears in it; it closes with the supervisor.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { StatusView } from "../../src/supervisor/status-snapshot.js";
 import { eventually } from "../support/fake-clock.js";
-import { OpampTestServer } from "../support/opamp-test-server.js";
-import { BASE_COLLECTOR, freePort, makeWorkspace, startSupervisor, waitForStub } from "./harness.js";
-import type { RunningSupervisor } from "./harness.js";
+import { BASE_COLLECTOR, freePort, makeWorkspace, waitForStub } from "./harness.js";
+import { perTest } from "./per-test.js";
 
 const SECRET = "s3cret-token-value";
-let server: OpampTestServer;
-let sup: RunningSupervisor | undefined;
-
-beforeEach(async () => {
-  server = await OpampTestServer.start();
-});
-afterEach(async () => {
-  await sup?.kill();
-  sup = undefined;
-  await server.close();
-});
+const t = perTest();
 
 async function get(port: number, path: string): Promise<{ code: number; text: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2_000) });
@@ -45,17 +34,17 @@ describe("GET /health", () => {
   it("reports connection, collector and remote config, without secrets, and closes on shutdown", async () => {
     const port = await freePort();
     const ws = await makeWorkspace({
-      endpoint: `${server.wsUrl}?token=${SECRET}`,
+      endpoint: `${t.server.wsUrl}?token=${SECRET}`,
       serverExtra: `  headers:\n    Authorization: ["Bearer ${SECRET}"]\n`,
       extra: `healthcheck:\n  endpoint: 127.0.0.1:${port}\n`,
     });
-    sup = startSupervisor(ws);
+    const sup = t.launch(ws);
     const stub = await waitForStub(ws);
     const view = await healthWhen(port, (v) => v.connection.state === "connected" && v.collector.healthy);
     expect(view.status).toBe("ok");
     expect(view.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(view.collector).toMatchObject({ pid: stub.pid, healthy: true, version: stub.version, restarts: 0 });
-    expect(view.connection.endpoint).toBe(server.wsUrl);
+    expect(view.connection.endpoint).toBe(t.server.wsUrl);
     expect(view.remoteConfig).toMatchObject({ status: "UNSET", hash: null });
     expect(Date.parse(view.connection.since ?? "")).not.toBeNaN();
     const raw = await get(port, "/health");
@@ -71,11 +60,11 @@ describe("GET /health", () => {
   it("stays 200 for liveness while the collector is unhealthy; ?ready answers 503", async () => {
     const port = await freePort();
     const ws = await makeWorkspace({
-      endpoint: server.wsUrl,
+      endpoint: t.server.wsUrl,
       collectorYaml: `${BASE_COLLECTOR}stub:\n  healthy_after_ms: 600000\n`,
       extra: `healthcheck:\n  endpoint: 127.0.0.1:${port}\n`,
     });
-    sup = startSupervisor(ws);
+    t.launch(ws);
     const view = await healthWhen(port, (v) => v.collector.pid !== null && v.collector.status !== "not started");
     expect(view.status).toBe("degraded");
     expect(view.collector.healthy).toBe(false);

@@ -6,24 +6,14 @@
 import { spawnSync } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { forge as loadForge } from "../../src/connection/forge.js";
 import type { StatusReport } from "../../src/status/read.js";
-import { OpampTestServer } from "../support/opamp-test-server.js";
-import { CLI, auditLines, freePort, makeWorkspace, startSupervisor, waitForStub } from "./harness.js";
-import type { RunningSupervisor, Workspace } from "./harness.js";
+import { CLI, auditLines, freePort, makeWorkspace, waitForStub } from "./harness.js";
+import type { Workspace } from "./harness.js";
+import { perTest } from "./per-test.js";
 
-let server: OpampTestServer;
-let sup: RunningSupervisor | undefined;
-
-beforeEach(async () => {
-  server = await OpampTestServer.start();
-});
-afterEach(async () => {
-  await sup?.kill();
-  sup = undefined;
-  await server.close();
-});
+const t = perTest();
 
 function status(ws: Workspace, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, "status", "--config", ws.configPath, ...args], { encoding: "utf8", timeout: 15_000 });
@@ -52,10 +42,10 @@ async function writeCertificate(dir: string): Promise<{ cert: string; key: strin
 describe("opamp-supervisor status", () => {
   it("reads the running supervisor's snapshot from its endpoint", async () => {
     const port = await freePort();
-    const ws = await makeWorkspace({ endpoint: server.wsUrl, extra: `healthcheck:\n  endpoint: 127.0.0.1:${port}\n` });
-    sup = startSupervisor(ws);
+    const ws = await makeWorkspace({ endpoint: t.server.wsUrl, extra: `healthcheck:\n  endpoint: 127.0.0.1:${port}\n` });
+    t.launch(ws);
     const stub = await waitForStub(ws);
-    await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
+    await t.server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
 
     const json = status(ws, "--json");
     expect(json.code, json.stderr).toBe(0);
@@ -72,16 +62,16 @@ describe("opamp-supervisor status", () => {
   });
 
   it("reads the state directory once the supervisor is stopped: uid, remote config, certificate, audit", async () => {
-    const ws = await makeWorkspace({ endpoint: server.wsUrl });
+    const ws = await makeWorkspace({ endpoint: t.server.wsUrl });
     const cert = await writeCertificate(ws.dir);
     const text = await readFile(ws.configPath, "utf8");
     await writeFile(ws.configPath, text.replace(/^server:\n/, `server:\n  tls:\n    cert_file: ${cert.cert}\n    key_file: ${cert.key}\n`));
-    sup = startSupervisor(ws);
+    const sup = t.launch(ws);
     await waitForStub(ws);
     const body = new TextEncoder().encode("- not a map\n");
-    server.push({ remoteConfig: { configHash: new Uint8Array([0xbe, 0xef]), config: { configMap: { "x.yaml": { body, contentType: "text/yaml" } } } } });
-    await server.waitFor((r) => r.msg.remoteConfigStatus?.errorMessage.includes("expected a map") === true, { timeoutMs: 10_000 });
-    const first = server.received[0]!.msg;
+    t.server.push({ remoteConfig: { configHash: new Uint8Array([0xbe, 0xef]), config: { configMap: { "x.yaml": { body, contentType: "text/yaml" } } } } });
+    await t.server.waitFor((r) => r.msg.remoteConfigStatus?.errorMessage.includes("expected a map") === true, { timeoutMs: 10_000 });
+    const first = t.server.received[0]!.msg;
     await sup.stop();
     const audited = await auditLines(ws);
     expect(audited.length).toBeGreaterThan(0);
@@ -104,7 +94,7 @@ describe("opamp-supervisor status", () => {
   });
 
   it("exits 3 when nothing answers and the state directory does not exist, 2 for a bad config", async () => {
-    const ws = await makeWorkspace({ endpoint: server.wsUrl });
+    const ws = await makeWorkspace({ endpoint: t.server.wsUrl });
     const missing = status(ws);
     expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/state directory .* does not exist/);
