@@ -126,6 +126,8 @@ export interface Played {
   gracePeriodSeconds: number;
   /** Wall-clock ms when `podman kube play` was started. */
   startedAt: number;
+  /** What each app container printed, kept by down() before the containers are removed. */
+  lastLogs?: Record<string, string>;
 }
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -198,6 +200,12 @@ export async function down(played: Played): Promise<void> {
   const timeoutMs = (played.gracePeriodSeconds + 30) * 1000;
   const apps = Object.entries(played.containers).filter(([name]) => !(name in played.init.containers));
   await Promise.all(apps.map(([, ctr]) => podman(["stop", "--time", time, ctr], { allowFail: true, timeoutMs })));
+  // Kept for a failing test's report: `kube down` removes the containers and their logs.
+  played.lastLogs = {};
+  for (const [name, ctr] of apps) {
+    const out = await podman(["logs", "--tail", "40", ctr], { allowFail: true });
+    played.lastLogs[name] = out.stdout + out.stderr;
+  }
   await podman(["pod", "stop", "--time", time, played.podId], { timeoutMs });
   await podman(["kube", "down", played.file], { timeoutMs: 60_000 });
   for (const v of played.configMapVolumes) await podman(["volume", "rm", v]);

@@ -143,7 +143,9 @@ export function containerScenarios(shape: Shape): void {
       const a = await until("the agent disconnected", async () => {
         const now = await agent(pod);
         return now.disconnected ? now : undefined;
-      }, 30_000, 200);
+      }, 30_000, 200).catch((err: unknown) => {
+        throw new Error(`${(err as Error).message}\n--- last logs ---\n${JSON.stringify(pod.played.lastLogs, null, 1)}`);
+      });
       expect(a.connected).toBe(false);
       const last = (await pod.server.messages(pod.uid)).at(-1);
       expect(last?.message.agent_disconnect).toBeDefined();

@@ -84,8 +84,9 @@ describe.skipIf(SKIP_REASON !== undefined)("interop: connection and description"
     expect(effective).toContain(`127.0.0.1:${ws.healthPort}`);
 
     // Every message was decoded by opamp-go: one instance uid, sequence numbers 0, 1, 2, …
+    // (one message is enough when the collector was healthy before the connection was up).
     const msgs = await server.messages(agent.instance_uid);
-    expect(msgs.length).toBeGreaterThanOrEqual(2);
+    expect(msgs.length).toBeGreaterThanOrEqual(1);
     expect(msgs.every((m) => m.transport === transport)).toBe(true);
     expect(msgs.map((m) => Number(m.message.sequence_num ?? 0))).toEqual(msgs.map((_, i) => i));
     expect(msgs[0]!.message["agent_description"]).toBeDefined();
