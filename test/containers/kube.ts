@@ -40,6 +40,12 @@ export interface TestSettings {
   healthPort: number;
   otlpGrpcPort: number;
   otlpHttpPort: number;
+  /**
+   * The pod's agent.instance_id: the test knows its agent among any other the server hears
+   * (a supervisor of an earlier pod that is still going away could reach a server on a
+   * reused port).
+   */
+  instanceId: string;
   /** A scenario's own change to supervisor.yaml, after the test's. */
   supervisorPatch?: (config: Obj) => void;
 }
@@ -55,6 +61,7 @@ export function testSupervisorYaml(text: string, s: TestSettings): string {
   const c = parse(text) as Obj;
   c["agent"]["health"] = { ...c["agent"]["health"], endpoint: `0.0.0.0:${s.healthPort}`, interval: "200ms", request_timeout: "500ms" };
   c["agent"]["restart"] = { initial_delay: "200ms", max_delay: "2s" };
+  c["agent"]["instance_id"] = s.instanceId;
   s.supervisorPatch?.(c);
   return stringify(c);
 }

@@ -4,6 +4,7 @@
  * One `Shape` per way of running (the supervised image; the sidecar pod), so the scenarios are
  * written once.
  */
+import { randomUUID } from "node:crypto";
 import { inject } from "vitest";
 import type { TestImages } from "./images.js";
 import { forTest, loadManifest, play } from "./kube.js";
@@ -58,8 +59,10 @@ export async function startPod(shape: Shape, supervisorPatch?: TestSettings["sup
   servers.push(server);
   const [healthPort, otlpGrpcPort, otlpHttpPort] = [await freePort(), await freePort(), await freePort()];
   const suffix = `t${process.pid}-${++counter}`;
+  const instanceId = randomUUID();
   const docs = forTest(shape.manifests.flatMap(loadManifest), {
     suffix,
+    instanceId,
     images: shape.images(testImages()),
     endpoint: server.wsUrl,
     healthPort,
@@ -68,17 +71,17 @@ export async function startPod(shape: Shape, supervisorPatch?: TestSettings["sup
     ...(supervisorPatch ? { supervisorPatch } : {}),
   });
   const played = await play(docs, suffix);
-  const agent = await healthyAgent(server, played, shape.supervisor, 90_000);
+  const agent = await healthyAgent(server, played, shape.supervisor, instanceId, 90_000);
   const startToHealthyMs = Date.now() - played.startedAt;
   console.log(`[containers] ${shape.title}: start to healthy ${(startToHealthyMs / 1000).toFixed(1)} s`);
   return { server, played, shape, uid: agent.instance_uid, healthPort, otlpHttpPort, startToHealthyMs };
 }
 
-/** The first agent the server hears healthy; fails at once (with its log) when the supervisor's container has exited. */
-async function healthyAgent(server: OpampServer, played: Played, supervisor: string, timeoutMs: number): Promise<AgentView> {
+/** This pod's agent once the server hears it healthy; fails at once (with its log) when the supervisor's container has exited. */
+async function healthyAgent(server: OpampServer, played: Played, supervisor: string, uid: string, timeoutMs: number): Promise<AgentView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = (await server.agents()).find((a) => a.health?.healthy === true);
+    const found = (await server.agents()).find((a) => a.instance_uid === uid && a.health?.healthy === true);
     if (found) return found;
     const state = (await podman(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", container(played, supervisor)], { allowFail: true })).stdout.trim();
     const why = state.startsWith("exited") ? `the supervisor's container exited (${state})` : Date.now() > deadline ? `no healthy agent after ${timeoutMs} ms` : undefined;

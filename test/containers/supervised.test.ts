@@ -5,6 +5,7 @@
  * container (`podman kube play` does not carry an image's HEALTHCHECK): a non-root user, tini
  * as PID 1, a HEALTHCHECK that passes, a clean stop; and a ConfigMap equal to the image's defaults.
  */
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -72,7 +73,7 @@ describe("containers: the supervised image itself", () => {
     const image = testImages().supervised;
     const server = await OpampServer.start();
     servers.push(server);
-    const settings = { suffix: "", images: {}, endpoint: server.wsUrl, healthPort: await freePort(), otlpGrpcPort: await freePort(), otlpHttpPort: await freePort() };
+    const settings = { suffix: "", instanceId: randomUUID(), images: {}, endpoint: server.wsUrl, healthPort: await freePort(), otlpGrpcPort: await freePort(), otlpHttpPort: await freePort() };
     const dir = await mkdtemp(join(tmpdir(), "opamp-image-"));
     dirs.push(dir);
     await chmod(dir, 0o755);
