@@ -21,7 +21,9 @@ export async function run() {
     const sup = startSupervisor(ws);
     const since = () => performance.now() - t0;
     const [stub, report, first] = await Promise.all([
-      pollUntil(() => healthOk(ws.healthPort), { everyMs: POLL_MS, timeoutMs: 20_000 }).then((ok) => (ok ? since() : NaN)),
+      pollUntil(() => healthOk(ws.healthPort), { everyMs: POLL_MS, timeoutMs: 20_000 }).then((ok) =>
+        ok ? since() : NaN,
+      ),
       server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 20_000 }).then(since, () => NaN),
       server.waitFor(() => true, { timeoutMs: 20_000 }).then(since, () => NaN),
     ]);
@@ -48,7 +50,10 @@ export async function run() {
   const extra = { launches: LAUNCHES, healthInterval: "50ms", stubPollMs: POLL_MS, load: await loadAverage() };
   const pick = (k) => rows.map((r) => r[k]).filter(Number.isFinite);
   return [
-    figure("cold start: spawn to first healthy report", "ms", pick("report"), { ...extra, firstLaunch: rows[0]?.report }),
+    figure("cold start: spawn to first healthy report", "ms", pick("report"), {
+      ...extra,
+      firstLaunch: rows[0]?.report,
+    }),
     figure("  spawn to stub health 200", "ms", pick("stub"), extra),
     figure("  spawn to collector started (log)", "ms", pick("collectorStarted"), extra),
     figure("  spawn to first OpAMP message", "ms", pick("first"), extra),

@@ -9,7 +9,10 @@ const INTERVAL = process.env.BENCH_HEALTH_INTERVAL ?? "50ms";
 
 export async function run() {
   const figures = [];
-  for (const [mode, hup] of [["restart", false], ["sighup", true]]) {
+  for (const [mode, hup] of [
+    ["restart", false],
+    ["sighup", true],
+  ]) {
     const server = await OpampTestServer.start();
     const ws = await makeWorkspace({ endpoint: server.wsUrl, hup, health: { interval: INTERVAL } });
     const sup = startSupervisor(ws);
@@ -20,13 +23,22 @@ export async function run() {
       await waitForStub(ws);
       for (let i = 0; i < PUSHES; i++) {
         const hash = new Uint8Array([0xbe, i >> 8, i & 0xff]);
-        const body = new TextEncoder().encode(`exporters:\n  debug/p${i}: {}\nservice:\n  pipelines:\n    traces:\n      exporters: [debug/p${i}]\n`);
+        const body = new TextEncoder().encode(
+          `exporters:\n  debug/p${i}: {}\nservice:\n  pipelines:\n    traces:\n      exporters: [debug/p${i}]\n`,
+        );
         const from = server.received.length;
         const t0 = performance.now();
-        server.push({ remoteConfig: { configHash: hash, config: { configMap: { "remote.yaml": { body, contentType: "text/yaml" } } } } });
+        server.push({
+          remoteConfig: {
+            configHash: hash,
+            config: { configMap: { "remote.yaml": { body, contentType: "text/yaml" } } },
+          },
+        });
         // APPLIED (1) or FAILED (3) for this hash: a failed push is counted, not thrown.
         const done = await server.waitFor(
-          (r) => [1, 3].includes(r.msg.remoteConfigStatus?.status) && Buffer.from(r.msg.remoteConfigStatus.lastRemoteConfigHash).equals(Buffer.from(hash)),
+          (r) =>
+            [1, 3].includes(r.msg.remoteConfigStatus?.status) &&
+            Buffer.from(r.msg.remoteConfigStatus.lastRemoteConfigHash).equals(Buffer.from(hash)),
           { from, timeoutMs: 60_000 },
         );
         if (done.msg.remoteConfigStatus.status === 3) {

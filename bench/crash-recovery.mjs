@@ -17,7 +17,9 @@ const RESET_AFTER_MS = 300;
 export async function run() {
   const server = await OpampTestServer.start();
   const ws = await makeWorkspace({ endpoint: server.wsUrl });
-  await editSupervisorYaml(ws, (t) => t.replace("    jitter: 0\n", `    jitter: 0\n    reset_after: ${RESET_AFTER_MS}ms\n`));
+  await editSupervisorYaml(ws, (t) =>
+    t.replace("    jitter: 0\n", `    jitter: 0\n    reset_after: ${RESET_AFTER_MS}ms\n`),
+  );
   const sup = startSupervisor(ws);
   const rows = [];
   try {
@@ -35,12 +37,20 @@ export async function run() {
         server.waitFor((r) => r.msg.health?.healthy === false, { from, timeoutMs: 20_000 }).then(since, () => NaN),
         server
           .waitFor((r) => r.msg.health?.healthy === false, { from, timeoutMs: 20_000 })
-          .then((d) => server.waitFor((r) => r.msg.health?.healthy === true, { from: server.received.indexOf(d), timeoutMs: 20_000 }))
+          .then((d) =>
+            server.waitFor((r) => r.msg.health?.healthy === true, {
+              from: server.received.indexOf(d),
+              timeoutMs: 20_000,
+            }),
+          )
           .then(since, () => NaN),
-        pollUntil(async () => {
-          const s = await stubState(ws);
-          return s && s.pid !== before.pid && s.healthy && (await healthOk(ws.healthPort));
-        }, { everyMs: 5, timeoutMs: 20_000 }).then((ok) => (ok ? since() : NaN)),
+        pollUntil(
+          async () => {
+            const s = await stubState(ws);
+            return s && s.pid !== before.pid && s.healthy && (await healthOk(ws.healthPort));
+          },
+          { everyMs: 5, timeoutMs: 20_000 },
+        ).then((ok) => (ok ? since() : NaN)),
       ]);
       await sleep(20); // let the log lines of this crash arrive
       const crashed = findLog(sup, "collector crashed; restarting after a delay", fromLog);

@@ -7,7 +7,13 @@
 import { randomBytes } from "node:crypto";
 import WebSocket from "ws";
 import { OpampClient } from "../dist/opamp/client.js";
-import { AgentCapabilities, AgentDescriptionSchema, ComponentHealthSchema, EffectiveConfigSchema, create } from "../dist/opamp/codec.js";
+import {
+  AgentCapabilities,
+  AgentDescriptionSchema,
+  ComponentHealthSchema,
+  EffectiveConfigSchema,
+  create,
+} from "../dist/opamp/codec.js";
 import { silentLogger, systemClock } from "../dist/deps.js";
 
 const [endpoint, countArg, rampArg] = process.argv.slice(2);
@@ -26,8 +32,12 @@ WebSocket.prototype.send = function countedSend(data, ...rest) {
 };
 
 const deps = { clock: systemClock, random: Math.random, logger: silentLogger };
-const caps = ["ReportsStatus", "ReportsHealth", "ReportsEffectiveConfig", "ReportsHeartbeat"].map((n) => AgentCapabilities[`AgentCapabilities_${n}`]).reduce((a, b) => a | BigInt(b), 0n);
-const yaml = new TextEncoder().encode("receivers:\n  otlp:\n    protocols:\n      http: {}\nexporters:\n  debug: {}\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n");
+const caps = ["ReportsStatus", "ReportsHealth", "ReportsEffectiveConfig", "ReportsHeartbeat"]
+  .map((n) => AgentCapabilities[`AgentCapabilities_${n}`])
+  .reduce((a, b) => a | BigInt(b), 0n);
+const yaml = new TextEncoder().encode(
+  "receivers:\n  otlp:\n    protocols:\n      http: {}\nexporters:\n  debug: {}\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n",
+);
 const str = (key, value) => ({ key, value: { value: { case: "stringValue", value } } });
 
 const clients = [];
@@ -35,12 +45,29 @@ let connects = [];
 const up = new Set();
 for (let i = 0; i < COUNT; i++) {
   const client = new OpampClient({ endpoint, instanceUid: new Uint8Array(randomBytes(16)), capabilities: caps, deps });
-  client.setStatus("agentDescription", create(AgentDescriptionSchema, {
-    identifyingAttributes: [str("service.name", "otelcol-fleet"), str("service.instance.id", `fleet-${process.pid}-${i}`), str("service.version", "0.149.0")],
-    nonIdentifyingAttributes: [str("host.name", "fleet-sim"), str("os.type", "linux")],
-  }));
-  client.setStatus("health", create(ComponentHealthSchema, { healthy: true, status: "StatusOK", startTimeUnixNano: BigInt(Date.now()) * 1_000_000n }));
-  client.setStatus("effectiveConfig", create(EffectiveConfigSchema, { configMap: { configMap: { "": { body: yaml, contentType: "text/yaml" } } } }));
+  client.setStatus(
+    "agentDescription",
+    create(AgentDescriptionSchema, {
+      identifyingAttributes: [
+        str("service.name", "otelcol-fleet"),
+        str("service.instance.id", `fleet-${process.pid}-${i}`),
+        str("service.version", "0.149.0"),
+      ],
+      nonIdentifyingAttributes: [str("host.name", "fleet-sim"), str("os.type", "linux")],
+    }),
+  );
+  client.setStatus(
+    "health",
+    create(ComponentHealthSchema, {
+      healthy: true,
+      status: "StatusOK",
+      startTimeUnixNano: BigInt(Date.now()) * 1_000_000n,
+    }),
+  );
+  client.setStatus(
+    "effectiveConfig",
+    create(EffectiveConfigSchema, { configMap: { configMap: { "": { body: yaml, contentType: "text/yaml" } } } }),
+  );
   client.on("state", (s) => {
     if (s.kind === "connecting") wire.attempts++;
     if (s.kind === "connected") {

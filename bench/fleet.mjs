@@ -29,7 +29,10 @@ const PEER = "opamp-go server";
 async function limits() {
   const lim = await readFile("/proc/self/limits", "utf8");
   const m = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(lim);
-  const range = (await readFile("/proc/sys/net/ipv4/ip_local_port_range", "utf8").catch(() => "32768 60999")).trim().split(/\s+/).map(Number);
+  const range = (await readFile("/proc/sys/net/ipv4/ip_local_port_range", "utf8").catch(() => "32768 60999"))
+    .trim()
+    .split(/\s+/)
+    .map(Number);
   return { nofileSoft: m?.[1], nofileHard: m?.[2], ephemeralPorts: range[1] - range[0] + 1 };
 }
 
@@ -48,7 +51,9 @@ class Fleet {
     const per = Math.ceil(AGENTS / WORKERS);
     for (let w = 0, left = AGENTS; w < WORKERS; w++, left -= per) {
       const n = Math.min(per, left);
-      const child = fork(join(import.meta.dirname, "fleet-worker.mjs"), [endpoint, String(n), String(RAMP / WORKERS)], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+      const child = fork(join(import.meta.dirname, "fleet-worker.mjs"), [endpoint, String(n), String(RAMP / WORKERS)], {
+        stdio: ["ignore", "ignore", "inherit", "ipc"],
+      });
       child.on("message", (m) => {
         if (m?.type !== "tick") return;
         this.last.set(w, m);
@@ -62,7 +67,8 @@ class Fleet {
   }
   errors() {
     const total = {};
-    for (const t of this.last.values()) for (const [k, n] of Object.entries(t.errors ?? {})) total[k] = (total[k] ?? 0) + n;
+    for (const t of this.last.values())
+      for (const [k, n] of Object.entries(t.errors ?? {})) total[k] = (total[k] ?? 0) + n;
     return total;
   }
   sum(key) {
@@ -83,7 +89,10 @@ class Fleet {
   async stop() {
     this.stopping = true;
     for (const w of this.workers) if (w.connected) w.send({ type: "stop" });
-    await Promise.race([Promise.all(this.workers.map((w) => new Promise((r) => (w.exitCode !== null ? r() : w.once("exit", r))))), sleep(5_000)]);
+    await Promise.race([
+      Promise.all(this.workers.map((w) => new Promise((r) => (w.exitCode !== null ? r() : w.once("exit", r))))),
+      sleep(5_000),
+    ]);
     for (const w of this.workers) if (w.exitCode === null) w.kill("SIGKILL");
   }
 }
@@ -105,9 +114,14 @@ export async function run() {
   const lim = await limits();
   const per = Math.ceil(AGENTS / WORKERS);
   if (Number(lim.nofileSoft) < per + 100 || Number(lim.nofileHard) < AGENTS + 100) {
-    console.error(`fleet: warning: open-file limit ${lim.nofileSoft}/${lim.nofileHard} is low for ${AGENTS} agents in ${WORKERS} processes`);
+    console.error(
+      `fleet: warning: open-file limit ${lim.nofileSoft}/${lim.nofileHard} is low for ${AGENTS} agents in ${WORKERS} processes`,
+    );
   }
-  if (AGENTS * 2 > lim.ephemeralPorts) console.error(`fleet: warning: ${lim.ephemeralPorts} ephemeral ports for ${AGENTS} agents (a restart needs new ports while old ones sit in TIME_WAIT)`);
+  if (AGENTS * 2 > lim.ephemeralPorts)
+    console.error(
+      `fleet: warning: ${lim.ephemeralPorts} ephemeral ports for ${AGENTS} agents (a restart needs new ports while old ones sit in TIME_WAIT)`,
+    );
   const loadBefore = await loadAverage();
   let server = await OpampServer.start({ heartbeatSeconds: HEARTBEAT_S });
   const listen = server.opampAddr;
@@ -127,26 +141,89 @@ export async function run() {
     await sleep(5_000); // the first reports of the last agents, and their answers
 
     // Steady state: a window of heartbeats only.
-    const s0 = { srv: await procSample(server.child.pid), io: await fleet.io(), sent: fleet.sum("sent"), bytes: fleet.sum("sentBytes"), recv: fleet.sum("received"), at: performance.now() };
+    const s0 = {
+      srv: await procSample(server.child.pid),
+      io: await fleet.io(),
+      sent: fleet.sum("sent"),
+      bytes: fleet.sum("sentBytes"),
+      recv: fleet.sum("received"),
+      at: performance.now(),
+    };
     await sleep(WINDOW_S * 1000);
-    const s1 = { srv: await procSample(server.child.pid), io: await fleet.io(), sent: fleet.sum("sent"), bytes: fleet.sum("sentBytes"), recv: fleet.sum("received"), at: performance.now() };
+    const s1 = {
+      srv: await procSample(server.child.pid),
+      io: await fleet.io(),
+      sent: fleet.sum("sent"),
+      bytes: fleet.sum("sentBytes"),
+      recv: fleet.sum("received"),
+      at: performance.now(),
+    };
     const secs = (s1.at - s0.at) / 1000;
     const n = fleet.connected();
     // Per 1000 agents: a heartbeat every 30 s is 0.033 msg/s per agent, too small for two decimals.
     const per1000PerS = (d) => (d / secs / n) * 1000;
     const clientRss = await fleet.rssKiB();
-    const base = { peer: PEER, agents: AGENTS, connectedInWindow: n, workers: WORKERS, heartbeatS: HEARTBEAT_S, windowS: Math.round(secs), allConnected, rampS: Math.round(rampS * 10) / 10, loadBefore, ...lim };
+    const base = {
+      peer: PEER,
+      agents: AGENTS,
+      connectedInWindow: n,
+      workers: WORKERS,
+      heartbeatS: HEARTBEAT_S,
+      windowS: Math.round(secs),
+      allConnected,
+      rampS: Math.round(rampS * 10) / 10,
+      loadBefore,
+      ...lim,
+    };
     figures.push(
       figure(`fleet: agents connected (of ${AGENTS})`, "agents", [n], base),
-      figure("fleet: agent → server messages per second, per 1000 agents", "msg/s", [per1000PerS(s1.sent - s0.sent)], base),
-      figure("fleet: server → agent messages per second, per 1000 agents", "msg/s", [per1000PerS(s1.recv - s0.recv)], base),
-      figure("fleet: agent → server payload bytes per second, per 1000 agents", "B/s", [per1000PerS(s1.bytes - s0.bytes)], base),
-      figure("fleet: agents' socket bytes written per second, per 1000 agents (ws framing, IPC)", "B/s", [per1000PerS(s1.io.wchar - s0.io.wchar)], base),
-      figure("fleet: agents' socket bytes read per second, per 1000 agents (ws framing, IPC)", "B/s", [per1000PerS(s1.io.rchar - s0.io.rchar)], base),
+      figure(
+        "fleet: agent → server messages per second, per 1000 agents",
+        "msg/s",
+        [per1000PerS(s1.sent - s0.sent)],
+        base,
+      ),
+      figure(
+        "fleet: server → agent messages per second, per 1000 agents",
+        "msg/s",
+        [per1000PerS(s1.recv - s0.recv)],
+        base,
+      ),
+      figure(
+        "fleet: agent → server payload bytes per second, per 1000 agents",
+        "B/s",
+        [per1000PerS(s1.bytes - s0.bytes)],
+        base,
+      ),
+      figure(
+        "fleet: agents' socket bytes written per second, per 1000 agents (ws framing, IPC)",
+        "B/s",
+        [per1000PerS(s1.io.wchar - s0.io.wchar)],
+        base,
+      ),
+      figure(
+        "fleet: agents' socket bytes read per second, per 1000 agents (ws framing, IPC)",
+        "B/s",
+        [per1000PerS(s1.io.rchar - s0.io.rchar)],
+        base,
+      ),
       figure("fleet: server CPU at steady state", "% core", [((s1.srv.cpuS - s0.srv.cpuS) / secs) * 100], base),
-      figure("fleet: server CPU at steady state, per 1000 agents", "% core", [((s1.srv.cpuS - s0.srv.cpuS) / secs) * 100 * (1000 / n)], base),
-      figure("fleet: server RSS with all agents", "MiB", [s1.srv.rssKiB / 1024], { ...base, serverEmptyMiB: Math.round(serverEmpty.rssKiB / 102.4) / 10 }),
-      figure("fleet: server memory per agent (RSS over empty)", "KiB", [(s1.srv.rssKiB - serverEmpty.rssKiB) / n], base),
+      figure(
+        "fleet: server CPU at steady state, per 1000 agents",
+        "% core",
+        [((s1.srv.cpuS - s0.srv.cpuS) / secs) * 100 * (1000 / n)],
+        base,
+      ),
+      figure("fleet: server RSS with all agents", "MiB", [s1.srv.rssKiB / 1024], {
+        ...base,
+        serverEmptyMiB: Math.round(serverEmpty.rssKiB / 102.4) / 10,
+      }),
+      figure(
+        "fleet: server memory per agent (RSS over empty)",
+        "KiB",
+        [(s1.srv.rssKiB - serverEmpty.rssKiB) / n],
+        base,
+      ),
       figure("fleet: simulated agents' RSS per agent (client side)", "KiB", [clientRss / n], base),
     );
 
@@ -159,21 +236,56 @@ export async function run() {
     server = await OpampServer.start({ listen, heartbeatSeconds: HEARTBEAT_S });
     const tUp = Date.now();
     const cpuUp = await procSample(server.child.pid);
-    const allBack = await waitFor(() => fleet.connects.length - connectsBefore >= n && fleet.connected() >= n, TIMEOUT_S);
+    const allBack = await waitFor(
+      () => fleet.connects.length - connectsBefore >= n && fleet.connected() >= n,
+      TIMEOUT_S,
+    );
     await sleep(1_500); // the last ticks
-    const back = fleet.connects.slice(connectsBefore).filter((t) => t >= tDown).map((t) => t - tUp);
+    const back = fleet.connects
+      .slice(connectsBefore)
+      .filter((t) => t >= tDown)
+      .map((t) => t - tUp);
     const cpuBack = await procSample(server.child.pid);
     const histogram = [];
-    for (const t of back) histogram[Math.max(0, Math.floor(t / 1000))] = (histogram[Math.max(0, Math.floor(t / 1000))] ?? 0) + 1;
+    for (const t of back)
+      histogram[Math.max(0, Math.floor(t / 1000))] = (histogram[Math.max(0, Math.floor(t / 1000))] ?? 0) + 1;
     const perSecond = Array.from(histogram, (x) => x ?? 0);
     const errorsAfter = fleet.errors();
-    const errorsDuring = Object.fromEntries(Object.entries(errorsAfter).map(([k, v]) => [k, v - (errorsBefore[k] ?? 0)]).filter(([, v]) => v > 0));
-    const r = { ...base, allBack, downMs: tUp - tDown, reconnects: back.length, connectAttempts: fleet.sum("attempts") - attemptsBefore, errorsDuring, connectsPerSecondFromServerBack: perSecond, loadAfter: await loadAverage() };
+    const errorsDuring = Object.fromEntries(
+      Object.entries(errorsAfter)
+        .map(([k, v]) => [k, v - (errorsBefore[k] ?? 0)])
+        .filter(([, v]) => v > 0),
+    );
+    const r = {
+      ...base,
+      allBack,
+      downMs: tUp - tDown,
+      reconnects: back.length,
+      connectAttempts: fleet.sum("attempts") - attemptsBefore,
+      errorsDuring,
+      connectsPerSecondFromServerBack: perSecond,
+      loadAfter: await loadAverage(),
+    };
     figures.push(
       figure("fleet restart: connects in the busiest second", "conn/s", [Math.max(0, ...perSecond)], r),
-      figure("fleet restart: time from server back until all are back", "s", [back.length ? Math.max(...back) / 1000 : NaN], r),
-      figure("fleet restart: median agent back after", "s", back.map((t) => t / 1000), r),
-      figure("fleet restart: server CPU until all back", "% core", [((cpuBack.cpuS - cpuUp.cpuS) / ((cpuBack.at - cpuUp.at) / 1000)) * 100], r),
+      figure(
+        "fleet restart: time from server back until all are back",
+        "s",
+        [back.length ? Math.max(...back) / 1000 : NaN],
+        r,
+      ),
+      figure(
+        "fleet restart: median agent back after",
+        "s",
+        back.map((t) => t / 1000),
+        r,
+      ),
+      figure(
+        "fleet restart: server CPU until all back",
+        "% core",
+        [((cpuBack.cpuS - cpuUp.cpuS) / ((cpuBack.at - cpuUp.at) / 1000)) * 100],
+        r,
+      ),
     );
   } finally {
     await fleet.stop();

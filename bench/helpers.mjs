@@ -30,7 +30,8 @@ export async function healthOk(port) {
 export const logTime = (line) => Date.parse(String(line?.time ?? ""));
 
 /** The first log line from index `from` on whose msg matches. */
-export const findLog = (sup, msg, from = 0) => sup.logs.slice(from).find((l) => (msg instanceof RegExp ? msg.test(l.msg) : l.msg === msg));
+export const findLog = (sup, msg, from = 0) =>
+  sup.logs.slice(from).find((l) => (msg instanceof RegExp ? msg.test(l.msg) : l.msg === msg));
 
 /** Rewrites supervisor.yaml with `edit(text)`; throws if the edit changed nothing. */
 export async function editSupervisorYaml(ws, edit) {
@@ -59,7 +60,10 @@ export function clockTicks() {
 
 /** RSS, peak RSS (KiB) and CPU seconds (user + system) of one process, from /proc. */
 export async function procSample(pid) {
-  const [status, stat] = await Promise.all([readFile(`/proc/${pid}/status`, "utf8"), readFile(`/proc/${pid}/stat`, "utf8")]);
+  const [status, stat] = await Promise.all([
+    readFile(`/proc/${pid}/status`, "utf8"),
+    readFile(`/proc/${pid}/stat`, "utf8"),
+  ]);
   const kib = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
   // Fields after "(comm)": state is field 3, utime 14, stime 15 (1-based, proc(5)).
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

@@ -65,7 +65,12 @@ export async function run() {
     };
     const tag = `health ${interval}, ${Math.round(m.window)} s`;
     figures.push(
-      figure(`idle RSS, sampled 1/s (${tag})`, "MiB", m.samples.map((s) => MiB(s.rssKiB)), extra),
+      figure(
+        `idle RSS, sampled 1/s (${tag})`,
+        "MiB",
+        m.samples.map((s) => MiB(s.rssKiB)),
+        extra,
+      ),
       figure(`  RSS peak since start, VmHWM (${tag})`, "MiB", [MiB(m.end.hwmKiB)], extra),
       figure(`  idle CPU, user+system (${tag})`, "s", [cpu], extra),
       figure(`  idle CPU, % of one core (${tag})`, "%", [(cpu / m.window) * 100], extra),

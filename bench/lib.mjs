@@ -26,7 +26,15 @@ export function figure(name, unit, values, extra = {}) {
 }
 
 export function report(figures) {
-  const rows = figures.map((f) => [f.name, f.unit, String(f.median), String(f.p99), String(f.max), String(f.runs), f.peer]);
+  const rows = figures.map((f) => [
+    f.name,
+    f.unit,
+    String(f.median),
+    String(f.p99),
+    String(f.max),
+    String(f.runs),
+    f.peer,
+  ]);
   const head = ["figure", "unit", "median", "p99", "max", "runs", "peer"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join("  ");

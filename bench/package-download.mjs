@@ -51,10 +51,14 @@ server.listen(0, "127.0.0.1", () => process.stdout.write(String(server.address()
 function peakRssWhile(promise) {
   let peak = process.memoryUsage.rss();
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10);
-  return promise.finally(() => clearInterval(timer)).then((value) => ({ value, peak: Math.max(peak, process.memoryUsage.rss()) }));
+  return promise
+    .finally(() => clearInterval(timer))
+    .then((value) => ({ value, peak: Math.max(peak, process.memoryUsage.rss()) }));
 }
 
-console.log(`# node ${process.version}, ${arch()}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM`);
+console.log(
+  `# node ${process.version}, ${arch()}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM`,
+);
 console.error(`creating a ${sizeMiB} MiB package in ${dir} …`);
 await makeFile();
 const size = (await stat(source)).size;
@@ -95,11 +99,38 @@ try {
   );
   const ms = performance.now() - started;
   const figures = [
-    { name: "package-download+verify", unit: "MiB/s", value: round(size / MiB / (ms / 1000)), seconds: round(ms / 1000), bytes: result.size, peer: "loopback http" },
-    { name: "package-download peak RSS growth", unit: "MiB", value: round((peak - before) / MiB), rssBeforeMiB: round(before / MiB), rssPeakMiB: round(peak / MiB), peer: "loopback http" },
-    { name: "sha256sum same file", unit: "MiB/s", value: round(size / MiB / (sumMs / 1000)), seconds: round(sumMs / 1000), bytes: size, peer: "coreutils" },
+    {
+      name: "package-download+verify",
+      unit: "MiB/s",
+      value: round(size / MiB / (ms / 1000)),
+      seconds: round(ms / 1000),
+      bytes: result.size,
+      peer: "loopback http",
+    },
+    {
+      name: "package-download peak RSS growth",
+      unit: "MiB",
+      value: round((peak - before) / MiB),
+      rssBeforeMiB: round(before / MiB),
+      rssPeakMiB: round(peak / MiB),
+      peer: "loopback http",
+    },
+    {
+      name: "sha256sum same file",
+      unit: "MiB/s",
+      value: round(size / MiB / (sumMs / 1000)),
+      seconds: round(sumMs / 1000),
+      bytes: size,
+      peer: "coreutils",
+    },
   ];
-  const rows = figures.map((f) => [f.name, f.unit, String(f.value), f.seconds !== undefined ? String(f.seconds) : "", f.peer]);
+  const rows = figures.map((f) => [
+    f.name,
+    f.unit,
+    String(f.value),
+    f.seconds !== undefined ? String(f.seconds) : "",
+    f.peer,
+  ]);
   const head = ["figure", "unit", "value", "seconds", "peer"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join("  ");

@@ -52,7 +52,12 @@ export async function run() {
   const connectedAt = new Array(CLIENTS).fill(NaN);
   const attempts = new Array(CLIENTS).fill(0);
   for (let i = 0; i < CLIENTS; i++) {
-    const client = new OpampClient({ target: { endpoint }, instanceUid: new Uint8Array(randomBytes(16)), capabilities: 1n, deps });
+    const client = new OpampClient({
+      target: { endpoint },
+      instanceUid: new Uint8Array(randomBytes(16)),
+      capabilities: 1n,
+      deps,
+    });
     client.on("state", (s) => {
       if (s.kind === "connected") connectedAt[i] = performance.now();
       if (s.kind === "connecting") attempts[i]++;
@@ -67,7 +72,12 @@ export async function run() {
     for (const c of clients) c.start();
     await waitUntil(() => connected() === CLIENTS && server.openSockets === CLIENTS, ROUND_TIMEOUT_MS);
     const initial = connectedAt.map((t) => t - t0);
-    figures.push(figure(`reconnect: ${CLIENTS} clients, first connect from start()`, "ms", initial, { peer: "test server", clients: CLIENTS }));
+    figures.push(
+      figure(`reconnect: ${CLIENTS} clients, first connect from start()`, "ms", initial, {
+        peer: "test server",
+        clients: CLIENTS,
+      }),
+    );
 
     for (const downMs of DOWNTIMES) {
       // Everyone connected for longer than stableAfterMs, so every client starts from the same state.

@@ -5,9 +5,19 @@
 import { arch, cpus, totalmem } from "node:os";
 import { report } from "./lib.mjs";
 
-const ALL = ["config-push", "cold-start", "crash-recovery", "idle-footprint", "wire-bytes", "reconnect-spread", "server-drops"];
+const ALL = [
+  "config-push",
+  "cold-start",
+  "crash-recovery",
+  "idle-footprint",
+  "wire-bytes",
+  "reconnect-spread",
+  "server-drops",
+];
 const names = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
-console.log(`# node ${process.version}, ${arch()}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB`);
+console.log(
+  `# node ${process.version}, ${arch()}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+);
 const figures = [];
 for (const name of names) {
   const mod = await import(`./${name}.mjs`);

@@ -72,7 +72,10 @@ telemetry:
  * A fresh workspace for one side. `countLaunches`: the executable is a shell wrapper that logs
  * each start (its arguments) and then execs the collector, to count collector launches.
  */
-export async function makeSide(side, { endpoint, tuned = false, countLaunches = false, tunedInterval = "50ms", tunedApplyTimeout = "100ms" }) {
+export async function makeSide(
+  side,
+  { endpoint, tuned = false, countLaunches = false, tunedInterval = "50ms", tunedApplyTimeout = "100ms" },
+) {
   const dir = await mkdtemp(join(tmpdir(), `sbs-${side}-`));
   const stateDir = join(dir, "state");
   await mkdir(stateDir, { recursive: true });
@@ -89,7 +92,20 @@ export async function makeSide(side, { endpoint, tuned = false, countLaunches = 
   const uid = randomUUID();
   const healthPort = await freePort();
   const configPath = join(dir, "supervisor.yaml");
-  await writeFile(configPath, supervisorYaml(side, { endpoint, executable, uid, collectorConfig, healthPort, stateDir, tuned, tunedInterval, tunedApplyTimeout }));
+  await writeFile(
+    configPath,
+    supervisorYaml(side, {
+      endpoint,
+      executable,
+      uid,
+      collectorConfig,
+      healthPort,
+      stateDir,
+      tuned,
+      tunedInterval,
+      tunedApplyTimeout,
+    }),
+  );
   return { side, dir, stateDir, configPath, uid, otlpPort, launchLog };
 }
 
@@ -101,7 +117,10 @@ export const OURS_VARIANT = { cli: OURS_CLI.slice(ROOT.length + 1), nodeFlags: N
 
 /** Starts the side's supervisor; resolves at once with the child and the wall time of the spawn. */
 export function startSide(ws) {
-  const [cmd, args] = ws.side === "ours" ? [process.execPath, [...NODE_FLAGS, OURS_CLI, "--config", ws.configPath]] : [GO_SUPERVISOR, ["--config", ws.configPath]];
+  const [cmd, args] =
+    ws.side === "ours"
+      ? [process.execPath, [...NODE_FLAGS, OURS_CLI, "--config", ws.configPath]]
+      : [GO_SUPERVISOR, ["--config", ws.configPath]];
   const t0 = wallNow();
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], cwd: ws.dir });
   // The last output of the supervisor (both log to stdout), for a scenario that times out.

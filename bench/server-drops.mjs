@@ -49,7 +49,8 @@ export async function run() {
       reconnectMs.push(performance.now() - t0);
       await sleep(200); // let the first exchange on the new connection finish
       samples.push(await sample(pid));
-      if ((i + 1) % 10 === 0) console.error(`server-drops: ${i + 1}/${DROPS}, rss ${samples.at(-1).rssKiB} KiB, fds ${samples.at(-1).fds}`);
+      if ((i + 1) % 10 === 0)
+        console.error(`server-drops: ${i + 1}/${DROPS}, rss ${samples.at(-1).rssKiB} KiB, fds ${samples.at(-1).fds}`);
     }
   } finally {
     await sup.stop();
@@ -58,10 +59,25 @@ export async function run() {
   const avg = (list, key) => list.reduce((s, x) => s + x[key], 0) / list.length;
   const first = samples.slice(0, EDGE);
   const last = samples.slice(-EDGE);
-  const extra = { drops: DROPS, spacingMs: SPACING_MS, rssFirstKiB: Math.round(avg(first, "rssKiB")), rssLastKiB: Math.round(avg(last, "rssKiB")), fdsFirst: median(first.map((s) => s.fds)), fdsLast: median(last.map((s) => s.fds)) };
+  const extra = {
+    drops: DROPS,
+    spacingMs: SPACING_MS,
+    rssFirstKiB: Math.round(avg(first, "rssKiB")),
+    rssLastKiB: Math.round(avg(last, "rssKiB")),
+    fdsFirst: median(first.map((s) => s.fds)),
+    fdsLast: median(last.map((s) => s.fds)),
+  };
   return [
     figure("server drop: reconnect", "ms", reconnectMs, extra),
-    figure("server drops: RSS growth (last vs first samples)", "KiB", [avg(last, "rssKiB") - avg(first, "rssKiB")], extra),
-    figure("server drops: open fd growth", "fds", [extra.fdsLast - extra.fdsFirst], { ...extra, fdsMax: Math.max(...samples.map((s) => s.fds)) }),
+    figure(
+      "server drops: RSS growth (last vs first samples)",
+      "KiB",
+      [avg(last, "rssKiB") - avg(first, "rssKiB")],
+      extra,
+    ),
+    figure("server drops: open fd growth", "fds", [extra.fdsLast - extra.fdsFirst], {
+      ...extra,
+      fdsMax: Math.max(...samples.map((s) => s.fds)),
+    }),
   ];
 }

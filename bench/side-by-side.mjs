@@ -14,7 +14,18 @@ import { createServer } from "node:net";
 import { OpampServer, markedRemote } from "../.bench-build/test/interop/peers.js";
 import { figure, sleep } from "./lib.mjs";
 import { loadAverage, procSample } from "./helpers.mjs";
-import { OURS_VARIANT, childrenOf, launches, makeSide, missingBinaries, removeSide, serverTime, startSide, stopSide, wallNow } from "./sbs-peers.mjs";
+import {
+  OURS_VARIANT,
+  childrenOf,
+  launches,
+  makeSide,
+  missingBinaries,
+  removeSide,
+  serverTime,
+  startSide,
+  stopSide,
+  wallNow,
+} from "./sbs-peers.mjs";
 
 const ROUNDS = Number(process.env.BENCH_SBS_ROUNDS ?? 5);
 const PUSHES = Number(process.env.BENCH_SBS_PUSHES ?? 3);
@@ -39,11 +50,14 @@ async function waitMessage(server, uid, afterSeq, match, timeoutMs = TIMEOUT_MS)
 }
 
 const healthy = (m) => m.health?.healthy === true;
-const startedAfter = (t0) => (m) => healthy(m) && Number(BigInt(m.health.start_time_unix_nano ?? "0") / 1_000_000n) >= Math.floor(t0);
+const startedAfter = (t0) => (m) =>
+  healthy(m) && Number(BigInt(m.health.start_time_unix_nano ?? "0") / 1_000_000n) >= Math.floor(t0);
 const hexToB64 = (hex) => Buffer.from(hex, "hex").toString("base64");
 const configStatus = (hash) => (m) => {
   const s = m.remote_config_status;
-  return s?.last_remote_config_hash === hexToB64(hash) && /_(APPLIED|FAILED)$/.test(String(s.status)) ? s.status.replace(/^.*_/, "") : undefined;
+  return s?.last_remote_config_hash === hexToB64(hash) && /_(APPLIED|FAILED)$/.test(String(s.status))
+    ? s.status.replace(/^.*_/, "")
+    : undefined;
 };
 
 class Samples {
@@ -59,7 +73,8 @@ class Samples {
       counts[miss] = (counts[miss] ?? 0) + 1;
       this.timeouts.set(k, counts);
     }
-    if (process.env.BENCH_VERBOSE) console.error(`side-by-side ${side} ${key}: ${Number.isFinite(value) ? value.toFixed(1) : miss}`);
+    if (process.env.BENCH_VERBOSE)
+      console.error(`side-by-side ${side} ${key}: ${Number.isFinite(value) ? value.toFixed(1) : miss}`);
   }
   get(key, side) {
     return this.values.get(`${key}\u0000${side}`) ?? [];
@@ -74,7 +89,10 @@ async function launch(server, ws) {
   const seq = await server.lastSeq();
   const run = startSide(ws);
   const rec = await waitMessage(server, ws.uid, seq, healthy);
-  if (!rec) console.error(`side-by-side: ${ws.side}: no healthy report ${TIMEOUT_MS} ms after launch; its output ends:\n${run.output.join("").slice(-3000)}`);
+  if (!rec)
+    console.error(
+      `side-by-side: ${ws.side}: no healthy report ${TIMEOUT_MS} ms after launch; its output ends:\n${run.output.join("").slice(-3000)}`,
+    );
   return { run, ms: rec ? serverTime(rec.time) - run.t0 : NaN };
 }
 
@@ -112,7 +130,14 @@ async function defaultsSession(server, side, s, busyPort) {
       s.add("push", side, r.ms, r.status);
       await sleep(200);
     }
-    const bad = await push(server, ws, { "bench.yaml": `${markedRemote(marker())}receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:${busyPort}\n` }, "FAILED");
+    const bad = await push(
+      server,
+      ws,
+      {
+        "bench.yaml": `${markedRemote(marker())}receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:${busyPort}\n`,
+      },
+      "FAILED",
+    );
     s.add("bad", side, bad.ms, bad.status);
     // Back to a good config before the next scenario (the Go supervisor keeps restarting the
     // failing one every 5 s; ours has rolled back already).
@@ -229,7 +254,9 @@ export async function run() {
       const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
       if (SCENARIOS.has("defaults")) for (const side of order) await defaultsSession(server, side, s, busyPort);
       if (SCENARIOS.has("tuned")) for (const side of order) await tunedSession(server, side, s);
-      console.error(`side-by-side: round ${round + 1}/${ROUNDS} done (${Math.round((Date.now() - startedAt) / 1000)} s)`);
+      console.error(
+        `side-by-side: round ${round + 1}/${ROUNDS} done (${Math.round((Date.now() - startedAt) / 1000)} s)`,
+      );
     }
     if (SCENARIOS.has("idle")) for (const side of SIDES) await idleSession(server, side, s);
     if (SCENARIOS.has("launches")) for (const side of SIDES) await launchCount(server, side, s);
@@ -237,19 +264,48 @@ export async function run() {
     await server.stop();
     await new Promise((r) => busy.close(r));
   }
-  const extra = { ours: OURS_VARIANT, rounds: ROUNDS, pushes: PUSHES, idleSeconds: IDLE_S, loadBefore, loadAfter: await loadAverage(), seconds: Math.round((Date.now() - startedAt) / 1000) };
+  const extra = {
+    ours: OURS_VARIANT,
+    rounds: ROUNDS,
+    pushes: PUSHES,
+    idleSeconds: IDLE_S,
+    loadBefore,
+    loadAfter: await loadAverage(),
+    seconds: Math.round((Date.now() - startedAt) / 1000),
+  };
   const out = [];
   for (const [key, name, unit] of FIGURES) {
     const ours = s.get(key, "ours");
     const go = s.get(key, "go");
     if (ours.length === 0 && go.length === 0) continue;
     const timeouts = (side) => ({ misses: s.missesOf(key, side) });
-    const missNote = (side) => Object.entries(s.missesOf(key, side)).map(([why, n]) => ` [${n} ${why}]`).join("");
-    const fo = figure(`${name}: ours`, unit, ours, { ...extra, ...timeouts("ours"), peer: `ours, ${PEER}${missNote("ours")}`, ...(key === "launches" ? { kinds: s.kinds?.ours } : {}) });
-    const fg = figure(`${name}: Go`, unit, go, { ...extra, ...timeouts("go"), peer: `Go v0.149.0, ${PEER}${missNote("go")}`, ...(key === "launches" ? { kinds: s.kinds?.go } : {}) });
+    const missNote = (side) =>
+      Object.entries(s.missesOf(key, side))
+        .map(([why, n]) => ` [${n} ${why}]`)
+        .join("");
+    const fo = figure(`${name}: ours`, unit, ours, {
+      ...extra,
+      ...timeouts("ours"),
+      peer: `ours, ${PEER}${missNote("ours")}`,
+      ...(key === "launches" ? { kinds: s.kinds?.ours } : {}),
+    });
+    const fg = figure(`${name}: Go`, unit, go, {
+      ...extra,
+      ...timeouts("go"),
+      peer: `Go v0.149.0, ${PEER}${missNote("go")}`,
+      ...(key === "launches" ? { kinds: s.kinds?.go } : {}),
+    });
     // No ratio against a zero (e.g. the Go side used no CPU tick in the window): null.
     const ratio = (a, b) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
-    out.push(fo, fg, { name: `${name}: ratio ours/Go`, unit: "×", median: ratio(fo.median, fg.median), p99: ratio(fo.p99, fg.p99), max: ratio(fo.max, fg.max), runs: Math.min(fo.runs, fg.runs), peer: "ours / Go" });
+    out.push(fo, fg, {
+      name: `${name}: ratio ours/Go`,
+      unit: "×",
+      median: ratio(fo.median, fg.median),
+      p99: ratio(fo.p99, fg.p99),
+      max: ratio(fo.max, fg.max),
+      runs: Math.min(fo.runs, fg.runs),
+      peer: "ours / Go",
+    });
   }
   return out;
 }

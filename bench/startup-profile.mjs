@@ -30,13 +30,29 @@ function pieces(configPath) {
   const list = [
     ["node -e 0", node, ["-e", "0"]],
     ["node: import dist/main.js", node, ["--expose-gc", "--input-type=module", "-e", importAndMeasure(MAIN)]],
-    ["node --max-semi-space-size=1: import dist/main.js", node, ["--expose-gc", "--max-semi-space-size=1", "--input-type=module", "-e", importAndMeasure(MAIN)]],
-    ["node --optimize-for-size: import dist/main.js", node, ["--expose-gc", "--optimize-for-size", "--input-type=module", "-e", importAndMeasure(MAIN)]],
-    ["node --jitless: import dist/main.js", node, ["--expose-gc", "--jitless", "--input-type=module", "-e", importAndMeasure(MAIN)]],
+    [
+      "node --max-semi-space-size=1: import dist/main.js",
+      node,
+      ["--expose-gc", "--max-semi-space-size=1", "--input-type=module", "-e", importAndMeasure(MAIN)],
+    ],
+    [
+      "node --optimize-for-size: import dist/main.js",
+      node,
+      ["--expose-gc", "--optimize-for-size", "--input-type=module", "-e", importAndMeasure(MAIN)],
+    ],
+    [
+      "node --jitless: import dist/main.js",
+      node,
+      ["--expose-gc", "--jitless", "--input-type=module", "-e", importAndMeasure(MAIN)],
+    ],
     ["node: cli.js validate", node, [CLI, "validate", "--config", configPath]],
   ];
   if (existsSync(GO_COLLECTOR)) list.push(["collector --version (otelcol-gopeer)", GO_COLLECTOR, ["--version"]]);
-  list.push(["node: import dist/supervisor/supervisor.js (unbundled modules)", node, ["--expose-gc", "--input-type=module", "-e", importAndMeasure(UNBUNDLED)]]);
+  list.push([
+    "node: import dist/supervisor/supervisor.js (unbundled modules)",
+    node,
+    ["--expose-gc", "--input-type=module", "-e", importAndMeasure(UNBUNDLED)],
+  ]);
   return list;
 }
 
@@ -54,7 +70,10 @@ function timeRun(cmd, args) {
 export async function run() {
   const dir = await mkdtemp(join(tmpdir(), "startup-profile-"));
   const configPath = join(dir, "supervisor.yaml");
-  await writeFile(configPath, `server:\n  endpoint: ws://127.0.0.1:4320/v1/opamp\nagent:\n  executable: ${process.execPath}\nstorage:\n  directory: ${join(dir, "state")}\n`);
+  await writeFile(
+    configPath,
+    `server:\n  endpoint: ws://127.0.0.1:4320/v1/opamp\nagent:\n  executable: ${process.execPath}\nstorage:\n  directory: ${join(dir, "state")}\n`,
+  );
   const list = pieces(configPath);
   const rows = new Map(list.map(([name]) => [name, { ms: [], rss: [] }]));
   try {

@@ -48,10 +48,12 @@ export async function run() {
     // Heartbeats: messages with no sub-message at all.
     const isHeartbeat = (r) => contents(r.msg).length === 0;
     for (let n = 0; n < HEARTBEATS; n++) {
-      const ok = await server.waitFor((r) => server.received.filter(isHeartbeat).length > n && isHeartbeat(r), { timeoutMs: 5_000 }).then(
-        () => true,
-        () => false,
-      );
+      const ok = await server
+        .waitFor((r) => server.received.filter(isHeartbeat).length > n && isHeartbeat(r), { timeoutMs: 5_000 })
+        .then(
+          () => true,
+          () => false,
+        );
       if (!ok) break; // the 1 s offer was not applied: report what came, do not fail
     }
     const heartbeats = server.received.filter(isHeartbeat).slice(0, HEARTBEATS);
@@ -65,7 +67,10 @@ export async function run() {
     // The crash report (StatusFatalError, lastError = exit + collector log tail). A probe that
     // meets the closed port first may report StatusRecoverableError just before it.
     const crash = await server.waitFor((r) => r.msg.health?.status === "StatusFatalError", { from, timeoutMs: 20_000 });
-    const up = await server.waitFor((r) => r.msg.health?.healthy === true, { from: server.received.indexOf(crash), timeoutMs: 20_000 });
+    const up = await server.waitFor((r) => r.msg.health?.healthy === true, {
+      from: server.received.indexOf(crash),
+      timeoutMs: 20_000,
+    });
     const between = server.received.slice(from, server.received.indexOf(up) + 1).filter((r) => r.msg.health);
     const steps = between.filter((r) => r !== crash && r !== up);
     picked.push(["health change: crash (lastError)", [crash]]);
@@ -76,19 +81,36 @@ export async function run() {
     // A remote config push: the APPLYING and APPLIED status reports.
     await waitForStub(ws);
     const hash = new Uint8Array(32).fill(0xab);
-    const body = new TextEncoder().encode("exporters:\n  debug/wire: {}\nservice:\n  pipelines:\n    traces:\n      exporters: [debug/wire]\n");
+    const body = new TextEncoder().encode(
+      "exporters:\n  debug/wire: {}\nservice:\n  pipelines:\n    traces:\n      exporters: [debug/wire]\n",
+    );
     from = server.received.length;
-    server.push({ remoteConfig: { configHash: hash, config: { configMap: { "remote.yaml": { body, contentType: "text/yaml" } } } } });
+    server.push({
+      remoteConfig: { configHash: hash, config: { configMap: { "remote.yaml": { body, contentType: "text/yaml" } } } },
+    });
     const applied = await server.waitFor((r) => r.msg.remoteConfigStatus?.status === 1, { from, timeoutMs: 30_000 });
-    const statuses = server.received.slice(from, server.received.indexOf(applied) + 1).filter((r) => r.msg.remoteConfigStatus);
+    const statuses = server.received
+      .slice(from, server.received.indexOf(applied) + 1)
+      .filter((r) => r.msg.remoteConfigStatus);
     const applying = statuses.filter((r) => r.msg.remoteConfigStatus.status === 2);
     if (applying.length) picked.push(["config status: APPLYING", applying]);
     picked.push(["config status: APPLIED", [applied]]);
-    totals.push(["one config push, all reports (sum)", server.received.slice(from, server.received.indexOf(applied) + 1)]);
+    totals.push([
+      "one config push, all reports (sum)",
+      server.received.slice(from, server.received.indexOf(applied) + 1),
+    ]);
 
     if (process.env.BENCH_VERBOSE) {
       for (const r of server.received) {
-        console.error("wire", r.connection, payload(r), contents(r.msg).join("+") || "heartbeat", r.msg.health?.status ?? "", r.msg.remoteConfigStatus?.status ?? "", JSON.stringify(r.msg.health?.lastError ?? ""));
+        console.error(
+          "wire",
+          r.connection,
+          payload(r),
+          contents(r.msg).join("+") || "heartbeat",
+          r.msg.health?.status ?? "",
+          r.msg.remoteConfigStatus?.status ?? "",
+          JSON.stringify(r.msg.health?.lastError ?? ""),
+        );
       }
     }
   } finally {
@@ -112,7 +134,12 @@ export async function run() {
         messages: rs.length,
         carries: carries(rs),
         wsFrameBytes: rs.reduce((n, r) => n + wsFrame(payload(r)), 0),
-        healthStatuses: rs.map((r) => r.msg.health?.status ?? (r.msg.remoteConfigStatus ? `config:${r.msg.remoteConfigStatus.status}` : "-")).join(","),
+        healthStatuses: rs
+          .map(
+            (r) =>
+              r.msg.health?.status ?? (r.msg.remoteConfigStatus ? `config:${r.msg.remoteConfigStatus.status}` : "-"),
+          )
+          .join(","),
       }),
     ),
   ];

@@ -28,6 +28,8 @@ await esbuild.build({
   platform: "node",
   target: "node20",
   // Some CommonJS dependencies call require() for Node built-ins; an ESM bundle needs one.
-  banner: { js: 'import { createRequire as __bundleRequire } from "node:module"; const require = __bundleRequire(import.meta.url);' },
+  banner: {
+    js: 'import { createRequire as __bundleRequire } from "node:module"; const require = __bundleRequire(import.meta.url);',
+  },
   logLevel: "warning",
 });

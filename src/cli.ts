@@ -17,7 +17,9 @@ import { registerPackageCommands } from "./upgrade/cli.js";
 const USAGE_EXIT_CODE = 2;
 
 function packageVersion(): string {
-  const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string };
+  const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+    version?: string;
+  };
   return manifest.version ?? "unknown";
 }
 
@@ -62,13 +64,18 @@ program
       return;
     }
     for (const warning of config.warnings) process.stderr.write(`opamp-supervisor: warning: ${warning}\n`);
-    const note = config.warnings.length === 0 ? "" : ` (${config.warnings.length} warning${config.warnings.length === 1 ? "" : "s"})`;
+    const note =
+      config.warnings.length === 0
+        ? ""
+        : ` (${config.warnings.length} warning${config.warnings.length === 1 ? "" : "s"})`;
     process.stdout.write(`${config.sourcePath}: valid${note}\n`);
   });
 
 program
   .command("init-config")
-  .description("write the config a start would run (last working, fallbacks, local) into the state directory as effective.yaml, and exit")
+  .description(
+    "write the config a start would run (last working, fallbacks, local) into the state directory as effective.yaml, and exit",
+  )
   .requiredOption("-c, --config <file>", "supervisor configuration file")
   .action(async (options: { config: string }) => {
     process.exitCode = await runInitConfig(options.config);

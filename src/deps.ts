@@ -36,7 +36,12 @@ export interface FileSystem {
   rename: typeof fsp.rename;
 }
 
-export const nodeFileSystem: FileSystem = { readFile: fsp.readFile, access: fsp.access, stat: fsp.stat, rename: fsp.rename };
+export const nodeFileSystem: FileSystem = {
+  readFile: fsp.readFile,
+  access: fsp.access,
+  stat: fsp.stat,
+  rename: fsp.rename,
+};
 
 export interface Deps {
   clock: Clock;
@@ -50,7 +55,14 @@ export interface Deps {
 
 /** The production wiring; `overrides` replace single seams (tests, a configured logger). */
 export function createDefaultDeps(overrides: Partial<Deps> = {}): Deps {
-  return { clock: systemClock, random: Math.random, logger: silentLogger, fs: nodeFileSystem, spawn: execaSpawner, ...overrides };
+  return {
+    clock: systemClock,
+    random: Math.random,
+    logger: silentLogger,
+    fs: nodeFileSystem,
+    spawn: execaSpawner,
+    ...overrides,
+  };
 }
 
 export const systemClock: Clock = {

@@ -31,7 +31,9 @@ export async function loadConfigOrReport(path: string): Promise<ResolvedConfig |
     return await loadSupervisorConfig(path, { env: process.env });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`opamp-supervisor: invalid configuration ${err.path}:\n${err.problems.map((p) => `  - ${p}`).join("\n")}\n`);
+    process.stderr.write(
+      `opamp-supervisor: invalid configuration ${err.path}:\n${err.problems.map((p) => `  - ${p}`).join("\n")}\n`,
+    );
     return undefined;
   }
 }
@@ -75,7 +77,12 @@ export function installSignalHandlers(source: SignalSource, options: SignalHandl
   let stops = 0;
   let pipes = 0;
   const reload =
-    options.reload ?? ((): void => logger.info({ signal: "SIGHUP" }, "SIGHUP received: reloading the local configuration is not supported yet; ignored"));
+    options.reload ??
+    ((): void =>
+      logger.info(
+        { signal: "SIGHUP" },
+        "SIGHUP received: reloading the local configuration is not supported yet; ignored",
+      ));
   const handler = (name: NodeJS.Signals): void => {
     const action = SIGNAL_ACTIONS[name as HandledSignal];
     switch (action) {
@@ -116,7 +123,11 @@ export async function runSupervisor(configPath: string): Promise<number> {
   for (const warning of config.warnings) logger.warn({ config: config.sourcePath }, warning);
   const deps = createDefaultDeps({ logger });
   const shutdown = new AbortController();
-  const supervisor = new Supervisor({ config, deps, hooks: checkpointHook(process.env["OPAMP_SUPERVISOR_TEST_HALT_AT"]) });
+  const supervisor = new Supervisor({
+    config,
+    deps,
+    hooks: checkpointHook(process.env["OPAMP_SUPERVISOR_TEST_HALT_AT"]),
+  });
   const uninstall = installSignalHandlers(process, {
     logger,
     shutdown,
@@ -145,7 +156,10 @@ export async function runInitConfig(configPath: string): Promise<number> {
   for (const warning of config.warnings) logger.warn({ config: config.sourcePath }, warning);
   try {
     const written = await initConfig(config, createDefaultDeps({ logger }));
-    logger.info({ path: written.path, source: written.source, run: config.agent.run }, "init-config: wrote the collector config");
+    logger.info(
+      { path: written.path, source: written.source, run: config.agent.run },
+      "init-config: wrote the collector config",
+    );
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) process.stderr.write(`opamp-supervisor: init-config: ${err.message}\n`);

@@ -3,7 +3,9 @@ import { readFileSync } from "node:fs";
 
 function read(): string {
   try {
-    const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string };
+    const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+      version?: string;
+    };
     return manifest.version ?? "unknown";
   } catch {
     return "unknown"; // bundled without its package.json

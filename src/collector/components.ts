@@ -48,10 +48,14 @@ export function parseComponents(output: string): ComponentsParse {
 }
 
 function hashOf(kinds: Record<string, ComponentDetails>): Uint8Array {
-  const byName = <T>(entries: Array<[string, T]>): Array<[string, T]> => entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const byName = <T>(entries: Array<[string, T]>): Array<[string, T]> =>
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const canonical = byName(Object.entries(kinds)).map(([kind, details]) => [
     kind,
-    byName(Object.entries(details.subComponents)).map(([type, component]) => [type, component.metadata["code.namespace"] ?? ""]),
+    byName(Object.entries(details.subComponents)).map(([type, component]) => [
+      type,
+      component.metadata["code.namespace"] ?? "",
+    ]),
   ]);
   return new Uint8Array(createHash("sha256").update(JSON.stringify(canonical)).digest());
 }

@@ -53,7 +53,10 @@ export async function compose(config: ResolvedConfig, fs: FileSystem, remote: Re
         missing.add(path);
         continue;
       }
-      return { ok: false, message: `cannot compose the collector config: ${path}: agent.config_files: cannot read (${code ?? "error"})` };
+      return {
+        ok: false,
+        message: `cannot compose the collector config: ${path}: agent.config_files: cannot read (${code ?? "error"})`,
+      };
     }
   }
   let result;
@@ -62,16 +65,27 @@ export async function compose(config: ResolvedConfig, fs: FileSystem, remote: Re
       localFiles,
       order: agent.configFiles.filter((entry) => !missing.has(entry)),
       remote: parsed.files,
-      injected: agent.health.injectExtension ? { health: { endpoint: agent.health.endpoint, path: agent.health.path } } : {},
+      injected: agent.health.injectExtension
+        ? { health: { endpoint: agent.health.endpoint, path: agent.health.path } }
+        : {},
     });
   } catch (err) {
-    return { ok: false, message: `cannot compose the collector config: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      ok: false,
+      message: `cannot compose the collector config: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
   const health = result.health ?? { endpoint: agent.health.endpoint, path: agent.health.path };
   const runnable = localFiles.length + remote.length > 0;
   return {
     ok: true,
-    composition: { yaml: runnable ? result.yaml : "", runnable, healthUrl: healthUrl(health.endpoint, health.path), warnings: result.warnings, skipped: [...missing, ...result.skipped] },
+    composition: {
+      yaml: runnable ? result.yaml : "",
+      runnable,
+      healthUrl: healthUrl(health.endpoint, health.path),
+      warnings: result.warnings,
+      skipped: [...missing, ...result.skipped],
+    },
   };
 }
 
@@ -93,10 +107,16 @@ export async function fallbackFiles(config: ResolvedConfig, fs: FileSystem): Pro
  * stored config the merge rules now refuse, a fallback file gone) is a warning and the next
  * one is tried: a damaged file of ours never leaves the collector without a config.
  */
-export async function composeStartup(config: ResolvedConfig, fs: FileSystem, working: StoredRemoteConfig | undefined): Promise<ComposeOutcome> {
+export async function composeStartup(
+  config: ResolvedConfig,
+  fs: FileSystem,
+  working: StoredRemoteConfig | undefined,
+): Promise<ComposeOutcome> {
   const sources: Array<{ what: string; files: () => Promise<RemoteFiles> }> = [];
-  if (working) sources.push({ what: "the last working remote config", files: () => Promise.resolve(remoteFilesOf(working)) });
-  if (config.agent.startupFallbackConfigs.length > 0) sources.push({ what: "the startup fallback configs", files: () => fallbackFiles(config, fs) });
+  if (working)
+    sources.push({ what: "the last working remote config", files: () => Promise.resolve(remoteFilesOf(working)) });
+  if (config.agent.startupFallbackConfigs.length > 0)
+    sources.push({ what: "the startup fallback configs", files: () => fallbackFiles(config, fs) });
   sources.push({ what: "the local config files", files: () => Promise.resolve([]) });
   const problems: string[] = [];
   for (const { what, files } of sources) {
@@ -108,7 +128,10 @@ export async function composeStartup(config: ResolvedConfig, fs: FileSystem, wor
     }
     if (outcome.ok) {
       if (problems.length === 0) return outcome;
-      return { ok: true, composition: { ...outcome.composition, warnings: [...problems, ...outcome.composition.warnings] } };
+      return {
+        ok: true,
+        composition: { ...outcome.composition, warnings: [...problems, ...outcome.composition.warnings] },
+      };
     }
     problems.push(`${what} cannot be used, falling back: ${outcome.message}`);
   }

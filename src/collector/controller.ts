@@ -81,7 +81,12 @@ export class CollectorController implements CollectorControl {
   constructor(options: ControllerOptions) {
     this.#o = options;
     const { agent } = options.config;
-    this.#lifecycle = new Lifecycle({ driver: options.driver, deps: options.deps, restartPolicy: agent.restart, signal: options.signal });
+    this.#lifecycle = new Lifecycle({
+      driver: options.driver,
+      deps: options.deps,
+      restartPolicy: agent.restart,
+      signal: options.signal,
+    });
     this.#loop = new HealthLoop({
       lifecycle: this.#lifecycle,
       clock: options.deps.clock,
@@ -90,13 +95,23 @@ export class CollectorController implements CollectorControl {
       requestTimeoutMs: agent.health.requestTimeoutMs,
       ...(options.probeFor ? { probeFor: options.probeFor } : {}),
     });
-    this.#report = new HealthReport({ clock: options.deps.clock, maxErrorBytes: Math.max(1, agent.collectorCrashLogSnippetKib) * 1024, onChange: (health) => options.onHealth(health) });
+    this.#report = new HealthReport({
+      clock: options.deps.clock,
+      maxErrorBytes: Math.max(1, agent.collectorCrashLogSnippetKib) * 1024,
+      onChange: (health) => options.onHealth(health),
+    });
     this.#lifecycle.on("state", (state) => this.#report.onState(state));
     this.#lifecycle.on("started", ({ pid }) => options.onStarted?.(pid));
     this.#loop.onCheck((check) => this.#report.onCheck(check));
     this.#lifecycle.on("crashed", ({ failure, attempt, delayMs }) => {
-      const fields = failure.kind === "exit" ? { code: failure.exit.code, signal: failure.exit.signal } : { reason: failure.message };
-      options.deps.logger.warn({ component: "supervisor", attempt, delayMs, ...fields }, "collector crashed; restarting after a delay");
+      const fields =
+        failure.kind === "exit"
+          ? { code: failure.exit.code, signal: failure.exit.signal }
+          : { reason: failure.message };
+      options.deps.logger.warn(
+        { component: "supervisor", attempt, delayMs, ...fields },
+        "collector crashed; restarting after a delay",
+      );
     });
   }
 
@@ -147,7 +162,8 @@ export class CollectorController implements CollectorControl {
       await this.#makeEffective(composition);
       return { ok: true, mode: "stopped", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
     }
-    if (this.#runsAlready(composition)) return { ok: true, mode: "unchanged", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
+    if (this.#runsAlready(composition))
+      return { ok: true, mode: "unchanged", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
     const { clock } = this.#o.deps;
     const candidate = this.#path(CANDIDATE_CONFIG_FILE);
     try {
@@ -161,7 +177,8 @@ export class CollectorController implements CollectorControl {
       if (!result.ok) return failed("validate-refused", `collector rejected the config: ${result.message}`);
     }
     const validateMs = clock.now() - validateStarted;
-    if (this.#o.config.agent.validateConfig) this.#phase("validate", validateMs, "config apply: the collector validated the config");
+    if (this.#o.config.agent.validateConfig)
+      this.#phase("validate", validateMs, "config apply: the collector validated the config");
     options.checkpoint?.("config-validated");
     const writeStarted = clock.now();
     // The validated bytes are already durable: a rename makes them effective.
@@ -173,7 +190,9 @@ export class CollectorController implements CollectorControl {
     }
     this.#setEffective(composition);
     // Past the rename the new config is in place: a failed directory fsync only weakens durability.
-    await fsyncDirectory(this.#o.stateDir.root).catch((err: unknown) => this.#o.deps.logger.warn({ err }, "could not fsync the state directory after swapping in the config"));
+    await fsyncDirectory(this.#o.stateDir.root).catch((err: unknown) =>
+      this.#o.deps.logger.warn({ err }, "could not fsync the state directory after swapping in the config"),
+    );
     this.#phase("write", clock.now() - writeStarted, "config apply: the new config is in place");
     options.checkpoint?.("config-swapped");
     const outcome = await this.#switchAndProve(options.preferReload, signal);
@@ -196,7 +215,8 @@ export class CollectorController implements CollectorControl {
 
   /** The restart command: stop, start again on the effective config, crash restarts on. */
   async restart(signal: AbortSignal): Promise<ApplyOutcome> {
-    if (!this.#effective?.runnable) return { ok: true, mode: "stopped", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
+    if (!this.#effective?.runnable)
+      return { ok: true, mode: "stopped", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
     await this.#lifecycle.stop(signal);
     try {
       await this.#lifecycle.start(this.#path(EFFECTIVE_CONFIG_FILE), { autoRestart: true });
@@ -207,7 +227,8 @@ export class CollectorController implements CollectorControl {
   }
 
   restartAndProve(options: { keepRunningOnFailure: boolean; signal: AbortSignal }): Promise<ApplyOutcome> {
-    if (!this.#effective?.runnable) return Promise.resolve({ ok: true, mode: "stopped", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } });
+    if (!this.#effective?.runnable)
+      return Promise.resolve({ ok: true, mode: "stopped", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } });
     return this.#proveOrKeepRunning(options.keepRunningOnFailure, options.signal);
   }
 
@@ -279,12 +300,20 @@ export class CollectorController implements CollectorControl {
       } catch (err) {
         window.cancel();
         const timings = { validateMs: 0, applyMs: clock.now() - started, healthMs: 0 };
-        return failed(signal.aborted ? "aborted" : "start-failed", `collector could not be started: ${errorText(err)}`, { mode, timings });
+        return failed(
+          signal.aborted ? "aborted" : "start-failed",
+          `collector could not be started: ${errorText(err)}`,
+          { mode, timings },
+        );
       }
     }
     const release = this.#lifecycle.hold(); // until proven, an exit is this transaction's failure
     const applied = clock.now();
-    this.#phase(mode, applied - started, reload ? "config apply: the collector was asked to reload (SIGHUP)" : "config apply: the collector restarted");
+    this.#phase(
+      mode,
+      applied - started,
+      reload ? "config apply: the collector was asked to reload (SIGHUP)" : "config apply: the collector restarted",
+    );
     // Without upSince to tell the services apart, answers in the first interval are not proof.
     const ignoreUntil = reload && before === undefined ? applied + agent.health.intervalMs : applied;
     const verdict = await window.judge(run, {
@@ -306,7 +335,8 @@ export class CollectorController implements CollectorControl {
         return failed("unhealthy", verdict.reason, { tail: run.tail(), mode, timings });
       case "exited": {
         const tail = verdict.failure.kind === "exit" ? verdict.failure.exit.tail : "";
-        const why = verdict.failure.kind === "exit" ? formatExit(verdict.failure.exit, { maxLines: 0 }) : verdict.failure.message;
+        const why =
+          verdict.failure.kind === "exit" ? formatExit(verdict.failure.exit, { maxLines: 0 }) : verdict.failure.message;
         return failed("exited", `collector exited: ${why}`, { tail, mode, timings });
       }
       case "aborted":
@@ -327,7 +357,9 @@ export class CollectorController implements CollectorControl {
     this.#effective = composition;
     if (changed) this.#o.onEffective?.(composition);
     this.#loop.setTarget(composition.healthUrl);
-    this.#report.setIdleReason(composition.runnable ? undefined : "no collector config (no local files and no remote config): nothing to run");
+    this.#report.setIdleReason(
+      composition.runnable ? undefined : "no collector config (no local files and no remote config): nothing to run",
+    );
   }
 
   #path(name: string): string {

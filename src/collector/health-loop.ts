@@ -100,7 +100,10 @@ export class HealthLoop {
     const { clock, intervalMs } = this.#options;
     while (!signal.aborted) {
       const delay = this.#nextDelayMs;
-      const cap = this.#lastHealthy && this.#closeWatchers === 0 ? Math.max(intervalMs, this.#options.steadyIntervalMs ?? intervalMs) : intervalMs;
+      const cap =
+        this.#lastHealthy && this.#closeWatchers === 0
+          ? Math.max(intervalMs, this.#options.steadyIntervalMs ?? intervalMs)
+          : intervalMs;
       this.#nextDelayMs = delay === 0 ? Math.min(FIRST_DELAY_MS, intervalMs) : Math.min(delay * 2, cap);
       if (delay > 0) {
         this.#wake = new AbortController();
@@ -120,7 +123,8 @@ export class HealthLoop {
     const now = this.#options.lifecycle.state;
     if (signal.aborted || now.id !== "running" || now.run !== state.run) return; // the run changed meanwhile
     if (result.healthy) this.#options.lifecycle.markHealthy(state.run);
-    else if (this.#lastHealthy && this.#nextDelayMs > this.#options.intervalMs) this.#nextDelayMs = this.#options.intervalMs;
+    else if (this.#lastHealthy && this.#nextDelayMs > this.#options.intervalMs)
+      this.#nextDelayMs = this.#options.intervalMs;
     this.#lastHealthy = result.healthy;
     this.#events.emit("check", { run: state.run, result, at: this.#options.clock.now() });
   }

@@ -58,24 +58,67 @@ export class HealthReport {
     const now = this.#clock.now();
     switch (state.id) {
       case "stopped":
-        return { healthy: false, startedAtMs: undefined, observedAtMs: now, status: "StatusStopped", lastError: this.#idleReason ?? "collector is not running" };
+        return {
+          healthy: false,
+          startedAtMs: undefined,
+          observedAtMs: now,
+          status: "StatusStopped",
+          lastError: this.#idleReason ?? "collector is not running",
+        };
       case "starting":
-        return { healthy: false, startedAtMs: undefined, observedAtMs: now, status: "StatusStarting", lastError: "collector is starting" };
+        return {
+          healthy: false,
+          startedAtMs: undefined,
+          observedAtMs: now,
+          status: "StatusStarting",
+          lastError: "collector is starting",
+        };
       case "running": {
         const check = this.#last?.run === state.run ? this.#last.result : undefined;
-        if (!check) return { healthy: false, startedAtMs: state.since, observedAtMs: now, status: "StatusStarting", lastError: "waiting for the first health check" };
+        if (!check)
+          return {
+            healthy: false,
+            startedAtMs: state.since,
+            observedAtMs: now,
+            status: "StatusStarting",
+            lastError: "waiting for the first health check",
+          };
         if (check.healthy) return { healthy: true, startedAtMs: state.since, observedAtMs: now, status: "StatusOK" };
         // Refusals before a run's first success are a start in progress, not an error.
         if (!state.healthySeen) {
-          return { healthy: false, startedAtMs: state.since, observedAtMs: now, status: "StatusStarting", lastError: `waiting for the first health check (${check.error ?? "unhealthy"})` };
+          return {
+            healthy: false,
+            startedAtMs: state.since,
+            observedAtMs: now,
+            status: "StatusStarting",
+            lastError: `waiting for the first health check (${check.error ?? "unhealthy"})`,
+          };
         }
-        return { healthy: false, startedAtMs: state.since, observedAtMs: now, status: "StatusRecoverableError", lastError: check.error ?? "unhealthy" };
+        return {
+          healthy: false,
+          startedAtMs: state.since,
+          observedAtMs: now,
+          status: "StatusRecoverableError",
+          lastError: check.error ?? "unhealthy",
+        };
       }
       case "stopping":
-        return { healthy: false, startedAtMs: undefined, observedAtMs: now, status: "StatusStopping", lastError: "collector is stopping" };
+        return {
+          healthy: false,
+          startedAtMs: undefined,
+          observedAtMs: now,
+          status: "StatusStopping",
+          lastError: "collector is stopping",
+        };
       case "backoff":
       case "exited":
-        return { healthy: false, startedAtMs: undefined, observedAtMs: now, status: "StatusFatalError", lastError: boundTail(failureText(state.failure), this.#maxErrorBytes) };
+        return {
+          healthy: false,
+          startedAtMs: undefined,
+          observedAtMs: now,
+          status: "StatusFatalError",
+          lastError: boundTail(failureText(state.failure), this.#maxErrorBytes),
+        };
       default:
         return unreachable(state);
     }

@@ -60,13 +60,20 @@ export class Lifecycle {
   #backoff: AbortController | undefined;
   #busy: Promise<unknown> = Promise.resolve();
 
-  constructor(options: { driver: CollectorDriver; deps: Deps; restartPolicy: RestartPolicyOptions; signal: AbortSignal }) {
+  constructor(options: {
+    driver: CollectorDriver;
+    deps: Deps;
+    restartPolicy: RestartPolicyOptions;
+    signal: AbortSignal;
+  }) {
     this.#driver = options.driver;
     this.#deps = options.deps;
     this.#logger = options.deps.logger.child({ component: "process" });
     this.#policy = new RestartPolicy(options.restartPolicy, options.deps);
     this.#lifetime = options.signal;
-    this.#events = new TypedEvents((err, event) => this.#logger.error({ err, event }, "collector event listener threw"));
+    this.#events = new TypedEvents((err, event) =>
+      this.#logger.error({ err, event }, "collector event listener threw"),
+    );
   }
 
   get state(): CollectorState {
@@ -213,7 +220,10 @@ export class Lifecycle {
     const state = this.#state;
     if ((state.id !== "running" && state.id !== "stopping") || state.run !== run) return;
     const expected = state.id === "stopping" || this.#held.has(run);
-    this.#logger[expected ? "info" : "warn"]({ pid: run.pid, code: exit.code, signal: exit.signal }, `collector ${formatExit(exit, { maxLines: 0 })}`);
+    this.#logger[expected ? "info" : "warn"](
+      { pid: run.pid, code: exit.code, signal: exit.signal },
+      `collector ${formatExit(exit, { maxLines: 0 })}`,
+    );
     if (state.id === "stopping") {
       this.#setState({ id: "stopped" });
       return;

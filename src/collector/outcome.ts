@@ -30,8 +30,19 @@ export type ApplyOutcome =
 
 export const NO_TIMINGS: ApplyTimings = Object.freeze({ validateMs: 0, applyMs: 0, healthMs: 0 });
 
-export function failed(reason: ApplyFailure, message: string, extra: { tail?: string; mode?: ApplyMode; timings?: ApplyTimings } = {}): ApplyOutcome {
-  return { ok: false, reason, message, tail: extra.tail ?? "", mode: extra.mode ?? "restart", timings: extra.timings ?? NO_TIMINGS };
+export function failed(
+  reason: ApplyFailure,
+  message: string,
+  extra: { tail?: string; mode?: ApplyMode; timings?: ApplyTimings } = {},
+): ApplyOutcome {
+  return {
+    ok: false,
+    reason,
+    message,
+    tail: extra.tail ?? "",
+    mode: extra.mode ?? "restart",
+    timings: extra.timings ?? NO_TIMINGS,
+  };
 }
 
 /** True when the failed apply stopped before the collector was touched: there is nothing to roll back. */

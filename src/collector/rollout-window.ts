@@ -12,7 +12,8 @@ import type { CollectorRun } from "./driver.js";
 import type { HealthCheck, HealthLoop } from "./health-loop.js";
 import type { Failure } from "./lifecycle.js";
 
-export type WindowVerdict = Exclude<GateVerdict, { kind: "pending" }> | { kind: "exited"; failure: Failure } | { kind: "aborted" };
+export type WindowVerdict =
+  Exclude<GateVerdict, { kind: "pending" }> | { kind: "exited"; failure: Failure } | { kind: "aborted" };
 
 export interface WindowOptions extends Omit<GateOptions, "startedAt"> {
   startedAt: number;

@@ -11,7 +11,10 @@ export function boundTail(text: string, maxBytes: number = TAIL_IN_STATUS_BYTES)
   const bytes = Buffer.from(trimmed);
   if (bytes.length <= maxBytes) return trimmed;
   // Cutting inside a multi-byte character leaves U+FFFD at the start: drop it.
-  return `…${bytes.subarray(bytes.length - maxBytes).toString("utf8").replace(/^\uFFFD+/, "")}`;
+  return `…${bytes
+    .subarray(bytes.length - maxBytes)
+    .toString("utf8")
+    .replace(/^\uFFFD+/, "")}`;
 }
 
 /** "<reason>\ncollector log tail:\n<tail>", or the reason alone when there is no output. */

@@ -114,9 +114,7 @@ export class Checker {
         continue;
       }
       const close = allowed.find((candidate) => editDistance(candidate, key) <= 2);
-      const advice = close
-        ? `did you mean "${close}"?`
-        : `expected one of: ${allowed.join(", ")}`;
+      const advice = close ? `did you mean "${close}"?` : `expected one of: ${allowed.join(", ")}`;
       this.report([...path, key], `unknown key (${advice})`);
     }
     return value;
@@ -182,7 +180,12 @@ export class Checker {
   }
 
   /** A duration in milliseconds; `positive` rejects zero; `maxMs` overrides the timer-safe cap. */
-  duration(path: KeyPath, value: unknown, fallback: number, options: { positive?: boolean; maxMs?: number } = {}): number {
+  duration(
+    path: KeyPath,
+    value: unknown,
+    fallback: number,
+    options: { positive?: boolean; maxMs?: number } = {},
+  ): number {
     if (value === undefined || value === EXPANSION_FAILED) return fallback;
     const parsed = options.maxMs === undefined ? parseDuration(value) : parseDuration(value, options.maxMs);
     if (!parsed.ok) {

@@ -105,7 +105,8 @@ export function composeCollectorConfig(input: ComposeInput): ComposeResult {
     // $OWN_TELEMETRY_CONFIG, $OPAMP_EXTENSION_CONFIG: this supervisor generates nothing for them.
     if (isConfigFileToken(entry)) continue;
     const file = byName.get(entry);
-    const layer = file === undefined ? { ok: false as const, error: "no content (the file could not be read)" } : localLayer(file);
+    const layer =
+      file === undefined ? { ok: false as const, error: "no content (the file could not be read)" } : localLayer(file);
     if (layer.ok) config = mergeCollectorLayers(config, layer.config);
     else {
       skipped.push(entry);
@@ -175,7 +176,9 @@ function findUserHealthCheck(config: CollectorConfig, warnings: string[]): Compo
   const id = ids.find((candidate) => enabled.includes(candidate)) ?? ids[0];
   if (id === undefined) return null;
   if (!enabled.includes(id)) {
-    warnings.push(`extensions.${id} is configured but not listed in service.extensions, so the collector will not serve it`);
+    warnings.push(
+      `extensions.${id} is configured but not listed in service.extensions, so the collector will not serve it`,
+    );
   }
   const settings = extensions[id];
   const body = isPlainMap(settings) ? settings : {};
@@ -189,7 +192,9 @@ function findUserHealthCheck(config: CollectorConfig, warnings: string[]): Compo
   }
   const endpointText = typeof endpoint === "string" && endpoint !== "" ? endpoint : HEALTH_DEFAULTS.endpoint;
   if (endpointText.includes("${")) {
-    warnings.push(`extensions.${id} endpoint ${JSON.stringify(endpointText)} is expanded by the collector; polling it as written`);
+    warnings.push(
+      `extensions.${id} endpoint ${JSON.stringify(endpointText)} is expanded by the collector; polling it as written`,
+    );
   }
   return {
     endpoint: pollableEndpoint(endpointText),

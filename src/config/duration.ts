@@ -12,8 +12,8 @@ export type DurationResult = { ok: true; ms: number } | { ok: false; error: stri
 const UNIT_MS: Readonly<Record<string, number>> = {
   ns: 1e-6,
   us: 1e-3,
-  "µs": 1e-3,
-  "μs": 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
   ms: 1,
   s: 1_000,
   m: 60_000,
@@ -35,7 +35,7 @@ export function parseDuration(input: unknown, maxMs: number = MAX_DURATION_MS): 
     return checkRange(input, maxMs);
   }
   if (typeof input !== "string") {
-    return { ok: false, error: "expected a duration such as \"500ms\", \"5s\" or \"1m30s\"" };
+    return { ok: false, error: 'expected a duration such as "500ms", "5s" or "1m30s"' };
   }
   const text = input.trim();
   if (text === "") return { ok: false, error: "empty duration" };

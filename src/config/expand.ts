@@ -94,7 +94,8 @@ type FileValue = { ok: true; value: unknown; raw: string } | { ok: false; error:
 /** The file's content read as YAML (content that is not YAML stays the raw text, as in confmap). */
 function readFileValue(inner: string, files: FileSource | undefined): FileValue {
   const reference = `\${${inner}}`;
-  if (files === undefined) return { ok: false, error: `unsupported reference "${reference}": files cannot be read here` };
+  if (files === undefined)
+    return { ok: false, error: `unsupported reference "${reference}": files cannot be read here` };
   const target = nodePath.resolve(files.baseDir, inner.slice("file:".length));
   let raw: string;
   try {
@@ -156,7 +157,8 @@ export function expandDocument(doc: Document, env: Env, files?: FileSource): Doc
           return;
         }
         if (typeof read.value === "object" && read.value !== null) return doc.createNode(read.value);
-        if (typeof read.value === "number" || typeof read.value === "boolean") result.rawStrings.set(pathKey(path), read.raw.trim());
+        if (typeof read.value === "number" || typeof read.value === "boolean")
+          result.rawStrings.set(pathKey(path), read.raw.trim());
         node.value = read.value ?? null;
         return;
       }

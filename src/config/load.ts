@@ -45,7 +45,9 @@ export async function loadSupervisorConfig(configPath: string, options: LoadOpti
   if (options.checkHost === false) return config;
   const host = await preflight(config);
   if (host.problems.length > 0) throw new ConfigError(absolute, host.problems);
-  return host.warnings.length === 0 ? config : deepFreeze({ ...config, warnings: [...config.warnings, ...host.warnings] });
+  return host.warnings.length === 0
+    ? config
+    : deepFreeze({ ...config, warnings: [...config.warnings, ...host.warnings] });
 }
 
 /**

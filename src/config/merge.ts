@@ -111,7 +111,8 @@ function mergeByName(base: unknown[], incoming: unknown[]): unknown[] {
   const out: unknown[] = [];
   const index = new Map<string, number>();
   for (const attribute of [...base, ...incoming]) {
-    const name = isPlainMap(attribute) && typeof attribute.name === "string" && attribute.name !== "" ? attribute.name : null;
+    const name =
+      isPlainMap(attribute) && typeof attribute.name === "string" && attribute.name !== "" ? attribute.name : null;
     if (name === null) {
       out.push(attribute);
       continue;

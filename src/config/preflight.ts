@@ -29,7 +29,9 @@ export async function preflight(config: ResolvedConfig): Promise<Preflight> {
   // In a sidecar agent.executable is a path in the collector's container, not in ours.
   const { run, sidecar } = config.agent;
   const [key, binary]: [KeyPath, string | null] =
-    run === "sidecar" ? [["agent", "sidecar", "validate_executable"], sidecar.validateExecutable] : [["agent", "executable"], config.agent.executable];
+    run === "sidecar"
+      ? [["agent", "sidecar", "validate_executable"], sidecar.validateExecutable]
+      : [["agent", "executable"], config.agent.executable];
   const executableProblem = binary === null ? null : await checkExecutable(binary);
   if (executableProblem !== null) problem(key, executableProblem);
   const storageProblem = await checkCreatableDirectory(config.storage.directory);
@@ -39,7 +41,11 @@ export async function preflight(config: ResolvedConfig): Promise<Preflight> {
     config.agent.configFiles.map(async (entry, index) => {
       if (isConfigFileToken(entry)) return;
       const skipped = await checkCollectorConfig(entry);
-      if (skipped !== null) warning(["agent", "config_files", index], `${skipped}; the collector runs without it (the official Go supervisor skips it too)`);
+      if (skipped !== null)
+        warning(
+          ["agent", "config_files", index],
+          `${skipped}; the collector runs without it (the official Go supervisor skips it too)`,
+        );
     }),
   );
   await Promise.all(
@@ -51,8 +57,10 @@ export async function preflight(config: ResolvedConfig): Promise<Preflight> {
 
   if (isSecureEndpoint(config.server.endpoint)) {
     const { caFile, certFile, keyFile } = config.server.tls;
-    if (caFile !== null) await checkPem(caFile, "certificates", (at, m) => problem(["server", "tls", at], m), "ca_file");
-    if (certFile !== null) await checkPem(certFile, "certificates", (at, m) => problem(["server", "tls", at], m), "cert_file");
+    if (caFile !== null)
+      await checkPem(caFile, "certificates", (at, m) => problem(["server", "tls", at], m), "ca_file");
+    if (certFile !== null)
+      await checkPem(certFile, "certificates", (at, m) => problem(["server", "tls", at], m), "cert_file");
     if (keyFile !== null) await checkPem(keyFile, "key", (at, m) => problem(["server", "tls", at], m), "key_file");
   }
   for (const [at, source] of authFiles(config)) {
@@ -93,7 +101,9 @@ async function checkCreatableDirectory(directory: string): Promise<string | null
       await access(dir, constants.W_OK | constants.X_OK);
       return null;
     } catch {
-      return dir === directory ? `${directory} is not writable by this user` : `${directory} cannot be created: ${dir} is not writable by this user`;
+      return dir === directory
+        ? `${directory} is not writable by this user`
+        : `${directory} cannot be created: ${dir} is not writable by this user`;
     }
   }
 }
@@ -107,13 +117,20 @@ async function checkCollectorConfig(file: string): Promise<string | null> {
     return `${file} cannot be read (${errno(err)})`;
   }
   const doc = parseDocument(text, { prettyErrors: false });
-  if (doc.errors.length > 0) return `${file} is not valid YAML (${doc.errors[0]?.message.split("\n")[0] ?? "syntax error"})`;
+  if (doc.errors.length > 0)
+    return `${file} is not valid YAML (${doc.errors[0]?.message.split("\n")[0] ?? "syntax error"})`;
   const value: unknown = doc.contents === null ? {} : doc.toJS({ maxAliasCount: 1000 });
-  if (value !== null && (typeof value !== "object" || Array.isArray(value))) return `${file} is not a map of collector settings`;
+  if (value !== null && (typeof value !== "object" || Array.isArray(value)))
+    return `${file} is not a map of collector settings`;
   return null;
 }
 
-async function checkPem(file: string, kind: "certificates" | "key", report: (key: string, message: string) => void, key: string): Promise<void> {
+async function checkPem(
+  file: string,
+  kind: "certificates" | "key",
+  report: (key: string, message: string) => void,
+  key: string,
+): Promise<void> {
   let text: string;
   try {
     text = await readFile(file, "utf8");

@@ -7,8 +7,7 @@
 
 /** A secret given inline or as a file to read (re-read at every connect by whoever applies it). */
 export type SecretSource =
-  | { readonly from: "value"; readonly value: string }
-  | { readonly from: "file"; readonly path: string };
+  { readonly from: "value"; readonly value: string } | { readonly from: "file"; readonly path: string };
 
 /** The TLS settings of the connection to an OAuth2 token endpoint. */
 export interface AuthClientTls {

@@ -18,13 +18,38 @@ import {
 const BEARER_KEYS = ["scheme", "token", "tokens", "filename", "header"];
 const BASIC_KEYS = ["client_auth", "htpasswd"];
 const OAUTH2_KEYS = [
-  "client_id", "client_id_file", "client_secret", "client_secret_file", "token_url", "scopes", "endpoint_params",
-  "tls", "timeout", "expiry_buffer",
+  "client_id",
+  "client_id_file",
+  "client_secret",
+  "client_secret_file",
+  "token_url",
+  "scopes",
+  "endpoint_params",
+  "tls",
+  "timeout",
+  "expiry_buffer",
 ];
-const OAUTH2_TLS_KEYS = ["insecure", "insecure_skip_verify", "ca_file", "cert_file", "key_file", "server_name_override", "min_version"];
+const OAUTH2_TLS_KEYS = [
+  "insecure",
+  "insecure_skip_verify",
+  "ca_file",
+  "cert_file",
+  "key_file",
+  "server_name_override",
+  "min_version",
+];
 
-export function buildAuth(authValue: unknown, extensionsValue: unknown, baseDir: string, check: Checker): AuthSettings | null {
-  const extensions = check.section(["extensions"], extensionsValue, Object.keys(isPlainMap(extensionsValue) ? extensionsValue : {}));
+export function buildAuth(
+  authValue: unknown,
+  extensionsValue: unknown,
+  baseDir: string,
+  check: Checker,
+): AuthSettings | null {
+  const extensions = check.section(
+    ["extensions"],
+    extensionsValue,
+    Object.keys(isPlainMap(extensionsValue) ? extensionsValue : {}),
+  );
   const built = new Map<string, AuthSettings | null>();
   for (const [id, settings] of Object.entries(extensions)) built.set(id, buildExtension(id, settings, baseDir, check));
 
@@ -35,12 +60,18 @@ export function buildAuth(authValue: unknown, extensionsValue: unknown, baseDir:
   }
   if (!built.has(id)) {
     const known = built.size > 0 ? `; defined: ${[...built.keys()].join(", ")}` : "";
-    check.report(["server", "auth"], `names extension ${JSON.stringify(id)}, which is not defined under the top-level extensions${known}`);
+    check.report(
+      ["server", "auth"],
+      `names extension ${JSON.stringify(id)}, which is not defined under the top-level extensions${known}`,
+    );
     return null;
   }
   const auth = built.get(id) ?? null;
   if (auth?.kind === "basicauth" && auth.username === "" && auth.password === "") {
-    check.report(["extensions", id, "client_auth"], "is required when server.auth uses basicauth (htpasswd is for servers)");
+    check.report(
+      ["extensions", id, "client_auth"],
+      "is required when server.auth uses basicauth (htpasswd is for servers)",
+    );
   }
   for (const other of built.keys()) {
     if (other !== id) check.warn(["extensions", other], "not used: server.auth names another extension");
@@ -53,7 +84,10 @@ function authId(value: unknown, check: Checker): string | null {
   if (value === undefined || value === null || value === EXPANSION_FAILED) return null;
   if (isPlainMap(value)) {
     const auth = check.section(["server", "auth"], value, ["authenticator"]);
-    return check.string(["server", "auth", "authenticator"], auth.authenticator, null, { required: true, nonEmpty: true });
+    return check.string(["server", "auth", "authenticator"], auth.authenticator, null, {
+      required: true,
+      nonEmpty: true,
+    });
   }
   return check.string(["server", "auth"], value, null, { nonEmpty: true });
 }
@@ -67,7 +101,10 @@ function buildExtension(id: string, value: unknown, baseDir: string, check: Chec
   const at: KeyPath = ["extensions", id];
   const kind = kindOf(id);
   if (kind === undefined || !/^[^/]+(\/[^/]+)?$/.test(id)) {
-    check.report(at, `unsupported extension (expected ${AUTH_KINDS.join(", ")}, optionally with a /name: the authenticators server.auth can use)`);
+    check.report(
+      at,
+      `unsupported extension (expected ${AUTH_KINDS.join(", ")}, optionally with a /name: the authenticators server.auth can use)`,
+    );
     return null;
   }
   switch (kind) {
@@ -133,7 +170,8 @@ function buildOAuth2(id: string, value: unknown, baseDir: string, check: Checker
   if (tokenUrl !== null && !/^https?:\/\/[^/\s]+/i.test(tokenUrl)) {
     check.report(at("token_url"), `expected an http:// or https:// URL, got ${describe(tokenUrl)}`);
   }
-  const timeout = ext.timeout === undefined || ext.timeout === null ? null : check.duration(at("timeout"), ext.timeout, 0);
+  const timeout =
+    ext.timeout === undefined || ext.timeout === null ? null : check.duration(at("timeout"), ext.timeout, 0);
   const result = {
     kind: "oauth2client" as const,
     id,
@@ -157,7 +195,9 @@ function endpointParams(at: KeyPath, value: unknown, check: Checker): Record<str
     return out;
   }
   for (const [key, item] of Object.entries(value)) {
-    const values = Array.isArray(item) ? check.stringList([...at, key], item, { secret: true }) : [check.string([...at, key], item, null, { secret: true })];
+    const values = Array.isArray(item)
+      ? check.stringList([...at, key], item, { secret: true })
+      : [check.string([...at, key], item, null, { secret: true })];
     const present = values.filter((v): v is string => v !== null);
     if (present.length > 0) setOwn(out, key, present);
   }
@@ -177,8 +217,12 @@ function oauth2Tls(at: KeyPath, value: unknown, baseDir: string, check: Checker)
     caFile: file("ca_file"),
     certFile: file("cert_file"),
     keyFile: file("key_file"),
-    serverNameOverride: check.string([...at, "server_name_override"], tls.server_name_override, null, { nonEmpty: true, nullIsAbsent: true }),
+    serverNameOverride: check.string([...at, "server_name_override"], tls.server_name_override, null, {
+      nonEmpty: true,
+      nullIsAbsent: true,
+    }),
   };
-  if ((result.certFile === null) !== (result.keyFile === null)) check.report(at, "cert_file and key_file must be given together");
+  if ((result.certFile === null) !== (result.keyFile === null))
+    check.report(at, "cert_file and key_file must be given together");
   return result;
 }

@@ -12,19 +12,39 @@ export const NO_EFFECT = "accepted for compatibility with the official Go superv
 
 export function buildTelemetry(value: unknown, check: Checker): { logs: { level: LogLevel } } {
   const telemetry = check.section(["telemetry"], value, ["logs", "metrics", "traces", "resource"]);
-  const logs = check.section(["telemetry", "logs"], telemetry.logs, ["level", "output_paths", "error_output_paths", "processors"]);
+  const logs = check.section(["telemetry", "logs"], telemetry.logs, [
+    "level",
+    "output_paths",
+    "error_output_paths",
+    "processors",
+  ]);
   const level = logLevel(["telemetry", "logs", "level"], logs.level, check);
   outputPaths(["telemetry", "logs", "output_paths"], logs.output_paths, "stdout", check);
   outputPaths(["telemetry", "logs", "error_output_paths"], logs.error_output_paths, "stderr", check);
-  exportList(["telemetry", "logs", "processors"], logs.processors, "the supervisor's logs are not exported over OTLP yet", check);
+  exportList(
+    ["telemetry", "logs", "processors"],
+    logs.processors,
+    "the supervisor's logs are not exported over OTLP yet",
+    check,
+  );
 
   const metrics = check.section(["telemetry", "metrics"], telemetry.metrics, ["level", "readers"]);
   telemetryLevel(["telemetry", "metrics", "level"], metrics.level, check);
-  exportList(["telemetry", "metrics", "readers"], metrics.readers, "the supervisor exports no metrics of its own yet", check);
+  exportList(
+    ["telemetry", "metrics", "readers"],
+    metrics.readers,
+    "the supervisor exports no metrics of its own yet",
+    check,
+  );
 
   const traces = check.section(["telemetry", "traces"], telemetry.traces, ["level", "processors", "propagators"]);
   telemetryLevel(["telemetry", "traces", "level"], traces.level, check);
-  exportList(["telemetry", "traces", "processors"], traces.processors, "the supervisor exports no traces of its own yet", check);
+  exportList(
+    ["telemetry", "traces", "processors"],
+    traces.processors,
+    "the supervisor exports no traces of its own yet",
+    check,
+  );
   check.stringList(["telemetry", "traces", "propagators"], traces.propagators);
 
   const resource = telemetry.resource;
@@ -43,7 +63,10 @@ function logLevel(path: KeyPath, value: unknown, check: Checker): LogLevel {
   if (text === "") return DEFAULTS.logLevel; // zap reads an empty level as info
   const level = text === undefined ? undefined : ZAP_LEVELS[text];
   if (level !== undefined) return level;
-  check.report(path, `expected one of debug, info, warn, error, dpanic, panic, fatal (any case), got ${describe(value)}`);
+  check.report(
+    path,
+    `expected one of debug, info, warn, error, dpanic, panic, fatal (any case), got ${describe(value)}`,
+  );
   return DEFAULTS.logLevel;
 }
 

@@ -18,7 +18,13 @@ export const PACKAGE_KEYS = [
   "max_redirects",
   "progress_interval",
 ] as const;
-const VERIFIER_KEYS = ["type", "public_keys", "insecure_accept_unsigned_packages", "github_workflow_repository", "identities"];
+const VERIFIER_KEYS = [
+  "type",
+  "public_keys",
+  "insecure_accept_unsigned_packages",
+  "github_workflow_repository",
+  "identities",
+];
 const COSIGN_KEYS = ["github_workflow_repository", "identities"];
 /** "" is the Go supervisor's "no verifier"; cosign its planned one (accepted only while packages are off). */
 const VERIFIER_TYPES = ["ed25519", "", "cosign"];
@@ -36,16 +42,28 @@ export function buildPackage(value: unknown, check: Checker, acceptsPackages = f
   const verifier = check.section(at("verifier"), pkg.verifier, VERIFIER_KEYS);
   const type = check.oneOf(at("verifier", "type"), verifier.type, "ed25519", VERIFIER_TYPES);
   for (const key of COSIGN_KEYS) {
-    if (verifier[key] !== undefined && type !== "cosign") check.report(at("verifier", key), 'is a cosign option: only with verifier.type "cosign"');
+    if (verifier[key] !== undefined && type !== "cosign")
+      check.report(at("verifier", key), 'is a cosign option: only with verifier.type "cosign"');
   }
-  check.string(at("verifier", "github_workflow_repository"), verifier.github_workflow_repository, null, { nullIsAbsent: true });
-  if (verifier.identities !== undefined && verifier.identities !== null && !(Array.isArray(verifier.identities) && verifier.identities.every(isPlainMap))) {
-    check.report(at("verifier", "identities"), `expected a list of maps (issuer, subject, ...), got ${describe(verifier.identities)}`);
+  check.string(at("verifier", "github_workflow_repository"), verifier.github_workflow_repository, null, {
+    nullIsAbsent: true,
+  });
+  if (
+    verifier.identities !== undefined &&
+    verifier.identities !== null &&
+    !(Array.isArray(verifier.identities) && verifier.identities.every(isPlainMap))
+  ) {
+    check.report(
+      at("verifier", "identities"),
+      `expected a list of maps (issuer, subject, ...), got ${describe(verifier.identities)}`,
+    );
   }
   if (type === "cosign") {
-    const why = 'cosign is the official Go supervisor\'s planned verifier; this supervisor checks Ed25519 signatures (verifier.type "ed25519" with public_keys)';
+    const why =
+      'cosign is the official Go supervisor\'s planned verifier; this supervisor checks Ed25519 signatures (verifier.type "ed25519" with public_keys)';
     if (acceptsPackages) check.report(at("verifier", "type"), `"cosign" is not supported: ${why}`);
-    else check.warn(at("verifier", "type"), `"cosign" has no effect while capabilities.accepts_packages is off (${why})`);
+    else
+      check.warn(at("verifier", "type"), `"cosign" has no effect while capabilities.accepts_packages is off (${why})`);
   }
   return {
     archive,
@@ -57,13 +75,30 @@ export function buildPackage(value: unknown, check: Checker, acceptsPackages = f
       false,
     ),
     maxSizeBytes: readSize(at("max_size"), pkg.max_size, defaults.maxSizeBytes, check),
-    downloadTimeoutMs: check.duration(at("download_timeout"), pkg.download_timeout, defaults.downloadTimeoutMs, { positive: true }),
-    downloadIdleTimeoutMs: check.duration(at("download_idle_timeout"), pkg.download_idle_timeout, defaults.downloadIdleTimeoutMs, {
+    downloadTimeoutMs: check.duration(at("download_timeout"), pkg.download_timeout, defaults.downloadTimeoutMs, {
       positive: true,
     }),
-    downloadAttempts: check.number(at("download_attempts"), pkg.download_attempts, defaults.downloadAttempts, { integer: true, min: 1, max: 100 }),
-    maxRedirects: check.number(at("max_redirects"), pkg.max_redirects, defaults.maxRedirects, { integer: true, min: 0, max: 20 }),
-    progressIntervalMs: check.duration(at("progress_interval"), pkg.progress_interval, defaults.progressIntervalMs, { positive: true }),
+    downloadIdleTimeoutMs: check.duration(
+      at("download_idle_timeout"),
+      pkg.download_idle_timeout,
+      defaults.downloadIdleTimeoutMs,
+      {
+        positive: true,
+      },
+    ),
+    downloadAttempts: check.number(at("download_attempts"), pkg.download_attempts, defaults.downloadAttempts, {
+      integer: true,
+      min: 1,
+      max: 100,
+    }),
+    maxRedirects: check.number(at("max_redirects"), pkg.max_redirects, defaults.maxRedirects, {
+      integer: true,
+      min: 0,
+      max: 20,
+    }),
+    progressIntervalMs: check.duration(at("progress_interval"), pkg.progress_interval, defaults.progressIntervalMs, {
+      positive: true,
+    }),
   };
 }
 
@@ -90,12 +125,19 @@ export function checkPackageTrust(capabilities: ResolvedCapabilities, pkg: Resol
 function buildAgentBinary(value: unknown, archive: PackageArchive, check: Checker): string | null {
   const text = check.string(at("agent_binary"), value, null, { nullIsAbsent: true, nonEmpty: true });
   if (text === null) {
-    if (archive === "tar.gz") check.report(at("agent_binary"), 'is required when archive is "tar.gz" (the path of the collector binary inside the archive)');
+    if (archive === "tar.gz")
+      check.report(
+        at("agent_binary"),
+        'is required when archive is "tar.gz" (the path of the collector binary inside the archive)',
+      );
     return null;
   }
   const normalized = path.posix.normalize(text.replace(/^\.\//, ""));
   if (path.posix.isAbsolute(text) || normalized.split("/").includes("..") || normalized === "." || text.endsWith("/")) {
-    check.report(at("agent_binary"), `expected a relative file path inside the archive such as "otelcol-contrib", got ${JSON.stringify(text)}`);
+    check.report(
+      at("agent_binary"),
+      `expected a relative file path inside the archive such as "otelcol-contrib", got ${JSON.stringify(text)}`,
+    );
     return null;
   }
   return normalized;
@@ -107,7 +149,10 @@ function buildPublicKeys(value: unknown, check: Checker): string[] {
   check.stringList(where, value, { nonEmptyItems: true }).forEach((text, index) => {
     const key = decodePublicKey(text);
     if (key === null) {
-      check.report([...where, index], `expected the base64 of a 32-byte Ed25519 public key (44 characters), got ${describe(text)}`);
+      check.report(
+        [...where, index],
+        `expected the base64 of a 32-byte Ed25519 public key (44 characters), got ${describe(text)}`,
+      );
       return;
     }
     if (out.includes(key)) {

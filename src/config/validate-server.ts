@@ -17,9 +17,25 @@ import { NO_EFFECT } from "./validate-compat.js";
 
 const TLS_HINTS = { tpm: `${UNSUPPORTED} (keys in a TPM are not supported: use key_file or key_pem)` };
 const TLS_KEYS = [
-  "insecure", "insecure_skip_verify", "ca_file", "cert_file", "key_file", "ca_pem", "cert_pem", "key_pem", "min_version",
-  "max_version", "cipher_suites", "curve_preferences", "include_system_ca_certs_pool", "reload_interval",
-  "server_name_override", "renew_before", "renew_check_interval", "renew_retry_interval", "watch_files",
+  "insecure",
+  "insecure_skip_verify",
+  "ca_file",
+  "cert_file",
+  "key_file",
+  "ca_pem",
+  "cert_pem",
+  "key_pem",
+  "min_version",
+  "max_version",
+  "cipher_suites",
+  "curve_preferences",
+  "include_system_ca_certs_pool",
+  "reload_interval",
+  "server_name_override",
+  "renew_before",
+  "renew_check_interval",
+  "renew_retry_interval",
+  "watch_files",
   "connection_trial_timeout",
 ];
 const TLS_VERSIONS: readonly TlsVersion[] = ["1.0", "1.1", "1.2", "1.3"];
@@ -43,9 +59,20 @@ export function buildServer(value: unknown, extensions: unknown, baseDir: string
   const headers = buildHeaders(server.headers, check);
   const secure = isSecureEndpoint(endpoint);
   // 0 switches WebSocket heartbeats off; plain HTTP then still polls at the default.
-  const heartbeatIntervalMs = check.duration(["server", "heartbeat_interval"], server.heartbeat_interval, DEFAULTS.heartbeatIntervalMs);
+  const heartbeatIntervalMs = check.duration(
+    ["server", "heartbeat_interval"],
+    server.heartbeat_interval,
+    DEFAULTS.heartbeatIntervalMs,
+  );
   const tls = buildTls(server.tls, baseDir, secure, check);
-  return { endpoint, transport, headers, heartbeatIntervalMs, tls, auth: buildAuth(server.auth, extensions, baseDir, check) };
+  return {
+    endpoint,
+    transport,
+    headers,
+    heartbeatIntervalMs,
+    tls,
+    auth: buildAuth(server.auth, extensions, baseDir, check),
+  };
 }
 
 function checkEndpoint(text: string): string | { transport: ServerTransport } {
@@ -109,7 +136,10 @@ function buildTls(value: unknown, baseDir: string, secure: boolean, check: Check
   const pem = (key: string, block: RegExp, secret: boolean): string | null => {
     const text = check.string(at(key), tls[key], null, { nonEmpty: true, nullIsAbsent: true, secret });
     if (text !== null && !block.test(text)) {
-      check.report(at(key), `expected PEM text (a -----BEGIN ...----- block)${secret ? "" : `, got ${describe(text)}`}`);
+      check.report(
+        at(key),
+        `expected PEM text (a -----BEGIN ...----- block)${secret ? "" : `, got ${describe(text)}`}`,
+      );
       return null;
     }
     return text;
@@ -117,10 +147,14 @@ function buildTls(value: unknown, baseDir: string, secure: boolean, check: Check
   const insecure = check.boolean(at("insecure"), tls.insecure, false);
   const insecureSkipVerify = check.boolean(at("insecure_skip_verify"), tls.insecure_skip_verify, false);
   if (insecure && secure) {
-    check.report(at("insecure"), "true asks for no TLS, but the endpoint is wss:// or https://; use a ws:// or http:// endpoint for plaintext, or remove it");
+    check.report(
+      at("insecure"),
+      "true asks for no TLS, but the endpoint is wss:// or https://; use a ws:// or http:// endpoint for plaintext, or remove it",
+    );
   }
   for (const kind of ["ca", "cert", "key"]) {
-    if (given(`${kind}_file`) && given(`${kind}_pem`)) check.report(["server", "tls"], `${kind}_file and ${kind}_pem are alternatives; give one`);
+    if (given(`${kind}_file`) && given(`${kind}_pem`))
+      check.report(["server", "tls"], `${kind}_file and ${kind}_pem are alternatives; give one`);
   }
   if ((given("cert_file") || given("cert_pem")) !== (given("key_file") || given("key_pem"))) {
     check.report(["server", "tls"], "cert_file and key_file must be given together");
@@ -129,7 +163,10 @@ function buildTls(value: unknown, baseDir: string, secure: boolean, check: Check
     check.duration(at(key), tls[key], fallback, options);
   if (given("reload_interval")) {
     duration("reload_interval", 0);
-    check.warn(at("reload_interval"), `${NO_EFFECT} (cert_file, key_file and ca_file are watched instead: server.tls.watch_files)`);
+    check.warn(
+      at("reload_interval"),
+      `${NO_EFFECT} (cert_file, key_file and ca_file are watched instead: server.tls.watch_files)`,
+    );
   }
   const resolved: ResolvedTls = {
     insecure,
@@ -143,7 +180,12 @@ function buildTls(value: unknown, baseDir: string, secure: boolean, check: Check
     minVersion: minVersion(tls.min_version, check),
     maxVersion: maxVersion(tls.max_version, check),
     cipherSuites: ignoredList("cipher_suites", tls.cipher_suites, "Node's (OpenSSL's) cipher suites are used", check),
-    curvePreferences: ignoredList("curve_preferences", tls.curve_preferences, "Node's (OpenSSL's) curves are used", check),
+    curvePreferences: ignoredList(
+      "curve_preferences",
+      tls.curve_preferences,
+      "Node's (OpenSSL's) curves are used",
+      check,
+    ),
     includeSystemCaCertsPool: systemPool(tls.include_system_ca_certs_pool, check),
     serverNameOverride: check.string(at("server_name_override"), tls.server_name_override, null, {
       nonEmpty: true,
@@ -153,7 +195,9 @@ function buildTls(value: unknown, baseDir: string, secure: boolean, check: Check
     renewCheckIntervalMs: duration("renew_check_interval", TLS_DEFAULTS.renewCheckIntervalMs, { positive: true }),
     renewRetryIntervalMs: duration("renew_retry_interval", TLS_DEFAULTS.renewRetryIntervalMs, { positive: true }),
     watchFiles: check.boolean(at("watch_files"), tls.watch_files, TLS_DEFAULTS.watchFiles),
-    connectionTrialTimeoutMs: duration("connection_trial_timeout", TLS_DEFAULTS.connectionTrialTimeoutMs, { positive: true }),
+    connectionTrialTimeoutMs: duration("connection_trial_timeout", TLS_DEFAULTS.connectionTrialTimeoutMs, {
+      positive: true,
+    }),
   };
   if (resolved.maxVersion === "1.2" && resolved.minVersion === "1.3") {
     check.report(at("max_version"), `"1.2" is below min_version "1.3": no connection could be made`);
@@ -167,7 +211,10 @@ function tlsVersion(path: KeyPath, value: unknown, check: Checker): TlsVersion |
   const text = typeof value === "number" ? value.toFixed(1) : value;
   const found = TLS_VERSIONS.find((version) => version === text);
   if (found !== undefined) return found;
-  check.report(path, `expected one of ${TLS_VERSIONS.map((v) => JSON.stringify(v)).join(", ")}, got ${describe(value)}`);
+  check.report(
+    path,
+    `expected one of ${TLS_VERSIONS.map((v) => JSON.stringify(v)).join(", ")}, got ${describe(value)}`,
+  );
   return null;
 }
 
@@ -198,6 +245,7 @@ function maxVersion(value: unknown, check: Checker): TlsMaxVersion | null {
   const path: KeyPath = ["server", "tls", "max_version"];
   const version = tlsVersion(path, value, check);
   if (version === null) return null;
-  if (version === "1.0" || version === "1.1") check.warn(path, `"${version}" is raised to "1.2": this supervisor never connects with TLS below 1.2`);
+  if (version === "1.0" || version === "1.1")
+    check.warn(path, `"${version}" is raised to "1.2": this supervisor never connects with TLS below 1.2`);
   return version === "1.3" ? "1.3" : "1.2";
 }

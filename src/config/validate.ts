@@ -60,7 +60,12 @@ export function buildConfig(tree: unknown, sourcePath: string, check: Checker): 
     agent,
     storage: {
       directory: path.resolve(baseDir, directory),
-      retryIntervalMs: check.duration(["storage", "retry_interval"], storage.retry_interval, DEFAULTS.storageRetryIntervalMs, { positive: true }),
+      retryIntervalMs: check.duration(
+        ["storage", "retry_interval"],
+        storage.retry_interval,
+        DEFAULTS.storageRetryIntervalMs,
+        { positive: true },
+      ),
     },
     telemetry,
     healthcheck,
@@ -74,7 +79,8 @@ function buildCapabilities(value: unknown, check: Checker): ResolvedCapabilities
   const read = (key: keyof typeof CAPABILITY_DEFAULTS): boolean =>
     check.boolean(["capabilities", key], caps[key], CAPABILITY_DEFAULTS[key]);
   for (const key of CAPABILITIES_WITHOUT_BEHAVIOUR) {
-    if (caps[key] === true) check.warn(["capabilities", key], "is accepted but not supported yet: not advertised to the server");
+    if (caps[key] === true)
+      check.warn(["capabilities", key], "is accepted but not supported yet: not advertised to the server");
   }
   // Since Go v0.161 accepting remote configs implies reporting their status.
   const acceptsRemoteConfig = read("accepts_remote_config");
@@ -98,11 +104,28 @@ function buildCapabilities(value: unknown, check: Checker): ResolvedCapabilities
 }
 
 const AGENT_KEYS = [
-  "executable", "args", "env", "config_files", "description", "instance_id", "config_apply_timeout",
-  "orphan_detection_interval", "bootstrap_timeout", "opamp_server_port", "automatic_config_rollback",
-  "use_hup_config_reload", "validate_config",
-  "startup_fallback_configs", "passthrough_logs", "collector_crash_log_snippet_kib", "health", "restart",
-  "stop_timeout", "package", "run", "sidecar",
+  "executable",
+  "args",
+  "env",
+  "config_files",
+  "description",
+  "instance_id",
+  "config_apply_timeout",
+  "orphan_detection_interval",
+  "bootstrap_timeout",
+  "opamp_server_port",
+  "automatic_config_rollback",
+  "use_hup_config_reload",
+  "validate_config",
+  "startup_fallback_configs",
+  "passthrough_logs",
+  "collector_crash_log_snippet_kib",
+  "health",
+  "restart",
+  "stop_timeout",
+  "package",
+  "run",
+  "sidecar",
 ];
 
 function buildAgent(value: unknown, baseDir: string, check: Checker, acceptsPackages: boolean): ResolvedAgent {
@@ -163,7 +186,11 @@ function buildAgent(value: unknown, baseDir: string, check: Checker, acceptsPack
     instanceId: instanceId !== null && UUID.test(instanceId) ? instanceId.toLowerCase() : null,
     configApplyTimeoutMs: timeout("config_apply_timeout", DEFAULTS.configApplyTimeoutMs),
     automaticConfigRollback,
-    opampServerPort: check.number(at("opamp_server_port"), agent.opamp_server_port, 0, { integer: true, min: 0, max: 65535 }),
+    opampServerPort: check.number(at("opamp_server_port"), agent.opamp_server_port, 0, {
+      integer: true,
+      min: 0,
+      max: 65535,
+    }),
     orphanDetectionIntervalMs: timeout("orphan_detection_interval", DEFAULTS.orphanDetectionIntervalMs),
     bootstrapTimeoutMs: timeout("bootstrap_timeout", DEFAULTS.bootstrapTimeoutMs),
     useHupConfigReload: flag("use_hup_config_reload", DEFAULTS.useHupConfigReload),
@@ -197,7 +224,10 @@ function buildConfigFiles(value: unknown, baseDir: string, check: Checker): stri
     // Go reads each entry as a confmap URI: "file:/x" is the file /x.
     if (entry.startsWith("file:")) return [path.resolve(baseDir, entry.slice("file:".length))];
     if (/^[a-z][a-z0-9+.-]+:/i.test(entry) && !entry.startsWith("$")) {
-      check.report([...where, index], `${JSON.stringify(entry.split(":")[0])} URIs are not supported here: give a file path (or file:/path)`);
+      check.report(
+        [...where, index],
+        `${JSON.stringify(entry.split(":")[0])} URIs are not supported here: give a file path (or file:/path)`,
+      );
       return [];
     }
     if (!entry.startsWith("$")) return [path.resolve(baseDir, entry)];
@@ -217,7 +247,16 @@ function buildConfigFiles(value: unknown, baseDir: string, check: Checker): stri
 
 function buildHealth(value: unknown, check: Checker): ResolvedHealth {
   const at = (key: string): KeyPath => ["agent", "health", key];
-  const keys = ["endpoint", "path", "interval", "steady_interval", "window", "passes_required", "request_timeout", "inject_extension"];
+  const keys = [
+    "endpoint",
+    "path",
+    "interval",
+    "steady_interval",
+    "window",
+    "passes_required",
+    "request_timeout",
+    "inject_extension",
+  ];
   const health = check.section(["agent", "health"], value, keys);
   const defaults = DEFAULTS.health;
   const endpoint = check.string(at("endpoint"), health.endpoint, defaults.endpoint, { nonEmpty: true });
@@ -236,8 +275,11 @@ function buildHealth(value: unknown, check: Checker): ResolvedHealth {
     check.report(at("passes_required"), `must be ≤ agent.health.window (${window}), got ${passesRequired}`);
   }
   const intervalMs = check.duration(at("interval"), health.interval, defaults.intervalMs, { positive: true });
-  const steady = check.duration(at("steady_interval"), health.steady_interval, defaults.steadyIntervalMs, { positive: true });
-  if (health.steady_interval !== undefined && steady < intervalMs) check.report(at("steady_interval"), `must be ≥ agent.health.interval (${intervalMs} ms), got ${steady} ms`);
+  const steady = check.duration(at("steady_interval"), health.steady_interval, defaults.steadyIntervalMs, {
+    positive: true,
+  });
+  if (health.steady_interval !== undefined && steady < intervalMs)
+    check.report(at("steady_interval"), `must be ≥ agent.health.interval (${intervalMs} ms), got ${steady} ms`);
   return {
     endpoint,
     path: pathText,

@@ -27,10 +27,18 @@ import type { TlsSettings } from "./tls-options.js";
 /** The client certificate in use: files read at every connect, or PEM held in memory. */
 export type ClientCredential =
   | { kind: "files"; certFile: string; keyFile: string; info: CertificateInfo | undefined }
-  | { kind: "pem"; certPem: string; keyPem: string; info: CertificateInfo; source: "config" | "offer"; ref?: CertificateRef };
+  | {
+      kind: "pem";
+      certPem: string;
+      keyPem: string;
+      info: CertificateInfo;
+      source: "config" | "offer";
+      ref?: CertificateRef;
+    };
 
 /** The trusted CA for the server: a file read at every connect, PEM, or the system roots. */
-export type CaSource = { kind: "file"; file: string } | { kind: "pem"; pem: string; label: string } | { kind: "system" };
+export type CaSource =
+  { kind: "file"; file: string } | { kind: "pem"; pem: string; label: string } | { kind: "system" };
 
 export interface ActiveSettings {
   endpoint: string;
@@ -71,16 +79,26 @@ export async function loadInitialSettings(
     cert: tls.certFile ?? (tls.certPem ? sha256Hex(tls.certPem) : null),
     minVersion: tls.minVersion,
   });
-  let ca: CaSource = tls.caPem ? { kind: "pem", pem: tls.caPem, label: "the configured CA (server.tls.ca_pem)" } : tls.caFile ? { kind: "file", file: tls.caFile } : { kind: "system" };
+  let ca: CaSource = tls.caPem
+    ? { kind: "pem", pem: tls.caPem, label: "the configured CA (server.tls.ca_pem)" }
+    : tls.caFile
+      ? { kind: "file", file: tls.caFile }
+      : { kind: "system" };
   let client: ClientCredential | undefined;
   if (tls.certPem && tls.keyPem) {
     const check = checkCertificate({ certPem: tls.certPem, keyPem: tls.keyPem, now, label: "server.tls.cert_pem" });
-    if (check.ok) client = { kind: "pem", certPem: tls.certPem, keyPem: tls.keyPem, info: check.info, source: "config" };
+    if (check.ok)
+      client = { kind: "pem", certPem: tls.certPem, keyPem: tls.keyPem, info: check.info, source: "config" };
     else logger.error({ reason: check.message }, "the configured client certificate is not usable");
   } else if (tls.certFile && tls.keyFile) {
     // Read once for the expiry the renewal needs; the client reads the files at every connect.
     const certPem = await readFile(tls.certFile, "utf8").catch(() => undefined);
-    client = { kind: "files", certFile: tls.certFile, keyFile: tls.keyFile, info: certPem === undefined ? undefined : certificateInfo(certPem) };
+    client = {
+      kind: "files",
+      certFile: tls.certFile,
+      keyFile: tls.keyFile,
+      info: certPem === undefined ? undefined : certificateInfo(certPem),
+    };
   }
 
   // Watched files are read once now and held in memory, so a half-written rotation can never
@@ -91,12 +109,22 @@ export async function loadInitialSettings(
     const read = await readSnapshot(files, now);
     if (read.ok) {
       snapshot = read.snapshot;
-      if (snapshot.caPem && tls.caFile) ca = { kind: "pem", pem: snapshot.caPem, label: `server.tls.ca_file ${tls.caFile}` };
+      if (snapshot.caPem && tls.caFile)
+        ca = { kind: "pem", pem: snapshot.caPem, label: `server.tls.ca_file ${tls.caFile}` };
       if (snapshot.certPem && snapshot.keyPem && snapshot.info) {
-        client = { kind: "pem", certPem: snapshot.certPem, keyPem: snapshot.keyPem, info: snapshot.info, source: "config" };
+        client = {
+          kind: "pem",
+          certPem: snapshot.certPem,
+          keyPem: snapshot.keyPem,
+          info: snapshot.info,
+          source: "config",
+        };
       }
     } else {
-      logger.error({ reason: read.reason }, "the configured TLS files are not usable; connecting will fail until they are fixed");
+      logger.error(
+        { reason: read.reason },
+        "the configured TLS files are not usable; connecting will fail until they are fixed",
+      );
     }
   }
 
@@ -112,14 +140,23 @@ export async function loadInitialSettings(
   const accepted = await readAccepted(store, logger);
   if (!accepted) return { active: fromConfig, baseline, snapshot };
   if (accepted.baseline !== baseline) {
-    logger.info("supervisor.yaml's server settings changed since connection settings were accepted from the server; using supervisor.yaml");
+    logger.info(
+      "supervisor.yaml's server settings changed since connection settings were accepted from the server; using supervisor.yaml",
+    );
     await store.clearSettings();
     return { active: fromConfig, baseline, snapshot };
   }
   let acceptedClient = fromConfig.client;
   if (accepted.certificate) {
     const stored = await store.readCertificate(accepted.certificate).catch(() => undefined);
-    const check = stored && checkCertificate({ certPem: stored.certPem, keyPem: stored.keyPem, now, label: "the accepted client certificate" });
+    const check =
+      stored &&
+      checkCertificate({
+        certPem: stored.certPem,
+        keyPem: stored.keyPem,
+        now,
+        label: "the accepted client certificate",
+      });
     if (!stored || !check?.ok) {
       logger.warn(
         { reason: check && !check.ok ? check.message : "its files are missing" },
@@ -127,7 +164,14 @@ export async function loadInitialSettings(
       );
       return { active: fromConfig, baseline, snapshot };
     }
-    acceptedClient = { kind: "pem", certPem: stored.certPem, keyPem: stored.keyPem, info: check.info, source: "offer", ref: accepted.certificate };
+    acceptedClient = {
+      kind: "pem",
+      certPem: stored.certPem,
+      keyPem: stored.keyPem,
+      info: check.info,
+      source: "offer",
+      ref: accepted.certificate,
+    };
   }
   const active: ActiveSettings = {
     endpoint: accepted.endpoint,
@@ -146,7 +190,10 @@ async function readAccepted(store: CredentialStore, logger: Logger): Promise<Sto
     return await store.readSettings();
   } catch (err) {
     if (!(err instanceof StateCorruptError)) throw err;
-    logger.error({ file: err.file, reason: err.message }, "accepted connection settings are unreadable; using supervisor.yaml");
+    logger.error(
+      { file: err.file, reason: err.message },
+      "accepted connection settings are unreadable; using supervisor.yaml",
+    );
     return undefined;
   }
 }
@@ -167,7 +214,10 @@ export function tlsFor(active: ActiveSettings, config: ResolvedConfig): TlsSetti
   } else if (client) {
     tls.certPem = client.certPem;
     tls.keyPem = client.keyPem;
-    tls.certLabel = client.source === "offer" ? `the client certificate accepted from the server (${shortFingerprint(client.info)})` : `the client certificate from ${describeConfigCert(config)}`;
+    tls.certLabel =
+      client.source === "offer"
+        ? `the client certificate accepted from the server (${shortFingerprint(client.info)})`
+        : `the client certificate from ${describeConfigCert(config)}`;
   }
   const { maxVersion, includeSystemCaCertsPool } = config.server.tls;
   if (maxVersion) tls.maxVersion = maxVersion === "1.3" ? "TLSv1.3" : "TLSv1.2";
@@ -179,11 +229,19 @@ export function tlsFor(active: ActiveSettings, config: ResolvedConfig): TlsSetti
 
 /** What the offer policy needs to know about the settings in force (reads files when they are file-based). */
 export async function policyState(active: ActiveSettings, config: ResolvedConfig): Promise<SettingsInForce> {
-  const caPem = active.ca.kind === "pem" ? active.ca.pem : active.ca.kind === "file" ? await readFile(active.ca.file, "utf8").catch(() => undefined) : undefined;
+  const caPem =
+    active.ca.kind === "pem"
+      ? active.ca.pem
+      : active.ca.kind === "file"
+        ? await readFile(active.ca.file, "utf8").catch(() => undefined)
+        : undefined;
   let client: SettingsInForce["client"];
   if (active.client?.kind === "pem") client = { certPem: active.client.certPem, keyPem: active.client.keyPem };
   else if (active.client?.kind === "files") {
-    const [certPem, keyPem] = await Promise.all([readFile(active.client.certFile, "utf8"), readFile(active.client.keyFile, "utf8")]).catch(() => []);
+    const [certPem, keyPem] = await Promise.all([
+      readFile(active.client.certFile, "utf8"),
+      readFile(active.client.keyFile, "utf8"),
+    ]).catch(() => []);
     if (certPem !== undefined && keyPem !== undefined) client = { certPem, keyPem };
   }
   return {
@@ -208,7 +266,16 @@ function describeConfigCert(config: ResolvedConfig): string {
 /** One line at start: which settings are in force and where they came from; warnings for TLS settings that do nothing or weaken it. */
 export function describeSettings(a: ActiveSettings, config: ResolvedConfig, logger: Logger): void {
   const tls = config.server.tls;
-  const client = a.client?.kind === "pem" ? { subject: a.client.info.subject, notAfter: new Date(a.client.info.notAfter).toISOString(), source: a.client.source } : a.client ? { files: [a.client.certFile, a.client.keyFile] } : null;
+  const client =
+    a.client?.kind === "pem"
+      ? {
+          subject: a.client.info.subject,
+          notAfter: new Date(a.client.info.notAfter).toISOString(),
+          source: a.client.source,
+        }
+      : a.client
+        ? { files: [a.client.certFile, a.client.keyFile] }
+        : null;
   logger.info(
     {
       endpoint: a.endpoint,
@@ -221,7 +288,10 @@ export function describeSettings(a: ActiveSettings, config: ResolvedConfig, logg
     "OpAMP connection settings",
   );
   if (!isSecureEndpoint(a.endpoint) && (tls.caFile || tls.certFile || tls.caPem || tls.certPem)) {
-    logger.warn({ endpoint: a.endpoint }, "server.tls is set but the endpoint is not wss:// or https://; TLS follows the endpoint scheme, so it is not used");
+    logger.warn(
+      { endpoint: a.endpoint },
+      "server.tls is set but the endpoint is not wss:// or https://; TLS follows the endpoint scheme, so it is not used",
+    );
   }
   if (isSecureEndpoint(a.endpoint) && tls.insecureSkipVerify) {
     logger.warn("server certificate verification is OFF (server.tls.insecure_skip_verify: true)");

@@ -76,7 +76,8 @@ class OAuth2Token implements AuthHeaders {
     const fetchedAt = this.deps.clock.now();
     const token = await requestToken({ ...s, clientId, clientSecret, now: fetchedAt }, signal);
     // No expires_in: the token does not expire (as Go's oauth2 package reads it).
-    const refreshAt = token.expiresInMs === undefined ? Number.POSITIVE_INFINITY : fetchedAt + token.expiresInMs - s.expiryBufferMs;
+    const refreshAt =
+      token.expiresInMs === undefined ? Number.POSITIVE_INFINITY : fetchedAt + token.expiresInMs - s.expiryBufferMs;
     return { header: `${token.type} ${token.accessToken}`, refreshAt };
   }
 }
@@ -86,6 +87,10 @@ async function readSecret(source: SecretSource, what: string): Promise<string> {
   try {
     return (await readFile(source.path, "utf8")).trim();
   } catch (err) {
-    throw new ConfigError(source.path, [`${what}: cannot read ${source.path} (${(err as NodeJS.ErrnoException).code ?? "unreadable"})`], { cause: err });
+    throw new ConfigError(
+      source.path,
+      [`${what}: cannot read ${source.path} (${(err as NodeJS.ErrnoException).code ?? "unreadable"})`],
+      { cause: err },
+    );
   }
 }

@@ -22,8 +22,7 @@ export interface CertificateInfo {
 }
 
 export type CertificateCheck =
-  | { ok: true; info: CertificateInfo }
-  | { ok: false; problem: CertificateProblem; message: string };
+  { ok: true; info: CertificateInfo } | { ok: false; problem: CertificateProblem; message: string };
 
 /** A set of trust anchors with a label for messages ("server.tls.ca_file /etc/ca.pem"). */
 export interface TrustAnchors {
@@ -70,7 +69,10 @@ export function checkCertificate(options: CheckCertificateOptions): CertificateC
     }
     if (!chainsTo(leaf, intermediates, anchors)) {
       const names = options.anchors.map((a) => a.label).join(" or ");
-      return fail("untrusted", `${label}: issued by "${info.issuer}", which does not chain to ${names || "any trusted CA"}`);
+      return fail(
+        "untrusted",
+        `${label}: issued by "${info.issuer}", which does not chain to ${names || "any trusted CA"}`,
+      );
     }
   }
   return { ok: true, info };
@@ -112,7 +114,9 @@ function parsePrivateKey(pem: string): KeyObject | string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // The error text may quote parts of the input; only the code and a fixed reason are kept.
-    return code === "ERR_MISSING_PASSPHRASE" ? "is encrypted (not supported)" : `cannot be read (${code ?? "invalid PEM"})`;
+    return code === "ERR_MISSING_PASSPHRASE"
+      ? "is encrypted (not supported)"
+      : `cannot be read (${code ?? "invalid PEM"})`;
   }
 }
 
@@ -137,7 +141,8 @@ function chainsTo(leaf: X509Certificate, intermediates: X509Certificate[], ancho
   const pool = [...intermediates];
   let current = leaf;
   for (let depth = 0; depth < 10; depth++) {
-    if (anchors.some((anchor) => anchor.fingerprint256 === current.fingerprint256 || issued(anchor, current))) return true;
+    if (anchors.some((anchor) => anchor.fingerprint256 === current.fingerprint256 || issued(anchor, current)))
+      return true;
     const index = pool.findIndex((candidate) => issued(candidate, current));
     const next = pool[index];
     if (!next) return false;

@@ -23,7 +23,14 @@ import { isSecureEndpoint } from "../opamp/endpoint.js";
 import type { AuditLog, StateDir, StateStore } from "../storage/index.js";
 import { bytesToHex, uidToText } from "../storage/index.js";
 import type { ActiveSettings, InitialSettings } from "./active-settings.js";
-import { describeSettings, loadInitialSettings, policyState, shortFingerprint, targetFor, watchedFiles } from "./active-settings.js";
+import {
+  describeSettings,
+  loadInitialSettings,
+  policyState,
+  shortFingerprint,
+  targetFor,
+  watchedFiles,
+} from "./active-settings.js";
 import { CredentialStore } from "./credential-store.js";
 import type { PendingCsr } from "./credential-store.js";
 import { generateCertificateRequest } from "./csr.js";
@@ -70,7 +77,12 @@ export class ConnectionSettings {
   #loops: Array<Promise<void>> = [];
   #activeSnapshotId: string | undefined;
 
-  private constructor(o: ConnectionSettingsOptions, store: CredentialStore, initial: InitialSettings, status: SettingsStatus) {
+  private constructor(
+    o: ConnectionSettingsOptions,
+    store: CredentialStore,
+    initial: InitialSettings,
+    status: SettingsStatus,
+  ) {
     this.#status = status;
     const auth = authOf(o.config);
     this.#auth = auth ? authHeaders(auth, { clock: o.deps.clock }) : undefined;
@@ -101,7 +113,9 @@ export class ConnectionSettings {
     const heartbeat = this.#active.heartbeatSeconds;
     return {
       target: this.#targetFor(this.#active),
-      ...(heartbeat !== null && this.#config.capabilities.reportsHeartbeat ? { heartbeatIntervalMs: heartbeat * 1000 } : {}),
+      ...(heartbeat !== null && this.#config.capabilities.reportsHeartbeat
+        ? { heartbeatIntervalMs: heartbeat * 1000 }
+        : {}),
     };
   }
 
@@ -149,7 +163,9 @@ export class ConnectionSettings {
       });
       if (this.#activeSnapshotId) watcher.setCurrent(this.#activeSnapshotId);
       this.#watcher = watcher;
-      this.#loops.push(watcher.start().catch((err: unknown) => this.#logger.warn({ err }, "cannot watch the TLS files")));
+      this.#loops.push(
+        watcher.start().catch((err: unknown) => this.#logger.warn({ err }, "cannot watch the TLS files")),
+      );
       this.#loops.push(this.#recheckFiles(watcher, signal));
     }
   }
@@ -167,7 +183,11 @@ export class ConnectionSettings {
     if (hashHex === this.#status.lastHash) return;
     if (!this.#config.capabilities.acceptsOpampConnectionSettings) {
       if (this.#config.capabilities.reportsConnectionSettingsStatus) {
-        await this.#status.set(offer.hash, "FAILED", "this agent does not accept OpAMP connection settings (capabilities.accepts_opamp_connection_settings is false)");
+        await this.#status.set(
+          offer.hash,
+          "FAILED",
+          "this agent does not accept OpAMP connection settings (capabilities.accepts_opamp_connection_settings is false)",
+        );
       }
       return;
     }
@@ -179,8 +199,11 @@ export class ConnectionSettings {
       pendingCsrKeyPem: this.#pending?.keyPem,
     });
     if (!decision.ok) return this.#offerFailed(offer.hash, decision.reason, "refused");
-    if (decision.ignored.length > 0) this.#logger.info({ fields: decision.ignored, hash: hashHex }, "offer fields not supported; ignored");
-    const heartbeatSeconds = this.#config.capabilities.reportsHeartbeat ? opamp.heartbeatIntervalSeconds : current.heartbeatSeconds;
+    if (decision.ignored.length > 0)
+      this.#logger.info({ fields: decision.ignored, hash: hashHex }, "offer fields not supported; ignored");
+    const heartbeatSeconds = this.#config.capabilities.reportsHeartbeat
+      ? opamp.heartbeatIntervalSeconds
+      : current.heartbeatSeconds;
 
     const newClient = decision.client;
     const ref = newClient ? await this.#store.stageCertificate(newClient) : undefined;
@@ -189,15 +212,31 @@ export class ConnectionSettings {
       endpoint: decision.endpoint,
       headers: decision.headers,
       minVersion: decision.minVersion,
-      client: newClient && ref ? { kind: "pem", certPem: newClient.certPem, keyPem: newClient.keyPem, info: newClient.info, source: "offer", ref } : current.client,
+      client:
+        newClient && ref
+          ? {
+              kind: "pem",
+              certPem: newClient.certPem,
+              keyPem: newClient.keyPem,
+              info: newClient.info,
+              source: "offer",
+              ref,
+            }
+          : current.client,
       hash: offer.hash,
       heartbeatSeconds,
     };
     if (decision.changed) {
-      const result = await this.#attached().trySettings(this.#targetFor(candidate), { timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs });
+      const result = await this.#attached().trySettings(this.#targetFor(candidate), {
+        timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs,
+      });
       if (!result.ok) {
         if (ref) await this.#store.discard(ref);
-        return this.#offerFailed(offer.hash, `could not connect with the offered settings, kept the previous ones: ${result.error.message}`, "rolled-back");
+        return this.#offerFailed(
+          offer.hash,
+          `could not connect with the offered settings, kept the previous ones: ${result.error.message}`,
+          "rolled-back",
+        );
       }
     }
     try {
@@ -208,14 +247,24 @@ export class ConnectionSettings {
         headers: candidate.headers,
         minVersion: candidate.minVersion,
         heartbeatSeconds: candidate.heartbeatSeconds,
-        certificate: candidate.client?.kind === "pem" && candidate.client.source === "offer" ? (candidate.client.ref ?? null) : null,
+        certificate:
+          candidate.client?.kind === "pem" && candidate.client.source === "offer"
+            ? (candidate.client.ref ?? null)
+            : null,
       });
     } catch (err) {
       // Settings that would not survive a restart are not kept: back to the previous ones.
       this.#logger.error({ err }, "cannot persist the accepted connection settings");
-      if (decision.changed) await this.#attached().trySettings(this.#targetFor(current), { timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs });
+      if (decision.changed)
+        await this.#attached().trySettings(this.#targetFor(current), {
+          timeoutMs: this.#config.server.tls.connectionTrialTimeoutMs,
+        });
       if (ref) await this.#store.discard(ref).catch(() => undefined);
-      return this.#offerFailed(offer.hash, `could not persist the settings (${(err as NodeJS.ErrnoException).code ?? "write error"}); kept the previous ones`, "rolled-back");
+      return this.#offerFailed(
+        offer.hash,
+        `could not persist the settings (${(err as NodeJS.ErrnoException).code ?? "write error"}); kept the previous ones`,
+        "rolled-back",
+      );
     }
     if (newClient?.keySource === "csr") {
       this.#pending = undefined;
@@ -224,12 +273,32 @@ export class ConnectionSettings {
     }
     this.#active = candidate;
     await this.#status.set(offer.hash, "APPLIED", "");
-    const certificate = newClient ? { subject: newClient.info.subject, notAfter: new Date(newClient.info.notAfter).toISOString(), fingerprint: shortFingerprint(newClient.info), key: newClient.keySource } : undefined;
+    const certificate = newClient
+      ? {
+          subject: newClient.info.subject,
+          notAfter: new Date(newClient.info.notAfter).toISOString(),
+          fingerprint: shortFingerprint(newClient.info),
+          key: newClient.keySource,
+        }
+      : undefined;
     this.#logger.info(
-      { hash: hashHex, endpoint: candidate.endpoint, headerNames: Object.keys(candidate.headers).sort(), certificate, reconnected: decision.changed, elapsedMs: this.#deps.clock.now() - receivedAt },
+      {
+        hash: hashHex,
+        endpoint: candidate.endpoint,
+        headerNames: Object.keys(candidate.headers).sort(),
+        certificate,
+        reconnected: decision.changed,
+        elapsedMs: this.#deps.clock.now() - receivedAt,
+      },
       "connection settings applied",
     );
-    await this.#audit.append({ action: "connection-settings", result: "applied", hash: hashHex, endpoint: candidate.endpoint, ...(certificate ? { certificate } : {}) });
+    await this.#audit.append({
+      action: "connection-settings",
+      result: "applied",
+      hash: hashHex,
+      endpoint: candidate.endpoint,
+      ...(certificate ? { certificate } : {}),
+    });
     this.#renewal?.poke();
   }
 
@@ -245,26 +314,48 @@ export class ConnectionSettings {
     const current = this.#active;
     const tls = this.#config.server.tls;
     const candidate: ActiveSettings = { ...current };
-    if (snapshot.caPem && tls.caFile) candidate.ca = { kind: "pem", pem: snapshot.caPem, label: `server.tls.ca_file ${tls.caFile}` };
+    if (snapshot.caPem && tls.caFile)
+      candidate.ca = { kind: "pem", pem: snapshot.caPem, label: `server.tls.ca_file ${tls.caFile}` };
     // An offered certificate in force wins over the configured files until supervisor.yaml changes.
-    const configCertInUse = current.client === undefined || current.client.kind === "files" || current.client.source === "config";
+    const configCertInUse =
+      current.client === undefined || current.client.kind === "files" || current.client.source === "config";
     if (configCertInUse && snapshot.certPem && snapshot.keyPem && snapshot.info) {
-      candidate.client = { kind: "pem", certPem: snapshot.certPem, keyPem: snapshot.keyPem, info: snapshot.info, source: "config" };
+      candidate.client = {
+        kind: "pem",
+        certPem: snapshot.certPem,
+        keyPem: snapshot.keyPem,
+        info: snapshot.info,
+        source: "config",
+      };
     }
     const startedAt = this.#deps.clock.now();
-    const result = await this.#attached().trySettings(this.#targetFor(candidate), { timeoutMs: tls.connectionTrialTimeoutMs });
+    const result = await this.#attached().trySettings(this.#targetFor(candidate), {
+      timeoutMs: tls.connectionTrialTimeoutMs,
+    });
     if (!result.ok) {
       this.#watcher?.setCurrent(this.#activeSnapshotId ?? ""); // retried at the next change or periodic check
-      this.#logger.warn({ reason: result.error.message }, "the rotated TLS files did not connect; kept the previous certificate");
+      this.#logger.warn(
+        { reason: result.error.message },
+        "the rotated TLS files did not connect; kept the previous certificate",
+      );
       await this.#audit.append({ action: "certificate-rotation", result: "rolled-back", reason: result.error.message });
       return;
     }
     this.#active = candidate;
     this.#activeSnapshotId = snapshot.id;
     const info = candidate.client?.kind === "pem" ? candidate.client.info : undefined;
-    const certificate = info ? { subject: info.subject, notAfter: new Date(info.notAfter).toISOString(), fingerprint: shortFingerprint(info) } : undefined;
-    this.#logger.info({ certificate, elapsedMs: this.#deps.clock.now() - startedAt }, "reconnected with the rotated TLS files");
-    await this.#audit.append({ action: "certificate-rotation", result: "applied", ...(certificate ? { certificate } : {}) });
+    const certificate = info
+      ? { subject: info.subject, notAfter: new Date(info.notAfter).toISOString(), fingerprint: shortFingerprint(info) }
+      : undefined;
+    this.#logger.info(
+      { certificate, elapsedMs: this.#deps.clock.now() - startedAt },
+      "reconnected with the rotated TLS files",
+    );
+    await this.#audit.append({
+      action: "certificate-rotation",
+      result: "applied",
+      ...(certificate ? { certificate } : {}),
+    });
     this.#renewal?.poke();
   }
 
@@ -285,7 +376,12 @@ export class ConnectionSettings {
     let pending = this.#pending;
     if (!pending || pending.instanceUid !== uid) {
       const request = await generateCertificateRequest({ instanceUid: uid });
-      pending = { instanceUid: uid, csrPem: request.csrPem, keyPem: request.keyPem, requestedAt: this.#deps.clock.now() };
+      pending = {
+        instanceUid: uid,
+        csrPem: request.csrPem,
+        keyPem: request.keyPem,
+        requestedAt: this.#deps.clock.now(),
+      };
       await this.#store.writePendingCsr(pending);
       this.#pending = pending;
     }
@@ -302,7 +398,8 @@ export class ConnectionSettings {
 
   /** Offers and rotations arrive only after attach(): the client is there by then. */
   #attached(): OpampClient<ServerTarget> {
-    if (!this.#client) throw new SupervisorError("CONNECTION_FAILED", "connection settings used before attach(): no client yet");
+    if (!this.#client)
+      throw new SupervisorError("CONNECTION_FAILED", "connection settings used before attach(): no client yet");
     return this.#client;
   }
 

@@ -13,7 +13,15 @@ import type { StateStore } from "../storage/state.js";
 import { encodeOfferStatus, parseOfferStatus } from "../storage/documents.js";
 import { OFFER_STATES } from "../storage/persisted-status.js";
 import type { OfferState, OfferStatus } from "../storage/persisted-status.js";
-import { bytesToHex, expectHex, expectObject, expectOneOf, expectString, expectVersion, ShapeError } from "../storage/json-shape.js";
+import {
+  bytesToHex,
+  expectHex,
+  expectObject,
+  expectOneOf,
+  expectString,
+  expectVersion,
+  ShapeError,
+} from "../storage/json-shape.js";
 import type { JsonObject } from "../storage/json-shape.js";
 import type { TlsVersion } from "./offer-policy.js";
 import { sha256Hex } from "./pem.js";
@@ -89,7 +97,11 @@ export class CredentialStore {
   // --- accepted settings ---------------------------------------------------------------
 
   async readSettings(): Promise<StoredConnectionSettings | undefined> {
-    return this.#store.loadJson(TLS_DOCUMENTS.settings, parseSettings, "the connection settings accepted from the server: supervisor.yaml's are used");
+    return this.#store.loadJson(
+      TLS_DOCUMENTS.settings,
+      parseSettings,
+      "the connection settings accepted from the server: supervisor.yaml's are used",
+    );
   }
 
   /** Writes the settings document (the switch), then forgets every certificate it does not reference. */
@@ -109,7 +121,11 @@ export class CredentialStore {
   /** Writes a candidate certificate and key (0600, atomic). Nothing uses them until committed. */
   async stageCertificate(cert: StoredCertificate): Promise<CertificateRef> {
     const id = sha256Hex(cert.certPem).slice(0, 16);
-    const ref: CertificateRef = { certFile: `client-${id}.pem`, keyFile: `client-${id}.key`, caFile: cert.caPem.trim() ? `client-${id}.ca.pem` : null };
+    const ref: CertificateRef = {
+      certFile: `client-${id}.pem`,
+      keyFile: `client-${id}.key`,
+      caFile: cert.caPem.trim() ? `client-${id}.ca.pem` : null,
+    };
     await writeFileAtomic(this.path(ref.keyFile), cert.keyPem, { mode: 0o600 });
     await writeFileAtomic(this.path(ref.certFile), cert.certPem, { mode: 0o600 });
     if (ref.caFile) await writeFileAtomic(this.path(ref.caFile), cert.caPem, { mode: 0o600 });
@@ -145,7 +161,11 @@ export class CredentialStore {
   // --- status ---------------------------------------------------------------------------
 
   async readStatus(): Promise<StoredConnectionStatus | undefined> {
-    return this.#store.loadJson(TLS_DOCUMENTS.status, parseOfferStatus, "the connection settings status: the settings in force are reported");
+    return this.#store.loadJson(
+      TLS_DOCUMENTS.status,
+      parseOfferStatus,
+      "the connection settings status: the settings in force are reported",
+    );
   }
 
   async writeStatus(status: StoredConnectionStatus): Promise<void> {
@@ -155,7 +175,11 @@ export class CredentialStore {
   // --- the outstanding certificate request ----------------------------------------------
 
   async readPendingCsr(): Promise<PendingCsr | undefined> {
-    const doc = await this.#store.loadJson(TLS_DOCUMENTS.pendingCsr, parsePendingCsr, "the outstanding certificate request: a new one is made when needed");
+    const doc = await this.#store.loadJson(
+      TLS_DOCUMENTS.pendingCsr,
+      parsePendingCsr,
+      "the outstanding certificate request: a new one is made when needed",
+    );
     if (!doc) return undefined;
     const key = await readFileIfExists(this.path(CSR_KEY_FILE));
     return key ? { ...doc, keyPem: key.toString("utf8") } : undefined;
@@ -228,7 +252,11 @@ function parseRef(value: unknown, where: string): CertificateRef {
     if (!CLIENT_FILE.test(text)) throw new ShapeError(`${where}.${key}: not a stored certificate file name`);
     return text;
   };
-  return { certFile: name("certFile"), keyFile: name("keyFile"), caFile: ref["caFile"] === null ? null : name("caFile") };
+  return {
+    certFile: name("certFile"),
+    keyFile: name("keyFile"),
+    caFile: ref["caFile"] === null ? null : name("caFile"),
+  };
 }
 
 function parsePendingCsr(value: unknown): Omit<PendingCsr, "keyPem"> {
@@ -237,5 +265,9 @@ function parsePendingCsr(value: unknown): Omit<PendingCsr, "keyPem"> {
   expectVersion(doc, VERSION, where);
   const requestedAt = Date.parse(expectString(doc, "requestedAt", where));
   if (Number.isNaN(requestedAt)) throw new ShapeError(`${where}.requestedAt: expected an ISO time`);
-  return { instanceUid: expectString(doc, "instanceUid", where), csrPem: expectString(doc, "csrPem", where), requestedAt };
+  return {
+    instanceUid: expectString(doc, "instanceUid", where),
+    csrPem: expectString(doc, "csrPem", where),
+    requestedAt,
+  };
 }

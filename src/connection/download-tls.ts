@@ -10,7 +10,10 @@ import type { AuthHeaders } from "./auth.js";
 import { buildTlsOptions } from "./tls-options.js";
 import type { TlsSettings } from "./tls-options.js";
 
-export async function downloadTls(target: { endpoint: string; tls?: TlsSettings | undefined }, url: URL): Promise<ConnectionOptions> {
+export async function downloadTls(
+  target: { endpoint: string; tls?: TlsSettings | undefined },
+  url: URL,
+): Promise<ConnectionOptions> {
   const tls = target.tls ?? {};
   const settings: TlsSettings = { minVersion: tls.minVersion ?? "TLSv1.2" };
   if (tls.caPem !== undefined) settings.caPem = tls.caPem;
@@ -32,7 +35,11 @@ export async function downloadTls(target: { endpoint: string; tls?: TlsSettings 
  * server.auth's headers for a download from the OpAMP server's own origin (ws and wss count
  * as http and https); none for any other origin, so credentials never leave for a CDN.
  */
-export async function downloadAuth(target: { endpoint: string; auth?: AuthHeaders | undefined }, url: URL, signal: AbortSignal = AbortSignal.timeout(60_000)): Promise<Record<string, string>> {
+export async function downloadAuth(
+  target: { endpoint: string; auth?: AuthHeaders | undefined },
+  url: URL,
+  signal: AbortSignal = AbortSignal.timeout(60_000),
+): Promise<Record<string, string>> {
   if (!target.auth || !sameOrigin(target.endpoint, url)) return {};
   return target.auth.headers(signal);
 }

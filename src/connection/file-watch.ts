@@ -54,7 +54,11 @@ export async function readSnapshot(files: WatchedFiles, now: number): Promise<Sn
     try {
       contents[key] = await readFile(path, "utf8");
     } catch (err) {
-      return { ok: false, reason: `${labelOf(key)} ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? "error"})`, id: "unreadable" };
+      return {
+        ok: false,
+        reason: `${labelOf(key)} ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? "error"})`,
+        id: "unreadable",
+      };
     }
   }
   const id = sha256Hex(JSON.stringify([contents["certFile"], contents["keyFile"], contents["caFile"]]));
@@ -67,7 +71,12 @@ export async function readSnapshot(files: WatchedFiles, now: number): Promise<Sn
   const certPem = contents["certFile"];
   const keyPem = contents["keyFile"];
   if (certPem !== undefined && keyPem !== undefined) {
-    const check = checkCertificate({ certPem, keyPem, now, label: `server.tls.cert_file ${files.certFile} with key_file ${files.keyFile}` });
+    const check = checkCertificate({
+      certPem,
+      keyPem,
+      now,
+      label: `server.tls.cert_file ${files.certFile} with key_file ${files.keyFile}`,
+    });
     if (!check.ok) return { ok: false, reason: check.message, id };
     Object.assign(snapshot, { certPem, keyPem, info: check.info });
   }
@@ -85,7 +94,11 @@ export class CertificateFileWatcher {
 
   constructor(options: CertificateFileWatcherOptions) {
     this.#o = options;
-    this.#paths = new Set(Object.values(options.files).filter((p): p is string => Boolean(p)).map((p) => resolve(p)));
+    this.#paths = new Set(
+      Object.values(options.files)
+        .filter((p): p is string => Boolean(p))
+        .map((p) => resolve(p)),
+    );
   }
 
   /** Remembers the set in use now, so only later changes count as rotations. */
@@ -139,7 +152,10 @@ export class CertificateFileWatcher {
       // Once per episode: a tool rewriting the files passes through several broken states
       // (truncated, half written, key not yet replaced); one warning says it all.
       if (this.#lastRejected === undefined) {
-        this.#o.logger.warn({ reason: result.reason }, "certificate files changed but are not usable yet; keeping the current connection");
+        this.#o.logger.warn(
+          { reason: result.reason },
+          "certificate files changed but are not usable yet; keeping the current connection",
+        );
       } else if (this.#lastRejected !== result.id) {
         this.#o.logger.debug({ reason: result.reason }, "certificate files still not usable");
       }

@@ -13,7 +13,13 @@ export type { ServerTarget } from "./target.js";
 export { buildTlsOptions, caLabel, certLabel } from "./tls-options.js";
 export type { TlsSettings } from "./tls-options.js";
 export { SYSTEM_ROOTS, certificateInfo, checkCertificate, parseBundle } from "./certificate.js";
-export type { CertificateCheck, CertificateInfo, CertificateProblem, CheckCertificateOptions, TrustAnchors } from "./certificate.js";
+export type {
+  CertificateCheck,
+  CertificateInfo,
+  CertificateProblem,
+  CheckCertificateOptions,
+  TrustAnchors,
+} from "./certificate.js";
 export { CONNECTION_STATUSES, CredentialStore, TLS_DOCUMENTS, settingsBaseline } from "./credential-store.js";
 export type {
   CertificateRef,
@@ -28,7 +34,14 @@ export type { CertificateRequest, CsrSubject } from "./csr.js";
 export { CertificateFileWatcher, readSnapshot } from "./file-watch.js";
 export type { FileSnapshot, SnapshotResult, WatchedFiles } from "./file-watch.js";
 export { evaluateOffer, parseTlsVersion } from "./offer-policy.js";
-export type { AcceptedOffer, ClientCertificate, OfferDecision, OfferedSettings, SettingsInForce, TlsVersion } from "./offer-policy.js";
+export type {
+  AcceptedOffer,
+  ClientCertificate,
+  OfferDecision,
+  OfferedSettings,
+  SettingsInForce,
+  TlsVersion,
+} from "./offer-policy.js";
 export { looksLikePrivateKey, pemBlocks, pemFromBytes, sha256Hex } from "./pem.js";
 export { RenewalScheduler, renewalDue } from "./renewal.js";
 export type { RenewalSchedulerOptions, RenewalState } from "./renewal.js";

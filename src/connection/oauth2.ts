@@ -57,13 +57,27 @@ export async function requestToken(req: TokenRequest, signal: AbortSignal): Prom
     throw new ProtocolError("CONNECTION_FAILED", `${where} refused the client credentials: HTTP ${res.status}${code}`);
   }
   const expiresIn = Number(body["expires_in"]);
-  const type = typeof body["token_type"] === "string" && body["token_type"].toLowerCase() !== "bearer" ? body["token_type"] : "Bearer";
-  return { accessToken: body["access_token"], type, expiresInMs: Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : undefined };
+  const type =
+    typeof body["token_type"] === "string" && body["token_type"].toLowerCase() !== "bearer"
+      ? body["token_type"]
+      : "Bearer";
+  return {
+    accessToken: body["access_token"],
+    type,
+    expiresInMs: Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : undefined,
+  };
 }
 
-async function post(url: URL, body: string, headers: Record<string, string>, req: TokenRequest, signal: AbortSignal): Promise<{ status: number; body: string }> {
+async function post(
+  url: URL,
+  body: string,
+  headers: Record<string, string>,
+  req: TokenRequest,
+  signal: AbortSignal,
+): Promise<{ status: number; body: string }> {
   const secure = endpointScheme(url)?.secure === true;
-  if (endpointScheme(url)?.transport !== "http") throw new ProtocolError("CONNECTION_FAILED", `unsupported OAuth2 token_url scheme ${url.protocol}`);
+  if (endpointScheme(url)?.transport !== "http")
+    throw new ProtocolError("CONNECTION_FAILED", `unsupported OAuth2 token_url scheme ${url.protocol}`);
   const tls = secure ? await buildTlsOptions(tokenTls(req), req.now) : {};
   const send = secure ? httpsRequest : httpRequest;
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
@@ -71,11 +85,22 @@ async function post(url: URL, body: string, headers: Record<string, string>, req
       method: "POST",
       signal,
       agent: proxyAgent(url) ?? false,
-      headers: { ...headers, "content-type": "application/x-www-form-urlencoded", accept: "application/json", "content-length": Buffer.byteLength(body) },
+      headers: {
+        ...headers,
+        "content-type": "application/x-www-form-urlencoded",
+        accept: "application/json",
+        "content-length": Buffer.byteLength(body),
+      },
       ...tls,
     });
     r.once("response", resolve);
-    r.once("error", (err) => reject(new ProtocolError("CONNECTION_FAILED", `the OAuth2 token request to ${url.origin} failed: ${err.message}`, { cause: err })));
+    r.once("error", (err) =>
+      reject(
+        new ProtocolError("CONNECTION_FAILED", `the OAuth2 token request to ${url.origin} failed: ${err.message}`, {
+          cause: err,
+        }),
+      ),
+    );
     r.end(body);
   });
   const chunks: Buffer[] = [];
@@ -85,7 +110,10 @@ async function post(url: URL, body: string, headers: Record<string, string>, req
     // A token answer is a few hundred bytes; anything huge is not one.
     if (size > MAX_TOKEN_RESPONSE_BYTES) {
       res.destroy();
-      throw new ProtocolError("CONNECTION_FAILED", `the OAuth2 token endpoint ${url.origin} sent more than ${MAX_TOKEN_RESPONSE_BYTES} bytes`);
+      throw new ProtocolError(
+        "CONNECTION_FAILED",
+        `the OAuth2 token endpoint ${url.origin} sent more than ${MAX_TOKEN_RESPONSE_BYTES} bytes`,
+      );
     }
     chunks.push(chunk as Buffer);
   }

@@ -64,10 +64,15 @@ export interface EvaluateOfferOptions {
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-export function evaluateOffer(current: SettingsInForce, offer: OfferedSettings, options: EvaluateOfferOptions): OfferDecision {
+export function evaluateOffer(
+  current: SettingsInForce,
+  offer: OfferedSettings,
+  options: EvaluateOfferOptions,
+): OfferDecision {
   if (offer.hasProxy) return refuse("proxy settings are not supported by this supervisor");
   // The same endpoint spelled differently (case, default port) is not a move.
-  const endpoint = offer.endpoint === "" || sameUrl(offer.endpoint, current.endpoint) ? current.endpoint : offer.endpoint;
+  const endpoint =
+    offer.endpoint === "" || sameUrl(offer.endpoint, current.endpoint) ? current.endpoint : offer.endpoint;
   const endpointProblem = checkEndpoint(current.endpoint, endpoint);
   if (endpointProblem) return refuse(endpointProblem);
 
@@ -76,19 +81,25 @@ export function evaluateOffer(current: SettingsInForce, offer: OfferedSettings, 
   if (offer.tls) {
     const tls = offer.tls;
     if (tls.insecureSkipVerify && !current.insecureSkipVerify) {
-      return refuse("refusing insecure_skip_verify: the server certificate is always verified unless the local configuration says otherwise");
+      return refuse(
+        "refusing insecure_skip_verify: the server certificate is always verified unless the local configuration says otherwise",
+      );
     }
     if (tls.caPem.trim() !== "" && !sameBundle(tls.caPem, current.caPems)) {
-      return refuse(`refusing to replace the trusted CA (${current.caLabel}) by offer; change server.tls.ca_file locally`);
+      return refuse(
+        `refusing to replace the trusted CA (${current.caLabel}) by offer; change server.tls.ca_file locally`,
+      );
     }
     if (tls.includeSystemCa && current.caPems !== undefined) {
       return refuse(`refusing to add the system CA pool to ${current.caLabel}: that would widen whom the agent trusts`);
     }
     const offered = parseTlsVersion(tls.minVersion);
-    if (offered === "invalid") return refuse(`unsupported TLS min_version ${JSON.stringify(tls.minVersion)} (use 1.2 or 1.3)`);
+    if (offered === "invalid")
+      return refuse(`unsupported TLS min_version ${JSON.stringify(tls.minVersion)} (use 1.2 or 1.3)`);
     if (offered === "too-old") return refuse(`refusing TLS min_version ${tls.minVersion}: older than TLS 1.2`);
     if (offered !== undefined) {
-      if (offered === "TLSv1.2" && current.minVersion === "TLSv1.3") return refuse("refusing to lower the TLS minimum version from 1.3 to 1.2");
+      if (offered === "TLSv1.2" && current.minVersion === "TLSv1.3")
+        return refuse("refusing to lower the TLS minimum version from 1.3 to 1.2");
       minVersion = offered;
     }
     if (tls.maxVersion !== "") ignored.push("tls.max_version");
@@ -104,7 +115,8 @@ export function evaluateOffer(current: SettingsInForce, offer: OfferedSettings, 
 
   let client: ClientCertificate | undefined;
   if (offer.certificate) {
-    if (!isSecureEndpoint(endpoint)) return refuse(`a client certificate needs a wss:// or https:// endpoint, not ${scheme(endpoint)}://`);
+    if (!isSecureEndpoint(endpoint))
+      return refuse(`a client certificate needs a wss:// or https:// endpoint, not ${scheme(endpoint)}://`);
     const checked = checkOfferedCertificate(current, offer.certificate, options);
     if (typeof checked === "string") return refuse(checked);
     client = checked;
@@ -112,7 +124,10 @@ export function evaluateOffer(current: SettingsInForce, offer: OfferedSettings, 
 
   const certificateChanged = client !== undefined && client.certPem !== current.client?.certPem;
   const changed =
-    endpoint !== current.endpoint || !sameHeaders(headers, current.headers) || certificateChanged || minVersion !== current.minVersion;
+    endpoint !== current.endpoint ||
+    !sameHeaders(headers, current.headers) ||
+    certificateChanged ||
+    minVersion !== current.minVersion;
   return { ok: true, endpoint, headers, minVersion, client: client ?? undefined, changed, ignored };
 }
 
@@ -140,7 +155,14 @@ function checkOfferedCertificate(
   let lastMessage = "";
   for (const key of keys) {
     const check = checkCertificate({ certPem: offered.certPem, keyPem: key.pem, now: options.now, label });
-    if (check.ok) return { certPem: offered.certPem, keyPem: key.pem, caPem: offered.caPem, info: check.info, keySource: key.source };
+    if (check.ok)
+      return {
+        certPem: offered.certPem,
+        keyPem: key.pem,
+        caPem: offered.caPem,
+        info: check.info,
+        keySource: key.source,
+      };
     lastMessage = check.message;
   }
   return offered.keyPem.trim() !== ""

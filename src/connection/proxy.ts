@@ -40,7 +40,9 @@ export function proxyAgent(target: string | URL, options: { keepAlive?: boolean 
   const agentOptions = options.keepAlive ? { keepAlive: true, maxSockets: 1 } : {};
   const scheme = endpointScheme(target);
   // Plain http requests are forwarded by the proxy; everything else is tunnelled.
-  return scheme?.transport === "http" && !scheme.secure ? new HttpProxyAgent(proxy, agentOptions) : new HttpsProxyAgent(proxy, agentOptions);
+  return scheme?.transport === "http" && !scheme.secure
+    ? new HttpProxyAgent(proxy, agentOptions)
+    : new HttpsProxyAgent(proxy, agentOptions);
 }
 
 /** The proxy as a log line may show it: never its credentials. */
@@ -61,6 +63,7 @@ function isLoopback(hostname: string): boolean {
 function schemeless(lookup: URL): boolean {
   const proto = lookup.protocol.slice(0, -1);
   const env = process.env;
-  const raw = env[`${proto}_proxy`] || env[`${proto.toUpperCase()}_PROXY`] || env["all_proxy"] || env["ALL_PROXY"] || "";
+  const raw =
+    env[`${proto}_proxy`] || env[`${proto.toUpperCase()}_PROXY`] || env["all_proxy"] || env["ALL_PROXY"] || "";
   return raw !== "" && !raw.includes("://");
 }

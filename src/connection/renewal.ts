@@ -84,8 +84,14 @@ export class RenewalScheduler {
     const delay = Math.min(o.checkIntervalMs, o.retryInitialMs * 2 ** (attempts - 1));
     this.#outstanding = { attempts, retryAt: now + delay };
     o.logger.info(
-      { attempt: attempts, notAfter: state.notAfter === undefined ? null : new Date(state.notAfter).toISOString(), retryInMs: delay },
-      state.notAfter === undefined ? "no client certificate: requesting one" : "client certificate due for renewal: requesting a new one",
+      {
+        attempt: attempts,
+        notAfter: state.notAfter === undefined ? null : new Date(state.notAfter).toISOString(),
+        retryInMs: delay,
+      },
+      state.notAfter === undefined
+        ? "no client certificate: requesting one"
+        : "client certificate due for renewal: requesting a new one",
     );
     try {
       await o.request(attempts);

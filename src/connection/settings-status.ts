@@ -14,7 +14,11 @@ export class SettingsStatus {
   /** Offer hash last acted on; the same offer again is ignored (as opamp-go does). */
   lastHash: string | undefined;
 
-  private constructor(store: CredentialStore, private readonly reports: boolean, logger: Logger) {
+  private constructor(
+    store: CredentialStore,
+    private readonly reports: boolean,
+    logger: Logger,
+  ) {
     this.#status = new PersistedStatus({
       what: "connection settings status",
       logger,
@@ -57,6 +61,10 @@ export class SettingsStatus {
 
   #report(status: StoredConnectionStatus): void {
     if (!this.reports || !this.#client) return;
-    this.#client.setStatus("connectionSettingsStatus", { hash: status.hash, status: status.status, errorMessage: status.errorMessage });
+    this.#client.setStatus("connectionSettingsStatus", {
+      hash: status.hash,
+      status: status.status,
+      errorMessage: status.errorMessage,
+    });
   }
 }

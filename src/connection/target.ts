@@ -26,7 +26,10 @@ export interface TargetDeps {
   auth?: AuthHeaders | undefined;
 }
 
-export function serverTarget(settings: { endpoint: string; headers: Readonly<Record<string, string>>; tls: TlsSettings }, deps: TargetDeps): ServerTarget {
+export function serverTarget(
+  settings: { endpoint: string; headers: Readonly<Record<string, string>>; tls: TlsSettings },
+  deps: TargetDeps,
+): ServerTarget {
   const { endpoint, headers, tls } = settings;
   const auth = deps.auth;
   return {

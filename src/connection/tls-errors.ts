@@ -39,7 +39,9 @@ export function explainTlsError(err: unknown, endpoint: string, tls: TlsSettings
     return `the server certificate is not valid for ${hostOf(endpoint)}; set server.tls.server_name_override if the name differs`;
   }
   if (code === "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED") {
-    return tls?.certFile || tls?.certPem ? `the server did not accept ${certLabel(tls)}` : "the server requires a client certificate (server.tls.cert_file and key_file)";
+    return tls?.certFile || tls?.certPem
+      ? `the server did not accept ${certLabel(tls)}`
+      : "the server requires a client certificate (server.tls.cert_file and key_file)";
   }
   const rejected = CLIENT_REJECTED[code];
   if (rejected) return `the server refused ${certLabel(tls)}: ${rejected}`;
@@ -51,7 +53,8 @@ export function explainTlsError(err: unknown, endpoint: string, tls: TlsSettings
 function errorCode(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === "string" && (SERVER_UNTRUSTED.has(code) || /^(ERR_SSL_|ERR_TLS_|CERT_)/.test(code))) return code;
+    if (typeof code === "string" && (SERVER_UNTRUSTED.has(code) || /^(ERR_SSL_|ERR_TLS_|CERT_)/.test(code)))
+      return code;
   }
   return undefined;
 }

@@ -29,7 +29,10 @@ export interface TlsSettings {
   certLabel?: string;
 }
 
-export async function buildTlsOptions(settings: TlsSettings | undefined, now: number = Date.now()): Promise<ConnectionOptions> {
+export async function buildTlsOptions(
+  settings: TlsSettings | undefined,
+  now: number = Date.now(),
+): Promise<ConnectionOptions> {
   if (!settings) return { rejectUnauthorized: true };
   const options: ConnectionOptions = {};
   const ca = settings.caPem ?? (settings.caFile ? await readPem(settings.caFile, "ca_file") : undefined);
@@ -37,7 +40,8 @@ export async function buildTlsOptions(settings: TlsSettings | undefined, now: nu
   const key = settings.keyPem ?? (settings.keyFile ? await readPem(settings.keyFile, "key_file") : undefined);
   if (ca !== undefined) {
     const parsed = parseBundle(ca);
-    if (typeof parsed === "string") throw new ConfigError(settings.caFile ?? "server.tls", [`${caLabel(settings)}: ${parsed}`]);
+    if (typeof parsed === "string")
+      throw new ConfigError(settings.caFile ?? "server.tls", [`${caLabel(settings)}: ${parsed}`]);
     // Node trusts either the given CA or its roots; the Go key asks for both.
     options.ca = settings.systemRoots ? [...rootCertificates, ca] : ca;
   }
@@ -46,7 +50,10 @@ export async function buildTlsOptions(settings: TlsSettings | undefined, now: nu
   }
   if (cert !== undefined && key !== undefined) {
     const check = checkCertificate({ certPem: cert, keyPem: key, now, label: certLabel(settings) });
-    if (!check.ok) throw new ConfigError(settings.certPem === undefined && settings.certFile ? settings.certFile : "server.tls", [check.message]);
+    if (!check.ok)
+      throw new ConfigError(settings.certPem === undefined && settings.certFile ? settings.certFile : "server.tls", [
+        check.message,
+      ]);
     options.cert = cert;
     options.key = key;
   }

@@ -16,12 +16,7 @@ export interface BackoffOptions {
 export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 60_000, multiplier: 1.5, jitter: 0.5 };
 
 /** Delay before retry number `attempt` (0-based), at least `floorMs`. */
-export function backoffDelay(
-  attempt: number,
-  options: BackoffOptions,
-  random: () => number,
-  floorMs = 0,
-): number {
+export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number, floorMs = 0): number {
   const base = Math.min(options.maxMs, options.initialMs * options.multiplier ** attempt);
   const factor = 1 - options.jitter + 2 * options.jitter * random();
   return Math.max(floorMs, Math.round(base * factor));
@@ -33,7 +28,13 @@ export function backoffDelay(
  * "At once" is spread over up to one initial delay, so a server restart is not met by its
  * whole fleet in the same instant.
  */
-export function reconnectDelay(failures: number, established: boolean, options: BackoffOptions, random: () => number, floorMs: number): number {
+export function reconnectDelay(
+  failures: number,
+  established: boolean,
+  options: BackoffOptions,
+  random: () => number,
+  floorMs: number,
+): number {
   if (established && failures === 0 && floorMs === 0) return Math.round(options.initialMs * random());
   return backoffDelay(failures, options, random, floorMs);
 }

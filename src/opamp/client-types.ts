@@ -3,7 +3,13 @@ import type { Agent } from "node:http";
 import type { ConnectionOptions } from "node:tls";
 import type { Deps } from "../deps.js";
 import type { BackoffOptions } from "./backoff.js";
-import type { AgentCommand, ConnectionSettingsOffer, CustomMessage, PackagesOffer, RemoteConfigOffer } from "./domain.js";
+import type {
+  AgentCommand,
+  ConnectionSettingsOffer,
+  CustomMessage,
+  PackagesOffer,
+  RemoteConfigOffer,
+} from "./domain.js";
 import type { TransportError } from "./transport.js";
 
 /** What one connect needs besides the endpoint. */

@@ -9,7 +9,13 @@
 import { EventEmitter } from "node:events";
 import { DEFAULT_BACKOFF, backoffDelay, reconnectDelay } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
-import type { ConnectionState, ConnectionTarget, OpampClientEvents, OpampClientOptions, TrialResult } from "./client-types.js";
+import type {
+  ConnectionState,
+  ConnectionTarget,
+  OpampClientEvents,
+  OpampClientOptions,
+  TrialResult,
+} from "./client-types.js";
 import { openConnection } from "./connect.js";
 import { certificateRequestToWire, customMessageToWire, hasServerCapability, statusToWire } from "./convert.js";
 import { dispatchMessage } from "./dispatch.js";
@@ -22,7 +28,14 @@ import { SettingsTrials } from "./settings-trial.js";
 import { TransportError, asTransportError } from "./transport.js";
 import type { Connection, ConnectionHandlers } from "./transport.js";
 
-export type { ConnectMaterial, ConnectionState, ConnectionTarget, OpampClientEvents, OpampClientOptions, TrialResult } from "./client-types.js";
+export type {
+  ConnectMaterial,
+  ConnectionState,
+  ConnectionTarget,
+  OpampClientEvents,
+  OpampClientOptions,
+  TrialResult,
+} from "./client-types.js";
 
 /** "Wait until woken" without overflowing Node's timer range. */
 const FOREVER_MS = 2_000_000_000;
@@ -64,7 +77,11 @@ export class OpampClient<T extends ConnectionTarget = ConnectionTarget> extends 
     this.#options = options;
     this.#target = options.target;
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
-    this.#outbox = new Outbox({ instanceUid: options.instanceUid, requestInstanceUid: options.requestInstanceUid ?? false, capabilities: options.capabilities });
+    this.#outbox = new Outbox({
+      instanceUid: options.instanceUid,
+      requestInstanceUid: options.requestInstanceUid ?? false,
+      capabilities: options.capabilities,
+    });
     this.#trials = new SettingsTrials<T>(options.deps.clock, {
       adopt: (target) => (this.#target = target),
       abandon: (error) => {
@@ -142,7 +159,10 @@ export class OpampClient<T extends ConnectionTarget = ConnectionTarget> extends 
    */
   trySettings(target: T, options: { timeoutMs: number }): Promise<TrialResult> {
     if (!this.#run || this.#closing) {
-      return Promise.resolve({ ok: false, error: new TransportError("CONNECTION_FAILED", "the OpAMP client is not running", { retrySameRequest: false }) });
+      return Promise.resolve({
+        ok: false,
+        error: new TransportError("CONNECTION_FAILED", "the OpAMP client is not running", { retrySameRequest: false }),
+      });
     }
     const result = this.#trials.begin(target, options.timeoutMs);
     this.#switchNow();
@@ -202,13 +222,26 @@ export class OpampClient<T extends ConnectionTarget = ConnectionTarget> extends 
       const target = trial?.target ?? this.#target;
       let end: (error: TransportError) => void = () => undefined;
       const lost = new Promise<TransportError>((resolve) => (end = resolve));
-      const session: Session<T> = { trial, abort: new AbortController(), end, leave: undefined, wake: new AbortController(), lastSentAt: 0 };
+      const session: Session<T> = {
+        trial,
+        abort: new AbortController(),
+        end,
+        leave: undefined,
+        wake: new AbortController(),
+        lastSentAt: 0,
+      };
       this.#enter({ kind: "connecting", attempt: failures, session });
       this.#trials.bind(trial);
       let conn: Connection;
       try {
         const signals = [signal, session.abort.signal, ...(trial ? [trial.done.signal] : [])];
-        conn = await openConnection(this.#options, target, this.#outbox.instanceUid, this.#handlers(session), AbortSignal.any(signals));
+        conn = await openConnection(
+          this.#options,
+          target,
+          this.#outbox.instanceUid,
+          this.#handlers(session),
+          AbortSignal.any(signals),
+        );
       } catch (err) {
         this.#trials.unbind();
         if (signal.aborted) break;
@@ -256,7 +289,13 @@ export class OpampClient<T extends ConnectionTarget = ConnectionTarget> extends 
       conn.destroy();
       this.emit("clientError", reason);
       if (established && clock.now() - openedAt >= (this.#options.stableAfterMs ?? 10_000)) failures = 0;
-      const delayMs = reconnectDelay(failures, established, this.#backoff, this.#options.deps.random, reason.retryAfterMs ?? 0);
+      const delayMs = reconnectDelay(
+        failures,
+        established,
+        this.#backoff,
+        this.#options.deps.random,
+        reason.retryAfterMs ?? 0,
+      );
       failures++;
       if (!(await this.#waitBackoff(failures, delayMs, reason.message, signal))) break;
     }
@@ -334,7 +373,9 @@ export class OpampClient<T extends ConnectionTarget = ConnectionTarget> extends 
         first = false;
         continue;
       }
-      await clock.sleep(interval > 0 ? dueAt - clock.now() : FOREVER_MS, AbortSignal.any([signal, session.wake.signal])).catch(() => {});
+      await clock
+        .sleep(interval > 0 ? dueAt - clock.now() : FOREVER_MS, AbortSignal.any([signal, session.wake.signal]))
+        .catch(() => {});
     }
   }
 

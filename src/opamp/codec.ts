@@ -6,10 +6,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { ProtocolError } from "../errors.js";
-import {
-  AgentToServerSchema,
-  ServerToAgentSchema,
-} from "../gen/opamp_pb.js";
+import { AgentToServerSchema, ServerToAgentSchema } from "../gen/opamp_pb.js";
 import type { AgentToServer, ServerToAgent } from "../gen/opamp_pb.js";
 
 export type { AgentToServer, ServerToAgent };
@@ -70,10 +67,7 @@ export function unframeWs(message: Uint8Array, maxBytes = DEFAULT_MAX_MESSAGE_BY
   checkSize(message.length, maxBytes);
   const { value, length } = readVarint(message);
   if (value !== 0n) {
-    throw new ProtocolError(
-      "PROTOCOL_DECODE",
-      `unsupported OpAMP WebSocket header value ${value} (only 0 is defined)`,
-    );
+    throw new ProtocolError("PROTOCOL_DECODE", `unsupported OpAMP WebSocket header value ${value} (only 0 is defined)`);
   }
   return message.subarray(length);
 }

@@ -14,9 +14,13 @@ export type TransportKind = "ws" | "http";
 export function transportFor(endpoint: string): { kind: TransportKind; secure: boolean } {
   const scheme = endpointScheme(endpoint);
   if (!scheme) {
-    throw new TransportError("CONNECTION_FAILED", `unsupported OpAMP endpoint ${JSON.stringify(endpoint)} (use a ws, wss, http or https URL)`, {
-      retrySameRequest: false,
-    });
+    throw new TransportError(
+      "CONNECTION_FAILED",
+      `unsupported OpAMP endpoint ${JSON.stringify(endpoint)} (use a ws, wss, http or https URL)`,
+      {
+        retrySameRequest: false,
+      },
+    );
   }
   return { kind: scheme.transport, secure: scheme.secure };
 }
@@ -29,7 +33,9 @@ export async function openConnection(
   signal: AbortSignal,
 ): Promise<Connection> {
   const { kind, secure } = transportFor(target.endpoint);
-  const material: ConnectMaterial = target.prepare ? await target.prepare(signal) : { headers: target.headers ?? {}, tls: {} };
+  const material: ConnectMaterial = target.prepare
+    ? await target.prepare(signal)
+    : { headers: target.headers ?? {}, tls: {} };
   const common = {
     url: target.endpoint,
     headers: material.headers,
@@ -45,9 +51,10 @@ export async function openConnection(
     if (!secure) return conn;
     return {
       kind: conn.kind,
-      send: (msg, sendSignal) => conn.send(msg, sendSignal).catch((err: unknown) => {
-        throw explain(err);
-      }),
+      send: (msg, sendSignal) =>
+        conn.send(msg, sendSignal).catch((err: unknown) => {
+          throw explain(err);
+        }),
       close: (last, timeoutMs) => conn.close(last, timeoutMs),
       destroy: () => conn.destroy(),
     };
@@ -55,7 +62,11 @@ export async function openConnection(
   // The uid header is sent on the upgrade too, so proxies can route by it.
   const headers = { ...common.headers, "OpAMP-Instance-UID": formatUuid(instanceUid) };
   try {
-    return await connectWs({ ...common, headers, handshakeTimeoutMs: options.requestTimeoutMs ?? 30_000 }, handlers, signal);
+    return await connectWs(
+      { ...common, headers, handshakeTimeoutMs: options.requestTimeoutMs ?? 30_000 },
+      handlers,
+      signal,
+    );
   } catch (err) {
     throw explain(err);
   }
@@ -66,8 +77,12 @@ function withTlsExplanation(err: unknown, endpoint: string, material: ConnectMat
   const explanation = material.explainTlsError?.(err);
   if (explanation === undefined) return err;
   const base = asTransportError(err, "TLS handshake failed");
-  return new TransportError("CONNECTION_FAILED", `TLS handshake with ${new URL(endpoint).host} failed: ${explanation}`, {
-    cause: err,
-    ...(base.status !== undefined ? { status: base.status } : {}),
-  });
+  return new TransportError(
+    "CONNECTION_FAILED",
+    `TLS handshake with ${new URL(endpoint).host} failed: ${explanation}`,
+    {
+      cause: err,
+      ...(base.status !== undefined ? { status: base.status } : {}),
+    },
+  );
 }

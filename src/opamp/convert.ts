@@ -75,7 +75,9 @@ function opampSettingsFromWire(opamp: OpAMPConnectionSettings): OfferedSettings 
     endpoint: opamp.destinationEndpoint,
     headers: opamp.headers ? opamp.headers.headers.map((h) => ({ key: h.key, value: h.value })) : undefined,
     // OpAMP carries PEM as bytes; they are ASCII text.
-    certificate: cert ? { certPem: text(cert.cert), keyPem: text(cert.privateKey), caPem: text(cert.caCert) } : undefined,
+    certificate: cert
+      ? { certPem: text(cert.cert), keyPem: text(cert.privateKey), caPem: text(cert.caCert) }
+      : undefined,
     tls: tls
       ? {
           caPem: tls.caPemContents,
@@ -95,13 +97,16 @@ export function packagesFromWire(msg: PackagesAvailable): PackagesOffer {
   const packages = Object.entries(msg.packages).map(([name, pkg]): OfferedPackage => {
     const file = pkg.file;
     const headers: Record<string, string> = {};
-    for (const header of file?.headers?.headers ?? []) if (header.key !== "") headers[header.key.toLowerCase()] = header.value;
+    for (const header of file?.headers?.headers ?? [])
+      if (header.key !== "") headers[header.key.toLowerCase()] = header.value;
     return {
       name,
       kind: pkg.type === PackageType.PackageType_Addon ? "addon" : "top-level",
       version: pkg.version,
       hash: pkg.hash,
-      file: file ? { url: file.downloadUrl, contentHash: file.contentHash, signature: file.signature, headers } : undefined,
+      file: file
+        ? { url: file.downloadUrl, contentHash: file.contentHash, signature: file.signature, headers }
+        : undefined,
     };
   });
   packages.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -145,13 +150,24 @@ type ToWire = { [K in StatusKey]: (value: Statuses[K]) => WireStatus<K> };
 
 const STATUS_TO_WIRE: ToWire = {
   agentDescription: (d) =>
-    create(AgentDescriptionSchema, { identifyingAttributes: keyValues(d.identifying), nonIdentifyingAttributes: keyValues(d.nonIdentifying) }),
+    create(AgentDescriptionSchema, {
+      identifyingAttributes: keyValues(d.identifying),
+      nonIdentifyingAttributes: keyValues(d.nonIdentifying),
+    }),
   health: (h) => healthToWire(h),
   effectiveConfig: (c) => create(EffectiveConfigSchema, { configMap: { configMap: c.configMap } }),
   remoteConfigStatus: (s) =>
-    create(RemoteConfigStatusSchema, { lastRemoteConfigHash: s.hash, status: APPLY_REMOTE[s.status], errorMessage: s.errorMessage }),
+    create(RemoteConfigStatusSchema, {
+      lastRemoteConfigHash: s.hash,
+      status: APPLY_REMOTE[s.status],
+      errorMessage: s.errorMessage,
+    }),
   connectionSettingsStatus: (s) =>
-    create(ConnectionSettingsStatusSchema, { lastConnectionSettingsHash: s.hash, status: APPLY_CONNECTION[s.status], errorMessage: s.errorMessage }),
+    create(ConnectionSettingsStatusSchema, {
+      lastConnectionSettingsHash: s.hash,
+      status: APPLY_CONNECTION[s.status],
+      errorMessage: s.errorMessage,
+    }),
   packageStatuses: (p) =>
     create(PackageStatusesSchema, {
       serverProvidedAllPackagesHash: p.serverProvidedAllPackagesHash,
@@ -167,13 +183,21 @@ const STATUS_TO_WIRE: ToWire = {
             serverOfferedHash: s.serverOfferedHash,
             status: PACKAGE_STATUS[s.status],
             errorMessage: s.errorMessage,
-            ...(s.download ? { downloadDetails: { downloadPercent: s.download.percent, downloadBytesPerSecond: s.download.bytesPerSecond } } : {}),
+            ...(s.download
+              ? {
+                  downloadDetails: {
+                    downloadPercent: s.download.percent,
+                    downloadBytesPerSecond: s.download.bytesPerSecond,
+                  },
+                }
+              : {}),
           },
         ]),
       ),
     }),
   customCapabilities: (c) => create(CustomCapabilitiesSchema, { capabilities: [...c.capabilities] }),
-  availableComponents: (a) => create(AvailableComponentsSchema, { hash: a.hash, components: componentsToWire(a.components) }),
+  availableComponents: (a) =>
+    create(AvailableComponentsSchema, { hash: a.hash, components: componentsToWire(a.components) }),
 };
 
 export function statusToWire<K extends StatusKey>(key: K, value: Statuses[K]): WireStatus<K> {
@@ -181,7 +205,9 @@ export function statusToWire<K extends StatusKey>(key: K, value: Statuses[K]): W
 }
 
 export function certificateRequestToWire(request: CertificateRequest): ConnectionSettingsRequest {
-  return create(ConnectionSettingsRequestSchema, { opamp: { certificateRequest: { csr: new TextEncoder().encode(request.csrPem) } } });
+  return create(ConnectionSettingsRequestSchema, {
+    opamp: { certificateRequest: { csr: new TextEncoder().encode(request.csrPem) } },
+  });
 }
 
 export function customMessageToWire(msg: CustomMessage): WireCustomMessage {
@@ -241,17 +267,32 @@ function text(bytes: Uint8Array): string {
 }
 
 function configMapFromWire(map: AgentConfigMap | undefined): Record<string, ConfigFile> {
-  return Object.fromEntries(Object.entries(map?.configMap ?? {}).map(([name, file]) => [name, { body: file.body, contentType: file.contentType }]));
+  return Object.fromEntries(
+    Object.entries(map?.configMap ?? {}).map(([name, file]) => [
+      name,
+      { body: file.body, contentType: file.contentType },
+    ]),
+  );
 }
 
 /** Attributes sorted by key, so equal descriptions encode equally (status compression). */
 function keyValues(attrs: Readonly<Record<string, AttributeValue>>): KeyValue[] {
   return Object.keys(attrs)
     .sort()
-    .map((key) => ({ $typeName: "opamp.proto.v1.KeyValue", key, value: { $typeName: "opamp.proto.v1.AnyValue", value: anyValue(attrs[key] ?? "") } }));
+    .map((key) => ({
+      $typeName: "opamp.proto.v1.KeyValue",
+      key,
+      value: { $typeName: "opamp.proto.v1.AnyValue", value: anyValue(attrs[key] ?? "") },
+    }));
 }
 
-function anyValue(v: AttributeValue): { case: "stringValue"; value: string } | { case: "boolValue"; value: boolean } | { case: "intValue"; value: bigint } | { case: "doubleValue"; value: number } {
+function anyValue(
+  v: AttributeValue,
+):
+  | { case: "stringValue"; value: string }
+  | { case: "boolValue"; value: boolean }
+  | { case: "intValue"; value: bigint }
+  | { case: "doubleValue"; value: number } {
   if (typeof v === "string") return { case: "stringValue", value: v };
   if (typeof v === "boolean") return { case: "boolValue", value: v };
   return Number.isSafeInteger(v) ? { case: "intValue", value: BigInt(v) } : { case: "doubleValue", value: v };
@@ -267,15 +308,22 @@ function healthToWire(h: ComponentHealth): WireComponentHealth {
     statusTimeUnixNano: msToNs(h.observedAtMs),
     status: h.status,
     lastError: h.lastError,
-    componentHealthMap: Object.fromEntries(Object.entries(h.components ?? {}).map(([name, c]) => [name, healthToWire(c)])),
+    componentHealthMap: Object.fromEntries(
+      Object.entries(h.components ?? {}).map(([name, c]) => [name, healthToWire(c)]),
+    ),
   });
 }
 
-function componentsToWire(components: Readonly<Record<string, ComponentDetails>>): Record<string, WireComponentDetails> {
+function componentsToWire(
+  components: Readonly<Record<string, ComponentDetails>>,
+): Record<string, WireComponentDetails> {
   return Object.fromEntries(
     Object.entries(components).map(([name, c]) => [
       name,
-      create(ComponentDetailsSchema, { metadata: keyValues(c.metadata), subComponentMap: componentsToWire(c.subComponents) }),
+      create(ComponentDetailsSchema, {
+        metadata: keyValues(c.metadata),
+        subComponentMap: componentsToWire(c.subComponents),
+      }),
     ]),
   );
 }

@@ -6,7 +6,13 @@ import type { EventEmitter } from "node:events";
 import { ServerErrorResponseType, ServerToAgentFlags } from "../gen/opamp_pb.js";
 import type { ServerToAgent } from "../gen/opamp_pb.js";
 import type { OpampClientEvents } from "./client-types.js";
-import { commandFromWire, connectionSettingsFromWire, customMessageFromWire, packagesFromWire, remoteConfigFromWire } from "./convert.js";
+import {
+  commandFromWire,
+  connectionSettingsFromWire,
+  customMessageFromWire,
+  packagesFromWire,
+  remoteConfigFromWire,
+} from "./convert.js";
 import type { AgentCapability } from "./domain.js";
 import { TransportError } from "./transport.js";
 
@@ -34,10 +40,15 @@ export function dispatchMessage(msg: ServerToAgent, host: MessageHost): void {
   if (error) {
     const retryNs = error.Details.case === "retryInfo" ? error.Details.value.retryAfterNanoseconds : undefined;
     const unavailable = error.type === ServerErrorResponseType.ServerErrorResponseType_Unavailable;
-    const failure = new TransportError("SERVER_ERROR", `server error: ${error.errorMessage || ServerErrorResponseType[error.type]}`, {
-      ...(retryNs !== undefined ? { retryAfterMs: Number(retryNs / 1_000_000n) } : {}),
-    });
-    if (unavailable) host.connectionLost(failure); // disconnect, wait, reconnect
+    const failure = new TransportError(
+      "SERVER_ERROR",
+      `server error: ${error.errorMessage || ServerErrorResponseType[error.type]}`,
+      {
+        ...(retryNs !== undefined ? { retryAfterMs: Number(retryNs / 1_000_000n) } : {}),
+      },
+    );
+    if (unavailable)
+      host.connectionLost(failure); // disconnect, wait, reconnect
     else host.emit("clientError", failure); // BadRequest/Unknown: do not resend that message
     return;
   }
@@ -54,7 +65,10 @@ export function dispatchMessage(msg: ServerToAgent, host: MessageHost): void {
     return;
   }
   if (msg.flags & BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState)) host.reportFullState();
-  if (msg.flags & BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportAvailableComponents) && host.has("reportsAvailableComponents")) {
+  if (
+    msg.flags & BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportAvailableComponents) &&
+    host.has("reportsAvailableComponents")
+  ) {
     host.reportAvailableComponents();
   }
   if (msg.remoteConfig && host.has("acceptsRemoteConfig")) {
@@ -77,7 +91,10 @@ export function dispatchMessage(msg: ServerToAgent, host: MessageHost): void {
 /** Instance uids are 16 bytes by the spec: a wrong-sized one is reported and ignored. */
 function adoptInstanceUid(uid: Uint8Array, host: MessageHost): void {
   if (uid.length !== 16) {
-    host.emit("clientError", new TransportError("PROTOCOL_DECODE", `server assigned an instance uid of ${uid.length} bytes; 16 required`));
+    host.emit(
+      "clientError",
+      new TransportError("PROTOCOL_DECODE", `server assigned an instance uid of ${uid.length} bytes; 16 required`),
+    );
     return;
   }
   host.adoptInstanceUid(uid);

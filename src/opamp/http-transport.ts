@@ -47,7 +47,9 @@ class HttpConnection implements Connection {
     this.#secure = isSecureEndpoint(options.url);
     this.#agent =
       options.agent ??
-      (this.#secure ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ...options.tls }) : new HttpAgent({ keepAlive: true, maxSockets: 1 }));
+      (this.#secure
+        ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ...options.tls })
+        : new HttpAgent({ keepAlive: true, maxSockets: 1 }));
   }
 
   async send(msg: AgentToServer, signal: AbortSignal): Promise<void> {
@@ -105,12 +107,18 @@ class HttpConnection implements Connection {
     if (status !== 200) {
       res.resume();
       const throttled = status === 429 || status === 503;
-      const retryAfterMs = throttled ? parseRetryAfter(headerValue(res.headers["retry-after"]), this.options.now()) : undefined;
-      throw new TransportError("CONNECTION_FAILED", status === 407 ? PROXY_REFUSED : `OpAMP server answered HTTP ${status}`, {
-        status,
-        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-        retrySameRequest: status !== 413,
-      });
+      const retryAfterMs = throttled
+        ? parseRetryAfter(headerValue(res.headers["retry-after"]), this.options.now())
+        : undefined;
+      throw new TransportError(
+        "CONNECTION_FAILED",
+        status === 407 ? PROXY_REFUSED : `OpAMP server answered HTTP ${status}`,
+        {
+          status,
+          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+          retrySameRequest: status !== 413,
+        },
+      );
     }
     const max = this.options.maxMessageBytes;
     const chunks: Buffer[] = [];

@@ -60,7 +60,13 @@ export class Outbox {
 
   /** Something not yet sent is waiting. */
   get hasWork(): boolean {
-    return this.#report.hasUnsent || this.#componentsRequested || this.#capabilitiesChanged || this.#pendingCsr !== undefined || this.#customMessages.length > 0;
+    return (
+      this.#report.hasUnsent ||
+      this.#componentsRequested ||
+      this.#capabilitiesChanged ||
+      this.#pendingCsr !== undefined ||
+      this.#customMessages.length > 0
+    );
   }
 
   /** Returns true when the value changed and so must be sent (status compression). */
@@ -93,7 +99,9 @@ export class Outbox {
   setCapabilities(bits: bigint): boolean {
     const next = normalizeCapabilities(bits);
     if (next === this.#capabilities) return false;
-    const componentsOn = !hasAgentCapability(this.#capabilities, "reportsAvailableComponents") && hasAgentCapability(next, "reportsAvailableComponents");
+    const componentsOn =
+      !hasAgentCapability(this.#capabilities, "reportsAvailableComponents") &&
+      hasAgentCapability(next, "reportsAvailableComponents");
     this.#capabilities = next;
     // Held back while the bit was off (see build): the server hears the hash now.
     if (componentsOn) this.#report.markUnsent("availableComponents");

@@ -66,7 +66,10 @@ export class SettingsTrials<T extends ConnectionTarget> {
       // The timer is tied to `done`, so deciding the trial any other way clears it.
       this.#clock.sleep(timeoutMs, trial.done.signal).then(
         () => {
-          const error = new TransportError("CONNECTION_FAILED", `no answer from ${hostOf(target.endpoint)} within ${timeoutMs} ms`);
+          const error = new TransportError(
+            "CONNECTION_FAILED",
+            `no answer from ${hostOf(target.endpoint)} within ${timeoutMs} ms`,
+          );
           this.settle(trial, { ok: false, error });
         },
         () => undefined,
@@ -76,7 +79,8 @@ export class SettingsTrials<T extends ConnectionTarget> {
 
   /** Fails the undecided trial, if any, with `reason` (superseded, closing, destroyed). */
   cancel(reason: string): void {
-    if (this.#pending) this.settle(this.#pending, { ok: false, error: new TransportError("CONNECTION_FAILED", reason) });
+    if (this.#pending)
+      this.settle(this.#pending, { ok: false, error: new TransportError("CONNECTION_FAILED", reason) });
   }
 
   /** The first reply on a trial's own connection decides it: an error response fails it, anything else proves it. */
@@ -86,7 +90,13 @@ export class SettingsTrials<T extends ConnectionTarget> {
     this.settle(
       trial,
       error
-        ? { ok: false, error: new TransportError("SERVER_ERROR", `server answered with an error: ${error.errorMessage || ServerErrorResponseType[error.type]}`) }
+        ? {
+            ok: false,
+            error: new TransportError(
+              "SERVER_ERROR",
+              `server answered with an error: ${error.errorMessage || ServerErrorResponseType[error.type]}`,
+            ),
+          }
         : { ok: true },
     );
   }

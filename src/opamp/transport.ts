@@ -52,7 +52,8 @@ export class TransportError extends ProtocolError {
 }
 
 /** A 407 comes from a proxy between us and the server, not from the server. */
-export const PROXY_REFUSED = "the proxy refused the connection (HTTP 407 Proxy Authentication Required): check the credentials in HTTPS_PROXY / HTTP_PROXY";
+export const PROXY_REFUSED =
+  "the proxy refused the connection (HTTP 407 Proxy Authentication Required): check the credentials in HTTPS_PROXY / HTTP_PROXY";
 
 export function asTransportError(err: unknown, fallback: string): TransportError {
   if (err instanceof TransportError) return err;
@@ -68,9 +69,13 @@ export function asTransportError(err: unknown, fallback: string): TransportError
 export function encodeForSend(msg: AgentToServer, maxBytes: number): Uint8Array {
   const bytes = encodeAgentToServer(msg);
   if (maxBytes > 0 && bytes.length > maxBytes) {
-    throw new TransportError("MESSAGE_TOO_LARGE", `outgoing message of ${bytes.length} bytes exceeds the ${maxBytes}-byte limit; not sent`, {
-      retrySameRequest: false,
-    });
+    throw new TransportError(
+      "MESSAGE_TOO_LARGE",
+      `outgoing message of ${bytes.length} bytes exceeds the ${maxBytes}-byte limit; not sent`,
+      {
+        retrySameRequest: false,
+      },
+    );
   }
   return bytes;
 }

@@ -62,10 +62,14 @@ export function connectWs(
       req.destroy();
       ws.terminate();
       reject(
-        new TransportError("CONNECTION_FAILED", res.statusCode === 407 ? PROXY_REFUSED : `WebSocket upgrade refused with HTTP ${res.statusCode}`, {
-          ...(res.statusCode !== undefined ? { status: res.statusCode } : {}),
-          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-        }),
+        new TransportError(
+          "CONNECTION_FAILED",
+          res.statusCode === 407 ? PROXY_REFUSED : `WebSocket upgrade refused with HTTP ${res.statusCode}`,
+          {
+            ...(res.statusCode !== undefined ? { status: res.statusCode } : {}),
+            ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+          },
+        ),
       );
     });
 
@@ -161,7 +165,9 @@ class WsConnection implements Connection {
     }
     const closed = new Promise<void>((resolve) => this.ws.once("close", () => resolve()));
     if (last) {
-      await new Promise<void>((resolve) => this.ws.send(frameWs(encodeAgentToServer(last)), { binary: true }, () => resolve()));
+      await new Promise<void>((resolve) =>
+        this.ws.send(frameWs(encodeAgentToServer(last)), { binary: true }, () => resolve()),
+      );
     }
     this.ws.close(1000, "agent disconnect");
     const timer = setTimeout(() => this.ws.terminate(), timeoutMs);

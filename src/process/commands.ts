@@ -33,7 +33,12 @@ const MAX_BUFFER = 1024 * 1024;
 /** Grace between SIGTERM and SIGKILL for a run that timed out or was cancelled. */
 const FORCE_KILL_AFTER_MS = 2_000;
 
-async function run(executable: string, argv: string[], options: CommandOptions, timeoutMs: number): Promise<ChildOutcome> {
+async function run(
+  executable: string,
+  argv: string[],
+  options: CommandOptions,
+  timeoutMs: number,
+): Promise<ChildOutcome> {
   const { signal } = options;
   if (signal?.aborted) throw abortError(signal);
   const spawn = options.spawn ?? execaSpawner;
@@ -64,12 +69,17 @@ export async function runValidate(
 ): Promise<ValidateResult> {
   const configPaths = typeof configPath === "string" ? [configPath] : configPath;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const argv = ["validate", ...collectorArgs({ executable, configPaths, ...(options.args ? { args: options.args } : {}) })];
+  const argv = [
+    "validate",
+    ...collectorArgs({ executable, configPaths, ...(options.args ? { args: options.args } : {}) }),
+  ];
   const outcome = await run(executable, argv, options, timeoutMs);
   if (outcome.timedOut) return { ok: false, message: `validate did not finish within ${timeoutMs} ms` };
   if (outcome.code === 0) return { ok: true };
   const text = validateErrorText(outcome.stderr) || outcome.stdout.trim();
-  const fallback = outcome.signal ? `validate killed by ${outcome.signal}` : `validate exited with code ${outcome.code}`;
+  const fallback = outcome.signal
+    ? `validate killed by ${outcome.signal}`
+    : `validate exited with code ${outcome.code}`;
   return { ok: false, message: boundText(text || fallback, options.maxMessageBytes ?? 4096) };
 }
 
@@ -118,7 +128,10 @@ export async function readVersion(executable: string, options: CommandOptions = 
  * (`otelcol-contrib version 0.114.0` → otelcol-contrib), which is what it puts in its own
  * telemetry as service.name. Throws like readVersion.
  */
-export async function readVersionInfo(executable: string, options: CommandOptions = {}): Promise<{ name: string | undefined; version: string }> {
+export async function readVersionInfo(
+  executable: string,
+  options: CommandOptions = {},
+): Promise<{ name: string | undefined; version: string }> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const outcome = await run(executable, [...(options.args ?? []), "--version"], options, timeoutMs);
   const details = { exitCode: outcome.code, signal: outcome.signal };
@@ -136,7 +149,11 @@ export async function readVersionInfo(executable: string, options: CommandOption
   const text = parseVersion(outcome.stdout) !== undefined ? outcome.stdout : outcome.stderr;
   const version = parseVersion(text);
   if (version === undefined) {
-    throw new ProcessError("PROCESS_EXITED", `${executable} --version printed no version: ${boundText(output, 1024)}`, details);
+    throw new ProcessError(
+      "PROCESS_EXITED",
+      `${executable} --version printed no version: ${boundText(output, 1024)}`,
+      details,
+    );
   }
   return { name: parseName(text), version };
 }
@@ -163,7 +180,11 @@ export async function readComponentsOutput(executable: string, options: CommandO
   }
   if (outcome.code !== 0) {
     const output = `${outcome.stdout}\n${outcome.stderr}`.trim();
-    throw new ProcessError("PROCESS_EXITED", `${executable} components failed (${outcome.signal ?? `code ${outcome.code}`}): ${boundText(output, 1024)}`, details);
+    throw new ProcessError(
+      "PROCESS_EXITED",
+      `${executable} components failed (${outcome.signal ?? `code ${outcome.code}`}): ${boundText(output, 1024)}`,
+      details,
+    );
   }
   return outcome.stdout;
 }

@@ -13,9 +13,7 @@ export type OutputStreamName = "stdout" | "stderr";
 
 /** Where collector lines go besides the tail. */
 export type OutputSink =
-  | { kind: "passthrough"; logger: Logger }
-  | { kind: "file"; path: string; maxBytes?: number }
-  | { kind: "discard" };
+  { kind: "passthrough"; logger: Logger } | { kind: "file"; path: string; maxBytes?: number } | { kind: "discard" };
 
 export const DEFAULT_TAIL_BYTES = 16 * 1024;
 /** collector.log moves to collector.log.1 at this size, so a chatty collector cannot fill the disk. */
@@ -40,7 +38,9 @@ export class TailBuffer {
     if (size > this.maxBytes) {
       // Keep the end of an oversized line; the end is usually the actual error.
       if (this.maxBytes < 2) return;
-      kept = Buffer.from(kept).subarray(-(this.maxBytes - 1)).toString("utf8");
+      kept = Buffer.from(kept)
+        .subarray(-(this.maxBytes - 1))
+        .toString("utf8");
       // Cutting inside a multi-byte character leaves U+FFFD, which may be longer: trim on.
       while (kept !== "" && Buffer.byteLength(kept) + 1 > this.maxBytes) kept = kept.slice(1);
       size = Buffer.byteLength(kept) + 1;
@@ -125,7 +125,8 @@ export function captureOutput(options: CaptureOutputOptions): OutputCapture {
   const logger = sink.kind === "passthrough" ? sink.logger.child({ component: "collector" }) : undefined;
   // Plain appends on a file descriptor: a line is on disk (in the page cache) when the call
   // returns, so rotating by rename can never strand buffered lines.
-  const log = sink.kind === "file" ? new RotatingLog(sink.path, sink.maxBytes ?? DEFAULT_LOG_FILE_MAX_BYTES) : undefined;
+  const log =
+    sink.kind === "file" ? new RotatingLog(sink.path, sink.maxBytes ?? DEFAULT_LOG_FILE_MAX_BYTES) : undefined;
 
   const onLine = (stream: OutputStreamName, line: string): void => {
     tail.push(line);

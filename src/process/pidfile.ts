@@ -36,7 +36,10 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(")");
   if (close < 0) return undefined;
   // Fields after comm start at field 3 (state); field N is at index N - 3.
-  const fields = text.slice(close + 2).trim().split(/\s+/);
+  const fields = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   const state = fields[0];
   const pgrp = Number(fields[2]);
   const startTime = fields[19];

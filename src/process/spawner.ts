@@ -101,7 +101,7 @@ export const execaSpawner: Spawner = async (request) => {
   });
   const outcome: Promise<ChildOutcome> = subprocess.then((result) => ({
     code: result.exitCode ?? null,
-    signal: (result.signal) ?? null,
+    signal: result.signal ?? null,
     stdout: typeof result.stdout === "string" ? result.stdout : "",
     stderr: typeof result.stderr === "string" ? result.stderr : "",
     timedOut: result.timedOut,

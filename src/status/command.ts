@@ -28,7 +28,10 @@ export function registerStatusCommand(program: Command): void {
       const lines = Number.parseInt(options.lines, 10);
       const nowMs = Date.now();
       try {
-        const report = await readStatus(config, { auditLines: Number.isFinite(lines) && lines >= 0 ? lines : 10, nowMs });
+        const report = await readStatus(config, {
+          auditLines: Number.isFinite(lines) && lines >= 0 ? lines : 10,
+          nowMs,
+        });
         process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report, nowMs));
       } catch (err) {
         if (!(err instanceof StateDirMissing)) throw err;

@@ -47,10 +47,16 @@ export class StateDirMissing extends Error {
   }
 }
 
-export async function readStatus(config: ResolvedConfig, options: { auditLines: number; nowMs: number; timeoutMs?: number }): Promise<StatusReport> {
+export async function readStatus(
+  config: ResolvedConfig,
+  options: { auditLines: number; nowMs: number; timeoutMs?: number },
+): Promise<StatusReport> {
   const dir = config.storage.directory;
   const live = await fetchLive(config, options.timeoutMs ?? 2_000);
-  const exists = await stat(dir).then((s) => s.isDirectory(), () => false);
+  const exists = await stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   if (!live && !exists) throw new StateDirMissing(dir);
   return {
     source: live ? "endpoint" : "state-dir",
@@ -66,7 +72,12 @@ async function fetchLive(config: ResolvedConfig, timeoutMs: number): Promise<Sta
   const listen = parseListenEndpoint(config.healthcheck.endpoint);
   if (!listen) return null;
   // A wildcard listener is reached on loopback.
-  const host = listen.host === "0.0.0.0" || listen.host === "::" ? "127.0.0.1" : listen.host.includes(":") ? `[${listen.host}]` : listen.host;
+  const host =
+    listen.host === "0.0.0.0" || listen.host === "::"
+      ? "127.0.0.1"
+      : listen.host.includes(":")
+        ? `[${listen.host}]`
+        : listen.host;
   try {
     const res = await fetch(`http://${host}:${listen.port}/health`, { signal: AbortSignal.timeout(timeoutMs) });
     return res.ok ? ((await res.json()) as StatusView) : null;
@@ -78,7 +89,9 @@ async function fetchLive(config: ResolvedConfig, timeoutMs: number): Promise<Sta
 async function readJson(path: string): Promise<Record<string, unknown> | null> {
   try {
     const value: unknown = JSON.parse(await readFile(path, "utf8"));
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
   } catch {
     return null; // absent or unreadable: shown as unknown, never repaired from here
   }
@@ -91,12 +104,22 @@ async function readOffline(dir: string): Promise<OfflineState> {
   const status = await readJson(join(dir, DOCUMENT_NAMES.remoteConfigStatus));
   const working = await readJson(join(dir, DOCUMENT_NAMES.lastWorkingRemoteConfig));
   const packages = await readJson(join(dir, "package-statuses.json"));
-  const entries = packages && typeof packages["packages"] === "object" && packages["packages"] !== null ? Object.values(packages["packages"] as Record<string, Record<string, unknown>>) : [];
+  const entries =
+    packages && typeof packages["packages"] === "object" && packages["packages"] !== null
+      ? Object.values(packages["packages"] as Record<string, Record<string, unknown>>)
+      : [];
   return {
     instanceUid: text(uid?.["uid"]),
-    remoteConfig: status ? { hash: text(status["hash"]), status: text(status["status"]) ?? "UNSET", error: text(status["errorMessage"]) } : null,
+    remoteConfig: status
+      ? { hash: text(status["hash"]), status: text(status["status"]) ?? "UNSET", error: text(status["errorMessage"]) }
+      : null,
     lastWorkingConfigHash: text(working?.["hash"]),
-    packages: entries.map((p) => ({ name: text(p["name"]) ?? "", version: text(p["agentHasVersion"]) ?? "", status: text(p["status"]) ?? "", error: text(p["errorMessage"]) })),
+    packages: entries.map((p) => ({
+      name: text(p["name"]) ?? "",
+      version: text(p["agentHasVersion"]) ?? "",
+      status: text(p["status"]) ?? "",
+      error: text(p["errorMessage"]),
+    })),
   };
 }
 
@@ -113,7 +136,12 @@ async function certificates(config: ResolvedConfig, dir: string, nowMs: number):
     try {
       const cert = new X509Certificate(await readFile(file));
       const notAfter = new Date(cert.validTo);
-      out.push({ file, subject: cert.subject.replace(/\n/g, ", "), notAfter: notAfter.toISOString(), expired: notAfter.getTime() <= nowMs });
+      out.push({
+        file,
+        subject: cert.subject.replace(/\n/g, ", "),
+        notAfter: notAfter.toISOString(),
+        expired: notAfter.getTime() <= nowMs,
+      });
     } catch (err) {
       out.push({ file, subject: `(unreadable: ${(err as Error).message})`, notAfter: "", expired: false });
     }

@@ -1,7 +1,8 @@
 /** The human screen of `opamp-supervisor status`: one block per subject, aligned labels. */
 import type { StatusReport } from "./read.js";
 
-const none = (v: string | number | null | undefined): string => (v === null || v === undefined || v === "" ? "-" : String(v));
+const none = (v: string | number | null | undefined): string =>
+  v === null || v === undefined || v === "" ? "-" : String(v);
 
 function block(title: string, rows: Array<[string, string]>): string {
   const width = Math.max(...rows.map(([label]) => label.length));
@@ -12,7 +13,14 @@ function block(title: string, rows: Array<[string, string]>): string {
 function since(iso: string | null, nowMs: number): string {
   if (!iso) return "-";
   const s = Math.max(0, Math.round((nowMs - Date.parse(iso)) / 1000));
-  const ago = s >= 86_400 ? `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h` : s >= 3600 ? `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`;
+  const ago =
+    s >= 86_400
+      ? `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`
+      : s >= 3600
+        ? `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`
+        : s >= 60
+          ? `${Math.floor(s / 60)}m ${s % 60}s`
+          : `${s}s`;
   return `${iso} (${ago} ago)`;
 }
 
@@ -41,12 +49,22 @@ export function renderStatus(report: StatusReport, nowMs: number): string {
       ]),
       block("Remote config", [
         ["hash", none(live.remoteConfig.hash)],
-        ["status", `${live.remoteConfig.status}${live.remoteConfig.at ? `, ${since(live.remoteConfig.at, nowMs)}` : ""}`],
+        [
+          "status",
+          `${live.remoteConfig.status}${live.remoteConfig.at ? `, ${since(live.remoteConfig.at, nowMs)}` : ""}`,
+        ],
         ["last failure", none(live.remoteConfig.error)],
       ]),
     );
     if (live.availableComponents) out.push(block("Available components", [["hash", live.availableComponents.hash]]));
-    for (const p of live.package ?? []) out.push(block(`Package ${p.name || "(top level)"}`, [["version", none(p.version)], ["status", p.status], ["error", none(p.error)]]));
+    for (const p of live.package ?? [])
+      out.push(
+        block(`Package ${p.name || "(top level)"}`, [
+          ["version", none(p.version)],
+          ["status", p.status],
+          ["error", none(p.error)],
+        ]),
+      );
   } else if (offline) {
     out.push(
       block("Supervisor: not running (from the state directory)", [
@@ -60,10 +78,23 @@ export function renderStatus(report: StatusReport, nowMs: number): string {
         ["last working", none(offline.lastWorkingConfigHash)],
       ]),
     );
-    for (const p of offline.packages) out.push(block(`Package ${p.name || "(top level)"}`, [["version", none(p.version)], ["status", p.status], ["error", none(p.error)]]));
+    for (const p of offline.packages)
+      out.push(
+        block(`Package ${p.name || "(top level)"}`, [
+          ["version", none(p.version)],
+          ["status", p.status],
+          ["error", none(p.error)],
+        ]),
+      );
   }
   for (const c of report.certificates) {
-    out.push(block("Certificate", [["file", c.file], ["subject", c.subject], ["expires", `${none(c.notAfter)}${c.expired ? " (EXPIRED)" : ""}`]]));
+    out.push(
+      block("Certificate", [
+        ["file", c.file],
+        ["subject", c.subject],
+        ["expires", `${none(c.notAfter)}${c.expired ? " (EXPIRED)" : ""}`],
+      ]),
+    );
   }
   const audit = report.audit.map((line) => {
     const { time, action, result, ...rest } = line;

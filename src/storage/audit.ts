@@ -106,14 +106,20 @@ export class AuditLog {
       // A write cut short may have left a torn line: check the tail again next time.
       this.#tailChecked = false;
       if (this.#pending.length === 0) {
-        this.#logger.warn({ err, file: this.path }, "cannot write the audit log; keeping its lines in memory until writing works again");
+        this.#logger.warn(
+          { err, file: this.path },
+          "cannot write the audit log; keeping its lines in memory until writing works again",
+        );
       }
       this.#pending = lines.slice(-MAX_PENDING_AUDIT_LINES);
       this.#dropped += lines.length - this.#pending.length;
       return;
     }
     if (this.#pending.length > 0) {
-      this.#logger.info({ file: this.path, written: this.#pending.length, dropped: this.#dropped }, "the audit log is writable again; kept lines written");
+      this.#logger.info(
+        { file: this.path, written: this.#pending.length, dropped: this.#dropped },
+        "the audit log is writable again; kept lines written",
+      );
     }
     this.#pending = [];
     this.#dropped = 0;

@@ -81,7 +81,14 @@ export async function setAside(
     `state file ${basename(file)} was unusable; ${movedTo ? "moved it aside" : "could not move it aside"} and carrying on without it`,
   );
   try {
-    await options.audit?.append({ action: "state-file-corrupt", file, movedTo: movedTo ?? null, reason, lost, result: "set-aside" });
+    await options.audit?.append({
+      action: "state-file-corrupt",
+      file,
+      movedTo: movedTo ?? null,
+      reason,
+      lost,
+      result: "set-aside",
+    });
   } catch {
     // The audit log is on the same disk; its own warning says why it could not be written.
   }

@@ -82,10 +82,15 @@ export class FailedHashSet {
   async #save(): Promise<void> {
     try {
       await this.#options.save(this.#hashes ?? []);
-      if (this.#unsaved) this.#options.logger.info({ what: this.#options.what }, "persisted again after an earlier write failed");
+      if (this.#unsaved)
+        this.#options.logger.info({ what: this.#options.what }, "persisted again after an earlier write failed");
       this.#unsaved = false;
     } catch (err) {
-      if (!this.#unsaved) this.#options.logger.warn({ err, what: this.#options.what }, "cannot persist; kept in memory until writing works again");
+      if (!this.#unsaved)
+        this.#options.logger.warn(
+          { err, what: this.#options.what },
+          "cannot persist; kept in memory until writing works again",
+        );
       this.#unsaved = true;
     }
   }

@@ -3,7 +3,14 @@ export type { AtomicFs, WriteFileAtomicOptions } from "./atomic.js";
 export { AuditLog } from "./audit.js";
 export type { AuditEntry, AuditFs, AuditLogOptions, WrittenAuditEntry } from "./audit.js";
 export type { CorruptionNotice } from "./corrupt.js";
-export { DOCUMENT_LOSS, DOCUMENT_NAMES, INSTANCE_UID_SOURCES, REMOTE_CONFIG_STATUSES, encodeOfferStatus, parseOfferStatus } from "./documents.js";
+export {
+  DOCUMENT_LOSS,
+  DOCUMENT_NAMES,
+  INSTANCE_UID_SOURCES,
+  REMOTE_CONFIG_STATUSES,
+  encodeOfferStatus,
+  parseOfferStatus,
+} from "./documents.js";
 export type {
   InstanceUidSource,
   RemoteConfigStatusValue,

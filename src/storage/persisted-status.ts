@@ -100,11 +100,16 @@ export class PersistedStatus<T> {
     try {
       await this.#options.write(value);
     } catch (err) {
-      if (!this.#unsaved) this.#options.logger.warn({ err, what: this.#options.what }, "cannot persist the status; sending it anyway and keeping it until writing works again");
+      if (!this.#unsaved)
+        this.#options.logger.warn(
+          { err, what: this.#options.what },
+          "cannot persist the status; sending it anyway and keeping it until writing works again",
+        );
       this.#unsaved = true;
       return false;
     }
-    if (this.#unsaved) this.#options.logger.info({ what: this.#options.what }, "status persisted again after an earlier write failed");
+    if (this.#unsaved)
+      this.#options.logger.info({ what: this.#options.what }, "status persisted again after an earlier write failed");
     this.#unsaved = false;
     return true;
   }

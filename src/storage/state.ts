@@ -23,7 +23,12 @@ import {
   parseRemoteConfig,
   parseRemoteConfigStatus,
 } from "./documents.js";
-import type { InstanceUidSource, StoredInstanceUid, StoredRemoteConfig, StoredRemoteConfigStatus } from "./documents.js";
+import type {
+  InstanceUidSource,
+  StoredInstanceUid,
+  StoredRemoteConfig,
+  StoredRemoteConfigStatus,
+} from "./documents.js";
 import { FAILED_HASH_LIMIT, FailedHashSet } from "./failed-hashes.js";
 import { nodeStateFs } from "./fs.js";
 import type { StateFs } from "./fs.js";
@@ -60,9 +65,7 @@ export interface StateStoreOptions {
 
 /** One read under the corrupt policy. */
 export type DocumentRead<T> =
-  | { kind: "absent" }
-  | { kind: "ok"; value: T }
-  | { kind: "corrupt"; notice: CorruptionNotice };
+  { kind: "absent" } | { kind: "ok"; value: T } | { kind: "corrupt"; notice: CorruptionNotice };
 
 type RemoteConfigSlot = "lastReceivedRemoteConfig" | "lastWorkingRemoteConfig";
 
@@ -125,7 +128,9 @@ export class StateStore {
     try {
       value = JSON.parse(raw.toString("utf8"));
     } catch (err) {
-      throw new StateCorruptError(file, raw.length === 0 ? "empty" : `not valid JSON: ${errorText(err)}`, { cause: err });
+      throw new StateCorruptError(file, raw.length === 0 ? "empty" : `not valid JSON: ${errorText(err)}`, {
+        cause: err,
+      });
     }
     try {
       return parse(value);
@@ -141,12 +146,7 @@ export class StateStore {
       return value === undefined ? { kind: "absent" } : { kind: "ok", value };
     } catch (err) {
       if (!(err instanceof StateCorruptError)) throw err;
-      const notice = await setAside(
-        this.#policy(),
-        err.file,
-        err.reason,
-        lost ?? DOCUMENT_LOSS[name] ?? "its content",
-      );
+      const notice = await setAside(this.#policy(), err.file, err.reason, lost ?? DOCUMENT_LOSS[name] ?? "its content");
       this.#setAside.set(name, notice);
       return { kind: "corrupt", notice };
     }
@@ -168,7 +168,12 @@ export class StateStore {
       await writeFileAtomic(this.path(name), text, { mode: 0o600, fs: this.#fs });
     } catch (err) {
       if (!isErrno(err, "EISDIR")) throw err;
-      const notice = await setAside(this.#policy(), this.path(name), "a directory in its place", DOCUMENT_LOSS[name] ?? "its content");
+      const notice = await setAside(
+        this.#policy(),
+        this.path(name),
+        "a directory in its place",
+        DOCUMENT_LOSS[name] ?? "its content",
+      );
       this.#setAside.set(name, notice);
       await writeFileAtomic(this.path(name), text, { mode: 0o600, fs: this.#fs });
     }
@@ -214,8 +219,16 @@ export class StateStore {
     const uid = newInstanceUid(this.#clock.now());
     const text = uidToText(uid);
     if (read.kind === "corrupt") {
-      this.#logger.warn({ instanceUid: text, file: read.notice.file }, "identity change: the stored instance uid was unusable; using a new one");
-      await this.#audit?.append({ action: "instance-uid-changed", instanceUid: text, reason: "the stored instance uid was unusable", result: "new-uid" });
+      this.#logger.warn(
+        { instanceUid: text, file: read.notice.file },
+        "identity change: the stored instance uid was unusable; using a new one",
+      );
+      await this.#audit?.append({
+        action: "instance-uid-changed",
+        instanceUid: text,
+        reason: "the stored instance uid was unusable",
+        result: "new-uid",
+      });
     }
     await this.writeInstanceUid(uid, "generated").catch((err: unknown) =>
       this.#logger.warn({ err }, "cannot persist the new instance uid; using it for this run"),

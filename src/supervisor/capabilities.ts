@@ -40,7 +40,10 @@ export interface RuntimeCapabilities {
 
 export function capabilityBits(capabilities: ResolvedCapabilities, runtime: RuntimeCapabilities = {}): bigint {
   const on = (Object.keys(NAMES) as (keyof ResolvedCapabilities)[]).filter(
-    (key) => capabilities[key] && !NOT_ADVERTISED.has(key) && (key !== "reportsAvailableComponents" || runtime.availableComponents === true),
+    (key) =>
+      capabilities[key] &&
+      !NOT_ADVERTISED.has(key) &&
+      (key !== "reportsAvailableComponents" || runtime.availableComponents === true),
   );
   return agentCapabilityBits(on.map((key) => NAMES[key]));
 }

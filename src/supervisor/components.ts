@@ -31,7 +31,9 @@ export async function reportAvailableComponents(o: ComponentsOptions, signal: Ab
   const known = await read(o, signal);
   if (known) {
     o.client.setStatus("availableComponents", known);
-    const counts = Object.fromEntries(Object.entries(known.components).map(([kind, d]) => [kind, Object.keys(d.subComponents).length]));
+    const counts = Object.fromEntries(
+      Object.entries(known.components).map(([kind, d]) => [kind, Object.keys(d.subComponents).length]),
+    );
     o.logger.info({ ...counts, durationMs: o.clock.now() - started }, "read the collector's available components");
   }
   o.snapshot?.availableComponents(known?.hash);

@@ -46,7 +46,15 @@ const ARCH: Readonly<Record<string, string>> = {
 };
 
 /** Node's platform → semantic conventions' os.type (others pass through). */
-const OS_TYPE: Readonly<Record<string, string>> = { linux: "linux", darwin: "darwin", win32: "windows", freebsd: "freebsd", openbsd: "openbsd", sunos: "solaris", aix: "aix" };
+const OS_TYPE: Readonly<Record<string, string>> = {
+  linux: "linux",
+  darwin: "darwin",
+  win32: "windows",
+  freebsd: "freebsd",
+  openbsd: "openbsd",
+  sunos: "solaris",
+  aix: "aix",
+};
 
 export interface HostSource {
   arch: string;
@@ -60,7 +68,13 @@ export interface HostSource {
 }
 
 export function hostFacts(source: HostSource): HostFacts {
-  const pretty = source.osRelease === undefined ? undefined : /^PRETTY_NAME=(.*)$/m.exec(source.osRelease)?.[1]?.trim().replace(/^(["'])(.*)\1$/, "$2");
+  const pretty =
+    source.osRelease === undefined
+      ? undefined
+      : /^PRETTY_NAME=(.*)$/m
+          .exec(source.osRelease)?.[1]
+          ?.trim()
+          .replace(/^(["'])(.*)\1$/, "$2");
   return {
     "host.arch": ARCH[source.arch] ?? source.arch,
     "host.name": source.hostname,
@@ -101,7 +115,12 @@ function readOsRelease(): string | undefined {
 const SERVICE_KEYS = ["service.name", "service.version"] as const;
 
 export function buildDescription(input: DescriptionInput): AgentDescription {
-  const { [SERVICE_KEYS[0]]: name, [SERVICE_KEYS[1]]: version, "service.instance.id": _ignored, ...resource } = input.resourceAttributes ?? {};
+  const {
+    [SERVICE_KEYS[0]]: name,
+    [SERVICE_KEYS[1]]: version,
+    "service.instance.id": _ignored,
+    ...resource
+  } = input.resourceAttributes ?? {};
   return {
     identifying: {
       "service.name": name ?? input.serviceName,

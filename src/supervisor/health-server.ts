@@ -30,7 +30,11 @@ export function parseListenEndpoint(endpoint: string): { host: string; port: num
   return { host: host === "" ? "0.0.0.0" : host, port: Number(match[2]) };
 }
 
-export async function startHealthServer(listen: { host: string; port: number }, view: () => StatusView, signal: AbortSignal): Promise<HealthServer> {
+export async function startHealthServer(
+  listen: { host: string; port: number },
+  view: () => StatusView,
+  signal: AbortSignal,
+): Promise<HealthServer> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (url.pathname !== "/health") {
@@ -44,7 +48,9 @@ export async function startHealthServer(listen: { host: string; port: number }, 
     const body = view();
     const ready = url.searchParams.has("ready");
     const code = ready && !body.collector.healthy ? 503 : 200;
-    res.writeHead(code, { "content-type": "application/json", "cache-control": "no-store" }).end(req.method === "HEAD" ? undefined : `${JSON.stringify(body)}\n`);
+    res
+      .writeHead(code, { "content-type": "application/json", "cache-control": "no-store" })
+      .end(req.method === "HEAD" ? undefined : `${JSON.stringify(body)}\n`);
   });
   await listenOn(server, listen);
   // Keep-alive sockets would hold close() open until they time out.
@@ -62,14 +68,24 @@ export async function startHealthServer(listen: { host: string; port: number }, 
 function listenOn(server: Server, listen: { host: string; port: number }): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(new SupervisorError("LISTEN_FAILED", `healthcheck.endpoint ${listen.host}:${listen.port}: ${err.code ?? err.message}`, { cause: err })),
+      reject(
+        new SupervisorError(
+          "LISTEN_FAILED",
+          `healthcheck.endpoint ${listen.host}:${listen.port}: ${err.code ?? err.message}`,
+          { cause: err },
+        ),
+      ),
     );
     server.listen(listen.port, listen.host, () => resolve());
   });
 }
 
 /** Serves `healthcheck.endpoint` when configured; undefined when it is off. */
-export async function serveHealth(config: ResolvedConfig, snapshot: StatusSnapshot, signal: AbortSignal): Promise<HealthServer | undefined> {
+export async function serveHealth(
+  config: ResolvedConfig,
+  snapshot: StatusSnapshot,
+  signal: AbortSignal,
+): Promise<HealthServer | undefined> {
   const listen = parseListenEndpoint(config.healthcheck.endpoint);
   return listen ? startHealthServer(listen, () => snapshot.view(), signal) : undefined;
 }

@@ -30,10 +30,16 @@ export async function initConfig(config: ResolvedConfig, deps: Deps): Promise<In
   for (const warning of composition.warnings) deps.logger.warn(warning);
   if (!composition.runnable) {
     // An empty effective.yaml would only make the collector container crash-loop.
-    throw new ConfigError(config.sourcePath, ["agent.config_files: no local collector config and no remote or fallback config stored: nothing for the collector to start with"]);
+    throw new ConfigError(config.sourcePath, [
+      "agent.config_files: no local collector config and no remote or fallback config stored: nothing for the collector to start with",
+    ]);
   }
   const path = stateDir.file(EFFECTIVE_CONFIG_FILE);
   await writeFileAtomic(path, composition.yaml, { mode: 0o600 });
-  const source = working ? Buffer.from(working.hash).toString("hex") : config.agent.startupFallbackConfigs.length > 0 ? "fallback" : "local";
+  const source = working
+    ? Buffer.from(working.hash).toString("hex")
+    : config.agent.startupFallbackConfigs.length > 0
+      ? "fallback"
+      : "local";
   return { path, source };
 }

@@ -12,7 +12,10 @@ export async function reloadLocalConfig(ctx: SupervisorContext, signal: AbortSig
   const working = await ctx.store.readLastWorkingRemoteConfig();
   const composed = await collector.composeFallback(working);
   if (!composed.ok) {
-    logger.warn({ reason: composed.message }, "SIGHUP: the local config cannot be composed; the collector keeps its config");
+    logger.warn(
+      { reason: composed.message },
+      "SIGHUP: the local config cannot be composed; the collector keeps its config",
+    );
     await ctx.audit.append({ action: "local-config-reload", result: "failed", reason: composed.message });
     return;
   }
@@ -21,7 +24,10 @@ export async function reloadLocalConfig(ctx: SupervisorContext, signal: AbortSig
   // less than before, so a file that cannot be used refuses the reload instead.
   if (composition.skipped.length > 0) {
     const reason = `agent.config_files cannot be used: ${composition.skipped.join(", ")}`;
-    logger.warn({ reason, warnings: composition.warnings }, "SIGHUP: a local config file cannot be used; the collector keeps its config");
+    logger.warn(
+      { reason, warnings: composition.warnings },
+      "SIGHUP: a local config file cannot be used; the collector keeps its config",
+    );
     await ctx.audit.append({ action: "local-config-reload", result: "failed", reason });
     return;
   }
@@ -30,8 +36,16 @@ export async function reloadLocalConfig(ctx: SupervisorContext, signal: AbortSig
   if (outcome.ok) {
     ctx.reporter.effectiveConfig(composition.yaml);
     const changed = outcome.mode !== "unchanged";
-    logger.info({ mode: outcome.mode, ...outcome.timings }, changed ? "SIGHUP: the local config was reloaded" : "SIGHUP: the local config is unchanged");
-    await ctx.audit.append({ action: "local-config-reload", result: changed ? "applied" : "unchanged", mode: outcome.mode, ...outcome.timings });
+    logger.info(
+      { mode: outcome.mode, ...outcome.timings },
+      changed ? "SIGHUP: the local config was reloaded" : "SIGHUP: the local config is unchanged",
+    );
+    await ctx.audit.append({
+      action: "local-config-reload",
+      result: changed ? "applied" : "unchanged",
+      mode: outcome.mode,
+      ...outcome.timings,
+    });
     return;
   }
   if (outcome.reason === "aborted") return;
@@ -39,7 +53,15 @@ export async function reloadLocalConfig(ctx: SupervisorContext, signal: AbortSig
   let restored = "nothing changed";
   if (!leftCollectorUntouched(outcome.reason) && before) {
     const back = await collector.restore(before, signal);
-    restored = back.ok ? "restored the config that ran before, healthy again" : `the config that ran before did not become healthy either (${back.message})`;
+    restored = back.ok
+      ? "restored the config that ran before, healthy again"
+      : `the config that ran before did not become healthy either (${back.message})`;
   }
-  await ctx.audit.append({ action: "local-config-reload", result: "failed", reason: outcome.message, rollback: restored, ...outcome.timings });
+  await ctx.audit.append({
+    action: "local-config-reload",
+    result: "failed",
+    reason: outcome.message,
+    rollback: restored,
+    ...outcome.timings,
+  });
 }

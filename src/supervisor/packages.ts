@@ -56,7 +56,10 @@ export async function preparePackages(input: {
   });
   await manager.reconcile();
   if (config.capabilities.acceptsPackages && config.agent.package.insecureAcceptUnsignedPackages) {
-    deps.logger.warn({ component: "upgrade" }, "INSECURE: packages are accepted without signature checks (agent.package.verifier.insecure_accept_unsigned_packages)");
+    deps.logger.warn(
+      { component: "upgrade" },
+      "INSECURE: packages are accepted without signature checks (agent.package.verifier.insecure_accept_unsigned_packages)",
+    );
   }
   return manager;
 }

@@ -48,12 +48,16 @@ export class OperationQueue {
     const waiting = this.#latest.has(key);
     this.#latest.set(key, { op, deadlineMs });
     if (waiting) return this.#tail;
-    return this.enqueue(key, async (signal) => {
-      const latest = this.#latest.get(key);
-      this.#latest.delete(key);
-      // The signal was made for the deadline of the first one queued; the newest names its own.
-      if (latest) await this.#run(key, latest.op, latest.deadlineMs ?? this.#options.defaultDeadlineMs, signal);
-    }, Number.POSITIVE_INFINITY);
+    return this.enqueue(
+      key,
+      async (signal) => {
+        const latest = this.#latest.get(key);
+        this.#latest.delete(key);
+        // The signal was made for the deadline of the first one queued; the newest names its own.
+        if (latest) await this.#run(key, latest.op, latest.deadlineMs ?? this.#options.defaultDeadlineMs, signal);
+      },
+      Number.POSITIVE_INFINITY,
+    );
   }
 
   /** Stops taking work and waits for the running operation. */
@@ -80,7 +84,8 @@ export class OperationQueue {
       logger.error({ err, operation: name }, "operation failed");
     } finally {
       finished.abort();
-      if (deadline.signal.aborted) logger.error({ operation: name, deadlineMs }, "operation passed its deadline and was aborted");
+      if (deadline.signal.aborted)
+        logger.error({ operation: name, deadlineMs }, "operation passed its deadline and was aborted");
     }
   }
 }

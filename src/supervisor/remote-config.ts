@@ -12,7 +12,11 @@ import { bytesToHex, describeWriteError, storageFaultCode } from "../storage/ind
 import type { SupervisorContext } from "./context.js";
 
 /** "retry": a refused state-directory write stopped it (reported FAILED, not remembered). */
-export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRemoteConfig, signal: AbortSignal = ctx.signal): Promise<OfferResult> {
+export async function applyRemoteConfig(
+  ctx: SupervisorContext,
+  offer: StoredRemoteConfig,
+  signal: AbortSignal = ctx.signal,
+): Promise<OfferResult> {
   const { reporter, store, logger } = ctx;
   const hash = offer.hash;
   const hashHex = bytesToHex(hash);
@@ -23,7 +27,11 @@ export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRem
     return "settled";
   }
   if (await store.isFailedConfigHash(hash)) {
-    await reporter.remoteConfigStatus({ hash, status: "FAILED", errorMessage: "this config failed before and is not applied again; send a different one" });
+    await reporter.remoteConfigStatus({
+      hash,
+      status: "FAILED",
+      errorMessage: "this config failed before and is not applied again; send a different one",
+    });
     return "settled";
   }
   const progress = { swapped: false };
@@ -37,7 +45,12 @@ export async function applyRemoteConfig(ctx: SupervisorContext, offer: StoredRem
   }
 }
 
-async function applyOffer(ctx: SupervisorContext, offer: StoredRemoteConfig, signal: AbortSignal, progress: { swapped: boolean }): Promise<OfferResult> {
+async function applyOffer(
+  ctx: SupervisorContext,
+  offer: StoredRemoteConfig,
+  signal: AbortSignal,
+  progress: { swapped: boolean },
+): Promise<OfferResult> {
   const { reporter, store, collector } = ctx;
   const hash = offer.hash;
   const started = ctx.deps.clock.now();
@@ -60,7 +73,12 @@ async function applyOffer(ctx: SupervisorContext, offer: StoredRemoteConfig, sig
   progress.swapped = outcome.ok || !leftCollectorUntouched(outcome.reason);
   const audit = { ...outcome.timings, totalMs: ctx.deps.clock.now() - started, mode: outcome.mode };
   if (outcome.ok) {
-    const note = outcome.mode === "stopped" ? { note: "nothing to run; collector stopped" } : outcome.mode === "unchanged" ? { note: "the effective config is unchanged; nothing restarted" } : {};
+    const note =
+      outcome.mode === "stopped"
+        ? { note: "nothing to run; collector stopped" }
+        : outcome.mode === "unchanged"
+          ? { note: "the effective config is unchanged; nothing restarted" }
+          : {};
     await accept(ctx, offer, composition.yaml, { action: "remote-config-applied", ...audit, ...note });
     return "settled";
   }
@@ -81,7 +99,12 @@ async function applyOffer(ctx: SupervisorContext, offer: StoredRemoteConfig, sig
  * what the server sent to stay in place. The failed config keeps running under the crash
  * restart backoff; FAILED and the health reports tell the server the truth.
  */
-async function keepFailedConfig(ctx: SupervisorContext, offer: StoredRemoteConfig, yaml: string, signal: AbortSignal): Promise<void> {
+async function keepFailedConfig(
+  ctx: SupervisorContext,
+  offer: StoredRemoteConfig,
+  yaml: string,
+  signal: AbortSignal,
+): Promise<void> {
   await ctx.collector.keepRunning(signal);
   ctx.reporter.effectiveConfig(yaml);
   const reason = "automatic_config_rollback is false: the failed config stays in place";
@@ -89,7 +112,12 @@ async function keepFailedConfig(ctx: SupervisorContext, offer: StoredRemoteConfi
   ctx.logger.warn({ hash: bytesToHex(offer.hash) }, reason);
 }
 
-async function accept(ctx: SupervisorContext, offer: StoredRemoteConfig, yaml: string, audit: Record<string, unknown> & { action: string }): Promise<void> {
+async function accept(
+  ctx: SupervisorContext,
+  offer: StoredRemoteConfig,
+  yaml: string,
+  audit: Record<string, unknown> & { action: string },
+): Promise<void> {
   // Last working first: a crash between the two writes still restarts into this config.
   await ctx.store.writeLastWorkingRemoteConfig(offer);
   ctx.hooks.checkpoint("config-proven");
@@ -104,10 +132,27 @@ async function accept(ctx: SupervisorContext, offer: StoredRemoteConfig, yaml: s
  * FAILED for an offer a write error stopped. Not remembered as a failed hash: the config is
  * not at fault, and the server may send it again once the disk accepts writes.
  */
-async function storageFault(ctx: SupervisorContext, offer: StoredRemoteConfig, err: unknown, swapped: boolean, signal: AbortSignal): Promise<void> {
-  ctx.logger.error({ err, hash: bytesToHex(offer.hash) }, "a state directory write failed while applying a remote config");
-  const outcome = swapped ? "rolling back to the last working config" : "nothing changed; the collector keeps its config";
-  await reject(ctx, offer, `cannot write the state directory: ${describeWriteError(err)}; ${outcome}`, { storageFault: storageFaultCode(err) }, false);
+async function storageFault(
+  ctx: SupervisorContext,
+  offer: StoredRemoteConfig,
+  err: unknown,
+  swapped: boolean,
+  signal: AbortSignal,
+): Promise<void> {
+  ctx.logger.error(
+    { err, hash: bytesToHex(offer.hash) },
+    "a state directory write failed while applying a remote config",
+  );
+  const outcome = swapped
+    ? "rolling back to the last working config"
+    : "nothing changed; the collector keeps its config";
+  await reject(
+    ctx,
+    offer,
+    `cannot write the state directory: ${describeWriteError(err)}; ${outcome}`,
+    { storageFault: storageFaultCode(err) },
+    false,
+  );
   if (swapped) {
     await rollBack(ctx, offer, signal).catch((again: unknown) =>
       ctx.logger.error({ err: again }, "could not roll back either; retrying once the disk accepts writes"),
@@ -116,7 +161,13 @@ async function storageFault(ctx: SupervisorContext, offer: StoredRemoteConfig, e
 }
 
 /** `remember` false: a fault of the host, not of the config; the same hash may be sent again. */
-async function reject(ctx: SupervisorContext, offer: StoredRemoteConfig, reason: string, extra: Record<string, unknown>, remember = true): Promise<void> {
+async function reject(
+  ctx: SupervisorContext,
+  offer: StoredRemoteConfig,
+  reason: string,
+  extra: Record<string, unknown>,
+  remember = true,
+): Promise<void> {
   if (remember) await ctx.store.addFailedConfigHash(offer.hash);
   await ctx.audit.append({
     action: "remote-config-failed",
@@ -126,7 +177,10 @@ async function reject(ctx: SupervisorContext, offer: StoredRemoteConfig, reason:
     reason,
     ...extra,
   });
-  await ctx.reporter.remoteConfigStatus({ hash: offer.hash, status: "FAILED", errorMessage: reason }, { transient: !remember });
+  await ctx.reporter.remoteConfigStatus(
+    { hash: offer.hash, status: "FAILED", errorMessage: reason },
+    { transient: !remember },
+  );
   ctx.logger.warn({ hash: bytesToHex(offer.hash), reason }, "remote config refused");
 }
 
@@ -145,7 +199,11 @@ async function rollBack(ctx: SupervisorContext, failedOffer: StoredRemoteConfig,
     outcome = await ctx.collector.restore(composed.composition, signal);
     ctx.reporter.effectiveConfig(composed.composition.yaml);
     ctx.hooks.checkpoint("config-rolled-back");
-    if (outcome.ok) result = outcome.mode === "stopped" ? "rolled back: nothing to run" : "rolled back to the last working config, healthy again";
+    if (outcome.ok)
+      result =
+        outcome.mode === "stopped"
+          ? "rolled back: nothing to run"
+          : "rolled back to the last working config, healthy again";
     else result = `rollback did not become healthy either (${outcome.message}); retrying it with backoff`;
   }
   if (outcome?.ok === false) ctx.logger.error({ reason: outcome.message }, "the last working config failed too");

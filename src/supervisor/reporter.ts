@@ -54,7 +54,8 @@ export class StatusReporter {
   health(health: CollectorHealth): void {
     this.snapshot?.collectorHealth(health);
     if (!this.capabilities.reportsHealth) return;
-    const masked = health.lastError === undefined ? health : { ...health, lastError: this.masker.mask(health.lastError) };
+    const masked =
+      health.lastError === undefined ? health : { ...health, lastError: this.masker.mask(health.lastError) };
     this.client.setStatus("health", toComponentHealth(masked));
   }
 
@@ -95,6 +96,10 @@ export class StatusReporter {
 
   #sendRemote(status: StoredRemoteConfigStatus): void {
     if (!this.capabilities.reportsRemoteConfig) return;
-    this.client.setStatus("remoteConfigStatus", { hash: status.hash, status: status.status, errorMessage: status.errorMessage });
+    this.client.setStatus("remoteConfigStatus", {
+      hash: status.hash,
+      status: status.status,
+      errorMessage: status.errorMessage,
+    });
   }
 }

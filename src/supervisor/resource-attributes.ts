@@ -24,7 +24,8 @@ export function resourceAttributesOf(yaml: string): Record<string, AttributeValu
   const list = resource["attributes"];
   if (Array.isArray(list)) {
     for (const entry of list) {
-      if (isMap(entry) && typeof entry["name"] === "string" && isScalar(entry["value"])) out[entry["name"]] = entry["value"];
+      if (isMap(entry) && typeof entry["name"] === "string" && isScalar(entry["value"]))
+        out[entry["name"]] = entry["value"];
     }
     return out;
   }
@@ -43,5 +44,7 @@ function isMap(value: unknown): value is Record<string, unknown> {
 }
 
 function isScalar(value: unknown): value is AttributeValue {
-  return typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value));
+  return (
+    typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value))
+  );
 }

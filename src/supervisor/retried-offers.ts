@@ -35,7 +35,10 @@ export function retriedOffers<T>(o: RetriedOffersOptions<T>): (offer: T) => void
         if (offer !== latest) return; // a newer offer arrived while this one waited
         if ((await o.handle(offer, opSignal)) === "settled") return;
         const delayMs = Math.min(MAX_RETRY_DELAY_MS, o.firstRetryMs * 2 ** retries++);
-        o.logger.info({ kind: o.kind, delayMs, attempt: retries }, "a state directory write stopped this offer; it is tried again later");
+        o.logger.info(
+          { kind: o.kind, delayMs, attempt: retries },
+          "a state directory write stopped this offer; it is tried again later",
+        );
         o.clock.sleep(delayMs, o.signal).then(
           () => {
             if (offer === latest) run(offer);

@@ -30,7 +30,9 @@ export async function settleRemoteConfigStatus(
   const working = await store.readLastWorkingRemoteConfig();
   const run = working ?? (await usableReceived(store, stored));
   const inForce = (): StoredRemoteConfigStatus =>
-    working ? { hash: working.hash, status: "APPLIED", errorMessage: "" } : { hash: new Uint8Array(0), status: "UNSET", errorMessage: "" };
+    working
+      ? { hash: working.hash, status: "APPLIED", errorMessage: "" }
+      : { hash: new Uint8Array(0), status: "UNSET", errorMessage: "" };
 
   const settled = settleInterrupted(stored, ["APPLYING"], inForce);
   let status = settled.status;
@@ -46,23 +48,33 @@ export async function settleRemoteConfigStatus(
     status = inForce();
   }
   if (status && status !== stored) {
-    await store.writeRemoteConfigStatus(status).catch((err: unknown) => store.logger.warn({ err }, "cannot persist the settled remote config status"));
+    await store
+      .writeRemoteConfigStatus(status)
+      .catch((err: unknown) => store.logger.warn({ err }, "cannot persist the settled remote config status"));
   }
   if (run && !working && status?.status === "APPLIED" && sameBytes(status.hash, run.hash)) {
     // The received config is the proven one (its working copy was lost): keep it as such again.
-    await store.writeLastWorkingRemoteConfig(run).catch((err: unknown) => store.logger.warn({ err }, "cannot restore the last working remote config"));
+    await store
+      .writeLastWorkingRemoteConfig(run)
+      .catch((err: unknown) => store.logger.warn({ err }, "cannot restore the last working remote config"));
   }
   return { status, working: run };
 }
 
-async function usableReceived(store: StateStore, status: StoredRemoteConfigStatus | undefined): Promise<StoredRemoteConfig | undefined> {
+async function usableReceived(
+  store: StateStore,
+  status: StoredRemoteConfigStatus | undefined,
+): Promise<StoredRemoteConfig | undefined> {
   const received = await store.readLastReceivedRemoteConfig();
   if (!received || (await store.isFailedConfigHash(received.hash))) return undefined;
   const statusOfIt = status && sameBytes(status.hash, received.hash) ? status.status : undefined;
   if (statusOfIt === "APPLIED") return received;
   const workingLost = store.setAsideNotice(DOCUMENT_NAMES.lastWorkingRemoteConfig) !== undefined;
   if (!workingLost || statusOfIt === "FAILED") return undefined;
-  store.logger.warn({ hash: bytesToHex(received.hash) }, "the last working remote config was lost; starting the collector on the last received one");
+  store.logger.warn(
+    { hash: bytesToHex(received.hash) },
+    "the last working remote config was lost; starting the collector on the last received one",
+  );
   return received;
 }
 

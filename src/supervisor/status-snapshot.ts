@@ -22,7 +22,15 @@ export interface StatusView {
   instanceUid: string;
   startedAt: string;
   connection: { state: ConnectionState["kind"]; endpoint: string; since: string | null; lastError: string | null };
-  collector: { version: string; pid: number | null; healthy: boolean; status: string; since: string | null; restarts: number; lastError: string | null };
+  collector: {
+    version: string;
+    pid: number | null;
+    healthy: boolean;
+    status: string;
+    since: string | null;
+    restarts: number;
+    lastError: string | null;
+  };
   remoteConfig: { hash: string | null; status: string; at: string | null; error: string | null };
   availableComponents: { hash: string } | null;
   package?: Array<{ name: string; version: string; status: string; offeredVersion: string; error: string | null }>;
@@ -33,7 +41,13 @@ export class StatusSnapshot {
   readonly #mask: (text: string) => string;
   readonly #view: StatusView;
 
-  constructor(options: { clock: Clock; version: string; endpoint: string; instanceUid: string; mask: (text: string) => string }) {
+  constructor(options: {
+    clock: Clock;
+    version: string;
+    endpoint: string;
+    instanceUid: string;
+    mask: (text: string) => string;
+  }) {
     this.#clock = options.clock;
     this.#mask = options.mask;
     this.#view = {
@@ -42,7 +56,15 @@ export class StatusSnapshot {
       instanceUid: options.instanceUid,
       startedAt: this.#now(),
       connection: { state: "idle", endpoint: publicEndpoint(options.endpoint), since: null, lastError: null },
-      collector: { version: "unknown", pid: null, healthy: false, status: "not started", since: null, restarts: 0, lastError: null },
+      collector: {
+        version: "unknown",
+        pid: null,
+        healthy: false,
+        status: "not started",
+        since: null,
+        restarts: 0,
+        lastError: null,
+      },
       remoteConfig: { hash: null, status: "UNSET", at: null, error: null },
       availableComponents: null,
     };

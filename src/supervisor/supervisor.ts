@@ -128,7 +128,18 @@ export class Supervisor {
       },
     });
     // Before the version is read and the collector starts: an interrupted upgrade is settled first.
-    const packages = await preparePackages({ config, deps, store, audit, hooks: this.#hooks, collector, client, signal, snapshot, mask: (text) => reporter.mask(text) });
+    const packages = await preparePackages({
+      config,
+      deps,
+      store,
+      audit,
+      hooks: this.#hooks,
+      collector,
+      client,
+      signal,
+      snapshot,
+      mask: (text) => reporter.mask(text),
+    });
     // Read while the collector starts; the description waits for it, the collector does not.
     const versionRead = collector.version().then(
       (info) => {
@@ -140,7 +151,18 @@ export class Supervisor {
       (err: unknown) => logger.warn({ err }, "could not read the collector version"),
     );
     const componentsRead = reportAvailableComponents(components, signal);
-    const ctx: SupervisorContext = { config, deps, logger, stateDir, store, audit, collector, reporter, hooks: this.#hooks, signal };
+    const ctx: SupervisorContext = {
+      config,
+      deps,
+      logger,
+      stateDir,
+      store,
+      audit,
+      collector,
+      reporter,
+      hooks: this.#hooks,
+      signal,
+    };
 
     describe = (uid: Uint8Array): void =>
       reporter.description(
@@ -160,7 +182,12 @@ export class Supervisor {
     await componentsRead; // before the first message, so its capabilities are already right
     describe(instanceUid);
 
-    const queue = new OperationQueue({ logger, clock: deps.clock, signal, defaultDeadlineMs: operationDeadlineMs(config) });
+    const queue = new OperationQueue({
+      logger,
+      clock: deps.clock,
+      signal,
+      defaultDeadlineMs: operationDeadlineMs(config),
+    });
     this.#listen(ctx, client, queue, (uid) => {
       snapshot.instanceUid(uidToText(uid));
       describe(uid);
@@ -170,10 +197,14 @@ export class Supervisor {
     listenForPackages({ config, deps, client, queue, packages, signal });
     client.start();
     const monitoring = collector.run(signal);
-    logger.info({ endpoint: config.server.endpoint, instanceUid: uidToText(instanceUid), version, run: config.agent.run }, `supervisor started (agent.run: ${config.agent.run})`);
+    logger.info(
+      { endpoint: config.server.endpoint, instanceUid: uidToText(instanceUid), version, run: config.agent.run },
+      `supervisor started (agent.run: ${config.agent.run})`,
+    );
 
     // A stop requested while starting up is honoured here too.
-    if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+    if (!signal.aborted)
+      await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
     logger.info({ reason: String(signal.reason) }, "shutting down");
     await queue.close();
     await connection.close();
@@ -191,11 +222,17 @@ export class Supervisor {
     const { composition } = composed;
     for (const warning of composition.warnings) this.#logger.warn(warning);
     ctx.reporter.effectiveConfig(composition.yaml);
-    if (!composition.runnable) this.#logger.warn("no collector config yet (no local files, no remote config): waiting for the server");
+    if (!composition.runnable)
+      this.#logger.warn("no collector config yet (no local files, no remote config): waiting for the server");
     await ctx.collector.start(composition);
   }
 
-  #listen(ctx: SupervisorContext, client: OpampClient<ServerTarget>, queue: OperationQueue, describe: (uid: Uint8Array) => void): void {
+  #listen(
+    ctx: SupervisorContext,
+    client: OpampClient<ServerTarget>,
+    queue: OperationQueue,
+    describe: (uid: Uint8Array) => void,
+  ): void {
     const { logger, store } = ctx;
     const remoteConfig = retriedOffers<StoredRemoteConfig>({
       kind: "remote-config",
@@ -213,7 +250,9 @@ export class Supervisor {
     client.on("instanceUid", (uid) => {
       logger.info({ instanceUid: uidToText(uid) }, "the server assigned a new instance uid");
       describe(uid);
-      void store.writeInstanceUid(uid, "server").catch((err: unknown) => logger.error({ err }, "could not persist the instance uid"));
+      void store
+        .writeInstanceUid(uid, "server")
+        .catch((err: unknown) => logger.error({ err }, "could not persist the instance uid"));
     });
     client.on("clientError", (err) => logger.warn({ code: err.code, status: err.status }, err.message));
     client.on("state", (state) => logger.debug({ state: state.kind }, "OpAMP connection state"));
@@ -223,7 +262,11 @@ export class Supervisor {
 async function restartCommand(ctx: SupervisorContext, signal: AbortSignal): Promise<void> {
   await ctx.audit.append({ action: "restart-command", result: "restarting" });
   const outcome = await ctx.collector.restart(signal);
-  if (!outcome.ok) ctx.logger.error({ reason: outcome.message }, "the restart command could not start the collector; retrying with backoff");
+  if (!outcome.ok)
+    ctx.logger.error(
+      { reason: outcome.message },
+      "the restart command could not start the collector; retrying with backoff",
+    );
 }
 
 /**
@@ -232,6 +275,7 @@ async function restartCommand(ctx: SupervisorContext, signal: AbortSignal): Prom
  */
 function operationDeadlineMs(config: ResolvedConfig): number {
   const { agent } = config;
-  const window = agent.configApplyTimeoutMs + agent.health.window * (agent.health.intervalMs + agent.health.requestTimeoutMs);
+  const window =
+    agent.configApplyTimeoutMs + agent.health.window * (agent.health.intervalMs + agent.health.requestTimeoutMs);
   return 30_000 + 2 * (agent.stopTimeoutMs + window) + 60_000;
 }

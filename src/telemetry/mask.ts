@@ -58,7 +58,13 @@ export function createMasker(secrets: Iterable<string>): SecretMasker {
   }
   if (values.size === 0) return noMasking;
   // Longest first, so a secret that contains another is masked whole.
-  const pattern = new RegExp([...values].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "g");
+  const pattern = new RegExp(
+    [...values]
+      .sort((a, b) => b.length - a.length)
+      .map(escapeRegExp)
+      .join("|"),
+    "g",
+  );
   return { mask: (text) => text.replace(pattern, MASK), empty: false };
 }
 

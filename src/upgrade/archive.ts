@@ -27,18 +27,27 @@ export type ExtractResult = { ok: true; size: number } | { ok: false; reason: st
 
 const FILE_TYPES = new Set(["File", "OldFile", "ContiguousFile"]);
 /** Metadata entries node-tar folds into the following header. */
-const META_TYPES = new Set(["ExtendedHeader", "GlobalExtendedHeader", "NextFileHasLongPath", "OldGnuLongPath", "NextFileHasLongLinkpath", "OldExtendedHeader"]);
+const META_TYPES = new Set([
+  "ExtendedHeader",
+  "GlobalExtendedHeader",
+  "NextFileHasLongPath",
+  "OldGnuLongPath",
+  "NextFileHasLongLinkpath",
+  "OldExtendedHeader",
+]);
 
 /** Why `entry` makes the archive unacceptable, or null. */
 export function entryProblem(entryPath: string, type: string): string | null {
-  if (type === "Link" || type === "SymbolicLink") return `the archive contains a link (${JSON.stringify(entryPath)}); links are refused`;
+  if (type === "Link" || type === "SymbolicLink")
+    return `the archive contains a link (${JSON.stringify(entryPath)}); links are refused`;
   if (!FILE_TYPES.has(type) && type !== "Directory" && !META_TYPES.has(type)) {
     return `the archive contains an entry of type ${type} (${JSON.stringify(entryPath)}); only files and directories are accepted`;
   }
   if (entryPath.startsWith("/") || /^[A-Za-z]:/.test(entryPath) || entryPath.includes("\\")) {
     return `the archive contains an absolute or non-POSIX path (${JSON.stringify(entryPath)})`;
   }
-  if (entryPath.split("/").includes("..")) return `the archive contains a path that climbs out with ".." (${JSON.stringify(entryPath)})`;
+  if (entryPath.split("/").includes(".."))
+    return `the archive contains a path that climbs out with ".." (${JSON.stringify(entryPath)})`;
   if (entryPath.includes("\0")) return "the archive contains a path with a NUL byte";
   return null;
 }
@@ -82,18 +91,33 @@ export async function extractBinary(options: ExtractOptions): Promise<ExtractRes
         return;
       }
       size = entry.size;
-      written = pipeline(entry, createWriteStream(options.dest, { mode: 0o600 }), options.signal ? { signal: options.signal } : {});
+      written = pipeline(
+        entry,
+        createWriteStream(options.dest, { mode: 0o600 }),
+        options.signal ? { signal: options.signal } : {},
+      );
     },
   });
   try {
-    await pipeline(createReadStream(options.archive), parser as unknown as NodeJS.WritableStream, options.signal ? { signal: options.signal } : {});
+    await pipeline(
+      createReadStream(options.archive),
+      parser as unknown as NodeJS.WritableStream,
+      options.signal ? { signal: options.signal } : {},
+    );
     await written;
   } catch (err) {
     if (options.signal?.aborted) throw err;
     await written?.catch(() => undefined);
-    return { ok: false, reason: problem ?? `the archive cannot be read as tar.gz: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      ok: false,
+      reason: problem ?? `the archive cannot be read as tar.gz: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
   if (problem) return { ok: false, reason: problem };
-  if (found === 0) return { ok: false, reason: `the archive has no regular file at ${JSON.stringify(options.binary)} (agent.package.agent_binary)` };
+  if (found === 0)
+    return {
+      ok: false,
+      reason: `the archive has no regular file at ${JSON.stringify(options.binary)} (agent.package.agent_binary)`,
+    };
   return { ok: true, size };
 }

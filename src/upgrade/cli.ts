@@ -34,7 +34,9 @@ const stdio: Output = {
 
 /** Adds the `package` command group to `program`. */
 export function registerPackageCommands(program: Command, io: Output = stdio): void {
-  const pkg = program.command("package").description("make and check signed collector packages (Ed25519 over the file's SHA-256)");
+  const pkg = program
+    .command("package")
+    .description("make and check signed collector packages (Ed25519 over the file's SHA-256)");
 
   pkg
     .command("keygen")
@@ -46,9 +48,14 @@ export function registerPackageCommands(program: Command, io: Output = stdio): v
 
   pkg
     .command("sign")
-    .description("sign a package file; writes the 64-byte signature to <file>.sig and prints what the server must offer")
+    .description(
+      "sign a package file; writes the 64-byte signature to <file>.sig and prints what the server must offer",
+    )
     .argument("<file>", "the package file exactly as the server will serve it (binary or .tar.gz)")
-    .requiredOption("-k, --key <file>", "private key (PEM) from `package keygen` or `openssl genpkey -algorithm ed25519`")
+    .requiredOption(
+      "-k, --key <file>",
+      "private key (PEM) from `package keygen` or `openssl genpkey -algorithm ed25519`",
+    )
     .option("-o, --out <file>", "where to write the raw signature (default: <file>.sig)")
     .action(async (file: string, options: { key: string; out?: string }) => {
       process.exitCode = await sign(file, options.key, options.out ?? `${file}.sig`, io);
@@ -58,13 +65,24 @@ export function registerPackageCommands(program: Command, io: Output = stdio): v
     .command("verify")
     .description("check a package file and signature the way the supervisor will")
     .argument("<file>", "the package file")
-    .requiredOption("-s, --signature <file-or-base64>", "the signature: a file (raw 64 bytes or base64 text) or base64 text")
+    .requiredOption(
+      "-s, --signature <file-or-base64>",
+      "the signature: a file (raw 64 bytes or base64 text) or base64 text",
+    )
     .option("-p, --public-key <base64...>", "trusted public key(s)")
-    .option("-c, --config <file>", "take the trusted keys from this supervisor.yaml (agent.package.verifier.public_keys)")
+    .option(
+      "-c, --config <file>",
+      "take the trusted keys from this supervisor.yaml (agent.package.verifier.public_keys)",
+    )
     .option("--content-hash <hex>", "also require the file's SHA-256 to equal this (the offer's content_hash)")
-    .action(async (file: string, options: { signature: string; publicKey?: string[]; config?: string; contentHash?: string }) => {
-      process.exitCode = await verify(file, options, io);
-    });
+    .action(
+      async (
+        file: string,
+        options: { signature: string; publicKey?: string[]; config?: string; contentHash?: string },
+      ) => {
+        process.exitCode = await verify(file, options, io);
+      },
+    );
 }
 
 async function keygen(prefix: string, io: Output): Promise<number> {
@@ -109,7 +127,11 @@ async function sign(file: string, keyFile: string, out: string, io: Output): Pro
   return 0;
 }
 
-async function verify(file: string, options: { signature: string; publicKey?: string[]; config?: string; contentHash?: string }, io: Output): Promise<number> {
+async function verify(
+  file: string,
+  options: { signature: string; publicKey?: string[]; config?: string; contentHash?: string },
+  io: Output,
+): Promise<number> {
   const fail = (message: string): number => {
     io.err(`opamp-supervisor: ${message}\n`);
     return 1;
@@ -122,7 +144,8 @@ async function verify(file: string, options: { signature: string; publicKey?: st
       for (const text of config.agent.package.publicKeys) keys.push(decodePublicKey(text));
     }
   } catch (err) {
-    if (err instanceof ConfigError) return fail(`invalid configuration ${err.path}:\n${err.problems.map((p) => `  - ${p}`).join("\n")}`);
+    if (err instanceof ConfigError)
+      return fail(`invalid configuration ${err.path}:\n${err.problems.map((p) => `  - ${p}`).join("\n")}`);
     return fail(`public key: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (keys.length === 0) return fail("no trusted key: give --public-key or --config");

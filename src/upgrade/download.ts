@@ -91,7 +91,12 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     } catch (err) {
       if (options.signal.aborted) throw abortError(options.signal);
       if (deadline.aborted) {
-        return { ok: false, reason: `download did not finish within ${options.timeoutMs} ms${lastReason ? ` (${lastReason})` : ""}`, transient: true, attempts: attempt };
+        return {
+          ok: false,
+          reason: `download did not finish within ${options.timeoutMs} ms${lastReason ? ` (${lastReason})` : ""}`,
+          transient: true,
+          attempts: attempt,
+        };
       }
       const failure = toFailure(err);
       lastReason = failure.message;
@@ -101,11 +106,21 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
         await options.clock.sleep(Math.min(250 * 2 ** (attempt - 1), 5_000), signal);
       } catch {
         if (options.signal.aborted) throw abortError(options.signal);
-        return { ok: false, reason: `download did not finish within ${options.timeoutMs} ms (${lastReason})`, transient: true, attempts: attempt };
+        return {
+          ok: false,
+          reason: `download did not finish within ${options.timeoutMs} ms (${lastReason})`,
+          transient: true,
+          attempts: attempt,
+        };
       }
     }
   }
-  return { ok: false, reason: `download failed after ${attempt} attempt(s): ${lastReason}`, transient: true, attempts: attempt };
+  return {
+    ok: false,
+    reason: `download failed after ${attempt} attempt(s): ${lastReason}`,
+    transient: true,
+    attempts: attempt,
+  };
 }
 
 async function attemptOnce(
@@ -146,7 +161,10 @@ async function attemptOnce(
       if (!range || Number(range[1]) !== offset) {
         res.resume();
         await restart(options.dest, running);
-        throw new Failure(`the server answered a resume with an unexpected Content-Range (${String(res.headers["content-range"])})`, true);
+        throw new Failure(
+          `the server answered a resume with an unexpected Content-Range (${String(res.headers["content-range"])})`,
+          true,
+        );
       }
       start = offset;
       total = range[3] === "*" ? (length !== undefined ? offset + length : undefined) : Number(range[3]);
@@ -157,7 +175,10 @@ async function attemptOnce(
     options.onAttempt?.({ attempt, offset: start, status, total });
     if (total !== undefined && total > options.maxBytes) {
       res.destroy();
-      throw new Failure(`the package is ${total} bytes, over the ${options.maxBytes}-byte cap (agent.package.max_size)`, false);
+      throw new Failure(
+        `the package is ${total} bytes, over the ${options.maxBytes}-byte cap (agent.package.max_size)`,
+        false,
+      );
     }
     await stream(res, options, running, start, total, idle);
     if (total !== undefined && running.length !== total) {
@@ -198,7 +219,10 @@ async function stream(
     for await (const chunk of res as AsyncIterable<Buffer>) {
       idle.kick();
       if (running.length + chunk.length > options.maxBytes) {
-        failure = new Failure(`the package is larger than the ${options.maxBytes}-byte cap (agent.package.max_size)`, false);
+        failure = new Failure(
+          `the package is larger than the ${options.maxBytes}-byte cap (agent.package.max_size)`,
+          false,
+        );
         break;
       }
       running.update(chunk);
@@ -206,7 +230,10 @@ async function stream(
       if (!out.write(chunk)) await once(out, "drain");
     }
   } catch (err) {
-    failure = err instanceof Failure ? err : new Failure(`the download was interrupted: ${err instanceof Error ? err.message : String(err)}`, true);
+    failure =
+      err instanceof Failure
+        ? err
+        : new Failure(`the download was interrupted: ${err instanceof Error ? err.message : String(err)}`, true);
   } finally {
     if (failure) res.destroy();
     out.end();

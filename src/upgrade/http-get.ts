@@ -35,22 +35,35 @@ export class GetError extends Error {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-const TLS_TRUST_ERRORS = /^(?:ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(?:_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_UNTRUSTED|CERT_REVOKED)$/;
+const TLS_TRUST_ERRORS =
+  /^(?:ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(?:_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_UNTRUSTED|CERT_REVOKED)$/;
 
 /** GETs `url` following redirects. The caller consumes or destroys the returned response. */
-export async function httpGet(url: URL, extraHeaders: Readonly<Record<string, string>>, options: GetOptions): Promise<{ res: IncomingMessage; url: URL }> {
+export async function httpGet(
+  url: URL,
+  extraHeaders: Readonly<Record<string, string>>,
+  options: GetOptions,
+): Promise<{ res: IncomingMessage; url: URL }> {
   let current = url;
   let sendOffered = true;
   for (let hop = 0; ; hop++) {
     const offered = sendOffered ? options.headers : {};
     // The offer's own headers win over the connection's credentials: they are meant for this file.
-    const auth = Object.entries(options.authFor ? await options.authFor(current) : {}).filter(([k]) => !Object.keys(offered).some((o) => o.toLowerCase() === k.toLowerCase()));
-    const headers: Record<string, string> = { ...Object.fromEntries(auth), ...offered, ...extraHeaders, "accept-encoding": "identity" };
+    const auth = Object.entries(options.authFor ? await options.authFor(current) : {}).filter(
+      ([k]) => !Object.keys(offered).some((o) => o.toLowerCase() === k.toLowerCase()),
+    );
+    const headers: Record<string, string> = {
+      ...Object.fromEntries(auth),
+      ...offered,
+      ...extraHeaders,
+      "accept-encoding": "identity",
+    };
     const res = await once(current, headers, options);
     const location = res.headers.location;
     if (!REDIRECTS.has(res.statusCode ?? 0) || location === undefined) return { res, url: current };
     res.resume();
-    if (hop >= options.maxRedirects) throw new GetError(`too many redirects (more than ${options.maxRedirects})`, false);
+    if (hop >= options.maxRedirects)
+      throw new GetError(`too many redirects (more than ${options.maxRedirects})`, false);
     let next: URL;
     try {
       next = new URL(location, current);
@@ -59,7 +72,8 @@ export async function httpGet(url: URL, extraHeaders: Readonly<Record<string, st
     }
     const scheme = endpointScheme(next);
     if (scheme?.transport !== "http") throw new GetError(`redirect to an unsupported scheme ${next.protocol}`, false);
-    if (endpointScheme(current)?.secure && !scheme.secure) throw new GetError("refusing a redirect from https to http", false);
+    if (endpointScheme(current)?.secure && !scheme.secure)
+      throw new GetError("refusing a redirect from https to http", false);
     if (next.origin !== url.origin) sendOffered = false;
     current = next;
   }
@@ -78,7 +92,8 @@ async function once(url: URL, headers: Record<string, string>, options: GetOptio
     req.once("error", (err: NodeJS.ErrnoException) => {
       if (options.signal.aborted) reject(err);
       // Trying again will not make an untrusted certificate trusted.
-      else if (TLS_TRUST_ERRORS.test(err.code ?? "")) reject(new GetError(`TLS: ${err.message} (${err.code})`, false, { cause: err }));
+      else if (TLS_TRUST_ERRORS.test(err.code ?? ""))
+        reject(new GetError(`TLS: ${err.message} (${err.code})`, false, { cause: err }));
       else reject(new GetError(`request failed: ${err.message}`, true, { cause: err }));
     });
     req.end();

@@ -6,7 +6,13 @@ export type { OfferedFile, OfferedPackage, PackagesOffer, OfferPlan, CollectorPl
 export type { InstallOutcome, UpgradeCheckpoint } from "./install.js";
 export { toPackageStatuses } from "./statuses.js";
 export type { DownloadDetails, StatusSink } from "./statuses.js";
-export type { PackageStatusValue, StoredPackageStatus, StoredPackageStatuses, StoredPackageState, UpgradeJournal } from "./state.js";
+export type {
+  PackageStatusValue,
+  StoredPackageStatus,
+  StoredPackageStatuses,
+  StoredPackageState,
+  UpgradeJournal,
+} from "./state.js";
 export { PACKAGE_DOCUMENTS } from "./state.js";
 export { sidePaths } from "./swap.js";
 export { download } from "./download.js";

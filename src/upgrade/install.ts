@@ -80,7 +80,12 @@ export type InstallOutcome =
   /** `remember`: the package itself was shown bad; it is not tried again under this hash. */
   | { kind: "failed"; reason: string; remember: boolean };
 
-export async function installCollector(env: InstallEnv, pkg: OfferedPackage, current: CurrentCollector, allPackagesHash: Uint8Array): Promise<InstallOutcome> {
+export async function installCollector(
+  env: InstallEnv,
+  pkg: OfferedPackage,
+  current: CurrentCollector,
+  allPackagesHash: Uint8Array,
+): Promise<InstallOutcome> {
   const started = env.clock.now();
   const timings: Record<string, number> = {};
   const lap = (name: string, since: number): number => {
@@ -97,8 +102,16 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
   env.checkpoint("package-received");
 
   // Step 3 of the spec's procedure: a raw package whose bytes are already at the path is installed.
-  if (env.settings.archive === "raw" && Buffer.from(await sha256File(env.executable)).equals(Buffer.from(file.contentHash))) {
-    await env.audit.append({ action: "package-already-installed", name: pkg.name, hash: bytesToHex(pkg.hash), version: current.version });
+  if (
+    env.settings.archive === "raw" &&
+    Buffer.from(await sha256File(env.executable)).equals(Buffer.from(file.contentHash))
+  ) {
+    await env.audit.append({
+      action: "package-already-installed",
+      name: pkg.name,
+      hash: bytesToHex(pkg.hash),
+      version: current.version,
+    });
     return { kind: "installed", version: current.version, swapped: false };
   }
 
@@ -125,7 +138,10 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
     onAttempt: ({ attempt, offset, total, status }) => {
       meter.reset(offset);
       progressLog.reset(offset);
-      env.logger.info({ name: pkg.name, attempt, offset, total, status }, offset > 0 ? "resuming the package download" : "downloading the package");
+      env.logger.info(
+        { name: pkg.name, attempt, offset, total, status },
+        offset > 0 ? "resuming the package download" : "downloading the package",
+      );
       if (!downloading) {
         downloading = true;
         reported = env.book
@@ -135,14 +151,19 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
     },
     onProgress: (received, total) => {
       const step = progressLog.step(received, total);
-      if (step) env.logger.info({ name: pkg.name, ...step, total, durationMs: env.clock.now() - at }, "package download progress");
+      if (step)
+        env.logger.info(
+          { name: pkg.name, ...step, total, durationMs: env.clock.now() - at },
+          "package download progress",
+        );
       const details = meter.sample(received, total);
       if (details && downloading) env.book.progress(pkg.name, details);
     },
   });
   const downloadStarted = at;
   at = lap("downloadMs", at);
-  if (result.ok) env.logger.info({ name: pkg.name, phase: "download", durationMs: at - downloadStarted }, "package downloaded");
+  if (result.ok)
+    env.logger.info({ name: pkg.name, phase: "download", durationMs: at - downloadStarted }, "package downloaded");
   await reported;
   if (!result.ok) {
     // A download failure says nothing about the package itself (the URL, the network, the
@@ -150,12 +171,21 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
     if (!result.transient) await fsp.rm(downloadPath, { force: true });
     return fail(env, pkg, `download failed: ${result.reason}`, false, { attempts: result.attempts });
   }
-  const verdict = verifyPackage({ digest: result.digest, contentHash: file.contentHash, signature: file.signature, policy: env.policy });
+  const verdict = verifyPackage({
+    digest: result.digest,
+    contentHash: file.contentHash,
+    signature: file.signature,
+    policy: env.policy,
+  });
   if (!verdict.ok) {
     await fsp.rm(downloadPath, { force: true });
     return fail(env, pkg, `verification failed: ${verdict.reason}`, true);
   }
-  if (verdict.keyId === null) env.logger.warn({ name: pkg.name }, "INSECURE: installing a package without checking its signature (agent.package.verifier.insecure_accept_unsigned_packages)");
+  if (verdict.keyId === null)
+    env.logger.warn(
+      { name: pkg.name },
+      "INSECURE: installing a package without checking its signature (agent.package.verifier.insecure_accept_unsigned_packages)",
+    );
   env.checkpoint("package-downloaded");
 
   // --- stage and pre-flight ------------------------------------------------------------
@@ -181,8 +211,17 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
   const verifyStarted = at;
   at = lap("verifyMs", at);
   env.logger.info({ name: pkg.name, phase: "verify", durationMs: at - verifyStarted }, "package verified and staged");
-  const checked = await preflight(paths.staged, { args: env.args, env: env.env, effectiveConfig: env.collector.effectiveConfigPath(), signal: env.signal, spawn: env.spawn });
-  env.logger.info({ name: pkg.name, phase: "preflight", durationMs: env.clock.now() - at, ok: checked.ok }, "package preflight (the new binary's --version and validate) done");
+  const checked = await preflight(paths.staged, {
+    args: env.args,
+    env: env.env,
+    effectiveConfig: env.collector.effectiveConfigPath(),
+    signal: env.signal,
+    spawn: env.spawn,
+  });
+  env.logger.info(
+    { name: pkg.name, phase: "preflight", durationMs: env.clock.now() - at, ok: checked.ok },
+    "package preflight (the new binary's --version and validate) done",
+  );
   at = lap("preflightMs", at);
   if (!checked.ok) {
     await fsp.rm(paths.staged, { force: true });
@@ -212,7 +251,10 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
   const backupKind = await backUp(env.executable, paths.backup);
   env.checkpoint("package-backed-up");
   await renameInto(paths.staged, env.executable);
-  env.logger.info({ name: pkg.name, from: current.version, to: checked.version, backup: backupKind }, "new collector binary in place; restarting");
+  env.logger.info(
+    { name: pkg.name, from: current.version, to: checked.version, backup: backupKind },
+    "new collector binary in place; restarting",
+  );
   env.checkpoint("package-swapped");
   const proof = await env.collector.restartAndProve({ keepRunningOnFailure: false, signal: env.signal });
   // Shutting down is not a verdict on the package: leave the journal, and the next start
@@ -237,11 +279,18 @@ export async function installCollector(env: InstallEnv, pkg: OfferedPackage, cur
       totalMs: env.clock.now() - started,
       result: "installed",
     });
-    await finishInstalled(env, journal.name, { version: checked.version, hash: pkg.hash, contentHash: file.contentHash });
+    await finishInstalled(env, journal.name, {
+      version: checked.version,
+      hash: pkg.hash,
+      contentHash: file.contentHash,
+    });
     env.checkpoint("package-installed");
     await removeSideFiles(env.executable);
     await env.store.removeJournal();
-    env.logger.info({ name: pkg.name, from: current.version, to: checked.version, keyId: verdict.keyId }, "collector package installed");
+    env.logger.info(
+      { name: pkg.name, from: current.version, to: checked.version, keyId: verdict.keyId },
+      "collector package installed",
+    );
     return { kind: "installed", version: checked.version, swapped: true };
   }
 
@@ -273,7 +322,11 @@ export async function finishInstalled(
 ): Promise<void> {
   const state = await env.store.readState();
   const hex = bytesToHex(installed.hash);
-  await env.store.writeState({ ...state, installed: { name, ...installed }, failed: state.failed.filter((h) => h !== hex) });
+  await env.store.writeState({
+    ...state,
+    installed: { name, ...installed },
+    failed: state.failed.filter((h) => h !== hex),
+  });
   const previous = env.book.get(name);
   await env.book.set({
     name,
@@ -286,11 +339,29 @@ export async function finishInstalled(
   });
 }
 
-async function fail(env: InstallEnv, pkg: OfferedPackage, reason: string, remember: boolean, extra: Record<string, unknown> = {}): Promise<InstallOutcome> {
+async function fail(
+  env: InstallEnv,
+  pkg: OfferedPackage,
+  reason: string,
+  remember: boolean,
+  extra: Record<string, unknown> = {},
+): Promise<InstallOutcome> {
   if (remember && pkg.hash.length > 0) await env.store.addFailed(pkg.hash);
-  await env.audit.append({ action: "package-failed", name: pkg.name, hash: bytesToHex(pkg.hash), version: pkg.version, reason, remembered: remember, result: "failed", ...extra });
+  await env.audit.append({
+    action: "package-failed",
+    name: pkg.name,
+    hash: bytesToHex(pkg.hash),
+    version: pkg.version,
+    reason,
+    remembered: remember,
+    result: "failed",
+    ...extra,
+  });
   await env.book.update(pkg.name, "INSTALL_FAILED", { errorMessage: reason });
-  env.logger.warn({ name: pkg.name, hash: bytesToHex(pkg.hash), reason, remembered: remember }, "collector package not installed");
+  env.logger.warn(
+    { name: pkg.name, hash: bytesToHex(pkg.hash), reason, remembered: remember },
+    "collector package not installed",
+  );
   return { kind: "failed", reason, remember };
 }
 

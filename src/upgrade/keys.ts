@@ -56,23 +56,33 @@ export function decodePublicKey(text: string): Uint8Array {
 
 export function encodePrivateKeyPem(seed: Uint8Array): string {
   const der = Buffer.concat([PKCS8_ED25519_PREFIX, Buffer.from(seed)]);
-  const body = der.toString("base64").replace(/(.{64})/g, "$1\n").trim();
+  const body = der
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .trim();
   return `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
 }
 
 /** The seed of a PKCS#8 PEM Ed25519 private key; throws on anything else. */
 export function decodePrivateKeyPem(pem: string): Uint8Array {
   const match = /-----BEGIN PRIVATE KEY-----([\s\S]*?)-----END PRIVATE KEY-----/.exec(pem);
-  if (!match) throw new Error('expected a PEM "PRIVATE KEY" (PKCS#8), as written by "package keygen" or "openssl genpkey -algorithm ed25519"');
+  if (!match)
+    throw new Error(
+      'expected a PEM "PRIVATE KEY" (PKCS#8), as written by "package keygen" or "openssl genpkey -algorithm ed25519"',
+    );
   const der = Buffer.from((match[1] ?? "").replace(/\s+/g, ""), "base64");
-  if (der.length !== PKCS8_ED25519_PREFIX.length + SEED_BYTES || !der.subarray(0, PKCS8_ED25519_PREFIX.length).equals(PKCS8_ED25519_PREFIX)) {
+  if (
+    der.length !== PKCS8_ED25519_PREFIX.length + SEED_BYTES ||
+    !der.subarray(0, PKCS8_ED25519_PREFIX.length).equals(PKCS8_ED25519_PREFIX)
+  ) {
     throw new Error("the PEM private key is not an Ed25519 key");
   }
   return new Uint8Array(der.subarray(PKCS8_ED25519_PREFIX.length));
 }
 
 export function signDigest(digest: Uint8Array, seed: Uint8Array): Uint8Array {
-  if (digest.length !== DIGEST_BYTES) throw new Error(`expected a ${DIGEST_BYTES}-byte SHA-256 digest, got ${digest.length} bytes`);
+  if (digest.length !== DIGEST_BYTES)
+    throw new Error(`expected a ${DIGEST_BYTES}-byte SHA-256 digest, got ${digest.length} bytes`);
   return nacl.sign.detached(digest, nacl.sign.keyPair.fromSeed(seed).secretKey);
 }
 
@@ -91,5 +101,7 @@ export function decodeSignature(field: Uint8Array): Uint8Array | null {
 /** Index of the first key in `publicKeys` the signature verifies with, or -1. */
 export function verifyDigest(digest: Uint8Array, signature: Uint8Array, publicKeys: readonly Uint8Array[]): number {
   if (digest.length !== DIGEST_BYTES || signature.length !== SIGNATURE_BYTES) return -1;
-  return publicKeys.findIndex((key) => key.length === PUBLIC_KEY_BYTES && nacl.sign.detached.verify(digest, signature, key));
+  return publicKeys.findIndex(
+    (key) => key.length === PUBLIC_KEY_BYTES && nacl.sign.detached.verify(digest, signature, key),
+  );
 }

@@ -57,7 +57,11 @@ export class PackageManager {
   readonly #logger: Logger;
   #localHash: { key: string; hash: Uint8Array } | undefined;
 
-  private constructor(options: PackageManagerOptions, store: PackageStore, statuses: StoredPackageStatuses | undefined) {
+  private constructor(
+    options: PackageManagerOptions,
+    store: PackageStore,
+    statuses: StoredPackageStatuses | undefined,
+  ) {
     this.#options = options;
     this.#store = store;
     this.#book = new StatusBook(store, statuses);
@@ -87,7 +91,10 @@ export class PackageManager {
 
   /** Finishes or undoes an upgrade a crash interrupted. Call before the collector starts. */
   async reconcile(): Promise<ReconcileAction> {
-    const action = await reconcile({ store: this.#store, book: this.#book, audit: this.#options.audit, logger: this.#logger }, this.#options.executable);
+    const action = await reconcile(
+      { store: this.#store, book: this.#book, audit: this.#options.audit, logger: this.#logger },
+      this.#options.executable,
+    );
     if (action !== "none") this.#logger.info({ action }, "reconciled an interrupted package install");
     return action;
   }
@@ -98,8 +105,18 @@ export class PackageManager {
     const entry = this.#book.get(name);
     const has = await this.#agentHas(await this.#version());
     if (!entry) {
-      await this.#book.set({ name, ...has, serverOfferedVersion: "", serverOfferedHash: new Uint8Array(0), status: "INSTALLED", errorMessage: "" });
-    } else if (entry.agentHasVersion !== has.agentHasVersion || bytesToHex(entry.agentHasHash) !== bytesToHex(has.agentHasHash)) {
+      await this.#book.set({
+        name,
+        ...has,
+        serverOfferedVersion: "",
+        serverOfferedHash: new Uint8Array(0),
+        status: "INSTALLED",
+        errorMessage: "",
+      });
+    } else if (
+      entry.agentHasVersion !== has.agentHasVersion ||
+      bytesToHex(entry.agentHasHash) !== bytesToHex(has.agentHasHash)
+    ) {
       await this.#book.set({ ...entry, ...has });
     }
     if (this.#options.sink) this.#book.attach(this.#options.sink);
@@ -120,19 +137,35 @@ export class PackageManager {
     const has = await this.#agentHas(version);
     const packages: Record<string, StoredPackageStatus> = {};
     for (const { pkg, reason } of plan.refused) {
-      packages[pkg.name] = statusOf(pkg, { agentHasVersion: "", agentHasHash: new Uint8Array(0) }, "INSTALL_FAILED", reason);
+      packages[pkg.name] = statusOf(
+        pkg,
+        { agentHasVersion: "", agentHasHash: new Uint8Array(0) },
+        "INSTALL_FAILED",
+        reason,
+      );
     }
     const collector = plan.collector;
     if (collector) packages[collector.pkg.name] = statusOf(collector.pkg, has, ...firstState(collector));
-    else packages[await this.#collectorName()] = { name: await this.#collectorName(), ...has, serverOfferedVersion: "", serverOfferedHash: new Uint8Array(0), status: "INSTALLED", errorMessage: "" };
+    else
+      packages[await this.#collectorName()] = {
+        name: await this.#collectorName(),
+        ...has,
+        serverOfferedVersion: "",
+        serverOfferedHash: new Uint8Array(0),
+        status: "INSTALLED",
+        errorMessage: "",
+      };
     await this.#book.replace({ serverProvidedAllPackagesHash: offer.allPackagesHash, errorMessage: "", packages });
     for (const { pkg, reason } of plan.refused) this.#logger.warn({ name: pkg.name, kind: pkg.kind }, reason);
 
     let retryLater = false;
     if (collector?.kind === "install") {
-      const outcome = await installCollector(this.#installEnv(signal), collector.pkg, { version, agentHash: has.agentHasHash }, offer.allPackagesHash).catch(
-        (err: unknown) => this.#storageFault(signal, collector.pkg, err),
-      );
+      const outcome = await installCollector(
+        this.#installEnv(signal),
+        collector.pkg,
+        { version, agentHash: has.agentHasHash },
+        offer.allPackagesHash,
+      ).catch((err: unknown) => this.#storageFault(signal, collector.pkg, err));
       if (outcome.kind === "installed") {
         if (!outcome.swapped) {
           const file = collector.pkg.file;
@@ -161,12 +194,24 @@ export class PackageManager {
    * supervisor: INSTALL_FAILED with the reason, not remembered (the package is not at fault),
    * and the collector kept running. Any other error is rethrown.
    */
-  async #storageFault(signal: AbortSignal, pkg: { name: string; hash: Uint8Array; version: string }, err: unknown): Promise<InstallOutcome> {
+  async #storageFault(
+    signal: AbortSignal,
+    pkg: { name: string; hash: Uint8Array; version: string },
+    err: unknown,
+  ): Promise<InstallOutcome> {
     if (storageFaultCode(err) === undefined) throw err;
     const reason = `cannot write the state directory: ${describeWriteError(err)}; the collector keeps its binary; the install is tried again later`;
     this.#logger.error({ err, name: pkg.name }, "a state directory write failed while installing a package");
     await this.#book.update(pkg.name, "INSTALL_FAILED", { errorMessage: reason });
-    await this.#options.audit.append({ action: "package-failed", name: pkg.name, hash: bytesToHex(pkg.hash), version: pkg.version, reason, remembered: false, result: "failed" });
+    await this.#options.audit.append({
+      action: "package-failed",
+      name: pkg.name,
+      hash: bytesToHex(pkg.hash),
+      version: pkg.version,
+      reason,
+      remembered: false,
+      result: "failed",
+    });
     await this.#options.collector.restartAndProve({ keepRunningOnFailure: true, signal });
     return { kind: "failed", reason, remember: false };
   }
@@ -238,5 +283,12 @@ function statusOf(
   status: StoredPackageStatus["status"],
   errorMessage: string,
 ): StoredPackageStatus {
-  return { name: pkg.name, ...has, serverOfferedVersion: pkg.version, serverOfferedHash: pkg.hash, status, errorMessage };
+  return {
+    name: pkg.name,
+    ...has,
+    serverOfferedVersion: pkg.version,
+    serverOfferedHash: pkg.hash,
+    status,
+    errorMessage,
+  };
 }

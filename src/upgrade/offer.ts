@@ -20,11 +20,14 @@ export type OfferPlan =
   | { kind: "unchanged" }
   | { kind: "process"; collector: CollectorPlan | undefined; refused: Array<{ pkg: OfferedPackage; reason: string }> };
 
-export const ADDON_REFUSAL = "add-on packages are not supported by this supervisor (only the top-level collector package is installed)";
-export const EXTRA_TOP_LEVEL_REFUSAL = "only one top-level package (the collector) is supported; another one in this offer was taken as the collector";
+export const ADDON_REFUSAL =
+  "add-on packages are not supported by this supervisor (only the top-level collector package is installed)";
+export const EXTRA_TOP_LEVEL_REFUSAL =
+  "only one top-level package (the collector) is supported; another one in this offer was taken as the collector";
 
 export function planOffer(offer: PackagesOffer, state: StoredPackageState): OfferPlan {
-  if (offer.allPackagesHash.length > 0 && sameBytes(offer.allPackagesHash, state.allPackagesHash)) return { kind: "unchanged" };
+  if (offer.allPackagesHash.length > 0 && sameBytes(offer.allPackagesHash, state.allPackagesHash))
+    return { kind: "unchanged" };
   const refused: Array<{ pkg: OfferedPackage; reason: string }> = [];
   const topLevel = offer.packages.filter((p) => p.kind === "top-level");
   for (const pkg of offer.packages) if (pkg.kind === "addon") refused.push({ pkg, reason: ADDON_REFUSAL });
@@ -34,7 +37,8 @@ export function planOffer(offer: PackagesOffer, state: StoredPackageState): Offe
   if (!chosen) return { kind: "process", collector: undefined, refused };
   const hex = Buffer.from(chosen.hash).toString("hex");
   let collector: CollectorPlan;
-  if (state.installed && chosen.hash.length > 0 && sameBytes(state.installed.hash, chosen.hash)) collector = { kind: "installed", pkg: chosen };
+  if (state.installed && chosen.hash.length > 0 && sameBytes(state.installed.hash, chosen.hash))
+    collector = { kind: "installed", pkg: chosen };
   else if (chosen.hash.length > 0 && state.failed.includes(hex)) collector = { kind: "known-bad", pkg: chosen };
   else collector = { kind: "install", pkg: chosen };
   return { kind: "process", collector, refused };

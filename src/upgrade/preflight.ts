@@ -23,11 +23,20 @@ export async function preflight(binary: string, options: PreflightOptions): Prom
     version = await readVersion(binary, { env: options.env, signal: options.signal, spawn: options.spawn });
   } catch (err) {
     if (options.signal.aborted) throw err;
-    return { ok: false, reason: `the new binary failed its --version check: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      ok: false,
+      reason: `the new binary failed its --version check: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
   if (options.effectiveConfig !== null) {
-    const result = await runValidate(binary, options.effectiveConfig, { args: options.args, env: options.env, signal: options.signal, spawn: options.spawn });
-    if (!result.ok) return { ok: false, reason: `the new binary (version ${version}) rejects the current config: ${result.message}` };
+    const result = await runValidate(binary, options.effectiveConfig, {
+      args: options.args,
+      env: options.env,
+      signal: options.signal,
+      spawn: options.spawn,
+    });
+    if (!result.ok)
+      return { ok: false, reason: `the new binary (version ${version}) rejects the current config: ${result.message}` };
   }
   return { ok: true, version };
 }

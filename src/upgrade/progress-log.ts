@@ -21,7 +21,8 @@ export class ProgressLog {
   /** The step `received` reached, once per step; undefined between steps. */
   step(received: number, total: number | undefined): { percent: number | undefined; received: number } | undefined {
     const known = total !== undefined && total > 0;
-    const index = (bytes: number): number => (known ? Math.floor((Math.min(bytes, total) / total) * (100 / PERCENT_STEP)) : Math.floor(bytes / BYTES_STEP));
+    const index = (bytes: number): number =>
+      known ? Math.floor((Math.min(bytes, total) / total) * (100 / PERCENT_STEP)) : Math.floor(bytes / BYTES_STEP);
     this.#last ??= index(this.#start);
     const reached = index(received);
     if (reached <= this.#last) return undefined;

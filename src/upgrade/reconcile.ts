@@ -34,7 +34,14 @@ export interface ReconcileEnv {
   logger: Logger;
 }
 
-export type ReconcileAction = "none" | "kept-new" | "restored-previous" | "rollback-recorded" | "not-swapped" | "foreign-binary" | "settled-statuses";
+export type ReconcileAction =
+  | "none"
+  | "kept-new"
+  | "restored-previous"
+  | "rollback-recorded"
+  | "not-swapped"
+  | "foreign-binary"
+  | "settled-statuses";
 
 const INTERRUPTED = "interrupted: the supervisor stopped while installing this package";
 
@@ -45,11 +52,17 @@ export async function reconcile(env: ReconcileEnv, executable: string): Promise<
   } catch (err) {
     if (!(err instanceof StateCorruptError)) throw err;
     const aside = await env.store.quarantine(PACKAGE_DOCUMENTS.journal);
-    env.logger.error({ err, movedTo: aside }, "the upgrade journal is unreadable; moved it aside and checking the executable path");
+    env.logger.error(
+      { err, movedTo: aside },
+      "the upgrade journal is unreadable; moved it aside and checking the executable path",
+    );
   }
   if (!journal) return settleWithoutJournal(env, executable);
   if (journal.executable !== executable) {
-    env.logger.warn({ journal: journal.executable, executable }, "the upgrade journal names another executable (agent.executable changed); reconciling that path");
+    env.logger.warn(
+      { journal: journal.executable, executable },
+      "the upgrade journal names another executable (agent.executable changed); reconciling that path",
+    );
   }
   const action = await settleJournal(env, journal);
   await removeSideFiles(journal.executable);
@@ -59,51 +72,119 @@ export async function reconcile(env: ReconcileEnv, executable: string): Promise<
 
 async function settleJournal(env: ReconcileEnv, journal: UpgradeJournal): Promise<ReconcileAction> {
   const { executable, backup, staged } = journal;
-  const [atPath, atBackup, atStaged] = await Promise.all([identityOf(executable), identityOf(backup), identityOf(staged)]);
-  const facts = { name: journal.name, phase: journal.phase, from: journal.previous.version, to: journal.next.version, hash: bytesToHex(journal.offer.hash) };
+  const [atPath, atBackup, atStaged] = await Promise.all([
+    identityOf(executable),
+    identityOf(backup),
+    identityOf(staged),
+  ]);
+  const facts = {
+    name: journal.name,
+    phase: journal.phase,
+    from: journal.previous.version,
+    to: journal.next.version,
+    hash: bytesToHex(journal.offer.hash),
+  };
 
   if (sameFile(atPath, journal.next)) {
     if (journal.phase === "proven" || !sameFile(atBackup, journal.previous)) {
-      if (journal.phase !== "proven") env.logger.error(facts, "the new binary is in place but its backup is gone; keeping the new binary");
-      await finishInstalled(env, journal.name, { version: journal.next.version, hash: journal.offer.hash, contentHash: journal.offer.contentHash });
+      if (journal.phase !== "proven")
+        env.logger.error(facts, "the new binary is in place but its backup is gone; keeping the new binary");
+      await finishInstalled(env, journal.name, {
+        version: journal.next.version,
+        hash: journal.offer.hash,
+        contentHash: journal.offer.contentHash,
+      });
       await env.audit.append({ action: "package-installed", ...facts, resumed: true, result: "installed" });
       return "kept-new";
     }
     await renameInto(backup, executable);
-    return interrupted(env, journal, `${INTERRUPTED}, after the swap and before the new version was proven healthy; rolled back to version ${journal.previous.version}`, "restored-previous");
+    return interrupted(
+      env,
+      journal,
+      `${INTERRUPTED}, after the swap and before the new version was proven healthy; rolled back to version ${journal.previous.version}`,
+      "restored-previous",
+    );
   }
   if (sameFile(atPath, journal.previous)) {
     if (journal.phase === "rolling-back") return rolledBack(env, journal);
-    return interrupted(env, journal, `${INTERRUPTED}, before the swap; version ${journal.previous.version} was never replaced`, "not-swapped");
+    return interrupted(
+      env,
+      journal,
+      `${INTERRUPTED}, before the swap; version ${journal.previous.version} was never replaced`,
+      "not-swapped",
+    );
   }
   if (atPath === undefined) {
-    const source = sameFile(atBackup, journal.previous) ? backup : sameFile(atStaged, journal.next) ? staged : undefined;
+    const source = sameFile(atBackup, journal.previous)
+      ? backup
+      : sameFile(atStaged, journal.next)
+        ? staged
+        : undefined;
     if (source === undefined) {
-      env.logger.error(facts, "the collector executable is missing and neither the backup nor the staged binary is there");
+      env.logger.error(
+        facts,
+        "the collector executable is missing and neither the backup nor the staged binary is there",
+      );
       return interrupted(env, journal, `${INTERRUPTED}; the executable is missing and could not be restored`, "none");
     }
     await renameInto(source, executable);
     if (source === staged) {
-      await finishInstalled(env, journal.name, { version: journal.next.version, hash: journal.offer.hash, contentHash: journal.offer.contentHash });
+      await finishInstalled(env, journal.name, {
+        version: journal.next.version,
+        hash: journal.offer.hash,
+        contentHash: journal.offer.contentHash,
+      });
       return "kept-new";
     }
     if (journal.phase === "rolling-back") return rolledBack(env, journal);
-    return interrupted(env, journal, `${INTERRUPTED}; restored version ${journal.previous.version}`, "restored-previous");
+    return interrupted(
+      env,
+      journal,
+      `${INTERRUPTED}; restored version ${journal.previous.version}`,
+      "restored-previous",
+    );
   }
-  env.logger.warn(facts, "the collector executable was replaced by something other than this upgrade; leaving it as it is");
-  return interrupted(env, journal, `${INTERRUPTED}; the executable was since replaced by another binary`, "foreign-binary");
+  env.logger.warn(
+    facts,
+    "the collector executable was replaced by something other than this upgrade; leaving it as it is",
+  );
+  return interrupted(
+    env,
+    journal,
+    `${INTERRUPTED}; the executable was since replaced by another binary`,
+    "foreign-binary",
+  );
 }
 
 async function rolledBack(env: ReconcileEnv, journal: UpgradeJournal): Promise<ReconcileAction> {
   if (journal.offer.hash.length > 0) await env.store.addFailed(journal.offer.hash);
   await markFailed(env, journal, `${journal.reason}; rolled back to version ${journal.previous.version}`);
-  await env.audit.append({ action: "package-failed", name: journal.name, hash: bytesToHex(journal.offer.hash), reason: journal.reason, remembered: true, resumed: true, result: "failed" });
+  await env.audit.append({
+    action: "package-failed",
+    name: journal.name,
+    hash: bytesToHex(journal.offer.hash),
+    reason: journal.reason,
+    remembered: true,
+    resumed: true,
+    result: "failed",
+  });
   return "rollback-recorded";
 }
 
-async function interrupted(env: ReconcileEnv, journal: UpgradeJournal, reason: string, action: ReconcileAction): Promise<ReconcileAction> {
+async function interrupted(
+  env: ReconcileEnv,
+  journal: UpgradeJournal,
+  reason: string,
+  action: ReconcileAction,
+): Promise<ReconcileAction> {
   await markFailed(env, journal, reason);
-  await env.audit.append({ action: "package-interrupted", name: journal.name, hash: bytesToHex(journal.offer.hash), reason, result: action });
+  await env.audit.append({
+    action: "package-interrupted",
+    name: journal.name,
+    hash: bytesToHex(journal.offer.hash),
+    reason,
+    result: action,
+  });
   env.logger.warn({ name: journal.name, action }, reason);
   return action;
 }
@@ -125,13 +206,25 @@ async function settleWithoutJournal(env: ReconcileEnv, executable: string): Prom
   const paths = sidePaths(executable);
   // A staged binary or a backup without a journal: the supervisor died before or after the swap window.
   for (const path of [paths.staged, paths.backup]) {
-    await fsp.rm(path, { force: true }).catch((err: unknown) => env.logger.warn({ err, path }, "cannot remove a leftover upgrade file"));
+    await fsp
+      .rm(path, { force: true })
+      .catch((err: unknown) => env.logger.warn({ err, path }, "cannot remove a leftover upgrade file"));
   }
   let settled = false;
   for (const status of Object.values(env.book.current.packages)) {
-    if (status.status !== "INSTALL_PENDING" && status.status !== "DOWNLOADING" && status.status !== "INSTALLING") continue;
-    await env.book.set({ ...status, status: "INSTALL_FAILED", errorMessage: `${INTERRUPTED}, before the binary was touched` });
-    await env.audit.append({ action: "package-interrupted", name: status.name, hash: bytesToHex(status.serverOfferedHash), result: "not-swapped" });
+    if (status.status !== "INSTALL_PENDING" && status.status !== "DOWNLOADING" && status.status !== "INSTALLING")
+      continue;
+    await env.book.set({
+      ...status,
+      status: "INSTALL_FAILED",
+      errorMessage: `${INTERRUPTED}, before the binary was touched`,
+    });
+    await env.audit.append({
+      action: "package-interrupted",
+      name: status.name,
+      hash: bytesToHex(status.serverOfferedHash),
+      result: "not-swapped",
+    });
     settled = true;
   }
   return settled ? "settled-statuses" : "none";

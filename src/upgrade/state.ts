@@ -30,7 +30,8 @@ export const PACKAGE_DOCUMENTS = {
 
 /** What the supervisor goes on without when a document is unusable (for the one warning). */
 const LOST: Readonly<Record<string, string>> = {
-  [PACKAGE_DOCUMENTS.state]: "the record of installed packages and of packages that failed before: the local binary counts as installed",
+  [PACKAGE_DOCUMENTS.state]:
+    "the record of installed packages and of packages that failed before: the local binary counts as installed",
   [PACKAGE_DOCUMENTS.statuses]: "the package statuses last reported: recomputed from the binary that runs",
   [PACKAGE_DOCUMENTS.journal]: "the journal of an interrupted binary swap: the executable path is checked instead",
 };
@@ -40,7 +41,13 @@ const VERSION = 1;
 export const FAILED_PACKAGE_LIMIT = FAILED_HASH_LIMIT;
 
 /** Mirrors OpAMP PackageStatusEnum. */
-export const PACKAGE_STATUS_VALUES = ["INSTALLED", "INSTALL_PENDING", "INSTALLING", "INSTALL_FAILED", "DOWNLOADING"] as const;
+export const PACKAGE_STATUS_VALUES = [
+  "INSTALLED",
+  "INSTALL_PENDING",
+  "INSTALLING",
+  "INSTALL_FAILED",
+  "DOWNLOADING",
+] as const;
 export type PackageStatusValue = (typeof PACKAGE_STATUS_VALUES)[number];
 
 export interface StoredPackageStatus {
@@ -149,7 +156,11 @@ export function encodeJournal(doc: UpgradeJournal): object {
   return {
     version: VERSION,
     ...doc,
-    offer: { version: doc.offer.version, hash: bytesToHex(doc.offer.hash), contentHash: bytesToHex(doc.offer.contentHash) },
+    offer: {
+      version: doc.offer.version,
+      hash: bytesToHex(doc.offer.hash),
+      contentHash: bytesToHex(doc.offer.contentHash),
+    },
     allPackagesHash: bytesToHex(doc.allPackagesHash),
   };
 }
@@ -198,7 +209,8 @@ export function parseState(value: unknown): StoredPackageState {
     };
   }
   const failed = expectArray(obj, "failed", "$").map((entry, i) => {
-    if (typeof entry !== "string" || !/^(?:[0-9a-f]{2})*$/.test(entry)) throw new ShapeError(`$.failed[${i}]: expected lower-case hex`);
+    if (typeof entry !== "string" || !/^(?:[0-9a-f]{2})*$/.test(entry))
+      throw new ShapeError(`$.failed[${i}]: expected lower-case hex`);
     return entry;
   });
   return { allPackagesHash: expectHex(obj, "allPackagesHash", "$"), installed, failed };
@@ -250,8 +262,13 @@ export class PackageStore {
   constructor(private readonly store: StateStore) {}
 
   async readState(): Promise<StoredPackageState> {
-    const state = (await this.store.loadJson(PACKAGE_DOCUMENTS.state, parseState, LOST[PACKAGE_DOCUMENTS.state])) ?? { ...EMPTY_STATE, failed: [] };
-    return this.#unsavedFailed.length === 0 ? state : { ...state, failed: this.#unsavedFailed.reduce((list, hex) => withFailedHash(list, hex), state.failed) };
+    const state = (await this.store.loadJson(PACKAGE_DOCUMENTS.state, parseState, LOST[PACKAGE_DOCUMENTS.state])) ?? {
+      ...EMPTY_STATE,
+      failed: [],
+    };
+    return this.#unsavedFailed.length === 0
+      ? state
+      : { ...state, failed: this.#unsavedFailed.reduce((list, hex) => withFailedHash(list, hex), state.failed) };
   }
 
   async writeState(state: StoredPackageState): Promise<void> {
@@ -271,7 +288,10 @@ export class PackageStore {
       await this.writeState({ ...state, failed: withFailedHash(state.failed, hex) });
     } catch (err) {
       this.#unsavedFailed = withFailedHash(this.#unsavedFailed, hex);
-      this.store.logger.warn({ err, hash: hex }, "cannot persist a failed package hash; kept in memory until writing works again");
+      this.store.logger.warn(
+        { err, hash: hex },
+        "cannot persist a failed package hash; kept in memory until writing works again",
+      );
     }
   }
 

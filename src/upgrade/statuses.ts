@@ -33,7 +33,9 @@ export class StatusBook {
       write: (doc) => store.writeStatuses(doc),
       send: () => this.#emit(),
     });
-    this.#status.restore(initial ?? { serverProvidedAllPackagesHash: new Uint8Array(0), errorMessage: "", packages: {} });
+    this.#status.restore(
+      initial ?? { serverProvidedAllPackagesHash: new Uint8Array(0), errorMessage: "", packages: {} },
+    );
   }
 
   get current(): StoredPackageStatuses {
@@ -64,10 +66,19 @@ export class StatusBook {
   }
 
   /** Patches one package (which must exist) with a new state. */
-  async update(name: string, status: PackageStatusValue, patch: Partial<Omit<StoredPackageStatus, "name" | "status">> = {}): Promise<void> {
+  async update(
+    name: string,
+    status: PackageStatusValue,
+    patch: Partial<Omit<StoredPackageStatus, "name" | "status">> = {},
+  ): Promise<void> {
     const previous = this.current.packages[name];
     if (!previous) throw new Error(`no status for package ${JSON.stringify(name)}`);
-    await this.set({ ...previous, ...patch, status, errorMessage: status === "INSTALL_FAILED" ? (patch.errorMessage ?? previous.errorMessage) : "" });
+    await this.set({
+      ...previous,
+      ...patch,
+      status,
+      errorMessage: status === "INSTALL_FAILED" ? (patch.errorMessage ?? previous.errorMessage) : "",
+    });
   }
 
   /** Download progress: reported, not persisted. */
@@ -142,5 +153,9 @@ export function toPackageStatuses(
       ...(progress ? { download: { percent: progress.percent, bytesPerSecond: progress.bytesPerSecond } } : {}),
     };
   }
-  return { packages, serverProvidedAllPackagesHash: doc.serverProvidedAllPackagesHash, errorMessage: mask(doc.errorMessage) };
+  return {
+    packages,
+    serverProvidedAllPackagesHash: doc.serverProvidedAllPackagesHash,
+    errorMessage: mask(doc.errorMessage),
+  };
 }

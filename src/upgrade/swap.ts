@@ -77,7 +77,14 @@ export async function identityOf(path: string): Promise<FileIdentity | undefined
 }
 
 export function sameFile(a: FileIdentity | undefined, b: FileIdentity | undefined): boolean {
-  return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
+  return (
+    a !== undefined &&
+    b !== undefined &&
+    a.dev === b.dev &&
+    a.ino === b.ino &&
+    a.size === b.size &&
+    a.mtimeMs === b.mtimeMs
+  );
 }
 
 /**
@@ -109,7 +116,14 @@ export async function backUp(executable: string, backup: string): Promise<"link"
   try {
     await fsp.link(executable, backup);
   } catch (err) {
-    if (!isErrno(err, "EPERM") && !isErrno(err, "ENOTSUP") && !isErrno(err, "EOPNOTSUPP") && !isErrno(err, "EXDEV") && !isErrno(err, "EMLINK")) throw err;
+    if (
+      !isErrno(err, "EPERM") &&
+      !isErrno(err, "ENOTSUP") &&
+      !isErrno(err, "EOPNOTSUPP") &&
+      !isErrno(err, "EXDEV") &&
+      !isErrno(err, "EMLINK")
+    )
+      throw err;
     how = "copy";
     await fsp.copyFile(executable, backup);
     const handle = await fsp.open(backup, "r+");

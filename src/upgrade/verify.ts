@@ -11,9 +11,7 @@ export interface TrustPolicy {
   readonly acceptUnsigned: boolean;
 }
 
-export type Verification =
-  | { ok: true; keyId: string | null }
-  | { ok: false; reason: string };
+export type Verification = { ok: true; keyId: string | null } | { ok: false; reason: string };
 
 export function trustPolicy(publicKeys: readonly string[], acceptUnsigned: boolean): TrustPolicy {
   return { publicKeys: publicKeys.map(decodePublicKey), acceptUnsigned };
@@ -28,7 +26,12 @@ export function checkContentHashField(contentHash: Uint8Array): string | null {
 }
 
 /** `digest` is the SHA-256 of what was downloaded. */
-export function verifyPackage(input: { digest: Uint8Array; contentHash: Uint8Array; signature: Uint8Array; policy: TrustPolicy }): Verification {
+export function verifyPackage(input: {
+  digest: Uint8Array;
+  contentHash: Uint8Array;
+  signature: Uint8Array;
+  policy: TrustPolicy;
+}): Verification {
   const { digest, contentHash, signature, policy } = input;
   const problem = checkContentHashField(contentHash);
   if (problem) return { ok: false, reason: problem };
@@ -39,10 +42,14 @@ export function verifyPackage(input: { digest: Uint8Array; contentHash: Uint8Arr
     };
   }
   if (policy.acceptUnsigned) return { ok: true, keyId: null };
-  if (signature.length === 0) return { ok: false, reason: "the package is not signed (DownloadableFile.signature is empty)" };
+  if (signature.length === 0)
+    return { ok: false, reason: "the package is not signed (DownloadableFile.signature is empty)" };
   const decoded = decodeSignature(signature);
   if (!decoded) {
-    return { ok: false, reason: `the signature is ${signature.length} bytes; expected 64 raw Ed25519 signature bytes or their base64 text` };
+    return {
+      ok: false,
+      reason: `the signature is ${signature.length} bytes; expected 64 raw Ed25519 signature bytes or their base64 text`,
+    };
   }
   const index = verifyDigest(digest, decoded, policy.publicKeys);
   if (index < 0) {

@@ -13,13 +13,17 @@ export const DEFAULT_OFF: Partial<Record<EventKind, string>> = {};
 
 const events = Number(process.env["CHAOS_EVENTS"] ?? 8);
 const seed = process.env["CHAOS_SEED"] !== undefined ? Number(process.env["CHAOS_SEED"]) : Date.now() % 2 ** 31;
-const kinds = (process.env["CHAOS_KINDS"]?.split(",") as EventKind[] | undefined) ?? EVENT_KINDS.filter((k) => DEFAULT_OFF[k] === undefined);
+const kinds =
+  (process.env["CHAOS_KINDS"]?.split(",") as EventKind[] | undefined) ??
+  EVENT_KINDS.filter((k) => DEFAULT_OFF[k] === undefined);
 
 describe("chaos", () => {
   it(
     `${events} seeded random events: every invariant holds after each`,
     async () => {
-      console.log(`chaos seed ${seed} (replay: npm run chaos -- --events ${events} --seed ${seed}); kinds: ${kinds.join(", ")}`);
+      console.log(
+        `chaos seed ${seed} (replay: npm run chaos -- --events ${events} --seed ${seed}); kinds: ${kinds.join(", ")}`,
+      );
       const report = await runChaos({ seed, events, kinds, log: (line) => console.log(line) });
       console.log(`chaos report: ${JSON.stringify(report, null, 2)}`);
       expect(report.failures).toEqual([]);

@@ -53,13 +53,26 @@ export function seeded(seed: number): () => number {
   };
 }
 
-const { RemoteConfigStatuses_APPLIED: APPLIED, RemoteConfigStatuses_APPLYING: APPLYING, RemoteConfigStatuses_FAILED: FAILED } = RemoteConfigStatuses;
-const sameBytes = (a: Uint8Array | undefined, b: Uint8Array): boolean => a !== undefined && Buffer.from(a).equals(Buffer.from(b));
+const {
+  RemoteConfigStatuses_APPLIED: APPLIED,
+  RemoteConfigStatuses_APPLYING: APPLYING,
+  RemoteConfigStatuses_FAILED: FAILED,
+} = RemoteConfigStatuses;
+const sameBytes = (a: Uint8Array | undefined, b: Uint8Array): boolean =>
+  a !== undefined && Buffer.from(a).equals(Buffer.from(b));
 
 /** JSON with sorted keys, to compare configs however they were written. */
 function canonical(value: unknown): string {
   const sort = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(sort) : v !== null && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])])) : v;
+    Array.isArray(v)
+      ? v.map(sort)
+      : v !== null && typeof v === "object"
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+          )
+        : v;
   return JSON.stringify(sort(value));
 }
 
@@ -104,20 +117,29 @@ function unsettled(s: Snapshot, model: Model): string[] {
   if (s.procs.length !== 1) why.push(`${s.procs.length} collectors running`);
   if (!s.stub?.healthy) why.push("collector not healthy");
   if (model.lastPush) {
-    if (!sameBytes(s.remoteStatus?.hash, model.lastPush.hash)) why.push(`no status yet for config ${model.lastPush.marker}`);
+    if (!sameBytes(s.remoteStatus?.hash, model.lastPush.hash))
+      why.push(`no status yet for config ${model.lastPush.marker}`);
     else if (s.remoteStatus?.status === APPLYING) why.push(`config ${model.lastPush.marker} still APPLYING`);
     // Once the disk is free again, the supervisor's own retry must apply it.
-    else if (model.lastPush.expect === "applied" && model.lastPush.whileDiskFull && model.diskFreeAt === undefined && s.remoteStatus?.status !== APPLIED) {
+    else if (
+      model.lastPush.expect === "applied" &&
+      model.lastPush.whileDiskFull &&
+      model.diskFreeAt === undefined &&
+      s.remoteStatus?.status !== APPLIED
+    ) {
       why.push(`config ${model.lastPush.marker} not retried since the disk was freed`);
     }
   }
   if (model.lastOffer) {
     const done = [PackageStatusEnum.PackageStatusEnum_Installed, PackageStatusEnum.PackageStatusEnum_InstallFailed];
-    if (!sameBytes(s.packageStatus?.hash, model.lastOffer.hash) || !done.includes(s.packageStatus?.status ?? -1)) why.push(`package ${model.lastOffer.version} not settled`);
+    if (!sameBytes(s.packageStatus?.hash, model.lastOffer.hash) || !done.includes(s.packageStatus?.status ?? -1))
+      why.push(`package ${model.lastOffer.version} not settled`);
     // Once the disk is free again, the supervisor's own retry must install it.
-    else if (awaitsRetry(model) && s.packageStatus?.status !== PackageStatusEnum.PackageStatusEnum_Installed) why.push(`package ${model.lastOffer.version} not retried since the disk was freed`);
+    else if (awaitsRetry(model) && s.packageStatus?.status !== PackageStatusEnum.PackageStatusEnum_Installed)
+      why.push(`package ${model.lastOffer.version} not retried since the disk was freed`);
   }
-  if (s.stub && s.reported !== canonical(s.stub.config)) why.push("the collector runs another config than the one reported");
+  if (s.stub && s.reported !== canonical(s.stub.config))
+    why.push("the collector runs another config than the one reported");
   return why;
 }
 
@@ -144,21 +166,41 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const settleMs = options.settleMs ?? 20_000;
   const world = await makeWorld();
   const model = newModel();
-  const report: ChaosReport = { seed: options.seed, events: {}, checks: {}, failures: [], tmpfs: world.tmpfsRefused ?? "mounted", seconds: 0 };
+  const report: ChaosReport = {
+    seed: options.seed,
+    events: {},
+    checks: {},
+    failures: [],
+    tmpfs: world.tmpfsRefused ?? "mounted",
+    seconds: 0,
+  };
   const started = Date.now();
   const kinds = options.kinds.filter((k) => k !== "disk-full" || world.tmpfs);
   const check = (index: number, kind: EventKind, invariant: string, problem: string | undefined): void => {
     report.checks[invariant] = (report.checks[invariant] ?? 0) + 1;
     if (problem === undefined) return;
     // The supervisor's last warnings say what it was doing.
-    const tail = world.sup.logs.filter((l) => ["warn", "error", "fatal"].includes(l.level)).slice(-2).map((l) => l.msg).join(" | ");
-    report.failures.push({ seed: options.seed, index, kind, invariant, detail: tail ? `${problem} [supervisor: ${tail}]` : problem });
-    log(`chaos FAILURE seed=${options.seed} event #${index} (${kind}): ${invariant}: ${problem}${tail ? ` [supervisor: ${tail}]` : ""}`);
+    const tail = world.sup.logs
+      .filter((l) => ["warn", "error", "fatal"].includes(l.level))
+      .slice(-2)
+      .map((l) => l.msg)
+      .join(" | ");
+    report.failures.push({
+      seed: options.seed,
+      index,
+      kind,
+      invariant,
+      detail: tail ? `${problem} [supervisor: ${tail}]` : problem,
+    });
+    log(
+      `chaos FAILURE seed=${options.seed} event #${index} (${kind}): ${invariant}: ${problem}${tail ? ` [supervisor: ${tail}]` : ""}`,
+    );
   };
   try {
     // The starting point: connected, and the local config running healthy.
     const ready = Date.now() + settleMs;
-    while (!(world.server.openSockets === 1 && (await stubState(world.ws))?.healthy) && Date.now() < ready) await new Promise((r) => setTimeout(r, 50));
+    while (!(world.server.openSockets === 1 && (await stubState(world.ws))?.healthy) && Date.now() < ready)
+      await new Promise((r) => setTimeout(r, 50));
     for (let index = 0; index < options.events; index++) {
       const kind = index === 0 ? "good-config" : (kinds[Math.floor(random() * kinds.length)] as EventKind);
       if (model.diskFreeAt === index) {
@@ -188,15 +230,50 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         model.lastOffer = undefined;
         model.version = "?";
       }
-      if (why.length > 0 && model.lastOffer && snap.packageStatus !== undefined && ![PackageStatusEnum.PackageStatusEnum_Installed, PackageStatusEnum.PackageStatusEnum_InstallFailed].includes(snap.packageStatus.status)) {
+      if (
+        why.length > 0 &&
+        model.lastOffer &&
+        snap.packageStatus !== undefined &&
+        ![PackageStatusEnum.PackageStatusEnum_Installed, PackageStatusEnum.PackageStatusEnum_InstallFailed].includes(
+          snap.packageStatus.status,
+        )
+      ) {
         model.lastOffer = undefined;
         model.version = "?";
       }
-      check(index, kind, "exactly one collector", snap.procs.length === 1 ? undefined : `${snap.procs.length} running: ${JSON.stringify(snap.procs.map((p) => p.pid))}`);
-      check(index, kind, "runs the reported config", snap.stub && snap.reported === canonical(snap.stub.config) ? undefined : "reported effective config differs from what the collector runs");
+      check(
+        index,
+        kind,
+        "exactly one collector",
+        snap.procs.length === 1
+          ? undefined
+          : `${snap.procs.length} running: ${JSON.stringify(snap.procs.map((p) => p.pid))}`,
+      );
+      check(
+        index,
+        kind,
+        "runs the reported config",
+        snap.stub && snap.reported === canonical(snap.stub.config)
+          ? undefined
+          : "reported effective config differs from what the collector runs",
+      );
       const supPid = world.sup.child.pid;
-      check(index, kind, "no orphan", snap.procs.every((p) => p.ppid === supPid) ? undefined : `collector parents ${JSON.stringify(snap.procs.map((p) => p.ppid))}, supervisor ${supPid}`);
-      check(index, kind, "no status left APPLYING", snap.remoteStatus?.status === APPLYING ? `config ${model.lastPush?.marker} APPLYING after ${settleMs} ms` : undefined);
+      check(
+        index,
+        kind,
+        "no orphan",
+        snap.procs.every((p) => p.ppid === supPid)
+          ? undefined
+          : `collector parents ${JSON.stringify(snap.procs.map((p) => p.ppid))}, supervisor ${supPid}`,
+      );
+      check(
+        index,
+        kind,
+        "no status left APPLYING",
+        snap.remoteStatus?.status === APPLYING
+          ? `config ${model.lastPush?.marker} APPLYING after ${settleMs} ms`
+          : undefined,
+      );
 
       // The expected outcome, then what the collector must run because of it.
       if (model.lastPush && sameBytes(snap.remoteStatus?.hash, model.lastPush.hash)) {
@@ -205,22 +282,66 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const want = model.lastPush.expect === "applied" ? APPLIED : FAILED;
         // While the disk is still full, FAILED (the refused write) is the expected outcome for now.
         const refusedForNow = model.lastPush.whileDiskFull && model.diskFreeAt !== undefined && status === FAILED;
-        check(index, kind, "expected outcome", status === want || status === APPLYING || refusedForNow ? undefined : `config ${model.lastPush.marker}: status ${RemoteConfigStatuses[status ?? 0]}, expected ${RemoteConfigStatuses[want]} (${snap.remoteStatus?.error ?? ""})`);
+        check(
+          index,
+          kind,
+          "expected outcome",
+          status === want || status === APPLYING || refusedForNow
+            ? undefined
+            : `config ${model.lastPush.marker}: status ${RemoteConfigStatuses[status ?? 0]}, expected ${RemoteConfigStatuses[want]} (${snap.remoteStatus?.error ?? ""})`,
+        );
       }
-      const exporters = Object.keys((snap.stub?.config["exporters"] as object | undefined) ?? {}).filter((e) => /^debug\/e\d+$/.test(e));
+      const exporters = Object.keys((snap.stub?.config["exporters"] as object | undefined) ?? {}).filter((e) =>
+        /^debug\/e\d+$/.test(e),
+      );
       const wanted = model.lastWorking === undefined ? [] : [`debug/${model.lastWorking}`];
-      check(index, kind, "last working config kept", snap.stub === undefined || model.lastWorking === "?" || canonical(exporters) === canonical(wanted) ? undefined : `runs ${JSON.stringify(exporters)}, last working is ${JSON.stringify(wanted)}`);
+      check(
+        index,
+        kind,
+        "last working config kept",
+        snap.stub === undefined || model.lastWorking === "?" || canonical(exporters) === canonical(wanted)
+          ? undefined
+          : `runs ${JSON.stringify(exporters)}, last working is ${JSON.stringify(wanted)}`,
+      );
       if (model.lastOffer && sameBytes(snap.packageStatus?.hash, model.lastOffer.hash)) {
-        if (snap.packageStatus?.status === PackageStatusEnum.PackageStatusEnum_Installed) model.version = model.lastOffer.version;
+        if (snap.packageStatus?.status === PackageStatusEnum.PackageStatusEnum_Installed)
+          model.version = model.lastOffer.version;
         else if (model.version === "?" && snap.stub) model.version = snap.stub.version; // known again
-        const want = model.lastOffer.expect === "installed" ? PackageStatusEnum.PackageStatusEnum_Installed : PackageStatusEnum.PackageStatusEnum_InstallFailed;
+        const want =
+          model.lastOffer.expect === "installed"
+            ? PackageStatusEnum.PackageStatusEnum_Installed
+            : PackageStatusEnum.PackageStatusEnum_InstallFailed;
         // While the disk is still full, the refused install is the expected outcome for now.
-        const refusedForNow = model.lastOffer.whileDiskFull && model.diskFreeAt !== undefined && snap.packageStatus?.status === PackageStatusEnum.PackageStatusEnum_InstallFailed;
-        check(index, kind, "expected outcome", snap.packageStatus?.status === want || refusedForNow ? undefined : `package ${model.lastOffer.version}: status ${PackageStatusEnum[snap.packageStatus?.status ?? 0]}`);
+        const refusedForNow =
+          model.lastOffer.whileDiskFull &&
+          model.diskFreeAt !== undefined &&
+          snap.packageStatus?.status === PackageStatusEnum.PackageStatusEnum_InstallFailed;
+        check(
+          index,
+          kind,
+          "expected outcome",
+          snap.packageStatus?.status === want || refusedForNow
+            ? undefined
+            : `package ${model.lastOffer.version}: status ${PackageStatusEnum[snap.packageStatus?.status ?? 0]}`,
+        );
       }
-      check(index, kind, "collector version", snap.stub === undefined || model.version === "?" || snap.stub.version === model.version ? undefined : `runs ${snap.stub.version}, expected ${model.version}`);
+      check(
+        index,
+        kind,
+        "collector version",
+        snap.stub === undefined || model.version === "?" || snap.stub.version === model.version
+          ? undefined
+          : `runs ${snap.stub.version}, expected ${model.version}`,
+      );
       check(index, kind, "state directory loads", stateDirLoads(world));
-      check(index, kind, "supervisor alive", world.sup.child.exitCode === null && world.sup.child.signalCode === null ? undefined : `exited ${world.sup.child.exitCode ?? world.sup.child.signalCode}`);
+      check(
+        index,
+        kind,
+        "supervisor alive",
+        world.sup.child.exitCode === null && world.sup.child.signalCode === null
+          ? undefined
+          : `exited ${world.sup.child.exitCode ?? world.sup.child.signalCode}`,
+      );
     }
   } finally {
     if (model.diskFreeAt !== undefined) freeDisk(world);

@@ -53,7 +53,17 @@ export interface Model {
 }
 
 export function newModel(): Model {
-  return { pushes: 0, lastPush: undefined, lastWorking: undefined, lastOffer: undefined, version: "0.1.0", offers: 0, diskFreeAt: undefined, blocker: undefined, blockedPort: 0 };
+  return {
+    pushes: 0,
+    lastPush: undefined,
+    lastWorking: undefined,
+    lastOffer: undefined,
+    version: "0.1.0",
+    offers: 0,
+    diskFreeAt: undefined,
+    blocker: undefined,
+    blockedPort: 0,
+  };
 }
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -63,12 +73,22 @@ export const markerOf = (n: number): string => `e${n}`;
 const marked = (marker: string, extra = ""): string =>
   `exporters:\n  debug/${marker}: {}\nservice:\n  pipelines:\n    traces:\n      exporters: [debug/${marker}]\n${extra}`;
 
-function pushConfig(world: ChaosWorld, model: Model, body: (marker: string) => string, expect: "applied" | "failed"): void {
+function pushConfig(
+  world: ChaosWorld,
+  model: Model,
+  body: (marker: string) => string,
+  expect: "applied" | "failed",
+): void {
   const n = ++model.pushes;
   const hash = new Uint8Array([0xc4, n >> 8, n & 0xff]);
   const marker = markerOf(n);
   model.lastPush = { hash, marker, expect, whileDiskFull: model.diskFreeAt !== undefined };
-  world.server.push({ remoteConfig: { configHash: hash, config: { configMap: { "chaos.yaml": { body: enc(body(marker)), contentType: "text/yaml" } } } } });
+  world.server.push({
+    remoteConfig: {
+      configHash: hash,
+      config: { configMap: { "chaos.yaml": { body: enc(body(marker)), contentType: "text/yaml" } } },
+    },
+  });
 }
 
 async function blockPort(model: Model): Promise<number> {
@@ -91,8 +111,17 @@ async function offerPackage(world: ChaosWorld, model: Model, good: boolean): Pro
   // A bad offer: the bytes are fine but the signature is not over them.
   const signature = good ? signed.signature : signPackage(Buffer.concat([body, Buffer.from("x")]), world.key).signature;
   const hash = new Uint8Array([0xa0, n]);
-  model.lastOffer = { hash, version, expect: good ? "installed" : "failed", whileDiskFull: model.diskFreeAt !== undefined };
-  pushOffer(world.server, { version, hash, url, contentHash: signed.contentHash, signature }, new Uint8Array([0xaa, n]));
+  model.lastOffer = {
+    hash,
+    version,
+    expect: good ? "installed" : "failed",
+    whileDiskFull: model.diskFreeAt !== undefined,
+  };
+  pushOffer(
+    world.server,
+    { version, hash, url, contentHash: signed.contentHash, signature },
+    new Uint8Array([0xaa, n]),
+  );
 }
 
 const FILLER = ".chaos-filler";
@@ -137,11 +166,18 @@ async function until(ok: () => boolean, timeoutMs: number): Promise<boolean> {
  * Runs one event. Returns problems seen while doing it (an orphan after the supervisor was
  * killed is seen here, before the new supervisor starts; a supervisor that never reconnects).
  */
-export async function runEvent(kind: EventKind, world: ChaosWorld, model: Model, index: number, random: () => number): Promise<Array<{ invariant: string; detail: string }>> {
+export async function runEvent(
+  kind: EventKind,
+  world: ChaosWorld,
+  model: Model,
+  index: number,
+  random: () => number,
+): Promise<Array<{ invariant: string; detail: string }>> {
   const problems: Array<{ invariant: string; detail: string }> = [];
   // What the server sends needs a connection to go over (after a drop, the supervisor reconnects).
   const sends = kind.endsWith("-config") || kind.startsWith("package-") || kind === "restart-command";
-  if (sends && !(await until(() => world.server.openSockets === 1, 15_000))) problems.push({ invariant: "reconnects", detail: "the supervisor did not reconnect within 15 s" });
+  if (sends && !(await until(() => world.server.openSockets === 1, 15_000)))
+    problems.push({ invariant: "reconnects", detail: "the supervisor did not reconnect within 15 s" });
   switch (kind) {
     case "good-config":
       pushConfig(world, model, (m) => marked(m), "applied");
@@ -157,7 +193,8 @@ export async function runEvent(kind: EventKind, world: ChaosWorld, model: Model,
       pushConfig(
         world,
         model,
-        (m) => `${marked(m)}    logs:\n      receivers: [otlp/busy]\n      exporters: [debug]\n` +
+        (m) =>
+          `${marked(m)}    logs:\n      receivers: [otlp/busy]\n      exporters: [debug]\n` +
           `receivers:\n  otlp/busy:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:${port}\n`,
         "failed",
       );
@@ -175,7 +212,11 @@ export async function runEvent(kind: EventKind, world: ChaosWorld, model: Model,
         }
         return false;
       };
-      if (!(await restarted())) problems.push({ invariant: "restart command restarts", detail: `collector ${before} not restarted within 10 s` });
+      if (!(await restarted()))
+        problems.push({
+          invariant: "restart command restarts",
+          detail: `collector ${before} not restarted within 10 s`,
+        });
       break;
     }
     case "package-good":
@@ -202,7 +243,10 @@ export async function runEvent(kind: EventKind, world: ChaosWorld, model: Model,
       await world.sup.kill();
       // No orphan: the collector dies with its supervisor.
       if (!(await until(() => collectorProcesses(world).length === 0, 3_000))) {
-        problems.push({ invariant: "no orphan", detail: `collector ${JSON.stringify(collectorProcesses(world).map((p) => p.pid))} still running 3 s after the supervisor was killed` });
+        problems.push({
+          invariant: "no orphan",
+          detail: `collector ${JSON.stringify(collectorProcesses(world).map((p) => p.pid))} still running 3 s after the supervisor was killed`,
+        });
       }
       restartSupervisor(world);
       break;

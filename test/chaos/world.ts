@@ -36,7 +36,14 @@ export interface ChaosWorld {
 
 const TMPFS_BYTES = 4 * 1024 * 1024;
 
-function supervisorYaml(o: { endpoint: string; exe: string; collector: string; healthPort: number; stateDir: string; key: KeyPair }): string {
+function supervisorYaml(o: {
+  endpoint: string;
+  exe: string;
+  collector: string;
+  healthPort: number;
+  stateDir: string;
+  key: KeyPair;
+}): string {
   return `server:
   endpoint: ${o.endpoint}
 capabilities:
@@ -101,11 +108,16 @@ export async function makeWorld(): Promise<ChaosWorld> {
   await writeFile(collectorConfigPath, BASE_COLLECTOR);
   const key = generateKeyPair();
   const server = await OpampTestServer.start();
-  server.capabilities |= BigInt(ServerCapabilities.ServerCapabilities_OffersPackages | ServerCapabilities.ServerCapabilities_AcceptsPackagesStatus);
+  server.capabilities |= BigInt(
+    ServerCapabilities.ServerCapabilities_OffersPackages | ServerCapabilities.ServerCapabilities_AcceptsPackagesStatus,
+  );
   const files = await PackageFileServer.start();
   const healthPort = await freePort();
   const configPath = join(dir, "supervisor.yaml");
-  await writeFile(configPath, supervisorYaml({ endpoint: server.wsUrl, exe, collector: collectorConfigPath, healthPort, stateDir, key }));
+  await writeFile(
+    configPath,
+    supervisorYaml({ endpoint: server.wsUrl, exe, collector: collectorConfigPath, healthPort, stateDir, key }),
+  );
   const ws = { dir, stateDir, healthPort, configPath, collectorConfigPath, exe };
   const sup = startSupervisor(ws);
   const world: ChaosWorld = {

@@ -68,24 +68,48 @@ describe("validate judges a file exactly as a start", () => {
 
   const write = async (agent: string, extra = ""): Promise<string> => {
     const path = join(dir, "supervisor.yaml");
-    await writeFile(path, `server:\n  endpoint: ws://127.0.0.1:1/v1/opamp\nagent:\n${agent}storage:\n  directory: ${join(dir, "state")}\n${extra}`);
+    await writeFile(
+      path,
+      `server:\n  endpoint: ws://127.0.0.1:1/v1/opamp\nagent:\n${agent}storage:\n  directory: ${join(dir, "state")}\n${extra}`,
+    );
     return path;
   };
 
   it.each([
-    ["a missing executable", `  executable: ${join("/nonexistent", "otelcol")}\n`, /agent\.executable: \/nonexistent\/otelcol does not exist \(set agent\.executable/],
-    ["a storage directory that cannot be created", `  executable: ${STUB}\n`, /storage\.directory: .* cannot be created/, "file"],
+    [
+      "a missing executable",
+      `  executable: ${join("/nonexistent", "otelcol")}\n`,
+      /agent\.executable: \/nonexistent\/otelcol does not exist \(set agent\.executable/,
+    ],
+    [
+      "a storage directory that cannot be created",
+      `  executable: ${STUB}\n`,
+      /storage\.directory: .* cannot be created/,
+      "file",
+    ],
     ["an unparsable TLS file", `  executable: ${STUB}\n`, /server\.tls\.ca_file: .*ca\.pem does not parse/, "tls"],
   ])("refuses %s with exit 2, and so does a start", async (_what, agent, message, variant?: string) => {
     let path = await write(agent);
     if (variant === "file") {
       await writeFile(join(dir, "blocker"), "");
       path = await write(agent);
-      await writeFile(path, (await readFile(path, "utf8")).replace(`directory: ${join(dir, "state")}`, `directory: ${join(dir, "blocker/state")}`));
+      await writeFile(
+        path,
+        (await readFile(path, "utf8")).replace(
+          `directory: ${join(dir, "state")}`,
+          `directory: ${join(dir, "blocker/state")}`,
+        ),
+      );
     }
     if (variant === "tls") {
       await writeFile(join(dir, "ca.pem"), "garbage\n");
-      await writeFile(path, (await readFile(path, "utf8")).replace("  endpoint: ws://127.0.0.1:1/v1/opamp\n", "  endpoint: wss://127.0.0.1:1/v1/opamp\n  tls: {ca_file: ca.pem}\n"));
+      await writeFile(
+        path,
+        (await readFile(path, "utf8")).replace(
+          "  endpoint: ws://127.0.0.1:1/v1/opamp\n",
+          "  endpoint: wss://127.0.0.1:1/v1/opamp\n  tls: {ca_file: ca.pem}\n",
+        ),
+      );
     }
     const validated = run("validate", "--config", path);
     expect(validated.code).toBe(2);
@@ -104,13 +128,17 @@ describe("validate judges a file exactly as a start", () => {
   });
 
   it("prints what a start only warns about, and exits 0", async () => {
-    const path = await write(`  executable: ${STUB}\n  config_files: [collector.yaml, missing.yaml]\n  opamp_server_port: 4321\n`);
+    const path = await write(
+      `  executable: ${STUB}\n  config_files: [collector.yaml, missing.yaml]\n  opamp_server_port: 4321\n`,
+    );
     const validated = run("validate", "--config", path);
     expect(validated.code).toBe(0);
     expect(validated.stdout).toBe(`${path}: valid (2 warnings)\n`);
     expect(validated.stderr.trim().split("\n")).toEqual([
       expect.stringMatching(/^opamp-supervisor: warning: agent\.opamp_server_port: accepted for compatibility/),
-      expect.stringMatching(/^opamp-supervisor: warning: agent\.config_files\[1\]: .*missing\.yaml cannot be read \(ENOENT\); the collector runs without it/),
+      expect.stringMatching(
+        /^opamp-supervisor: warning: agent\.config_files\[1\]: .*missing\.yaml cannot be read \(ENOENT\); the collector runs without it/,
+      ),
     ]);
   });
 });
@@ -127,10 +155,18 @@ describe("a start logs the same warnings once and runs", () => {
     server = await OpampTestServer.start();
     const ws = await makeWorkspace({ endpoint: server.wsUrl, agentExtra: "  opamp_server_port: 4321\n" });
     const text = await readFile(ws.configPath, "utf8");
-    await writeFile(ws.configPath, text.replace(`config_files: [${ws.collectorConfigPath}]`, `config_files: [${ws.collectorConfigPath}, ${join(ws.dir, "gone.yaml")}]`));
+    await writeFile(
+      ws.configPath,
+      text.replace(
+        `config_files: [${ws.collectorConfigPath}]`,
+        `config_files: [${ws.collectorConfigPath}, ${join(ws.dir, "gone.yaml")}]`,
+      ),
+    );
     sup = startSupervisor(ws);
     await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 15_000 });
-    const warnings = sup.logs.filter((l) => l.level === "warn" && /agent\.(config_files|opamp_server_port)/.test(l.msg));
+    const warnings = sup.logs.filter(
+      (l) => l.level === "warn" && /agent\.(config_files|opamp_server_port)/.test(l.msg),
+    );
     expect(warnings.map((l) => l.msg)).toEqual([
       expect.stringMatching(/^agent\.opamp_server_port: /),
       expect.stringMatching(/^agent\.config_files\[1\]: .*gone\.yaml cannot be read \(ENOENT\)/),

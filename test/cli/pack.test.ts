@@ -18,7 +18,17 @@ let bin: string;
 beforeAll(() => {
   const packDir = mkdtempSync(join(tmpdir(), "pack-"));
   const source = mkdtempSync(join(tmpdir(), "pack-src-"));
-  for (const entry of ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "README.md", "scripts", "src", "examples", "systemd"]) {
+  for (const entry of [
+    "package.json",
+    "package-lock.json",
+    "tsconfig.json",
+    "tsconfig.build.json",
+    "README.md",
+    "scripts",
+    "src",
+    "examples",
+    "systemd",
+  ]) {
     cpSync(join(ROOT, entry), join(source, entry), { recursive: true });
   }
   symlinkSync(join(ROOT, "node_modules"), join(source, "node_modules"), "dir");
@@ -26,7 +36,11 @@ beforeAll(() => {
   const tarball = readdirSync(packDir).find((name) => name.endsWith(".tgz"));
   if (tarball === undefined) throw new Error("npm pack wrote no tarball");
   prefix = mkdtempSync(join(tmpdir(), "prefix-"));
-  execFileSync(npm, ["install", "-g", "--prefix", prefix, "--prefer-offline", "--no-audit", "--no-fund", join(packDir, tarball)], { stdio: "pipe" });
+  execFileSync(
+    npm,
+    ["install", "-g", "--prefix", prefix, "--prefer-offline", "--no-audit", "--no-fund", join(packDir, tarball)],
+    { stdio: "pipe" },
+  );
   bin = join(prefix, "bin", "opamp-supervisor");
 }, 240_000);
 
@@ -41,18 +55,28 @@ describe("npm pack + npm install -g", () => {
   it("validates a real config, and the shipped example fails validate saying what to set", () => {
     const dir = mkdtempSync(join(tmpdir(), "pack-config-"));
     const config = join(dir, "supervisor.yaml");
-    writeFileSync(config, `server:\n  endpoint: ws://127.0.0.1:4320/v1/opamp\nagent:\n  executable: ${STUB}\nstorage:\n  directory: ${join(dir, "state")}\n`);
-    expect(spawnSync(bin, ["validate", "--config", config], { encoding: "utf8" })).toMatchObject({ status: 0, stdout: `${config}: valid\n` });
+    writeFileSync(
+      config,
+      `server:\n  endpoint: ws://127.0.0.1:4320/v1/opamp\nagent:\n  executable: ${STUB}\nstorage:\n  directory: ${join(dir, "state")}\n`,
+    );
+    expect(spawnSync(bin, ["validate", "--config", config], { encoding: "utf8" })).toMatchObject({
+      status: 0,
+      stdout: `${config}: valid\n`,
+    });
 
     const example = join(prefix, "lib", "node_modules", "opamp-supervisor", "examples", "supervisor.yaml");
     const shipped = spawnSync(bin, ["validate", "--config", example], { encoding: "utf8" });
     expect(shipped.status).toBe(2);
-    expect(shipped.stderr).toMatch(/agent\.executable: .* does not exist \(set agent\.executable to the collector binary/);
+    expect(shipped.stderr).toMatch(
+      /agent\.executable: .* does not exist \(set agent\.executable to the collector binary/,
+    );
   });
 
   it("ships the unit file and its drop-ins", () => {
     const root = join(prefix, "lib", "node_modules", "opamp-supervisor");
-    expect(readdirSync(join(root, "systemd"))).toEqual(expect.arrayContaining(["opamp-supervisor.service", "drop-ins"]));
+    expect(readdirSync(join(root, "systemd"))).toEqual(
+      expect.arrayContaining(["opamp-supervisor.service", "drop-ins"]),
+    );
     expect(readdirSync(join(root, "dist"))).toContain("cli.js");
   });
 });

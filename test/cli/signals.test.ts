@@ -10,7 +10,12 @@ function setup(reload?: () => void) {
   const logger = recordingLogger();
   const shutdown = new AbortController();
   const exits: number[] = [];
-  const uninstall = installSignalHandlers(source, { logger, shutdown, exitNow: (c) => exits.push(c), ...(reload ? { reload } : {}) });
+  const uninstall = installSignalHandlers(source, {
+    logger,
+    shutdown,
+    exitNow: (c) => exits.push(c),
+    ...(reload ? { reload } : {}),
+  });
   const send = (name: HandledSignal): boolean => emitter.emit(name, name);
   return { emitter, logger, shutdown, exits, uninstall, send };
 }
@@ -32,7 +37,9 @@ describe("signal handling", () => {
     const idle = setup();
     idle.send("SIGHUP");
     expect(idle.shutdown.signal.aborted).toBe(false);
-    expect(idle.logger.lines).toEqual([expect.objectContaining({ level: "info", fields: expect.objectContaining({ signal: "SIGHUP" }) as unknown })]);
+    expect(idle.logger.lines).toEqual([
+      expect.objectContaining({ level: "info", fields: expect.objectContaining({ signal: "SIGHUP" }) as unknown }),
+    ]);
 
     let reloads = 0;
     const wired = setup(() => reloads++);

@@ -12,7 +12,15 @@ import { createDefaultDeps, execaSpawner } from "../../src/deps.js";
 import type { SpawnRequest } from "../../src/process/spawner.js";
 import { readPidFile } from "../../src/process/pidfile.js";
 import { openStateDir } from "../../src/storage/state-dir.js";
-import { isAlive, killAtCleanup, onCleanup, recordingLogger, tempDir, waitFor, writeProgram } from "../process/helpers.js";
+import {
+  isAlive,
+  killAtCleanup,
+  onCleanup,
+  recordingLogger,
+  tempDir,
+  waitFor,
+  writeProgram,
+} from "../process/helpers.js";
 
 /** A collector stand-in driven by its JSON config: {say, ignoreTerm, grandchild}. */
 const fakeCollector = `
@@ -47,7 +55,8 @@ async function rig(overrides: Partial<ChildDriverOptions> = {}) {
       await driver.stop(run, AbortSignal.abort());
     }
   });
-  const lines = (): string[] => logger.records.filter((r) => r.bindings["component"] === "collector").map((r) => String(r.msg));
+  const lines = (): string[] =>
+    logger.records.filter((r) => r.bindings["component"] === "collector").map((r) => String(r.msg));
   return {
     base,
     stateDir,
@@ -125,20 +134,28 @@ describe("ChildDriver", () => {
   it("writes collector output to collector.log in the state dir in file mode", async () => {
     const r = await rig({ output: { mode: "file" } });
     const run = await r.start(await r.config({ say: "to the file" }));
-    await waitFor(async () => (await readFile(r.stateDir.file("collector.log"), "utf8").catch(() => "")).includes("ready"));
+    await waitFor(async () =>
+      (await readFile(r.stateDir.file("collector.log"), "utf8").catch(() => "")).includes("ready"),
+    );
     expect(r.lines()).toEqual([]);
     expect((await r.driver.stop(run)).tail).toContain("to the file");
   });
 
   it("refuses to start a missing or non-executable collector with the OS reason", async () => {
     const r = await rig({ executable: "/nonexistent/otelcol" });
-    await expect(r.driver.start("/c.yaml")).rejects.toMatchObject({ code: "SPAWN_FAILED", message: "cannot run /nonexistent/otelcol: ENOENT (no such file or directory)" });
+    await expect(r.driver.start("/c.yaml")).rejects.toMatchObject({
+      code: "SPAWN_FAILED",
+      message: "cannot run /nonexistent/otelcol: ENOENT (no such file or directory)",
+    });
     const plain = join(r.base, "not-executable");
     await writeFile(plain, "#!/bin/sh\n");
     await chmod(plain, 0o644);
     const denied = await rig({ executable: plain });
     // root may execute anything with an x bit; without one even root gets EACCES.
-    await expect(denied.driver.start("/c.yaml")).rejects.toMatchObject({ code: "SPAWN_FAILED", message: expect.stringContaining("EACCES (permission denied)") });
+    await expect(denied.driver.start("/c.yaml")).rejects.toMatchObject({
+      code: "SPAWN_FAILED",
+      message: expect.stringContaining("EACCES (permission denied)"),
+    });
     expect(r.spawned).toEqual([]);
   });
 
@@ -154,7 +171,10 @@ describe("ChildDriver", () => {
     const deps = createDefaultDeps({ spawn: (request) => (spawned.push(request), execaSpawner(request)) });
     const driver = new ChildDriver({ executable: exe, args: ["--feature-gates=x"], env: { MARK: "yes" }, deps });
     expect(await driver.version(new AbortController().signal)).toEqual({ name: "otelcol-x", version: "1.2.3" });
-    expect(await driver.validate("/c.yaml", new AbortController().signal)).toEqual({ ok: false, message: "Error: marked" });
+    expect(await driver.validate("/c.yaml", new AbortController().signal)).toEqual({
+      ok: false,
+      message: "Error: marked",
+    });
     expect(spawned.map((s) => s.args[0])).toEqual(["--version", "validate"]);
     expect(spawned[1]).toMatchObject({ timeoutMs: 30_000, forceKillAfterMs: 2_000, buffer: true });
   });

@@ -18,8 +18,12 @@ describe("parseComponents", () => {
   });
 
   it("hashes the inventory, not its order: same set same hash, a changed module a new hash", () => {
-    const a = parseComponents("receivers:\n  - name: otlp\n    module: m v1\n  - name: kafka\n    module: k v1\nexporters: []\n");
-    const b = parseComponents("exporters: []\nreceivers:\n  - name: kafka\n    module: k v1\n  - name: otlp\n    module: m v1\n");
+    const a = parseComponents(
+      "receivers:\n  - name: otlp\n    module: m v1\n  - name: kafka\n    module: k v1\nexporters: []\n",
+    );
+    const b = parseComponents(
+      "exporters: []\nreceivers:\n  - name: kafka\n    module: k v1\n  - name: otlp\n    module: m v1\n",
+    );
     const c = parseComponents("receivers:\n  - name: otlp\n    module: m v2\n  - name: kafka\n    module: k v1\n");
     if (!a.ok || !b.ok || !c.ok) throw new Error("parse failed");
     expect(Buffer.from(a.components.hash).equals(Buffer.from(b.components.hash))).toBe(true);
@@ -28,7 +32,7 @@ describe("parseComponents", () => {
 
   it.each([
     ["not YAML", "receivers: [\n"],
-    ["a usage text", "Error: unknown command \"components\" for \"otelcol\"\n"],
+    ["a usage text", 'Error: unknown command "components" for "otelcol"\n'],
     ["a list", "- a\n- b\n"],
     ["a kind that is not a list", "receivers: otlp\n"],
     ["an entry without a name", "receivers:\n  - module: m v1\n"],

@@ -20,7 +20,10 @@ afterEach(async () => {
 async function setUp(fallbacks: string[]) {
   dir = await mkdtemp(join(tmpdir(), "compose-best-"));
   const local = join(dir, "collector.yaml");
-  await writeFile(local, "receivers:\n  otlp:\n    protocols:\n      grpc: {}\nexporters:\n  debug/local: {}\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug/local]\n");
+  await writeFile(
+    local,
+    "receivers:\n  otlp:\n    protocols:\n      grpc: {}\nexporters:\n  debug/local: {}\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug/local]\n",
+  );
   const yaml = `server:\n  endpoint: ws://127.0.0.1:1/v1/opamp\nagent:\n  executable: /bin/true\n  config_files: [${local}, $REMOTE_CONFIG]\n  startup_fallback_configs: [${fallbacks.map((f) => join(dir, f)).join(", ")}]\nstorage:\n  directory: ${join(dir, "state")}\n`;
   return resolveSupervisorConfig(yaml, join(dir, "supervisor.yaml"), {});
 }
@@ -54,6 +57,8 @@ describe("composeStartup", () => {
     if (!out.ok) return;
     expect(out.composition.runnable).toBe(true);
     expect(out.composition.yaml).toContain("debug/local");
-    expect(out.composition.warnings[0]).toMatch(/startup fallback configs cannot be used, falling back: cannot read it: ENOENT/);
+    expect(out.composition.warnings[0]).toMatch(
+      /startup fallback configs cannot be used, falling back: cannot read it: ENOENT/,
+    );
   });
 });

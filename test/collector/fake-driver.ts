@@ -61,7 +61,7 @@ export class FakeRun implements CollectorRun {
   get behaviour(): Behaviour {
     if (this.binary) return this.binary;
     const fake = this.config["fake"];
-    return typeof fake === "object" && fake !== null ? (fake) : {};
+    return typeof fake === "object" && fake !== null ? fake : {};
   }
 
   say(line: string): void {
@@ -154,7 +154,8 @@ export class FakeDriver implements CollectorDriver {
       run.end({ code: 7, signal: null });
       return { healthy: false, error: "health check failed: ECONNREFUSED" };
     }
-    const unhealthy = b.unhealthy === true || (b.unhealthy_after_checks !== undefined && run.checks > b.unhealthy_after_checks);
+    const unhealthy =
+      b.unhealthy === true || (b.unhealthy_after_checks !== undefined && run.checks > b.unhealthy_after_checks);
     return unhealthy
       ? { healthy: false, status: 503, error: "health check answered HTTP 503", upSince: run.upSince }
       : { healthy: true, status: 200, upSince: run.upSince };

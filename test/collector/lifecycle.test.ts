@@ -37,7 +37,11 @@ describe("Lifecycle", () => {
     await r.lifecycle.start(r.config, { autoRestart: true });
     crash(r.driver.current);
     await settle();
-    expect(r.lifecycle.state).toMatchObject({ id: "backoff", attempt: 1, failure: { kind: "exit", exit: { code: 3 } } });
+    expect(r.lifecycle.state).toMatchObject({
+      id: "backoff",
+      attempt: 1,
+      failure: { kind: "exit", exit: { code: 3 } },
+    });
     expect(r.crashes.map((c) => c.delayMs)).toEqual([100]);
     await r.clock.advance(99);
     expect(stateOf(r.lifecycle)).toBe("backoff");
@@ -68,7 +72,11 @@ describe("Lifecycle", () => {
     const r = await rig();
     r.driver.startFailures.push(spawnError("ENOENT"));
     await expect(r.lifecycle.start(r.config, { autoRestart: true })).rejects.toMatchObject({ code: "SPAWN_FAILED" });
-    expect(r.lifecycle.state).toMatchObject({ id: "backoff", attempt: 1, failure: { kind: "spawn", message: expect.stringContaining("ENOENT") } });
+    expect(r.lifecycle.state).toMatchObject({
+      id: "backoff",
+      attempt: 1,
+      failure: { kind: "spawn", message: expect.stringContaining("ENOENT") },
+    });
     await r.clock.advance(100);
     expect(stateOf(r.lifecycle)).toBe("running");
   });

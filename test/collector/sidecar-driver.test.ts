@@ -34,7 +34,22 @@ class FakeProc {
     const dir = join(this.root, String(pid));
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
-    const fields = [p.state ?? "S", "1", pid, pid, "0", "-1", "4194560", ...Array(8).fill("0"), "20", "0", "1", "0", p.startTime ?? "100", "1000"];
+    const fields = [
+      p.state ?? "S",
+      "1",
+      pid,
+      pid,
+      "0",
+      "-1",
+      "4194560",
+      ...Array(8).fill("0"),
+      "20",
+      "0",
+      "1",
+      "0",
+      p.startTime ?? "100",
+      "1000",
+    ];
     // comm with a space and a parenthesis, as real ones can have.
     await writeFileAtomic(join(dir, "stat"), `${pid} (otel col) ) ${fields.join(" ")}\n`);
     await writeFileAtomic(join(dir, "cmdline"), `${p.argv.join("\0")}\0`);
@@ -76,7 +91,8 @@ async function rig(overrides: Partial<SidecarDriverOptions> = {}) {
     await eventually(async () => settled || (await clock.advance(100), false), { what: "the driver to settle" });
     return promise;
   }
-  const collector = (pid: number, startTime = "100") => proc.add(pid, { exe: executable, argv: [executable, `--config=${CONFIG}`], startTime });
+  const collector = (pid: number, startTime = "100") =>
+    proc.add(pid, { exe: executable, argv: [executable, `--config=${CONFIG}`], startTime });
   return { base, proc, executable, clock, logger, signals, spawned, driver, pump, collector };
 }
 
@@ -107,7 +123,10 @@ describe("SidecarDriver", () => {
     expect((await r.pump(starting)).pid).toBe(50);
 
     const none = await rig();
-    await expect(none.pump(none.driver.start(CONFIG))).rejects.toMatchObject({ code: "SPAWN_FAILED", message: expect.stringMatching(/no collector process .* within 5000 ms/) });
+    await expect(none.pump(none.driver.start(CONFIG))).rejects.toMatchObject({
+      code: "SPAWN_FAILED",
+      message: expect.stringMatching(/no collector process .* within 5000 ms/),
+    });
   });
 
   it("stop: SIGTERM, the exit when the pid is gone, and the new pid the kubelet starts is the next run", async () => {
@@ -133,7 +152,10 @@ describe("SidecarDriver", () => {
     await eventually(() => r.signals.length === 1);
     await r.clock.advance(1_000);
     await eventually(() => r.signals.length === 2);
-    expect(r.signals).toEqual([[70, "SIGTERM"], [70, "SIGKILL"]]);
+    expect(r.signals).toEqual([
+      [70, "SIGTERM"],
+      [70, "SIGKILL"],
+    ]);
     await r.proc.remove(70);
     await r.pump(stopped);
 
@@ -187,8 +209,14 @@ describe("SidecarDriver", () => {
     await writeFileAtomic(good, "receivers: {}\n");
     await writeFileAtomic(bad, "bad\n");
     expect(await r.driver.validate(good, AbortSignal.timeout(10_000))).toEqual({ ok: true });
-    expect(await r.driver.validate(bad, AbortSignal.timeout(10_000))).toEqual({ ok: false, message: "Error: invalid configuration: bad" });
-    expect(await r.driver.version(AbortSignal.timeout(10_000))).toEqual({ name: "otelcol-contrib", version: "0.165.0" });
+    expect(await r.driver.validate(bad, AbortSignal.timeout(10_000))).toEqual({
+      ok: false,
+      message: "Error: invalid configuration: bad",
+    });
+    expect(await r.driver.version(AbortSignal.timeout(10_000))).toEqual({
+      name: "otelcol-contrib",
+      version: "0.165.0",
+    });
     expect(r.spawned.map((s) => s.file)).toEqual(Array(3).fill(join(r.proc.root, "110", "exe")));
     expect(r.spawned[0]?.args).toEqual(["validate", "--config", good]);
   });
@@ -206,7 +234,9 @@ describe("SidecarDriver", () => {
     const r = await rig();
     await r.proc.add(120, { exe: r.executable, argv: [r.executable, "--config=/etc/other.yaml"] });
     await r.pump(r.driver.start(CONFIG));
-    expect(r.logger.records.filter((rec) => rec.level === "warn").map((rec) => rec.msg)).toEqual([expect.stringMatching(/does not name the config/)]);
+    expect(r.logger.records.filter((rec) => rec.level === "warn").map((rec) => rec.msg)).toEqual([
+      expect.stringMatching(/does not name the config/),
+    ]);
   });
 
   it("a start still waiting for the collector gives up with ABORTED when the supervisor stops", async () => {
@@ -227,7 +257,9 @@ describe("SidecarDriver", () => {
     controller.abort();
     await expect(r.pump(validating)).rejects.toMatchObject({ code: "ABORTED" });
     // Never longer than the start timeout either: --version at start must not wait forever.
-    await expect(r.pump(r.driver.version(new AbortController().signal))).rejects.toMatchObject({ code: "SPAWN_FAILED" });
+    await expect(r.pump(r.driver.version(new AbortController().signal))).rejects.toMatchObject({
+      code: "SPAWN_FAILED",
+    });
     expect(r.spawned).toEqual([]);
   });
 });

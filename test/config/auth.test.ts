@@ -25,7 +25,10 @@ describe("server.auth", () => {
 
   it("prefers the token file (relative to supervisor.yaml) and keeps a named id and custom header", () => {
     const config = resolve(
-      withAuth("bearertokenauth/corp", "  bearertokenauth/corp:\n    filename: token.txt\n    token: ignored\n    header: X-Api-Key\n    scheme: \"\"\n"),
+      withAuth(
+        "bearertokenauth/corp",
+        '  bearertokenauth/corp:\n    filename: token.txt\n    token: ignored\n    header: X-Api-Key\n    scheme: ""\n',
+      ),
     );
     expect(config.server.auth).toEqual({
       kind: "bearertokenauth",
@@ -66,7 +69,13 @@ describe("server.auth", () => {
       endpointParams: { audience: ["opamp"], resource: ["a", "b"] },
       timeoutMs: 2000,
       expiryBufferMs: 300_000,
-      tls: { insecureSkipVerify: false, caFile: "/etc/otelcol/idp-ca.pem", certFile: null, keyFile: null, serverNameOverride: null },
+      tls: {
+        insecureSkipVerify: false,
+        caFile: "/etc/otelcol/idp-ca.pem",
+        certFile: null,
+        keyFile: null,
+        serverNameOverride: null,
+      },
     });
   });
 
@@ -76,15 +85,21 @@ describe("server.auth", () => {
   });
 
   it("accepts the collector's {authenticator: id} spelling", () => {
-    expect(resolve(withAuth("{authenticator: basicauth}", "  basicauth:\n    client_auth: {username: a, password: b}\n")).server.auth?.kind).toBe("basicauth");
+    expect(
+      resolve(withAuth("{authenticator: basicauth}", "  basicauth:\n    client_auth: {username: a, password: b}\n"))
+        .server.auth?.kind,
+    ).toBe("basicauth");
   });
 
   it("refuses what Go refuses, naming the key and never echoing a secret", () => {
-    const problems = (auth: string, extensions: string): readonly string[] => configError(withAuth(auth, extensions)).problems;
+    const problems = (auth: string, extensions: string): readonly string[] =>
+      configError(withAuth(auth, extensions)).problems;
     expect(problems("bearertokenauth", "  basicauth:\n    client_auth: {username: a, password: hunter2}\n")).toEqual([
       'server.auth: names extension "bearertokenauth", which is not defined under the top-level extensions; defined: basicauth',
     ]);
-    expect(problems("bearertokenauth", "  bearertokenauth:\n    scheme: Bearer\n")).toEqual(["extensions.bearertokenauth: needs token, tokens or filename"]);
+    expect(problems("bearertokenauth", "  bearertokenauth:\n    scheme: Bearer\n")).toEqual([
+      "extensions.bearertokenauth: needs token, tokens or filename",
+    ]);
     expect(problems("oauth2client", "  oauth2client:\n    client_id: a\n    token_url: ftp://x\n")).toEqual([
       "extensions.oauth2client: needs client_secret or client_secret_file",
       'extensions.oauth2client.token_url: expected an http:// or https:// URL, got string "ftp://x"',
@@ -93,7 +108,9 @@ describe("server.auth", () => {
       "extensions.basicauth.client_auth: is required when server.auth uses basicauth (htpasswd is for servers)",
     ]);
     expect(problems("headerssetter", "  headerssetter:\n    headers: []\n")).toEqual([
-      expect.stringMatching(/^extensions\.headerssetter: unsupported extension \(expected bearertokenauth, basicauth, oauth2client/),
+      expect.stringMatching(
+        /^extensions\.headerssetter: unsupported extension \(expected bearertokenauth, basicauth, oauth2client/,
+      ),
     ]);
     const secret = configError(withAuth("bearertokenauth", "  bearertokenauth:\n    token: [hunter2]\n    tokn: x\n"));
     expect(secret.problems).toEqual([

@@ -32,7 +32,10 @@ describe("parseConfigBody: names", () => {
   });
 
   it("accepts the unnamed entry only when asked", () => {
-    expect(parseConfigBody("", yaml, { allowEmptyName: true })).toEqual({ ok: true, config: { receivers: { otlp: {} } } });
+    expect(parseConfigBody("", yaml, { allowEmptyName: true })).toEqual({
+      ok: true,
+      config: { receivers: { otlp: {} } },
+    });
   });
 });
 
@@ -81,7 +84,10 @@ describe("parseConfigBody: bodies", () => {
     ["bad indentation", "a:\n  b: 1\n c: 2\n"],
   ])("rejects invalid YAML/JSON: %s", (_, body) => {
     const result = parseConfigBody("c.yaml", body);
-    expect(result).toMatchObject({ ok: false, error: expect.stringMatching(/^config file "c\.yaml": invalid YAML\/JSON: /) });
+    expect(result).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^config file "c\.yaml": invalid YAML\/JSON: /),
+    });
   });
 
   it("rejects YAML alias bombs", () => {
@@ -94,18 +100,23 @@ describe("parseConfigBody: bodies", () => {
     const result = parseConfigBody("bomb.yaml", levels.join("\n"));
     expect(result).toMatchObject({
       ok: false,
-      error: expect.stringMatching(/^config file "bomb\.yaml": invalid YAML: Excessive alias count.*too many alias references/),
+      error: expect.stringMatching(
+        /^config file "bomb\.yaml": invalid YAML: Excessive alias count.*too many alias references/,
+      ),
     });
   });
 
   it("allows ordinary anchors", () => {
     const body = "p: &p [batch]\nservice: {pipelines: {a: {processors: *p}, b: {processors: *p}}}\n";
-    expect(parseConfigBody("c.yaml", body)).toMatchObject({ ok: true, config: { service: { pipelines: { b: { processors: ["batch"] } } } } });
+    expect(parseConfigBody("c.yaml", body)).toMatchObject({
+      ok: true,
+      config: { service: { pipelines: { b: { processors: ["batch"] } } } },
+    });
   });
 
   it.each([
     ["a list", "- a\n- b\n"],
-    ["string \"hello\"", "hello\n"],
+    ['string "hello"', "hello\n"],
     ["number 42", "42"],
     ["nothing (null)", "null\n"],
     ["a list", "[1, 2]"],

@@ -4,7 +4,9 @@ import { capabilityBits } from "../../src/supervisor/capabilities.js";
 import { CAPABILITY_DEFAULTS } from "../../src/config/schema.js";
 import { MINIMAL, resolve } from "./helpers.js";
 
-const all = Object.keys(CAPABILITY_DEFAULTS).map((key) => `  ${key}: true`).join("\n");
+const all = Object.keys(CAPABILITY_DEFAULTS)
+  .map((key) => `  ${key}: true`)
+  .join("\n");
 const trustKey = "agent:\n  package:\n    verifier:\n      insecure_accept_unsigned_packages: true\n";
 
 describe("capabilityBits", () => {
@@ -52,7 +54,12 @@ describe("capabilityBits", () => {
   it("advertises status, effective config, health and heartbeat by default (Go also defaults reports_own_metrics to true; it has no behaviour here)", () => {
     const A = AgentCapabilities;
     expect(capabilityBits(resolve(MINIMAL).capabilities)).toBe(
-      BigInt(A.AgentCapabilities_ReportsStatus | A.AgentCapabilities_ReportsEffectiveConfig | A.AgentCapabilities_ReportsHealth | A.AgentCapabilities_ReportsHeartbeat),
+      BigInt(
+        A.AgentCapabilities_ReportsStatus |
+          A.AgentCapabilities_ReportsEffectiveConfig |
+          A.AgentCapabilities_ReportsHealth |
+          A.AgentCapabilities_ReportsHeartbeat,
+      ),
     );
   });
 });

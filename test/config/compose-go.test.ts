@@ -31,12 +31,19 @@ const cases: Case[] = [
     source: "[merge]",
     local: { "local.yaml": "extensions: {file_storage: {}}\nservice: {extensions: [file_storage]}" },
     remote: { "": "extensions: {pprof: {}, zpages: {}}\nservice: {extensions: [pprof, file_storage, zpages]}" },
-    expected: { extensions: { file_storage: {}, pprof: {}, zpages: {} }, service: { extensions: ["file_storage", "pprof", "zpages"] } },
+    expected: {
+      extensions: { file_storage: {}, pprof: {}, zpages: {} },
+      service: { extensions: ["file_storage", "pprof", "zpages"] },
+    },
   },
   {
     name: "extension lists of every layer concatenate in layer order, first occurrence kept",
     source: "[merge]",
-    local: { "a.yaml": "service: {extensions: [a, b]}", "b.yaml": "service: {extensions: [c, a]}", "c.yaml": "service: {pipelines: {}}" },
+    local: {
+      "a.yaml": "service: {extensions: [a, b]}",
+      "b.yaml": "service: {extensions: [c, a]}",
+      "c.yaml": "service: {pipelines: {}}",
+    },
     remote: { "r.yaml": "service: {extensions: [b, d]}" },
     expected: { service: { extensions: ["a", "b", "c", "d"], pipelines: {} } },
   },
@@ -50,8 +57,14 @@ const cases: Case[] = [
   {
     name: "pipelines merge by name; a pipeline's receiver list is replaced, its other keys kept",
     source: "[confmap]",
-    local: { "a.yaml": "service: {pipelines: {traces: {receivers: [otlp], processors: [batch], exporters: [debug]}, logs: {receivers: [filelog], exporters: [debug]}}}" },
-    remote: { "r.yaml": "service: {pipelines: {traces: {receivers: [jaeger]}, metrics: {receivers: [hostmetrics], exporters: [otlp]}}}" },
+    local: {
+      "a.yaml":
+        "service: {pipelines: {traces: {receivers: [otlp], processors: [batch], exporters: [debug]}, logs: {receivers: [filelog], exporters: [debug]}}}",
+    },
+    remote: {
+      "r.yaml":
+        "service: {pipelines: {traces: {receivers: [jaeger]}, metrics: {receivers: [hostmetrics], exporters: [otlp]}}}",
+    },
     expected: {
       service: {
         pipelines: {
@@ -65,7 +78,9 @@ const cases: Case[] = [
   {
     name: "scalars: the later layer wins, null replaces a map",
     source: "[confmap]",
-    local: { "a.yaml": "exporters: {otlp: {endpoint: a:4317, tls: {insecure: true}}}\nprocessors: {batch: {timeout: 1s}}" },
+    local: {
+      "a.yaml": "exporters: {otlp: {endpoint: a:4317, tls: {insecure: true}}}\nprocessors: {batch: {timeout: 1s}}",
+    },
     remote: { "r.yaml": "exporters: {otlp: {endpoint: b:4317}}\nprocessors: {batch: null}" },
     expected: { exporters: { otlp: { endpoint: "b:4317", tls: { insecure: true } } }, processors: { batch: null } },
   },
@@ -104,12 +119,20 @@ const cases: Case[] = [
     source: "[merge]",
     local: {
       "a.yaml": "service: {telemetry: {resource: {attributes: [{name: a, value: '1'}, {name: b, value: '2'}]}}}",
-      "b.yaml": "service: {telemetry: {resource: {attributes: [{name: b, value: '3'}, {value: anonymous}, {name: c, value: '4'}]}}}",
+      "b.yaml":
+        "service: {telemetry: {resource: {attributes: [{name: b, value: '3'}, {value: anonymous}, {name: c, value: '4'}]}}}",
     },
     expected: {
       service: {
         telemetry: {
-          resource: { attributes: [{ name: "a", value: "1" }, { name: "b", value: "3" }, { value: "anonymous" }, { name: "c", value: "4" }] },
+          resource: {
+            attributes: [
+              { name: "a", value: "1" },
+              { name: "b", value: "3" },
+              { value: "anonymous" },
+              { name: "c", value: "4" },
+            ],
+          },
         },
       },
     },
@@ -128,7 +151,14 @@ const cases: Case[] = [
     expected: {
       service: {
         telemetry: {
-          resource: { schema_url: "https://s", detectors: ["env"], attributes: [{ name: "r1", value: "3" }, { name: "r2", value: "2" }] },
+          resource: {
+            schema_url: "https://s",
+            detectors: ["env"],
+            attributes: [
+              { name: "r1", value: "3" },
+              { name: "r2", value: "2" },
+            ],
+          },
         },
       },
     },
@@ -138,7 +168,9 @@ const cases: Case[] = [
     source: "[merge]",
     local: { "a.yaml": "service: {telemetry: {resource: {attributes: [{name: local, value: x}]}}}" },
     remote: { "r.yaml": "service: {telemetry: {logs: {level: warn}}}" },
-    expected: { service: { telemetry: { resource: { attributes: [{ name: "local", value: "x" }] }, logs: { level: "warn" } } } },
+    expected: {
+      service: { telemetry: { resource: { attributes: [{ name: "local", value: "x" }] }, logs: { level: "warn" } } },
+    },
   },
 ];
 

@@ -85,15 +85,26 @@ describe("composeCollectorConfig: order", () => {
   });
 
   it("puts remote files where $REMOTE_CONFIG is", () => {
-    const { config } = compose({ localFiles, order: ["/etc/base.yaml", "$REMOTE_CONFIG", "/etc/overlay.yaml"], remote });
+    const { config } = compose({
+      localFiles,
+      order: ["/etc/base.yaml", "$REMOTE_CONFIG", "/etc/overlay.yaml"],
+      remote,
+    });
     expect(config.exporters).toEqual({ debug: { verbosity: "detailed" } });
-    const first = compose({ localFiles, order: ["$REMOTE_CONFIG", "/etc/base.yaml"], remote: [{ name: "r", body: "z: 1\n" }] });
+    const first = compose({
+      localFiles,
+      order: ["$REMOTE_CONFIG", "/etc/base.yaml"],
+      remote: [{ name: "r", body: "z: 1\n" }],
+    });
     expect(Object.keys(first.config)).toEqual(["z", "receivers", "exporters", "service"]);
   });
 
   it("accepts $OWN_TELEMETRY_CONFIG and $OPAMP_EXTENSION_CONFIG, which add nothing yet", () => {
     const plain = compose({ localFiles, order: ["/etc/base.yaml"] });
-    const tokens = compose({ localFiles, order: ["$OWN_TELEMETRY_CONFIG", "/etc/base.yaml", "$OPAMP_EXTENSION_CONFIG"] });
+    const tokens = compose({
+      localFiles,
+      order: ["$OWN_TELEMETRY_CONFIG", "/etc/base.yaml", "$OPAMP_EXTENSION_CONFIG"],
+    });
     expect(tokens.yaml).toBe(plain.yaml);
   });
 
@@ -122,12 +133,22 @@ describe("composeCollectorConfig: order", () => {
 
   it("accepts parsed local content and never modifies it", () => {
     const content = { service: { extensions: ["zpages"] } };
-    compose({ localFiles: [{ name: "x", content }], order: ["x"], injected: { health: { endpoint: "localhost:1", path: "/" } } });
+    compose({
+      localFiles: [{ name: "x", content }],
+      order: ["x"],
+      injected: { health: { endpoint: "localhost:1", path: "/" } },
+    });
     expect(content).toEqual({ service: { extensions: ["zpages"] } });
   });
 
   it("skips a local file that is missing or not a YAML map, with a warning, as Go does; a bad remote file throws", () => {
-    const skipped = compose({ localFiles: [{ name: "/etc/bad.yaml", content: "a: [" }, { name: "/etc/ok.yaml", content: "a: 1" }], order: ["/etc/bad.yaml", "/etc/none.yaml", "/etc/ok.yaml"] });
+    const skipped = compose({
+      localFiles: [
+        { name: "/etc/bad.yaml", content: "a: [" },
+        { name: "/etc/ok.yaml", content: "a: 1" },
+      ],
+      order: ["/etc/bad.yaml", "/etc/none.yaml", "/etc/ok.yaml"],
+    });
     expect(skipped.config).toEqual({ a: 1 });
     expect(skipped.warnings).toEqual([
       expect.stringMatching(/^agent\.config_files: \/etc\/bad\.yaml is skipped: /),
@@ -152,7 +173,10 @@ describe("composeCollectorConfig: health_check", () => {
   });
 
   it("appends to existing service.extensions and creates missing sections", () => {
-    const result = compose({ ...local("extensions: {zpages: {}}\nservice: {extensions: [zpages]}\n"), injected: { health } });
+    const result = compose({
+      ...local("extensions: {zpages: {}}\nservice: {extensions: [zpages]}\n"),
+      injected: { health },
+    });
     expect(result.config).toEqual({
       extensions: { zpages: {}, health_check: health },
       service: { extensions: ["zpages", "health_check"] },
@@ -164,7 +188,8 @@ describe("composeCollectorConfig: health_check", () => {
   });
 
   it("leaves the user's health_check alone and reports where it listens", () => {
-    const user = "extensions:\n  health_check: {endpoint: 0.0.0.0:9999, path: /ready}\nservice: {extensions: [health_check]}\n";
+    const user =
+      "extensions:\n  health_check: {endpoint: 0.0.0.0:9999, path: /ready}\nservice: {extensions: [health_check]}\n";
     const result = compose({ ...local(user), injected: { health } });
     expect(result.config.extensions).toEqual({ health_check: { endpoint: "0.0.0.0:9999", path: "/ready" } });
     expect(result.health).toEqual({ endpoint: "127.0.0.1:9999", path: "/ready", source: "user" });
@@ -172,18 +197,26 @@ describe("composeCollectorConfig: health_check", () => {
   });
 
   it("fills the extension's own defaults for a bare user health_check and understands v2 and named ones", () => {
-    const bare = compose({ ...local("extensions: {health_check: }\nservice: {extensions: [health_check]}\n"), injected: { health } });
+    const bare = compose({
+      ...local("extensions: {health_check: }\nservice: {extensions: [health_check]}\n"),
+      injected: { health },
+    });
     expect(bare.health).toEqual({ endpoint: "localhost:13133", path: "/", source: "user" });
     expect(bare.config.extensions).toEqual({ health_check: null });
     const v2 = compose({
-      ...local("extensions: {health_check/v2: {use_v2: true, http: {endpoint: 'localhost:1'}}}\nservice: {extensions: [health_check/v2]}\n"),
+      ...local(
+        "extensions: {health_check/v2: {use_v2: true, http: {endpoint: 'localhost:1'}}}\nservice: {extensions: [health_check/v2]}\n",
+      ),
       injected: { health },
     });
     expect(v2.health).toEqual({ endpoint: "localhost:1", path: "/status", source: "user" });
   });
 
   it("warns when the user's health_check is not enabled in service.extensions", () => {
-    const result = compose({ ...local("extensions: {health_check: {endpoint: 'localhost:5'}}\n"), injected: { health } });
+    const result = compose({
+      ...local("extensions: {health_check: {endpoint: 'localhost:5'}}\n"),
+      injected: { health },
+    });
     expect(result.health).toEqual({ endpoint: "localhost:5", path: "/", source: "user" });
     expect(result.warnings).toEqual([expect.stringMatching(/^extensions\.health_check is configured but not listed/)]);
     expect(result.config.service).toBeUndefined();
@@ -199,14 +232,20 @@ describe("composeCollectorConfig: health_check", () => {
   it("sees a health_check that arrives in a remote file", () => {
     const result = compose({
       ...local(base),
-      remote: [{ name: "r", body: "extensions: {health_check: {endpoint: ':7000'}}\nservice: {extensions: [health_check]}\n" }],
+      remote: [
+        { name: "r", body: "extensions: {health_check: {endpoint: ':7000'}}\nservice: {extensions: [health_check]}\n" },
+      ],
       injected: { health },
     });
     expect(result.health).toEqual({ endpoint: "127.0.0.1:7000", path: "/", source: "user" });
   });
 
   it("throws ConfigError when extensions or service.extensions have the wrong shape", () => {
-    expect(() => compose({ ...local("extensions: [a]\n"), injected: { health } })).toThrow(/extensions: expected a map/);
-    expect(() => compose({ ...local("service: {extensions: a}\n"), injected: { health } })).toThrow(/service\.extensions/);
+    expect(() => compose({ ...local("extensions: [a]\n"), injected: { health } })).toThrow(
+      /extensions: expected a map/,
+    );
+    expect(() => compose({ ...local("service: {extensions: a}\n"), injected: { health } })).toThrow(
+      /service\.extensions/,
+    );
   });
 });

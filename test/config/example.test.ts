@@ -35,9 +35,7 @@ describe("examples/supervisor.yaml", () => {
   it("composes with examples/collector.yaml into a config with a traces pipeline and health_check", async () => {
     const config = await loadSupervisorConfig(path.join(examples, "supervisor.yaml"), { env: {} });
     const local = config.agent.configFiles.filter((entry) => !entry.startsWith("$"));
-    const localFiles = await Promise.all(
-      local.map(async (name) => ({ name, content: await readFile(name, "utf8") })),
-    );
+    const localFiles = await Promise.all(local.map(async (name) => ({ name, content: await readFile(name, "utf8") })));
     const { config: composed, health } = composeCollectorConfig({
       localFiles,
       order: config.agent.configFiles,

@@ -31,14 +31,21 @@ describe("expandString", () => {
   it("rejects unset variables, bad references, other providers and unterminated references", () => {
     expect(expandString("${MISSING}", env)).toEqual({
       ok: false,
-      error: 'environment variable MISSING is not set (referenced as "${MISSING}"; use "${env:MISSING:-default}" for a default)',
+      error:
+        'environment variable MISSING is not set (referenced as "${MISSING}"; use "${env:MISSING:-default}" for a default)',
     });
     expect(expandString("${file:/etc/passwd}", env)).toEqual({
       ok: false,
       error: 'unsupported reference "${file:/etc/passwd}": files cannot be read here',
     });
-    expect(expandString("${http://x}", env)).toMatchObject({ ok: false, error: expect.stringMatching(/only the env and file providers/) });
-    expect(expandString("${}", env)).toMatchObject({ ok: false, error: expect.stringMatching(/^invalid reference "\$\{\}"/) });
+    expect(expandString("${http://x}", env)).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/only the env and file providers/),
+    });
+    expect(expandString("${}", env)).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^invalid reference "\$\{\}"/),
+    });
     expect(expandString("${1X}", env)).toMatchObject({ ok: false, error: expect.stringMatching(/^invalid reference/) });
     expect(expandString("${HOST", env)).toMatchObject({ ok: false, error: expect.stringMatching(/^unterminated/) });
   });
@@ -153,14 +160,21 @@ describe("${file:path} in supervisor.yaml, as confmap's file provider reads it",
   });
 
   it("lets a whole value take the file's map, list or typed scalar", () => {
-    const config = at(yaml(`  headers: \${file:${path.join(dir, "headers.yaml")}}\n`, "  args: ${file:args.yaml}\n  health:\n    window: ${file:window}\n    passes_required: 2\n"));
+    const config = at(
+      yaml(
+        `  headers: \${file:${path.join(dir, "headers.yaml")}}\n`,
+        "  args: ${file:args.yaml}\n  health:\n    window: ${file:window}\n    passes_required: 2\n",
+      ),
+    );
     expect(config.server.headers).toEqual({ Authorization: "Bearer abc", "X-Tenant": "t1" });
     expect(config.agent.args).toEqual(["--feature-gates", "x"]);
     expect(config.agent.health.window).toBe(7);
   });
 
   it("names the key and the file it cannot read, and refuses a map inside a longer string", () => {
-    const err = configErrorAt(() => at(yaml('  headers:\n    A: "x ${file:missing}"\n    B: "x ${file:headers.yaml}"\n')));
+    const err = configErrorAt(() =>
+      at(yaml('  headers:\n    A: "x ${file:missing}"\n    B: "x ${file:headers.yaml}"\n')),
+    );
     expect(err.problems).toEqual([
       `server.headers.A: cannot read ${path.join(dir, "missing")} (referenced as "\${file:missing}"): ENOENT`,
       "server.headers.B: ${file:headers.yaml} holds a map or a list; only a whole value can take it",

@@ -14,18 +14,39 @@ describe("Go keys without behaviour here: one warning each, naming the key", () 
     ["agent.bootstrap_timeout", withAgent("bootstrap_timeout: 5s")],
     ["telemetry.logs.output_paths", base("telemetry: {logs: {output_paths: [/var/log/sup.log]}}\n")],
     ["telemetry.logs.error_output_paths", base("telemetry: {logs: {error_output_paths: [stdout]}}\n")],
-    ["telemetry.logs.processors", base("telemetry: {logs: {processors: [{batch: {exporter: {otlp: {protocol: http/protobuf, endpoint: http://c:4318}}}}]}}\n")],
-    ["telemetry.metrics.readers", base("telemetry: {metrics: {level: detailed, readers: [{periodic: {exporter: {otlp: {endpoint: http://c:4318}}}}]}}\n")],
-    ["telemetry.traces.processors", base("telemetry: {traces: {processors: [{batch: {exporter: {otlp: {endpoint: http://c:4318}}}}], propagators: [tracecontext]}}\n")],
+    [
+      "telemetry.logs.processors",
+      base(
+        "telemetry: {logs: {processors: [{batch: {exporter: {otlp: {protocol: http/protobuf, endpoint: http://c:4318}}}}]}}\n",
+      ),
+    ],
+    [
+      "telemetry.metrics.readers",
+      base(
+        "telemetry: {metrics: {level: detailed, readers: [{periodic: {exporter: {otlp: {endpoint: http://c:4318}}}}]}}\n",
+      ),
+    ],
+    [
+      "telemetry.traces.processors",
+      base(
+        "telemetry: {traces: {processors: [{batch: {exporter: {otlp: {endpoint: http://c:4318}}}}], propagators: [tracecontext]}}\n",
+      ),
+    ],
     ["telemetry.resource", base("telemetry: {resource: {service.name: sup}}\n")],
     ["server.tls.reload_interval", MINIMAL.replace("server:\n", "server:\n  tls: {reload_interval: 1m}\n")],
-    ["server.tls.cipher_suites", MINIMAL.replace("server:\n", "server:\n  tls: {cipher_suites: [TLS_AES_128_GCM_SHA256]}\n")],
+    [
+      "server.tls.cipher_suites",
+      MINIMAL.replace("server:\n", "server:\n  tls: {cipher_suites: [TLS_AES_128_GCM_SHA256]}\n"),
+    ],
     ["server.tls.curve_preferences", MINIMAL.replace("server:\n", "server:\n  tls: {curve_preferences: [X25519]}\n")],
     ["server.tls.min_version", MINIMAL.replace("server:\n", 'server:\n  tls: {min_version: "1.0"}\n')],
     ["capabilities.reports_own_metrics", base("capabilities: {reports_own_metrics: true}\n")],
     ["capabilities.reports_own_logs", base("capabilities: {reports_own_logs: true}\n")],
     ["capabilities.reports_own_traces", base("capabilities: {reports_own_traces: true}\n")],
-    ["capabilities.accepts_other_connection_settings", base("capabilities: {accepts_other_connection_settings: true}\n")],
+    [
+      "capabilities.accepts_other_connection_settings",
+      base("capabilities: {accepts_other_connection_settings: true}\n"),
+    ],
   ])("%s", (key, text) => {
     const config = resolve(text);
     expect(config.warnings).toHaveLength(1);
@@ -47,7 +68,11 @@ capabilities: {reports_own_metrics: false, reports_remote_config: true}
   });
 
   it("keeps the values it accepts in the resolved config", () => {
-    const config = resolve(withAgent("opamp_server_port: 4321\nautomatic_config_rollback: false\ndescription: {include_resource_attributes: true}"));
+    const config = resolve(
+      withAgent(
+        "opamp_server_port: 4321\nautomatic_config_rollback: false\ndescription: {include_resource_attributes: true}",
+      ),
+    );
     expect(config.agent).toMatchObject({
       opampServerPort: 4321,
       automaticConfigRollback: false,
@@ -65,7 +90,7 @@ healthcheck: {endpoint: "localhost:99999"}
 `).replace("agent:\n", "agent:\n  opamp_server_port: 70000\n  automatic_config_rollback: maybe\n"),
     );
     expect(err.problems).toEqual([
-      "agent.automatic_config_rollback: expected true or false, got string \"maybe\"",
+      'agent.automatic_config_rollback: expected true or false, got string "maybe"',
       "agent.opamp_server_port: expected an integer from 0 to 65535, got number 70000",
       "telemetry.logs.processors: expected a list of maps, got a map",
       expect.stringMatching(/^telemetry\.metrics\.readerz: unknown key/),
@@ -106,14 +131,18 @@ describe("server.tls versions", () => {
     const raised = resolve(tls('max_version: "1.1"'));
     expect(raised.server.tls.maxVersion).toBe("1.2");
     expect(raised.warnings).toEqual([expect.stringMatching(/^server\.tls\.max_version: "1\.1" is raised to "1\.2"/)]);
-    expect(configError(tls('min_version: "1.3", max_version: "1.2"')).problems).toEqual(['server.tls.max_version: "1.2" is below min_version "1.3": no connection could be made']);
+    expect(configError(tls('min_version: "1.3", max_version: "1.2"')).problems).toEqual([
+      'server.tls.max_version: "1.2" is below min_version "1.3": no connection could be made',
+    ]);
   });
 });
 
 describe("capabilities", () => {
   it("implies reports_remote_config from accepts_remote_config, as Go does since v0.161", () => {
     expect(resolve(base("capabilities: {accepts_remote_config: true}\n")).capabilities.reportsRemoteConfig).toBe(true);
-    expect(resolve(base("capabilities: {accepts_remote_config: false}\n")).capabilities.reportsRemoteConfig).toBe(false);
+    expect(resolve(base("capabilities: {accepts_remote_config: false}\n")).capabilities.reportsRemoteConfig).toBe(
+      false,
+    );
     expect(resolve(base("capabilities: {reports_remote_config: true}\n")).capabilities.reportsRemoteConfig).toBe(true);
   });
 });
@@ -123,7 +152,9 @@ describe("unknown keys are still refused", () => {
     expect(configError(base("telemetry: {logs: {levle: info}}\n")).problems).toEqual([
       expect.stringMatching(/^telemetry\.logs\.levle: unknown key \(did you mean "level"\?\)/),
     ]);
-    expect(configError(base("healthchecks: {}\n")).problems).toEqual([expect.stringMatching(/^healthchecks: unknown key/)]);
+    expect(configError(base("healthchecks: {}\n")).problems).toEqual([
+      expect.stringMatching(/^healthchecks: unknown key/),
+    ]);
   });
 });
 

@@ -9,9 +9,15 @@ import { CONFIG_PATH, MINIMAL, configError, resolve, withAgent } from "./helpers
 describe("server.heartbeat_interval", () => {
   it("takes a duration, 0 included, and refuses other things naming the key", () => {
     const base = "agent:\n  executable: /bin/otelcol\nserver:\n  endpoint: http://127.0.0.1:4320/v1/opamp\n";
-    expect(resolveSupervisorConfigAt(`${base}  heartbeat_interval: 5s\n`, "/etc/s.yaml", {}).server.heartbeatIntervalMs).toBe(5_000);
-    expect(resolveSupervisorConfigAt(`${base}  heartbeat_interval: 0\n`, "/etc/s.yaml", {}).server.heartbeatIntervalMs).toBe(0);
-    expect(() => resolveSupervisorConfigAt(`${base}  heartbeat_interval: often\n`, "/etc/s.yaml", {})).toThrow(/server\.heartbeat_interval/);
+    expect(
+      resolveSupervisorConfigAt(`${base}  heartbeat_interval: 5s\n`, "/etc/s.yaml", {}).server.heartbeatIntervalMs,
+    ).toBe(5_000);
+    expect(
+      resolveSupervisorConfigAt(`${base}  heartbeat_interval: 0\n`, "/etc/s.yaml", {}).server.heartbeatIntervalMs,
+    ).toBe(0);
+    expect(() => resolveSupervisorConfigAt(`${base}  heartbeat_interval: often\n`, "/etc/s.yaml", {})).toThrow(
+      /server\.heartbeat_interval/,
+    );
   });
 });
 
@@ -230,7 +236,13 @@ telemetry:
       requestTimeoutMs: 50,
       injectExtension: false,
     });
-    expect(agent.restart).toEqual({ initialDelayMs: 0, maxDelayMs: 5000, multiplier: 1.5, jitter: 0, resetAfterMs: 10_000 });
+    expect(agent.restart).toEqual({
+      initialDelayMs: 0,
+      maxDelayMs: 5000,
+      multiplier: 1.5,
+      jitter: 0,
+      resetAfterMs: 10_000,
+    });
     expect(config.storage.directory).toBe("/etc/otelcol/state");
     expect(config.telemetry.logs.level).toBe("debug");
   });
@@ -310,7 +322,9 @@ telemetry: {logs: {level: info, format: json}}
 bogus: 1
 `);
     expect(err.problems).toEqual([
-      expect.stringMatching(/^bogus: unknown key \(expected one of: server, capabilities, agent, storage, telemetry, healthcheck, extensions\)$/),
+      expect.stringMatching(
+        /^bogus: unknown key \(expected one of: server, capabilities, agent, storage, telemetry, healthcheck, extensions\)$/,
+      ),
       'server.endpont: unknown key (did you mean "endpoint"?)',
       expect.stringMatching(/^server\.tls\.verify: unknown key \(expected one of: insecure, /),
       expect.stringMatching(/^capabilities\.reports_everything: unknown key/),
@@ -389,7 +403,9 @@ telemetry: {logs: {level: verbose}}
     const problem = (endpoint: string) =>
       configError(`server: {endpoint: "${endpoint}"}\nagent: {executable: /x}\n`).problems[0];
     expect(problem("ftp://h/x")).toBe('server.endpoint: expected a ws, wss, http or https URL, got scheme "ftp"');
-    expect(problem("not a url")).toBe('server.endpoint: expected a ws://, wss://, http:// or https:// URL, got "not a url"');
+    expect(problem("not a url")).toBe(
+      'server.endpoint: expected a ws://, wss://, http:// or https:// URL, got "not a url"',
+    );
     expect(problem("wss://user:pw@h/x")).toMatch(/^server\.endpoint: credentials in the URL are not allowed/);
     expect(problem("")).toBe("server.endpoint: must not be empty");
   });
@@ -401,7 +417,7 @@ agent: {executable: /x, env: {SECRET: 987654, "A=B": x}}
 `);
     expect(err.message).not.toMatch(/123456|987654/);
     expect(err.problems).toEqual([
-      'server.headers.X-Token: expected a string, got a number (quote the value to make it a string)',
+      "server.headers.X-Token: expected a string, got a number (quote the value to make it a string)",
       expect.stringMatching(/^server\.headers\["bad name"\]: invalid header name/),
       "server.headers.X-Ok: header value must not contain CR, LF or NUL",
       "agent.env.SECRET: expected a string, got a number (quote the value to make it a string)",
@@ -423,7 +439,9 @@ startup_fallback_configs: [$REMOTE_CONFIG]
     );
     expect(err.problems).toEqual([
       "agent.config_files[1]: $REMOTE_CONFIG is listed more than once",
-      expect.stringMatching(/^agent\.config_files\[2\]: unknown token "\$HOME\/x\.yaml" \(expected a file path or one of \$REMOTE_CONFIG/),
+      expect.stringMatching(
+        /^agent\.config_files\[2\]: unknown token "\$HOME\/x\.yaml" \(expected a file path or one of \$REMOTE_CONFIG/,
+      ),
       expect.stringMatching(/^agent\.startup_fallback_configs\[0\]: expected a file path, got "\$REMOTE_CONFIG"/),
     ]);
   });
@@ -478,7 +496,10 @@ describe("loadSupervisorConfig", () => {
     const file = path.join(dir, "supervisor.yaml");
     await mkdir(path.join(dir, "bin"));
     await writeFile(path.join(dir, "bin/otelcol"), "#!/bin/sh\n", { mode: 0o755 });
-    await writeFile(file, "server:\n  endpoint: ${env:EP}\nagent: {executable: bin/otelcol}\nstorage: {directory: state}\n");
+    await writeFile(
+      file,
+      "server:\n  endpoint: ${env:EP}\nagent: {executable: bin/otelcol}\nstorage: {directory: state}\n",
+    );
     const config = await loadSupervisorConfig(file, { env: { EP: "ws://127.0.0.1:1/v1/opamp" } });
     expect(config.sourcePath).toBe(file);
     expect(config.agent.executable).toBe(path.join(dir, "bin/otelcol"));
@@ -497,6 +518,8 @@ describe("loadSupervisorConfig", () => {
 describe("agent.health.steady_interval", () => {
   it("is never faster than the interval", () => {
     expect(resolve(withAgent("health: {interval: 20s}")).agent.health.steadyIntervalMs).toBe(20_000);
-    expect(configError(withAgent("health: {interval: 2s, steady_interval: 1s}")).problems).toEqual(["agent.health.steady_interval: must be ≥ agent.health.interval (2000 ms), got 1000 ms"]);
+    expect(configError(withAgent("health: {interval: 2s, steady_interval: 1s}")).problems).toEqual([
+      "agent.health.steady_interval: must be ≥ agent.health.interval (2000 ms), got 1000 ms",
+    ]);
   });
 });

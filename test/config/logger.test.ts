@@ -16,6 +16,11 @@ describe("log lines", () => {
     logger.info({ n: 1 }, "i");
     logger.warn("w");
     logger.error("e");
-    expect(lines.map((line) => (JSON.parse(line) as { level: unknown }).level)).toEqual(["debug", "info", "warn", "error"]);
+    expect(lines.map((line) => (JSON.parse(line) as { level: unknown }).level)).toEqual([
+      "debug",
+      "info",
+      "warn",
+      "error",
+    ]);
   });
 });

@@ -16,7 +16,9 @@ import { RunningSupervisor } from "../e2e/harness.js";
 import { spawn, spawnSync } from "node:child_process";
 
 const DIR = join(ROOT, "test/config/migration");
-const files = readdirSync(DIR).filter((name) => name.endsWith(".yaml") && name !== "collector.yaml" && name !== "extra.yaml");
+const files = readdirSync(DIR).filter(
+  (name) => name.endsWith(".yaml") && name !== "collector.yaml" && name !== "extra.yaml",
+);
 const header = (name: string): { key: string; effect: string } => {
   const text = readFileSync(join(DIR, name), "utf8");
   return {
@@ -37,11 +39,18 @@ describe("migration files", () => {
   });
 
   it.each(files)("%s passes validate, warning exactly when its header says so", async (name) => {
-    const config = await loadSupervisorConfig(join(DIR, name), { env: env(mkdtempSync(join(tmpdir(), "migration-state-"))) });
+    const config = await loadSupervisorConfig(join(DIR, name), {
+      env: env(mkdtempSync(join(tmpdir(), "migration-state-"))),
+    });
     const { key, effect } = header(name);
     const warns = effect.includes("(warning at start)");
     expect(config.warnings.length > 0, `${key}: ${config.warnings.join(" | ")}`).toBe(warns);
-    if (warns) expect(config.warnings.some((w) => w.startsWith(key.replace(/^extensions\.\w+$/, "server.auth")) || w.startsWith("agent.config_files"))).toBe(true);
+    if (warns)
+      expect(
+        config.warnings.some(
+          (w) => w.startsWith(key.replace(/^extensions\.\w+$/, "server.auth")) || w.startsWith("agent.config_files"),
+        ),
+      ).toBe(true);
   });
 
   it("are all listed in the README's migration table with their effect", () => {
@@ -74,25 +83,36 @@ describe("a representative subset starts against the stub", () => {
     await server?.close();
   });
 
-  it.each(START)("%s: validate passes (built CLI), the collector runs healthy, the start logs the same warnings", async (name) => {
-    server = await OpampTestServer.start();
-    const dir = mkdtempSync(join(tmpdir(), "migration-run-"));
-    cpSync(DIR, dir, { recursive: true });
-    // The collector's own health_check on a free port, so parallel runs never share 13133.
-    const healthPort = await freePort();
-    const collector = readFileSync(join(DIR, "collector.yaml"), "utf8")
-      .replace("extensions:\n", `extensions:\n  health_check:\n    endpoint: 127.0.0.1:${healthPort}\n`)
-      .replace("extensions: [zpages]", "extensions: [zpages, health_check]");
-    expect(collector).toContain("[zpages, health_check]");
-    writeFileSync(join(dir, "collector.yaml"), collector);
-    const vars = env(join(dir, "state"), server.wsUrl);
-    const validated = spawnSync(process.execPath, [CLI, "validate", "--config", join(dir, name)], { encoding: "utf8", env: { ...process.env, ...vars } });
-    expect(validated.status, validated.stderr).toBe(0);
-    const expected = (await loadSupervisorConfig(join(dir, name), { env: vars })).warnings;
+  it.each(START)(
+    "%s: validate passes (built CLI), the collector runs healthy, the start logs the same warnings",
+    async (name) => {
+      server = await OpampTestServer.start();
+      const dir = mkdtempSync(join(tmpdir(), "migration-run-"));
+      cpSync(DIR, dir, { recursive: true });
+      // The collector's own health_check on a free port, so parallel runs never share 13133.
+      const healthPort = await freePort();
+      const collector = readFileSync(join(DIR, "collector.yaml"), "utf8")
+        .replace("extensions:\n", `extensions:\n  health_check:\n    endpoint: 127.0.0.1:${healthPort}\n`)
+        .replace("extensions: [zpages]", "extensions: [zpages, health_check]");
+      expect(collector).toContain("[zpages, health_check]");
+      writeFileSync(join(dir, "collector.yaml"), collector);
+      const vars = env(join(dir, "state"), server.wsUrl);
+      const validated = spawnSync(process.execPath, [CLI, "validate", "--config", join(dir, name)], {
+        encoding: "utf8",
+        env: { ...process.env, ...vars },
+      });
+      expect(validated.status, validated.stderr).toBe(0);
+      const expected = (await loadSupervisorConfig(join(dir, name), { env: vars })).warnings;
 
-    sup = new RunningSupervisor(spawn(process.execPath, [CLI, "--config", join(dir, name)], { env: { ...process.env, ...vars }, stdio: ["ignore", "pipe", "pipe"] }));
-    await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 15_000 });
-    const logged = sup.logs.filter((l) => l.level === "warn" && l["config"] === join(dir, name)).map((l) => l.msg);
-    expect(logged).toEqual(expected);
-  });
+      sup = new RunningSupervisor(
+        spawn(process.execPath, [CLI, "--config", join(dir, name)], {
+          env: { ...process.env, ...vars },
+          stdio: ["ignore", "pipe", "pipe"],
+        }),
+      );
+      await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 15_000 });
+      const logged = sup.logs.filter((l) => l.level === "warn" && l["config"] === join(dir, name)).map((l) => l.msg);
+      expect(logged).toEqual(expected);
+    },
+  );
 });

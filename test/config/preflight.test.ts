@@ -50,7 +50,9 @@ describe("preflight: what makes a start fail", () => {
       `agent.executable: ${path.join(dir, "nope")} does not exist (set agent.executable to the collector binary, e.g. /usr/bin/otelcol-contrib)`,
     ]);
     await chmod(path.join(dir, "otelcol"), 0o644);
-    expect(problems(await load(yaml()))).toEqual([expect.stringMatching(/^agent\.executable: .*otelcol is not executable \(chmod \+x it/)]);
+    expect(problems(await load(yaml()))).toEqual([
+      expect.stringMatching(/^agent\.executable: .*otelcol is not executable \(chmod \+x it/),
+    ]);
   });
 
   it("refuses a state directory that cannot be created", async () => {
@@ -63,9 +65,13 @@ describe("preflight: what makes a start fail", () => {
   it("refuses TLS files that do not parse on a secure endpoint, and ignores them on ws://", async () => {
     await writeFile(path.join(dir, "ca.pem"), "not a certificate\n");
     await writeFile(path.join(dir, "agent.pem"), clientCert(makeCa("preflight-ca"), 1).certPem);
-    await writeFile(path.join(dir, "agent.key"), "-----BEGIN PRIVATE KEY-----\nAAAA-secret\n-----END PRIVATE KEY-----\n");
+    await writeFile(
+      path.join(dir, "agent.key"),
+      "-----BEGIN PRIVATE KEY-----\nAAAA-secret\n-----END PRIVATE KEY-----\n",
+    );
     const tls = "  tls: {ca_file: ca.pem, cert_file: agent.pem, key_file: agent.key}\n";
-    const body = (endpoint: string) => yaml({ endpoint }).replace(`endpoint: ${endpoint}\n`, `endpoint: ${endpoint}\n${tls}`);
+    const body = (endpoint: string) =>
+      yaml({ endpoint }).replace(`endpoint: ${endpoint}\n`, `endpoint: ${endpoint}\n${tls}`);
     const refused = await load(body("wss://opamp.example.com/v1/opamp"));
     expect(problems(refused)).toEqual([
       `server.tls.ca_file: ${path.join(dir, "ca.pem")} does not parse (no PEM certificate in it)`,
@@ -97,7 +103,9 @@ describe("preflight: what a start only warns about", () => {
     expect(result).not.toBeInstanceOf(ConfigError);
     expect((result as { warnings: readonly string[] }).warnings).toEqual([
       `agent.config_files[1]: ${path.join(dir, "missing.yaml")} cannot be read (ENOENT); the collector runs without it (the official Go supervisor skips it too)`,
-      expect.stringMatching(/^agent\.config_files\[2\]: .*bad\.yaml is not valid YAML .*; the collector runs without it/),
+      expect.stringMatching(
+        /^agent\.config_files\[2\]: .*bad\.yaml is not valid YAML .*; the collector runs without it/,
+      ),
     ]);
   });
 });

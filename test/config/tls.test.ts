@@ -35,7 +35,11 @@ describe("server.tls", () => {
   });
 
   it("reads durations for renewal, including windows longer than the timer cap", () => {
-    const tls = resolve(withTls("renew_before: 8760h\nrenew_check_interval: 1h\nrenew_retry_interval: 5m\nconnection_trial_timeout: 2s\nwatch_files: false")).server.tls;
+    const tls = resolve(
+      withTls(
+        "renew_before: 8760h\nrenew_check_interval: 1h\nrenew_retry_interval: 5m\nconnection_trial_timeout: 2s\nwatch_files: false",
+      ),
+    ).server.tls;
     expect(tls).toMatchObject({
       renewBeforeMs: 8760 * 3_600_000,
       renewCheckIntervalMs: 3_600_000,
@@ -48,7 +52,9 @@ describe("server.tls", () => {
 
   it("reports conflicting, malformed and contradictory settings, never echoing a key", () => {
     const err = configError(
-      withTls(`ca_file: ca.pem\nca_pem: "${PEM_CERT}"\ncert_pem: "not a pem"\nkey_pem: "hunter2-secret"\ninsecure: true\nrenew_check_interval: 0\nrenew_before: 100000h`),
+      withTls(
+        `ca_file: ca.pem\nca_pem: "${PEM_CERT}"\ncert_pem: "not a pem"\nkey_pem: "hunter2-secret"\ninsecure: true\nrenew_check_interval: 0\nrenew_before: 100000h`,
+      ),
     );
     expect(err.problems).toEqual([
       "server.tls.insecure: true asks for no TLS, but the endpoint is wss:// or https://; use a ws:// or http:// endpoint for plaintext, or remove it",
@@ -62,18 +68,29 @@ describe("server.tls", () => {
   });
 
   it("requires the client certificate and key together in either form", () => {
-    expect(configError(withTls(`cert_pem: "${PEM_CERT}"`)).problems).toEqual(["server.tls: cert_file and key_file must be given together"]);
-    expect(resolve(withTls(`cert_pem: "${PEM_CERT}"\nkey_file: agent.key`)).server.tls.keyFile).toBe("/etc/otelcol/agent.key");
+    expect(configError(withTls(`cert_pem: "${PEM_CERT}"`)).problems).toEqual([
+      "server.tls: cert_file and key_file must be given together",
+    ]);
+    expect(resolve(withTls(`cert_pem: "${PEM_CERT}"\nkey_file: agent.key`)).server.tls.keyFile).toBe(
+      "/etc/otelcol/agent.key",
+    );
   });
 
   it("keeps insecure for plaintext endpoints (the official example's shape) and advises on Go-only keys", () => {
-    expect(resolve(withTls("insecure: true\ninsecure_skip_verify: true", "ws://127.0.0.1:4320/v1/opamp")).server.tls.insecure).toBe(true);
-    const config = resolve(withTls("reload_interval: 30s\nmax_version: \"1.2\"\ninclude_system_ca_certs_pool: true\nca_file: ca.pem"));
+    expect(
+      resolve(withTls("insecure: true\ninsecure_skip_verify: true", "ws://127.0.0.1:4320/v1/opamp")).server.tls
+        .insecure,
+    ).toBe(true);
+    const config = resolve(
+      withTls('reload_interval: 30s\nmax_version: "1.2"\ninclude_system_ca_certs_pool: true\nca_file: ca.pem'),
+    );
     expect(config.server.tls).toMatchObject({ maxVersion: "1.2", includeSystemCaCertsPool: true });
     expect(config.warnings).toEqual([
       expect.stringMatching(/^server\.tls\.reload_interval: accepted for compatibility .* are watched instead/),
     ]);
-    expect(configError(withTls("tpm: {enabled: true}")).problems).toEqual([expect.stringMatching(/^server\.tls\.tpm: .*key_file/)]);
+    expect(configError(withTls("tpm: {enabled: true}")).problems).toEqual([
+      expect.stringMatching(/^server\.tls\.tpm: .*key_file/),
+    ]);
   });
 });
 
@@ -82,8 +99,21 @@ describe("examples/supervisor.yaml", () => {
     const { readFile } = await import("node:fs/promises");
     const text = await readFile(new URL("../../examples/supervisor.yaml", import.meta.url), "utf8");
     const keys = [
-      "insecure", "insecure_skip_verify", "ca_file", "cert_file", "key_file", "ca_pem", "cert_pem", "key_pem", "min_version",
-      "server_name_override", "renew_before", "renew_check_interval", "renew_retry_interval", "watch_files", "connection_trial_timeout",
+      "insecure",
+      "insecure_skip_verify",
+      "ca_file",
+      "cert_file",
+      "key_file",
+      "ca_pem",
+      "cert_pem",
+      "key_pem",
+      "min_version",
+      "server_name_override",
+      "renew_before",
+      "renew_check_interval",
+      "renew_retry_interval",
+      "watch_files",
+      "connection_trial_timeout",
     ];
     for (const key of keys) expect(text).toMatch(new RegExp(`^\\s+#? ?${key}:`, "m"));
   });

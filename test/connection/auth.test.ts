@@ -32,23 +32,66 @@ describe("bearertokenauth and basicauth", () => {
     const file = join(dir, "token");
     await writeFile(file, "first-token\n");
     const clock = new FakeClock();
-    const auth = authHeaders({ kind: "bearertokenauth", id: "bearertokenauth", header: "Authorization", scheme: "Bearer", token: { from: "file", path: file } }, { clock });
-    const target = serverTarget({ endpoint: "ws://opamp.example/v1/opamp", headers: { "X-Team": "edge", Authorization: "static" }, tls: {} }, { now: () => clock.now(), auth });
-    expect((await target.prepare!(signal())).headers).toEqual({ "X-Team": "edge", Authorization: "Bearer first-token" });
+    const auth = authHeaders(
+      {
+        kind: "bearertokenauth",
+        id: "bearertokenauth",
+        header: "Authorization",
+        scheme: "Bearer",
+        token: { from: "file", path: file },
+      },
+      { clock },
+    );
+    const target = serverTarget(
+      { endpoint: "ws://opamp.example/v1/opamp", headers: { "X-Team": "edge", Authorization: "static" }, tls: {} },
+      { now: () => clock.now(), auth },
+    );
+    expect((await target.prepare!(signal())).headers).toEqual({
+      "X-Team": "edge",
+      Authorization: "Bearer first-token",
+    });
     await writeFile(file, "rotated-token\n");
-    expect((await target.prepare!(signal())).headers).toEqual({ "X-Team": "edge", Authorization: "Bearer rotated-token" });
-    const custom = authHeaders({ kind: "bearertokenauth", id: "bearertokenauth/x", header: "X-Api-Key", scheme: "", token: { from: "value", value: "k" } }, { clock });
+    expect((await target.prepare!(signal())).headers).toEqual({
+      "X-Team": "edge",
+      Authorization: "Bearer rotated-token",
+    });
+    const custom = authHeaders(
+      {
+        kind: "bearertokenauth",
+        id: "bearertokenauth/x",
+        header: "X-Api-Key",
+        scheme: "",
+        token: { from: "value", value: "k" },
+      },
+      { clock },
+    );
     expect(await custom.headers(signal())).toEqual({ "X-Api-Key": "k" });
   });
 
   it("fails the connect with the file named when the token file is gone, never with a token", async () => {
-    const auth = authHeaders({ kind: "bearertokenauth", id: "bearertokenauth", header: "Authorization", scheme: "Bearer", token: { from: "file", path: join(dir, "missing") } }, { clock: new FakeClock() });
-    await expect(auth.headers(signal())).rejects.toThrow(/extensions\.bearertokenauth token: cannot read .*missing \(ENOENT\)/);
+    const auth = authHeaders(
+      {
+        kind: "bearertokenauth",
+        id: "bearertokenauth",
+        header: "Authorization",
+        scheme: "Bearer",
+        token: { from: "file", path: join(dir, "missing") },
+      },
+      { clock: new FakeClock() },
+    );
+    await expect(auth.headers(signal())).rejects.toThrow(
+      /extensions\.bearertokenauth token: cannot read .*missing \(ENOENT\)/,
+    );
   });
 
   it("sends basic credentials", async () => {
-    const auth = authHeaders({ kind: "basicauth", id: "basicauth", username: "agent", password: "pa:ss" }, { clock: new FakeClock() });
-    expect(await auth.headers(signal())).toEqual({ Authorization: `Basic ${Buffer.from("agent:pa:ss").toString("base64")}` });
+    const auth = authHeaders(
+      { kind: "basicauth", id: "basicauth", username: "agent", password: "pa:ss" },
+      { clock: new FakeClock() },
+    );
+    expect(await auth.headers(signal())).toEqual({
+      Authorization: `Basic ${Buffer.from("agent:pa:ss").toString("base64")}`,
+    });
   });
 });
 
@@ -61,7 +104,12 @@ class TokenEndpoint {
   #server: Server;
 
   private constructor() {
-    this.#server = createServer((req, res) => void this.#handle(req).then(([status, body]) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body))));
+    this.#server = createServer(
+      (req, res) =>
+        void this.#handle(req).then(([status, body]) =>
+          res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body)),
+        ),
+    );
   }
 
   static async start(): Promise<TokenEndpoint> {
@@ -85,8 +133,16 @@ class TokenEndpoint {
     this.requests.push({ authorization: req.headers.authorization, form });
     const basicOk = req.headers.authorization === `Basic ${Buffer.from("agent-7:s3cret").toString("base64")}`;
     const bodyOk = form.get("client_id") === "agent-7" && form.get("client_secret") === "s3cret";
-    if (!(this.accepts === "header" ? basicOk : bodyOk) || form.get("grant_type") !== "client_credentials") return [401, { error: "invalid_client" }];
-    return [200, { access_token: `token-${this.requests.length}`, token_type: "bearer", ...(this.expiresIn !== undefined ? { expires_in: this.expiresIn } : {}) }];
+    if (!(this.accepts === "header" ? basicOk : bodyOk) || form.get("grant_type") !== "client_credentials")
+      return [401, { error: "invalid_client" }];
+    return [
+      200,
+      {
+        access_token: `token-${this.requests.length}`,
+        token_type: "bearer",
+        ...(this.expiresIn !== undefined ? { expires_in: this.expiresIn } : {}),
+      },
+    ];
   }
 }
 
@@ -132,16 +188,25 @@ describe("oauth2client", () => {
     endpoint = await TokenEndpoint.start();
     endpoint.accepts = "body";
     await writeFile(join(dir, "secret"), "s3cret\n");
-    const auth = authHeaders(settings({ clientSecret: { from: "file", path: join(dir, "secret") } }), { clock: new FakeClock() });
+    const auth = authHeaders(settings({ clientSecret: { from: "file", path: join(dir, "secret") } }), {
+      clock: new FakeClock(),
+    });
     expect(await auth.headers(signal())).toEqual({ Authorization: "Bearer token-2" });
     expect(endpoint.requests.map((r) => r.form.get("client_secret"))).toEqual([null, "s3cret"]);
   });
 
   it("says which endpoint refused, without the secret", async () => {
     endpoint = await TokenEndpoint.start();
-    const auth = authHeaders(settings({ clientSecret: { from: "value", value: "wrong-s3cret" } }), { clock: new FakeClock() });
-    const error = await auth.headers(signal()).then(() => undefined, (e: unknown) => e as Error);
-    expect(error?.message).toBe(`the OAuth2 token endpoint ${new URL(endpoint.url).origin}/oauth/token refused the client credentials: HTTP 401 (invalid_client)`);
+    const auth = authHeaders(settings({ clientSecret: { from: "value", value: "wrong-s3cret" } }), {
+      clock: new FakeClock(),
+    });
+    const error = await auth.headers(signal()).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toBe(
+      `the OAuth2 token endpoint ${new URL(endpoint.url).origin}/oauth/token refused the client credentials: HTTP 401 (invalid_client)`,
+    );
     expect(error?.message).not.toContain("wrong-s3cret");
   });
 
@@ -153,14 +218,20 @@ describe("oauth2client", () => {
     try {
       const clock = new FakeClock();
       const auth = authHeaders(settings(), { clock });
-      h = makeClient(server, "ws", { target: serverTarget({ endpoint: server.wsUrl, headers: {}, tls: {} }, { now: () => clock.now(), auth }) });
+      h = makeClient(server, "ws", {
+        target: serverTarget({ endpoint: server.wsUrl, headers: {}, tls: {} }, { now: () => clock.now(), auth }),
+      });
       // The client's own clock is separate; the token's expiry follows `clock`.
       h.client.start();
       const first = await server.waitFor(() => true);
       expect(first.headers["authorization"]).toBe("Bearer token-1");
       await clock.advance(61_000);
       server.dropConnections();
-      await eventually(() => (h?.clock.pending ?? 0) > 0 || server.received.some((r) => r.connection === 2), 5000, "reconnecting");
+      await eventually(
+        () => (h?.clock.pending ?? 0) > 0 || server.received.some((r) => r.connection === 2),
+        5000,
+        "reconnecting",
+      );
       await h.clock.advance(60_000);
       const second = await server.waitFor((r) => r.connection === 2);
       expect(second.headers["authorization"]).toBe("Bearer token-2");
@@ -173,29 +244,56 @@ describe("oauth2client", () => {
 
 describe("package downloads", () => {
   it("carry server.auth to the OpAMP server's own origin only", async () => {
-    const auth = authHeaders({ kind: "basicauth", id: "basicauth", username: "u", password: "p" }, { clock: new FakeClock() });
+    const auth = authHeaders(
+      { kind: "basicauth", id: "basicauth", username: "u", password: "p" },
+      { clock: new FakeClock() },
+    );
     const target = { endpoint: "wss://opamp.example/v1/opamp", auth };
-    expect(await downloadAuth(target, new URL("https://opamp.example/packages/otelcol.tar.gz"))).toEqual({ Authorization: `Basic ${Buffer.from("u:p").toString("base64")}` });
+    expect(await downloadAuth(target, new URL("https://opamp.example/packages/otelcol.tar.gz"))).toEqual({
+      Authorization: `Basic ${Buffer.from("u:p").toString("base64")}`,
+    });
     expect(await downloadAuth(target, new URL("https://cdn.example/otelcol.tar.gz"))).toEqual({});
     expect(await downloadAuth(target, new URL("http://opamp.example/otelcol.tar.gz"))).toEqual({});
     expect(await downloadAuth(target, new URL("https://opamp.example:8443/otelcol.tar.gz"))).toEqual({});
-    expect(await downloadAuth({ endpoint: "wss://opamp.example/", auth: undefined }, new URL("https://opamp.example/p"))).toEqual({});
+    expect(
+      await downloadAuth({ endpoint: "wss://opamp.example/", auth: undefined }, new URL("https://opamp.example/p")),
+    ).toEqual({});
   });
 
   it("are sent with server.auth on the OpAMP origin, the offer's own headers winning, and not after a redirect elsewhere", async () => {
     const seen: Array<{ path: string; authorization: string | undefined }> = [];
     const files = createServer((req, res) => {
       seen.push({ path: req.url ?? "", authorization: req.headers.authorization });
-      if (req.url === "/moved") res.writeHead(302, { location: `http://localhost:${(files.address() as AddressInfo).port}/cdn` }).end();
+      if (req.url === "/moved")
+        res.writeHead(302, { location: `http://localhost:${(files.address() as AddressInfo).port}/cdn` }).end();
       else res.end("ok");
     });
     await new Promise<void>((resolve) => files.listen(0, "127.0.0.1", resolve));
     try {
       const origin = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
-      const auth = authHeaders({ kind: "bearertokenauth", id: "bearertokenauth", header: "Authorization", scheme: "Bearer", token: { from: "value", value: "t" } }, { clock: new FakeClock() });
+      const auth = authHeaders(
+        {
+          kind: "bearertokenauth",
+          id: "bearertokenauth",
+          header: "Authorization",
+          scheme: "Bearer",
+          token: { from: "value", value: "t" },
+        },
+        { clock: new FakeClock() },
+      );
       const target = { endpoint: `${origin.replace("http", "ws")}/v1/opamp`, auth };
       const get = (path: string, headers: Record<string, string>) =>
-        httpGet(new URL(`${origin}${path}`), {}, { headers, maxRedirects: 2, tlsFor: () => Promise.resolve({}), authFor: (url) => downloadAuth(target, url), signal: signal() }).then(({ res }) => res.resume());
+        httpGet(
+          new URL(`${origin}${path}`),
+          {},
+          {
+            headers,
+            maxRedirects: 2,
+            tlsFor: () => Promise.resolve({}),
+            authFor: (url) => downloadAuth(target, url),
+            signal: signal(),
+          },
+        ).then(({ res }) => res.resume());
       await get("/p", {});
       await get("/q", { authorization: "Bearer offered" });
       await get("/moved", {});

@@ -29,7 +29,12 @@ describe("checkCertificate", () => {
       checkCertificate({ certPem: foreign.certPem, now, anchors, label: "offered certificate" }),
       checkCertificate({ certPem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", now, label: "x" }),
       checkCertificate({ certPem: "hello", now, label: "x" }),
-      checkCertificate({ certPem: good.certPem, keyPem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", now, label: "x" }),
+      checkCertificate({
+        certPem: good.certPem,
+        keyPem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        now,
+        label: "x",
+      }),
     ];
     expect(results.map((r) => (r.ok ? "ok" : r.problem))).toEqual([
       "expired",
@@ -55,6 +60,9 @@ describe("checkCertificate", () => {
     expect(pemBlocks(bundle, "CERTIFICATE")).toHaveLength(2);
     expect(checkCertificate({ certPem: bundle, keyPem: leaf.keyPem, now, anchors, label: "c" }).ok).toBe(true);
     // Without the intermediate the leaf does not reach the root.
-    expect(checkCertificate({ certPem: leaf.certPem, now, anchors, label: "c" })).toMatchObject({ ok: false, problem: "untrusted" });
+    expect(checkCertificate({ certPem: leaf.certPem, now, anchors, label: "c" })).toMatchObject({
+      ok: false,
+      problem: "untrusted",
+    });
   });
 });

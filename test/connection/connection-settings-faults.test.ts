@@ -26,8 +26,11 @@ afterEach(async () => {
   await server?.close();
 });
 
-const statusIs = (status: number, hex: string) => (r: Received): boolean =>
-  r.msg.connectionSettingsStatus?.status === status && Buffer.from(r.msg.connectionSettingsStatus.lastConnectionSettingsHash).toString("hex") === hex;
+const statusIs =
+  (status: number, hex: string) =>
+  (r: Received): boolean =>
+    r.msg.connectionSettingsStatus?.status === status &&
+    Buffer.from(r.msg.connectionSettingsStatus.lastConnectionSettingsHash).toString("hex") === hex;
 
 describe.each(["ENOSPC", "EROFS"] as FaultCode[])("a connection-settings offer under %s", (code) => {
   it("is FAILED with the reason, keeps the connection, and the next offer after the fault is APPLIED", async () => {
@@ -47,7 +50,10 @@ describe.each(["ENOSPC", "EROFS"] as FaultCode[])("a connection-settings offer u
     fs.fault = undefined;
     server.push({ connectionSettings: { hash: new Uint8Array([0xf0, 2]), opamp: { heartbeatIntervalSeconds: 9n } } });
     await server.waitFor(statusIs(APPLIED, "f002"), { timeoutMs: 8_000 });
-    const status = JSON.parse(await readFile(rig.stateDir.file("connection-settings-status.json"), "utf8")) as Record<string, unknown>;
+    const status = JSON.parse(await readFile(rig.stateDir.file("connection-settings-status.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
     expect(status).toMatchObject({ hash: "f002", status: "APPLIED" });
   });
 });

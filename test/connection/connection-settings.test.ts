@@ -52,7 +52,9 @@ async function tlsFiles(dir: string, cert = bootstrap): Promise<string> {
   return `    ca_file: ${join(dir, "ca.pem")}\n    cert_file: ${join(dir, "agent.pem")}\n    key_file: ${join(dir, "agent.key")}\n`;
 }
 
-async function launch(o: { tls?: string; server?: string; dir?: string; clock?: FakeClock; watch?: boolean } = {}): Promise<Rig> {
+async function launch(
+  o: { tls?: string; server?: string; dir?: string; clock?: FakeClock; watch?: boolean } = {},
+): Promise<Rig> {
   const { mkdtemp } = await import("node:fs/promises");
   const { tmpdir } = await import("node:os");
   const dir = o.dir ?? (await mkdtemp(join(tmpdir(), "tls-cs-")));
@@ -72,17 +74,30 @@ const fp = (pem: string): string => new X509Certificate(pem).fingerprint256;
 const hash = (n: number): Uint8Array => new Uint8Array([0xc5, n]);
 const statusOf = (r: Received): { status: number; hash: string; error: string } | undefined => {
   const s = r.msg.connectionSettingsStatus;
-  return s ? { status: s.status, hash: Buffer.from(s.lastConnectionSettingsHash).toString("hex"), error: s.errorMessage } : undefined;
+  return s
+    ? { status: s.status, hash: Buffer.from(s.lastConnectionSettingsHash).toString("hex"), error: s.errorMessage }
+    : undefined;
 };
 const waitStatus = (status: number, h: Uint8Array, timeoutMs = 8_000): Promise<Received> =>
-  server!.waitFor((r) => statusOf(r)?.status === status && statusOf(r)?.hash === Buffer.from(h).toString("hex"), { timeoutMs });
+  server!.waitFor((r) => statusOf(r)?.status === status && statusOf(r)?.hash === Buffer.from(h).toString("hex"), {
+    timeoutMs,
+  });
 
-function offerCertificate(h: Uint8Array, cert: { certPem: string; keyPem: string }, caPem = clientCa.certPem, extra: object = {}): Reply {
+function offerCertificate(
+  h: Uint8Array,
+  cert: { certPem: string; keyPem: string },
+  caPem = clientCa.certPem,
+  extra: object = {},
+): Reply {
   return {
     connectionSettings: {
       hash: h,
       opamp: {
-        certificate: { cert: Buffer.from(cert.certPem), privateKey: Buffer.from(cert.keyPem), caCert: Buffer.from(caPem) },
+        certificate: {
+          cert: Buffer.from(cert.certPem),
+          privateKey: Buffer.from(cert.keyPem),
+          caCert: Buffer.from(caPem),
+        },
         ...extra,
       },
     },
@@ -98,7 +113,11 @@ describe("connection settings offers over mTLS", () => {
     expect(first.headers["authorization"]).toBe(SECRET_HEADER);
     const next = clientCert(clientCa, 1, { cn: "offered" });
     const offeredAt = Date.now();
-    server.push(offerCertificate(hash(1), next, clientCa.certPem, { headers: { headers: [{ key: "Authorization", value: OFFERED_SECRET }] } }));
+    server.push(
+      offerCertificate(hash(1), next, clientCa.certPem, {
+        headers: { headers: [{ key: "Authorization", value: OFFERED_SECRET }] },
+      }),
+    );
     await waitStatus(APPLYING, hash(1));
     const applied = await waitStatus(APPLIED, hash(1));
     expect(Date.now() - offeredAt).toBeLessThan(3_000);
@@ -114,7 +133,10 @@ describe("connection settings offers over mTLS", () => {
     expect((await stat(join(tlsDir, keyFile!))).mode & 0o777).toBe(0o600);
     expect((await stat(tlsDir)).mode & 0o777).toBe(0o700);
     expect(await readFile(join(tlsDir, keyFile!), "utf8")).toBe(next.keyPem);
-    const doc = JSON.parse(await readFile(rig.stateDir.file("connection-settings.json"), "utf8")) as Record<string, unknown>;
+    const doc = JSON.parse(await readFile(rig.stateDir.file("connection-settings.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
     expect(doc).toMatchObject({ hash: "c501", endpoint: server.wsUrl, headers: { Authorization: OFFERED_SECRET } });
     expect((await stat(rig.stateDir.file("connection-settings.json"))).mode & 0o777).toBe(0o600);
 
@@ -136,10 +158,22 @@ describe("connection settings offers over mTLS", () => {
     await server.waitFor(() => true);
     const now = Date.now();
     const cases: Array<[Reply, RegExp]> = [
-      [offerCertificate(hash(11), clientCert(clientCa, 1, { notBefore: now - 30 * DAY, notAfter: now - DAY })), /^offered certificate: expired on /],
-      [offerCertificate(hash(12), clientCert(clientCa, 1, { notBefore: now + DAY, notAfter: now + 30 * DAY })), /^offered certificate: not valid before /],
-      [offerCertificate(hash(13), clientCert(rogueCa, 1)), /issued by "CN=Rogue CA", which does not chain to the CA offered with it or server\.tls\.ca_file/],
-      [offerCertificate(hash(14), { certPem: clientCert(clientCa, 1).certPem, keyPem: key(3).pem }), /^offered certificate: the private key does not match the certificate$/],
+      [
+        offerCertificate(hash(11), clientCert(clientCa, 1, { notBefore: now - 30 * DAY, notAfter: now - DAY })),
+        /^offered certificate: expired on /,
+      ],
+      [
+        offerCertificate(hash(12), clientCert(clientCa, 1, { notBefore: now + DAY, notAfter: now + 30 * DAY })),
+        /^offered certificate: not valid before /,
+      ],
+      [
+        offerCertificate(hash(13), clientCert(rogueCa, 1)),
+        /issued by "CN=Rogue CA", which does not chain to the CA offered with it or server\.tls\.ca_file/,
+      ],
+      [
+        offerCertificate(hash(14), { certPem: clientCert(clientCa, 1).certPem, keyPem: key(3).pem }),
+        /^offered certificate: the private key does not match the certificate$/,
+      ],
     ];
     for (const [offer, reason] of cases) {
       server.push(offer);
@@ -169,13 +203,19 @@ describe("connection settings offers over mTLS", () => {
     await new Promise<void>((r) => dead.listen(0, "127.0.0.1", r));
     const port = (dead.address() as AddressInfo).port;
     await new Promise((r) => dead.close(r));
-    server.push({ connectionSettings: { hash: hash(31), opamp: { destinationEndpoint: `wss://127.0.0.1:${port}/v1/opamp` } } });
+    server.push({
+      connectionSettings: { hash: hash(31), opamp: { destinationEndpoint: `wss://127.0.0.1:${port}/v1/opamp` } },
+    });
     const failed = await waitStatus(FAILED, hash(31));
     expect(statusOf(failed)?.error).toMatch(/could not connect with the offered settings.*ECONNREFUSED/);
     expect(failed.connection).toBe(2); // reconnected to the old server
     expect(rig.client.target.endpoint).toBe(server.wsUrl);
-    server.push({ connectionSettings: { hash: hash(32), opamp: { destinationEndpoint: server.wsUrl.replace("wss:", "ws:") } } });
-    expect(statusOf(await waitStatus(FAILED, hash(32)))?.error).toMatch(/refusing to move from wss:\/\/ to ws:\/\/: that would drop TLS/);
+    server.push({
+      connectionSettings: { hash: hash(32), opamp: { destinationEndpoint: server.wsUrl.replace("wss:", "ws:") } },
+    });
+    expect(statusOf(await waitStatus(FAILED, hash(32)))?.error).toMatch(
+      /refusing to move from wss:\/\/ to ws:\/\/: that would drop TLS/,
+    );
     server.push({ connectionSettings: { hash: hash(33), opamp: { tls: { insecureSkipVerify: true } } } });
     expect(statusOf(await waitStatus(FAILED, hash(33)))?.error).toMatch(/refusing insecure_skip_verify/);
     await expect(stat(rig.stateDir.file("connection-settings.json"))).rejects.toThrow();
@@ -191,7 +231,10 @@ describe("plain endpoints", () => {
     server.push({ connectionSettings: { hash: hash(51), opamp: { heartbeatIntervalSeconds: 7n } } });
     const applied = await waitStatus(APPLIED, hash(51));
     expect(applied.connection).toBe(1);
-    const doc = JSON.parse(await readFile(rig.stateDir.file("connection-settings.json"), "utf8")) as Record<string, unknown>;
+    const doc = JSON.parse(await readFile(rig.stateDir.file("connection-settings.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
     expect(doc).toMatchObject({ endpoint: server.wsUrl, heartbeatSeconds: 7, certificate: null });
     const other = await OpampTestServer.start();
     try {
@@ -232,7 +275,12 @@ describe("certificate requests (CSR)", () => {
       const csrPem = Buffer.from(msg.connectionSettingsRequest!.opamp!.certificateRequest!.csr).toString("utf8");
       csrs.push(csrPem);
       const { certPem } = signCsr(clientCa, csrPem);
-      return { connectionSettings: { hash: hash(41), opamp: { certificate: { cert: Buffer.from(certPem), caCert: Buffer.from(clientCa.certPem) } } } };
+      return {
+        connectionSettings: {
+          hash: hash(41),
+          opamp: { certificate: { cert: Buffer.from(certPem), caCert: Buffer.from(clientCa.certPem) } },
+        },
+      };
     });
     const { mkdtemp } = await import("node:fs/promises");
     const { tmpdir } = await import("node:os");
@@ -240,14 +288,28 @@ describe("certificate requests (CSR)", () => {
     const rig = await launch({ dir, tls: await tlsFiles(dir, expiring) });
     const applied = await waitStatus(APPLIED, hash(41), 15_000);
     expect(csrs).toHaveLength(1);
-    const issued = new X509Certificate(await readFile(join(rig.stateDir.root, "tls", (await readdir(join(rig.stateDir.root, "tls"))).find((f) => /^client-.*\.pem$/.test(f) && !f.endsWith(".ca.pem"))!), "utf8"));
+    const issued = new X509Certificate(
+      await readFile(
+        join(
+          rig.stateDir.root,
+          "tls",
+          (await readdir(join(rig.stateDir.root, "tls"))).find(
+            (f) => /^client-.*\.pem$/.test(f) && !f.endsWith(".ca.pem"),
+          )!,
+        ),
+        "utf8",
+      ),
+    );
     expect(issued.subject).toBe("CN=0190f3a2-7b1c-7d4e-8f00-123456789abc");
     expect(applied.peerCert).toBe(issued.fingerprint256);
     // The key stayed here: nothing the server received contains it.
     const keyName = (await readdir(join(rig.stateDir.root, "tls"))).find((f) => f.endsWith(".key"))!;
     const keyPem = await readFile(join(rig.stateDir.root, "tls", keyName), "utf8");
     privateKeysSeen.add(keyPem);
-    const body = keyPem.split("\n").filter((l) => l && !l.startsWith("-----")).join("");
+    const body = keyPem
+      .split("\n")
+      .filter((l) => l && !l.startsWith("-----"))
+      .join("");
     const all = Buffer.concat(server.received.map((r) => Buffer.from(r.bytes))).toString("latin1");
     expect(all).not.toContain(body.slice(0, 40));
     expect(all).not.toContain("PRIVATE KEY");
@@ -298,7 +360,11 @@ describe("certificates rotated on disk", () => {
     const rotated = clientCert(clientCa, 4, { cn: "rotated" });
     const mark = capturedLogs.length;
     await writeFile(join(dir, "agent.pem"), rotated.certPem); // the key is still the old one
-    await eventually(() => capturedLogs.slice(mark).some((l) => l.includes("not usable yet")), 5000, "the mismatch log");
+    await eventually(
+      () => capturedLogs.slice(mark).some((l) => l.includes("not usable yet")),
+      5000,
+      "the mismatch log",
+    );
     await writeFile(join(dir, "agent.pem"), rotated.certPem); // touched again: same content, not logged again
     await new Promise((r) => setTimeout(r, 600));
     expect(capturedLogs.slice(mark).filter((l) => l.includes("not usable yet"))).toHaveLength(1);
@@ -306,7 +372,11 @@ describe("certificates rotated on disk", () => {
     await writeFile(join(dir, "agent.key"), rotated.keyPem);
     const moved = await server.waitFor((r) => r.peerCert === fp(rotated.certPem), { timeoutMs: 8_000 });
     expect(moved.connection).toBe(2);
-    await eventually(() => capturedLogs.slice(mark).some((l) => l.includes("reconnected with the rotated TLS files")), 3000, "the rotation log");
+    await eventually(
+      () => capturedLogs.slice(mark).some((l) => l.includes("reconnected with the rotated TLS files")),
+      3000,
+      "the rotation log",
+    );
   });
 });
 
@@ -319,7 +389,10 @@ afterAll(() => {
   expect(all).not.toContain(OFFERED_SECRET);
   expect(all).not.toContain("s3cr3t");
   for (const pem of privateKeysSeen) {
-    const body = pem.split("\n").filter((l) => l && !l.startsWith("-----")).join("");
+    const body = pem
+      .split("\n")
+      .filter((l) => l && !l.startsWith("-----"))
+      .join("");
     expect(all).not.toContain(body.slice(0, 48));
   }
 });

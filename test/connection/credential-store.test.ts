@@ -36,7 +36,8 @@ describe("CredentialStore", () => {
     const one = await creds.stageCertificate(cert(2));
     const two = await creds.stageCertificate(cert(3));
     expect(two.caFile).toBeNull();
-    for (const name of [one.certFile, one.keyFile, one.caFile!]) expect((await stat(creds.path(name))).mode & 0o777).toBe(0o600);
+    for (const name of [one.certFile, one.keyFile, one.caFile!])
+      expect((await stat(creds.path(name))).mode & 0o777).toBe(0o600);
     expect((await stat(join(dir.root, "tls"))).mode & 0o777).toBe(0o700);
     await creds.commitSettings(settings(two));
     expect((await readdir(join(dir.root, "tls"))).sort()).toEqual([two.certFile, two.keyFile].sort());
@@ -69,7 +70,16 @@ describe("CredentialStore", () => {
     expect(await creds.readSettings()).toBeUndefined();
     await writeFile(
       dir.file("connection-settings.json"),
-      JSON.stringify({ version: 1, baseline: "b", hash: "", endpoint: "e", headers: {}, minVersion: "TLSv1.2", heartbeatSeconds: null, certificate: { certFile: "../../etc/passwd", keyFile: "k", caFile: null } }),
+      JSON.stringify({
+        version: 1,
+        baseline: "b",
+        hash: "",
+        endpoint: "e",
+        headers: {},
+        minVersion: "TLSv1.2",
+        heartbeatSeconds: null,
+        certificate: { certFile: "../../etc/passwd", keyFile: "k", caFile: null },
+      }),
     );
     expect(await creds.readSettings()).toBeUndefined();
     const aside = (await readdir(dir.root)).filter((f) => f.startsWith("connection-settings.json.corrupt-"));

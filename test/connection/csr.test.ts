@@ -15,13 +15,23 @@ describe("generateCertificateRequest", () => {
     expect(csr.verify()).toBe(true);
     expect(csr.subject.getField("CN")?.value).toBe(UID);
     expect(csr.subject.getField("O")?.value).toBe("acme");
-    const ext = csr.getAttribute({ name: "extensionRequest" }) as { extensions: Array<{ name: string; altNames: Array<{ value: string }> }> };
+    const ext = csr.getAttribute({ name: "extensionRequest" }) as {
+      extensions: Array<{ name: string; altNames: Array<{ value: string }> }>;
+    };
     expect(ext.extensions[0]?.altNames[0]?.value).toBe(`urn:uuid:${UID}`);
     // The request carries the public half of exactly this key.
     const fromKey = createPublicKey(createPrivateKey(keyPem)).export({ type: "spki", format: "pem" }).toString();
-    expect(forge().pki.publicKeyToPem(csr.publicKey as never).replace(/\r/g, "")).toBe(fromKey);
+    expect(
+      forge()
+        .pki.publicKeyToPem(csr.publicKey as never)
+        .replace(/\r/g, ""),
+    ).toBe(fromKey);
     // OpenSSL agrees that the request is well-formed and its signature is valid.
-    const out = execFileSync("openssl", ["req", "-verify", "-noout", "-subject"], { input: csrPem, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+    const out = execFileSync("openssl", ["req", "-verify", "-noout", "-subject"], {
+      input: csrPem,
+      encoding: "utf8",
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     expect(out).toContain(UID);
   });
 });

@@ -36,13 +36,25 @@ describe("readSnapshot", () => {
     await writeFile(files.certFile, a.certPem);
     await writeFile(files.keyFile, a.keyPem);
     const ok = await readSnapshot(files, Date.now());
-    expect(ok).toMatchObject({ ok: true, snapshot: { certPem: a.certPem, keyPem: a.keyPem, caPem: ca.certPem, info: { subject: "CN=a" } } });
+    expect(ok).toMatchObject({
+      ok: true,
+      snapshot: { certPem: a.certPem, keyPem: a.keyPem, caPem: ca.certPem, info: { subject: "CN=a" } },
+    });
     await writeFile(files.keyFile, b.keyPem);
-    expect(await readSnapshot(files, Date.now())).toMatchObject({ ok: false, reason: `server.tls.cert_file ${files.certFile} with key_file ${files.keyFile}: the private key does not match the certificate` });
+    expect(await readSnapshot(files, Date.now())).toMatchObject({
+      ok: false,
+      reason: `server.tls.cert_file ${files.certFile} with key_file ${files.keyFile}: the private key does not match the certificate`,
+    });
     await writeFile(files.certFile, a.certPem.slice(0, 200));
-    expect(await readSnapshot(files, Date.now())).toMatchObject({ ok: false, reason: expect.stringMatching(/no PEM CERTIFICATE block/) });
+    expect(await readSnapshot(files, Date.now())).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/no PEM CERTIFICATE block/),
+    });
     await writeFile(files.caFile, "garbage");
-    expect(await readSnapshot(files, Date.now())).toMatchObject({ ok: false, reason: `server.tls.ca_file ${files.caFile}: no PEM CERTIFICATE block found` });
+    expect(await readSnapshot(files, Date.now())).toMatchObject({
+      ok: false,
+      reason: `server.tls.ca_file ${files.caFile}: no PEM CERTIFICATE block found`,
+    });
   });
 });
 
@@ -63,7 +75,13 @@ describe("CertificateFileWatcher", () => {
     const initial = await readSnapshot(files, Date.now());
     if (!initial.ok) throw new Error(initial.reason);
     const rotations: FileSnapshot[] = [];
-    watcher = new CertificateFileWatcher({ files, clock: systemClock, logger, settleMs: 50, onRotated: (s) => rotations.push(s) });
+    watcher = new CertificateFileWatcher({
+      files,
+      clock: systemClock,
+      logger,
+      settleMs: 50,
+      onRotated: (s) => rotations.push(s),
+    });
     watcher.setCurrent(initial.snapshot.id);
     await watcher.start();
     await writeVersion("..2026_02", b);
@@ -80,7 +98,13 @@ describe("CertificateFileWatcher", () => {
     await writeFile(files.certFile, a.certPem);
     await writeFile(files.keyFile, a.keyPem);
     const rotations: FileSnapshot[] = [];
-    watcher = new CertificateFileWatcher({ files, clock: systemClock, logger, settleMs: 50, onRotated: (s) => rotations.push(s) });
+    watcher = new CertificateFileWatcher({
+      files,
+      clock: systemClock,
+      logger,
+      settleMs: 50,
+      onRotated: (s) => rotations.push(s),
+    });
     const initial = await readSnapshot(files, Date.now());
     if (initial.ok) watcher.setCurrent(initial.snapshot.id);
     await watcher.start();

@@ -71,7 +71,9 @@ ${o.server ?? ""}
     connection_trial_timeout: 3s
 ${o.tls ?? ""}
 capabilities:
-${Object.entries(caps).map(([k, v]) => `  ${k}: ${v}`).join("\n")}
+${Object.entries(caps)
+  .map(([k, v]) => `  ${k}: ${v}`)
+  .join("\n")}
 agent:
   executable: /usr/bin/otelcol
 storage:

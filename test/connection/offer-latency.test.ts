@@ -44,12 +44,23 @@ it(`applies ${ROUNDS} certificate offers in a row and reports offer → reconnec
     server.push({
       connectionSettings: {
         hash: new Uint8Array([0x1a, i]),
-        opamp: { certificate: { cert: Buffer.from(cert.certPem), privateKey: Buffer.from(cert.keyPem), caCert: Buffer.from(clientCa.certPem) } },
+        opamp: {
+          certificate: {
+            cert: Buffer.from(cert.certPem),
+            privateKey: Buffer.from(cert.keyPem),
+            caCert: Buffer.from(clientCa.certPem),
+          },
+        },
       },
     });
     await server.waitFor((r) => r.peerCert === fingerprint, { from, timeoutMs: 10_000 });
     samples.push(performance.now() - start);
-    await server.waitFor((r) => r.msg.connectionSettingsStatus?.status === 1 && r.msg.connectionSettingsStatus.lastConnectionSettingsHash[1] === i, { from, timeoutMs: 10_000 });
+    await server.waitFor(
+      (r) =>
+        r.msg.connectionSettingsStatus?.status === 1 &&
+        r.msg.connectionSettingsStatus.lastConnectionSettingsHash[1] === i,
+      { from, timeoutMs: 10_000 },
+    );
   }
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;

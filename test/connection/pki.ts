@@ -103,9 +103,16 @@ export function issue(ca: Ca, o: IssueOptions): string {
 }
 
 /** A client certificate for key number `keyIndex`. */
-export function clientCert(ca: Ca, keyIndex: number, validity: Validity & { cn?: string } = {}): { certPem: string; keyPem: string } {
+export function clientCert(
+  ca: Ca,
+  keyIndex: number,
+  validity: Validity & { cn?: string } = {},
+): { certPem: string; keyPem: string } {
   const k = key(keyIndex);
-  return { certPem: issue(ca, { cn: validity.cn ?? `client-${keyIndex}`, publicKey: k.publicKey, ...validity }), keyPem: k.pem };
+  return {
+    certPem: issue(ca, { cn: validity.cn ?? `client-${keyIndex}`, publicKey: k.publicKey, ...validity }),
+    keyPem: k.pem,
+  };
 }
 
 /** What a server that signs CSRs does: parse, check the signature, issue. Returns the subject CN too. */
@@ -117,7 +124,10 @@ export function signCsr(ca: Ca, csrPem: string, validity: Validity = {}): { cert
 }
 
 /** HTTPS server options for the test server: requires client certificates from `clientCa`. */
-export function mtlsServerOptions(serverCa: Ca, clientCa: Ca | Ca[]): { key: string; cert: string; ca: string[]; requestCert: true; rejectUnauthorized: true } {
+export function mtlsServerOptions(
+  serverCa: Ca,
+  clientCa: Ca | Ca[],
+): { key: string; cert: string; ca: string[]; requestCert: true; rejectUnauthorized: true } {
   const k = key(11);
   return {
     key: k.pem,

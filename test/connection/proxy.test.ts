@@ -11,7 +11,16 @@ import { eventually } from "../support/fake-clock.js";
 import { OpampTestServer } from "../support/opamp-test-server.js";
 import { key, issue, makeCa } from "./pki.js";
 
-const PROXY_VARS = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"];
+const PROXY_VARS = [
+  "HTTPS_PROXY",
+  "https_proxy",
+  "HTTP_PROXY",
+  "http_proxy",
+  "NO_PROXY",
+  "no_proxy",
+  "ALL_PROXY",
+  "all_proxy",
+];
 let saved: Record<string, string | undefined>;
 beforeEach(() => {
   saved = Object.fromEntries(PROXY_VARS.map((k) => [k, process.env[k]]));
@@ -69,7 +78,8 @@ describe("through a proxy", () => {
   let h: ClientHarness | undefined;
   const hosts = { "opamp.test": "127.0.0.1", "packages.test": "127.0.0.1" };
   const viaName = (url: string): string => url.replace("127.0.0.1", "opamp.test");
-  const target = (endpoint: string, tls = {}) => serverTarget({ endpoint, headers: { Authorization: "Bearer t" }, tls }, { now: () => Date.now() });
+  const target = (endpoint: string, tls = {}) =>
+    serverTarget({ endpoint, headers: { Authorization: "Bearer t" }, tls }, { now: () => Date.now() });
 
   afterEach(async () => {
     h?.client.destroy();
@@ -78,28 +88,36 @@ describe("through a proxy", () => {
     await proxy?.close();
   });
 
-  it.each(["ws", "http"] as const)("connects over %s with the proxy's credentials, and the server gets the message", async (transport) => {
-    proxy = await ConnectProxy.start({ hosts, credentials: "alice:s3cret" });
-    server = await OpampTestServer.start();
-    process.env["HTTP_PROXY"] = proxy.url("alice:s3cret");
-    const endpoint = viaName(transport === "ws" ? server.wsUrl : server.httpUrl);
-    h = makeClient(server, transport, { target: target(endpoint) });
-    h.client.start();
-    const first = await server.waitFor(() => true);
-    expect(first.headers["authorization"]).toBe("Bearer t");
-    const seen = proxy.seen[0];
-    expect(seen?.authorization).toBe(`Basic ${Buffer.from("alice:s3cret").toString("base64")}`);
-    // WebSocket is tunnelled (CONNECT), plain HTTP is forwarded in absolute form.
-    expect(seen?.method).toBe(transport === "ws" ? "CONNECT" : "POST");
-    expect(seen?.target).toBe(transport === "ws" ? `opamp.test:${server.port}` : endpoint);
-    expect(proxy.seen.every((r) => r.authorization !== undefined)).toBe(true);
-  });
+  it.each(["ws", "http"] as const)(
+    "connects over %s with the proxy's credentials, and the server gets the message",
+    async (transport) => {
+      proxy = await ConnectProxy.start({ hosts, credentials: "alice:s3cret" });
+      server = await OpampTestServer.start();
+      process.env["HTTP_PROXY"] = proxy.url("alice:s3cret");
+      const endpoint = viaName(transport === "ws" ? server.wsUrl : server.httpUrl);
+      h = makeClient(server, transport, { target: target(endpoint) });
+      h.client.start();
+      const first = await server.waitFor(() => true);
+      expect(first.headers["authorization"]).toBe("Bearer t");
+      const seen = proxy.seen[0];
+      expect(seen?.authorization).toBe(`Basic ${Buffer.from("alice:s3cret").toString("base64")}`);
+      // WebSocket is tunnelled (CONNECT), plain HTTP is forwarded in absolute form.
+      expect(seen?.method).toBe(transport === "ws" ? "CONNECT" : "POST");
+      expect(seen?.target).toBe(transport === "ws" ? `opamp.test:${server.port}` : endpoint);
+      expect(proxy.seen.every((r) => r.authorization !== undefined)).toBe(true);
+    },
+  );
 
   it("connects over wss through a CONNECT tunnel, verifying the server by its own name", async () => {
     const ca = makeCa("Proxy Test CA", 10);
     const k = key(11);
     proxy = await ConnectProxy.start({ hosts });
-    server = await OpampTestServer.start({ tls: { key: k.pem, cert: issue(ca, { cn: "opamp.test", publicKey: k.publicKey, server: true, names: ["opamp.test"] }) } });
+    server = await OpampTestServer.start({
+      tls: {
+        key: k.pem,
+        cert: issue(ca, { cn: "opamp.test", publicKey: k.publicKey, server: true, names: ["opamp.test"] }),
+      },
+    });
     process.env["https_proxy"] = proxy.url();
     h = makeClient(server, "ws", { target: target(viaName(server.wsUrl), { caPem: ca.certPem }) });
     h.client.start();
@@ -108,17 +126,22 @@ describe("through a proxy", () => {
     expect(proxy.seen.map((r) => [r.method, r.target])).toEqual([["CONNECT", `opamp.test:${server.port}`]]);
   });
 
-  it.each(["ws", "http"] as const)("reports a proxy that refuses the credentials over %s without showing them", async (transport) => {
-    proxy = await ConnectProxy.start({ hosts, credentials: "alice:right" });
-    server = await OpampTestServer.start();
-    process.env["HTTP_PROXY"] = proxy.url("alice:wrong-s3cret");
-    h = makeClient(server, transport, { target: target(viaName(transport === "ws" ? server.wsUrl : server.httpUrl)) });
-    h.client.start();
-    await eventually(() => (h?.errors.length ?? 0) > 0, 5000, "connect error");
-    expect(server.received).toEqual([]);
-    expect(h.errors[0]?.message).toMatch(/proxy refused the connection \(HTTP 407/);
-    for (const e of h.errors) expect(`${e.message} ${String(e.cause)}`).not.toContain("wrong-s3cret");
-  });
+  it.each(["ws", "http"] as const)(
+    "reports a proxy that refuses the credentials over %s without showing them",
+    async (transport) => {
+      proxy = await ConnectProxy.start({ hosts, credentials: "alice:right" });
+      server = await OpampTestServer.start();
+      process.env["HTTP_PROXY"] = proxy.url("alice:wrong-s3cret");
+      h = makeClient(server, transport, {
+        target: target(viaName(transport === "ws" ? server.wsUrl : server.httpUrl)),
+      });
+      h.client.start();
+      await eventually(() => (h?.errors.length ?? 0) > 0, 5000, "connect error");
+      expect(server.received).toEqual([]);
+      expect(h.errors[0]?.message).toMatch(/proxy refused the connection \(HTTP 407/);
+      for (const e of h.errors) expect(`${e.message} ${String(e.cause)}`).not.toContain("wrong-s3cret");
+    },
+  );
 
   it("downloads packages through the proxy", async () => {
     proxy = await ConnectProxy.start({ hosts });
@@ -127,7 +150,11 @@ describe("through a proxy", () => {
     try {
       process.env["HTTP_PROXY"] = proxy.url();
       const url = new URL(`http://packages.test:${(files.address() as AddressInfo).port}/otelcol.tar.gz`);
-      const { res } = await httpGet(url, {}, { headers: {}, maxRedirects: 0, tlsFor: () => Promise.resolve({}), signal: AbortSignal.timeout(5_000) });
+      const { res } = await httpGet(
+        url,
+        {},
+        { headers: {}, maxRedirects: 0, tlsFor: () => Promise.resolve({}), signal: AbortSignal.timeout(5_000) },
+      );
       const chunks: Buffer[] = [];
       for await (const chunk of res) chunks.push(chunk as Buffer);
       expect(Buffer.concat(chunks).toString()).toBe("package at /otelcol.tar.gz");

@@ -26,7 +26,12 @@ describe("RenewalScheduler", () => {
     controller = new AbortController();
   });
 
-  function start(clock: FakeClock, state: RenewalState, requests: number[], o: { retryInitialMs?: number } = {}): RenewalScheduler {
+  function start(
+    clock: FakeClock,
+    state: RenewalState,
+    requests: number[],
+    o: { retryInitialMs?: number } = {},
+  ): RenewalScheduler {
     const scheduler = new RenewalScheduler({
       clock,
       logger: silentLogger,

@@ -4,12 +4,23 @@ import { tlsFor } from "../../src/connection/active-settings.js";
 import type { ActiveSettings } from "../../src/connection/active-settings.js";
 import { MINIMAL, resolve } from "../config/helpers.js";
 
-const active = (ca: ActiveSettings["ca"]): ActiveSettings => ({ endpoint: "wss://opamp.example:4320/v1/opamp", headers: {}, minVersion: "TLSv1.2", ca, client: undefined, hash: undefined, heartbeatSeconds: null });
+const active = (ca: ActiveSettings["ca"]): ActiveSettings => ({
+  endpoint: "wss://opamp.example:4320/v1/opamp",
+  headers: {},
+  minVersion: "TLSv1.2",
+  ca,
+  client: undefined,
+  hash: undefined,
+  heartbeatSeconds: null,
+});
 const config = (tls: string) => resolve(MINIMAL.replace("server:\n", `server:\n  tls: {${tls}}\n`));
 
 describe("tlsFor", () => {
   it("carries max_version and include_system_ca_certs_pool (with a CA of its own)", () => {
-    const tls = tlsFor(active({ kind: "file", file: "/etc/ca.pem" }), config('max_version: "1.2", include_system_ca_certs_pool: true'));
+    const tls = tlsFor(
+      active({ kind: "file", file: "/etc/ca.pem" }),
+      config('max_version: "1.2", include_system_ca_certs_pool: true'),
+    );
     expect(tls).toMatchObject({ maxVersion: "TLSv1.2", systemRoots: true, caFile: "/etc/ca.pem" });
   });
 

@@ -35,7 +35,11 @@ const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 /** The Debian mirror apt uses here (first URIs line of the deb822 sources), else the default. */
 function debianMirror(): string {
   const dir = "/etc/apt/sources.list.d";
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".sources")).map((f) => join(dir, f)) : [];
+  const files = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith(".sources"))
+        .map((f) => join(dir, f))
+    : [];
   for (const file of files) {
     for (const line of readFileSync(file, "utf8").split("\n")) {
       const m = /^URIs:\s*(\S+)/.exec(line);
@@ -48,7 +52,8 @@ function debianMirror(): string {
 /** The npm that comes with this machine's node (…/lib/node_modules/npm). */
 function hostNpmDir(): string {
   const candidate = join(dirname(dirname(process.execPath)), "lib/node_modules/npm");
-  if (!existsSync(join(candidate, "bin/npm-cli.js"))) throw new Error(`no npm next to ${process.execPath} (looked in ${candidate})`);
+  if (!existsSync(join(candidate, "bin/npm-cli.js")))
+    throw new Error(`no npm next to ${process.execPath} (looked in ${candidate})`);
   return candidate;
 }
 
@@ -67,10 +72,13 @@ export async function ensureNodeStandin(log: (m: string) => void): Promise<{ tag
     try {
       const mirror = debianMirror();
       log(`building ${tag}: debootstrap --variant=minbase bookworm ${mirror}`);
-      await run("nice", ["-n", "10", "debootstrap", "--variant=minbase", "bookworm", rootfs, mirror], { timeoutMs: 600_000 });
+      await run("nice", ["-n", "10", "debootstrap", "--variant=minbase", "bookworm", rootfs, mirror], {
+        timeoutMs: 600_000,
+      });
       // Downloaded .debs and package lists are not part of an image (apt-get update refetches).
       for (const dir of ["var/cache/apt/archives", "var/lib/apt/lists"]) {
-        for (const f of readdirSync(join(rootfs, dir))) if (f !== "partial" && f !== "lock") rmSync(join(rootfs, dir, f), { recursive: true, force: true });
+        for (const f of readdirSync(join(rootfs, dir)))
+          if (f !== "partial" && f !== "lock") rmSync(join(rootfs, dir, f), { recursive: true, force: true });
       }
       copyFileSync(process.execPath, join(rootfs, "usr/local/bin/node"));
       mkdirSync(join(rootfs, "usr/local/lib/node_modules"), { recursive: true });
@@ -85,7 +93,10 @@ export async function ensureNodeStandin(log: (m: string) => void): Promise<{ tag
       }
       const tarball = join(work, "rootfs.tar");
       await run("tar", ["-C", rootfs, "-cf", tarball, "."], { timeoutMs: 300_000 });
-      await podman(["import", ...changes.flatMap((c) => ["--change", c]), tarball, tag], { nice: true, timeoutMs: 300_000 });
+      await podman(["import", ...changes.flatMap((c) => ["--change", c]), tarball, tag], {
+        nice: true,
+        timeoutMs: 300_000,
+      });
     } finally {
       await rm(work, { recursive: true, force: true });
     }
@@ -103,8 +114,14 @@ export async function ensureCollectorStandin(log: (m: string) => void): Promise<
     try {
       log(`building ${tag} from ${COLLECTOR}`);
       copyFileSync(COLLECTOR, join(work, "otelcol-contrib"));
-      await writeFile(join(work, "Containerfile"), 'FROM scratch\nCOPY otelcol-contrib /otelcol-contrib\nENTRYPOINT ["/otelcol-contrib"]\nCMD ["--config", "/etc/otelcol-contrib/config.yaml"]\n');
-      await podman(["build", "--pull=never", "-f", join(work, "Containerfile"), "-t", tag, work], { nice: true, timeoutMs: 300_000 });
+      await writeFile(
+        join(work, "Containerfile"),
+        'FROM scratch\nCOPY otelcol-contrib /otelcol-contrib\nENTRYPOINT ["/otelcol-contrib"]\nCMD ["--config", "/etc/otelcol-contrib/config.yaml"]\n',
+      );
+      await podman(["build", "--pull=never", "-f", join(work, "Containerfile"), "-t", tag, work], {
+        nice: true,
+        timeoutMs: 300_000,
+      });
     } finally {
       await rm(work, { recursive: true, force: true });
     }
@@ -121,8 +138,22 @@ export async function buildSupervised(node: string, collector: string, log: (m: 
   const previous = await imageId(SUPERVISED_TAG);
   return timed(async () => {
     await podman(
-      ["build", "--pull=never", "--network=host", "--format", "docker", "-f", DOCKERFILE,
-        "--build-arg", `NODE_IMAGE=${node}`, "--build-arg", `COLLECTOR_IMAGE=${collector}`, "-t", SUPERVISED_TAG, ROOT],
+      [
+        "build",
+        "--pull=never",
+        "--network=host",
+        "--format",
+        "docker",
+        "-f",
+        DOCKERFILE,
+        "--build-arg",
+        `NODE_IMAGE=${node}`,
+        "--build-arg",
+        `COLLECTOR_IMAGE=${collector}`,
+        "-t",
+        SUPERVISED_TAG,
+        ROOT,
+      ],
       { nice: true, timeoutMs: 900_000 },
     );
     // The image this tag named before, when the sources changed: ours, and now untagged.
@@ -139,5 +170,10 @@ export async function ensureImages(log: (m: string) => void): Promise<TestImages
   const node = await ensureNodeStandin(log);
   const collector = await ensureCollectorStandin(log);
   const supervised = await buildSupervised(node.tag, collector.tag, log);
-  return { node: node.tag, collector: collector.tag, supervised: SUPERVISED_TAG, seconds: { node: node.seconds, collector: collector.seconds, supervised } };
+  return {
+    node: node.tag,
+    collector: collector.tag,
+    supervised: SUPERVISED_TAG,
+    seconds: { node: node.seconds, collector: collector.seconds, supervised },
+  };
 }

@@ -45,7 +45,8 @@ export async function runInitContainers(docs: Obj[], spec: Obj, suffix: string, 
       const map = docs.find((d) => d["kind"] === "ConfigMap" && d["metadata"]["name"] === v["configMap"]["name"]);
       const files = join(dir, `configmap-${name}`);
       await mkdir(files, { recursive: true });
-      for (const [file, text] of Object.entries((map?.["data"] ?? {}) as Record<string, string>)) await writeFile(join(files, file), text, { mode: 0o644 });
+      for (const [file, text] of Object.entries((map?.["data"] ?? {}) as Record<string, string>))
+        await writeFile(join(files, file), text, { mode: 0o644 });
       sources.set(name, files);
     }
   }
@@ -55,19 +56,24 @@ export async function runInitContainers(docs: Obj[], spec: Obj, suffix: string, 
     const args = ["run", "--name", name, "--network", "host", "--pull", "never"];
     const user = ctr["securityContext"]?.["runAsUser"] ?? security["runAsUser"];
     const group = ctr["securityContext"]?.["runAsGroup"] ?? security["runAsGroup"];
-    if (user !== undefined) args.push("--user", group !== undefined ? `${String(user)}:${String(group)}` : String(user));
+    if (user !== undefined)
+      args.push("--user", group !== undefined ? `${String(user)}:${String(group)}` : String(user));
     if (ctr["securityContext"]?.["readOnlyRootFilesystem"]) args.push("--read-only");
     args.push("--cap-drop", "ALL", "--security-opt", "no-new-privileges");
     for (const e of (ctr["env"] ?? []) as Obj[]) args.push("--env", `${e["name"] as string}=${String(e["value"])}`);
     for (const m of (ctr["volumeMounts"] ?? []) as Obj[]) {
       const source = sources.get(m["name"] as string);
-      if (!source) throw new Error(`init container ${String(ctr["name"])}: volume ${String(m["name"])} is not an emptyDir or a ConfigMap`);
+      if (!source)
+        throw new Error(
+          `init container ${String(ctr["name"])}: volume ${String(m["name"])} is not an emptyDir or a ConfigMap`,
+        );
       args.push("-v", `${source}:${m["mountPath"] as string}${m["readOnly"] ? ":ro" : ""}`);
     }
     args.push(ctr["image"] as string, ...((ctr["args"] ?? []) as string[]));
     const out = await podman(args, { allowFail: true, timeoutMs: 120_000 });
     result.containers[ctr["name"] as string] = name;
-    if (out.code !== 0) throw new Error(`init container ${String(ctr["name"])} exited with ${out.code}:\n${out.stdout}${out.stderr}`);
+    if (out.code !== 0)
+      throw new Error(`init container ${String(ctr["name"])} exited with ${out.code}:\n${out.stdout}${out.stderr}`);
   }
   delete spec["initContainers"];
   return result;

@@ -29,7 +29,9 @@ export const KUBE_DIR = join(ROOT, "deploy/kubernetes");
 type Obj = Record<string, any>;
 
 export function loadManifest(file: string): Obj[] {
-  return parseAllDocuments(readFileSync(join(KUBE_DIR, file), "utf8")).map((d) => d.toJS() as Obj).filter((d) => d !== null);
+  return parseAllDocuments(readFileSync(join(KUBE_DIR, file), "utf8"))
+    .map((d) => d.toJS() as Obj)
+    .filter((d) => d !== null);
 }
 
 export interface TestSettings {
@@ -59,7 +61,12 @@ function podSpecOf(doc: Obj): Obj | undefined {
 /** supervisor.yaml with the test's health port and intervals (and a scenario's own change). */
 export function testSupervisorYaml(text: string, s: TestSettings): string {
   const c = parse(text) as Obj;
-  c["agent"]["health"] = { ...c["agent"]["health"], endpoint: `0.0.0.0:${s.healthPort}`, interval: "200ms", request_timeout: "500ms" };
+  c["agent"]["health"] = {
+    ...c["agent"]["health"],
+    endpoint: `0.0.0.0:${s.healthPort}`,
+    interval: "200ms",
+    request_timeout: "500ms",
+  };
   c["agent"]["restart"] = { initial_delay: "200ms", max_delay: "2s" };
   c["agent"]["instance_id"] = s.instanceId;
   s.supervisorPatch?.(c);
@@ -106,13 +113,20 @@ export function forTest(docs: Obj[], s: TestSettings): Obj[] {
     const spec = podSpecOf(doc);
     if (!spec) return doc;
     spec["hostNetwork"] = true;
-    for (const ctr of [...((spec["initContainers"] ?? []) as Obj[]), ...(spec["containers"] as Obj[])]) patchContainer(ctr, s);
+    for (const ctr of [...((spec["initContainers"] ?? []) as Obj[]), ...(spec["containers"] as Obj[])])
+      patchContainer(ctr, s);
     for (const v of (spec["volumes"] ?? []) as Obj[]) {
-      if (v["configMap"]) v["configMap"]["name"] = renamed.get(v["configMap"]["name"] as string) ?? v["configMap"]["name"];
+      if (v["configMap"])
+        v["configMap"]["name"] = renamed.get(v["configMap"]["name"] as string) ?? v["configMap"]["name"];
     }
     if (doc["kind"] === "DaemonSet") {
       const template = doc["spec"]["template"] as Obj;
-      return { apiVersion: "v1", kind: "Pod", metadata: { ...template["metadata"], name: doc["metadata"]["name"] }, spec };
+      return {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { ...template["metadata"], name: doc["metadata"]["name"] },
+        spec,
+      };
     }
     return doc;
   });
@@ -168,24 +182,38 @@ export async function play(docs: Obj[], suffix: string): Promise<Played> {
   });
   const podId = /Pod:\s*\n([0-9a-f]{64})/.exec(out.stdout)?.[1];
   if (!podId) throw new Error(`podman kube play printed no pod id:\n${out.stdout}\n${out.stderr}`);
-  const names = (await podman(["ps", "-a", "--filter", `pod=${podId}`, "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean);
+  const names = (await podman(["ps", "-a", "--filter", `pod=${podId}`, "--format", "{{.Names}}"])).stdout
+    .split("\n")
+    .filter(Boolean);
   const containers: Record<string, string> = {};
   let gracePeriodSeconds = 30;
   for (const doc of docs) {
     const spec = podSpecOf(doc);
-    if (typeof spec?.["terminationGracePeriodSeconds"] === "number") gracePeriodSeconds = spec["terminationGracePeriodSeconds"];
+    if (typeof spec?.["terminationGracePeriodSeconds"] === "number")
+      gracePeriodSeconds = spec["terminationGracePeriodSeconds"];
     for (const ctr of [...((spec?.["initContainers"] ?? []) as Obj[]), ...((spec?.["containers"] ?? []) as Obj[])]) {
       const n = ctr["name"] as string;
       const match = names.find((p) => p.endsWith(`-${n}`));
       if (match) containers[n] = match;
     }
   }
-  return { file, suffix, podId, containers: { ...init.containers, ...containers }, configMapVolumes, init, gracePeriodSeconds, startedAt };
+  return {
+    file,
+    suffix,
+    podId,
+    containers: { ...init.containers, ...containers },
+    configMapVolumes,
+    init,
+    gracePeriodSeconds,
+    startedAt,
+  };
 }
 
 /** The logs of every container whose name has the suffix (why a play failed). */
 async function containerLogs(suffix: string): Promise<string> {
-  const names = (await podman(["ps", "-a", "--format", "{{.Names}}"], { allowFail: true })).stdout.split("\n").filter((n) => n.includes(suffix));
+  const names = (await podman(["ps", "-a", "--format", "{{.Names}}"], { allowFail: true })).stdout
+    .split("\n")
+    .filter((n) => n.includes(suffix));
   let text = "";
   for (const n of names) {
     const l = await podman(["logs", n], { allowFail: true });

@@ -22,10 +22,19 @@ describe.each(["deployment.yaml", "daemonset.yaml", "sidecar.yaml"])("manifest %
   const spec = podSpec(file);
 
   it("runs every container as uid 10001 without privileges, capabilities or a writable root filesystem", () => {
-    expect(spec["securityContext"]).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } });
+    expect(spec["securityContext"]).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
     expect(spec["automountServiceAccountToken"]).toBe(false);
     for (const c of allContainers(spec)) {
-      expect(c["securityContext"], c["name"]).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+      expect(c["securityContext"], c["name"]).toEqual({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ["ALL"] },
+      });
     }
   });
 
@@ -62,7 +71,11 @@ describe("manifest sidecar.yaml", () => {
     const byName = new Map(allContainers(spec).map((c) => [c["name"] as string, c]));
     expect([...byName.keys()].sort()).toEqual(["collector", "init-config", "supervisor"]);
     expect(byName.get("init-config")!["args"][0]).toBe("init-config");
-    expect(byName.get("collector")!["volumeMounts"]).toContainEqual({ name: "state", mountPath: "/var/lib/otelcol", readOnly: true });
+    expect(byName.get("collector")!["volumeMounts"]).toContainEqual({
+      name: "state",
+      mountPath: "/var/lib/otelcol",
+      readOnly: true,
+    });
     expect(byName.get("collector")!["args"]).toEqual(["--config=/var/lib/otelcol/supervisor/effective.yaml"]);
     for (const name of ["init-config", "supervisor"]) {
       expect(byName.get(name)!["volumeMounts"], name).toContainEqual({ name: "state", mountPath: "/var/lib/otelcol" });

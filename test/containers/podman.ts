@@ -21,7 +21,10 @@ function containersConf(): string {
   const file = join(CACHE_DIR, "containers.conf");
   if (!existsSync(file)) {
     mkdirSync(CACHE_DIR, { recursive: true });
-    writeFileSync(file, "[containers]\n# podman's default ulimits cannot be set without CAP_SYS_RESOURCE\ndefault_ulimits = []\n");
+    writeFileSync(
+      file,
+      "[containers]\n# podman's default ulimits cannot be set without CAP_SYS_RESOURCE\ndefault_ulimits = []\n",
+    );
   }
   return file;
 }
@@ -45,7 +48,12 @@ export interface PodmanOptions extends RunOptions {
 }
 
 /** Runs any command; throws with its output on a non-zero exit unless allowFail. */
-export function run(cmd: string, args: string[], options: RunOptions = {}, env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+export function run(
+  cmd: string,
+  args: string[],
+  options: RunOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       cmd,
@@ -55,7 +63,11 @@ export function run(cmd: string, args: string[], options: RunOptions = {}, env: 
         const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
         const result = { code, stdout, stderr };
         if (code !== 0 && !options.allowFail) {
-          reject(new Error(`${cmd} ${args.join(" ")} exited with ${code}${err?.killed ? " (timed out)" : ""}:\n${stderr || stdout}`));
+          reject(
+            new Error(
+              `${cmd} ${args.join(" ")} exited with ${code}${err?.killed ? " (timed out)" : ""}:\n${stderr || stdout}`,
+            ),
+          );
         } else resolve(result);
       },
     );

@@ -78,13 +78,27 @@ export async function startPod(shape: Shape, supervisorPatch?: TestSettings["sup
 }
 
 /** This pod's agent once the server hears it healthy; fails at once (with its log) when the supervisor's container has exited. */
-async function healthyAgent(server: OpampServer, played: Played, supervisor: string, uid: string, timeoutMs: number): Promise<AgentView> {
+async function healthyAgent(
+  server: OpampServer,
+  played: Played,
+  supervisor: string,
+  uid: string,
+  timeoutMs: number,
+): Promise<AgentView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = (await server.agents()).find((a) => a.instance_uid === uid && a.health?.healthy === true);
     if (found) return found;
-    const state = (await podman(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", container(played, supervisor)], { allowFail: true })).stdout.trim();
-    const why = state.startsWith("exited") ? `the supervisor's container exited (${state})` : Date.now() > deadline ? `no healthy agent after ${timeoutMs} ms` : undefined;
+    const state = (
+      await podman(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", container(played, supervisor)], {
+        allowFail: true,
+      })
+    ).stdout.trim();
+    const why = state.startsWith("exited")
+      ? `the supervisor's container exited (${state})`
+      : Date.now() > deadline
+        ? `no healthy agent after ${timeoutMs} ms`
+        : undefined;
     if (why) throw new Error(`${why}\n--- supervisor log ---\n${await logs(played, supervisor)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -141,10 +155,15 @@ export async function health(pod: Pod): Promise<Health | undefined> {
 }
 
 export function waitHealthy(pod: Pod, timeoutMs = 30_000): Promise<Health> {
-  return until("the collector's health_check to answer 200", async () => {
-    const h = await health(pod);
-    return h?.status === 200 ? h : undefined;
-  }, timeoutMs, 100);
+  return until(
+    "the collector's health_check to answer 200",
+    async () => {
+      const h = await health(pod);
+      return h?.status === 200 ? h : undefined;
+    },
+    timeoutMs,
+    100,
+  );
 }
 
 export function agent(pod: Pod): Promise<AgentView> {

@@ -69,11 +69,18 @@ export function containerScenarios(shape: Shape): void {
       const span = `container-span-${Date.now()}`;
       expect(await sendTrace(pod.otlpHttpPort, span)).toBe(200);
       // The remote exporter (not only the local one) exported it: its "Traces" line names it.
-      await until("the span exported by debug/good", async () => {
-        const lines = await shape.collectorLines(pod);
-        return lines.some((l) => l.includes(`Name           : ${span}`)) &&
-          lines.some((l) => l.includes("Traces") && l.includes('"otelcol.component.id": "debug/good"'));
-      }, 30_000, 500);
+      await until(
+        "the span exported by debug/good",
+        async () => {
+          const lines = await shape.collectorLines(pod);
+          return (
+            lines.some((l) => l.includes(`Name           : ${span}`)) &&
+            lines.some((l) => l.includes("Traces") && l.includes('"otelcol.component.id": "debug/good"'))
+          );
+        },
+        30_000,
+        500,
+      );
     });
 
     it("refuses a config the collector's validate rejects and leaves the running collector untouched", async () => {
@@ -95,26 +102,47 @@ export function containerScenarios(shape: Shape): void {
       const pod = await startPod(shape);
       const before = await stateFile(pod, "effective.yaml");
       const port = await takenPort();
-      const remote = markedRemote("blocked", `receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:${port}\n`);
+      const remote = markedRemote(
+        "blocked",
+        `receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:${port}\n`,
+      );
       const hash = await pod.server.push(pod.uid, { "remote.yaml": remote });
       const a = await pod.server.waitStatus(pod.uid, hash, "FAILED", 90_000);
       const bindError = `127.0.0.1:${port}: bind: address already in use`;
       if (shape.outputInReports) expect(a.remote_config_status?.error_message).toContain(bindError);
       else {
         // The collector's output is not the supervisor's to read: the report says where it is.
-        expect(a.remote_config_status?.error_message).toMatch(/collector exited.*\n.*its output is in that container's log/s);
-        await until("the bind error in the collector's own log", async () => (await shape.collectorLines(pod)).some((l) => l.includes(bindError)), 30_000, 200);
+        expect(a.remote_config_status?.error_message).toMatch(
+          /collector exited.*\n.*its output is in that container's log/s,
+        );
+        await until(
+          "the bind error in the collector's own log",
+          async () => (await shape.collectorLines(pod)).some((l) => l.includes(bindError)),
+          30_000,
+          200,
+        );
       }
       // FAILED goes out before the rollback; how the rollback went is in the audit log.
-      await until("the rollback's audit line", async () =>
-        (await stateFile(pod, "audit.log")).split("\n").some((l) => l.includes('"remote-config-rolled-back"') && l.includes('"result":"healthy"')),
-      60_000, 200);
+      await until(
+        "the rollback's audit line",
+        async () =>
+          (await stateFile(pod, "audit.log"))
+            .split("\n")
+            .some((l) => l.includes('"remote-config-rolled-back"') && l.includes('"result":"healthy"')),
+        60_000,
+        200,
+      );
       await waitHealthy(pod);
       expect(await stateFile(pod, "effective.yaml")).toBe(before);
-      await until("the agent healthy on the restored config", async () => {
-        const now = await agent(pod);
-        return now.health?.healthy === true && now.effective_config[""] === before;
-      }, 30_000, 200);
+      await until(
+        "the agent healthy on the restored config",
+        async () => {
+          const now = await agent(pod);
+          return now.health?.healthy === true && now.effective_config[""] === before;
+        },
+        30_000,
+        200,
+      );
       const span = `after-rollback-${Date.now()}`;
       expect(await sendTrace(pod.otlpHttpPort, span)).toBe(200);
     });
@@ -124,27 +152,46 @@ export function containerScenarios(shape: Shape): void {
       const pid = await until("the collector's pid", () => shape.collectorPid(pod));
       const from = await pod.server.lastSeq();
       await shape.killCollector(pod);
-      const newPid = await until("a new collector process", async () => {
-        const p = await shape.collectorPid(pod);
-        return p !== undefined && p !== pid ? p : undefined;
-      }, 60_000, 200);
+      const newPid = await until(
+        "a new collector process",
+        async () => {
+          const p = await shape.collectorPid(pod);
+          return p !== undefined && p !== pid ? p : undefined;
+        },
+        60_000,
+        200,
+      );
       expect(newPid).not.toBe(pid);
       await waitHealthy(pod, 60_000);
-      await until("unhealthy, then healthy again, reported to the server", async () => {
-        const reports = (await pod.server.messages(pod.uid, from)).filter((x) => x.message.health).map((x) => x.message.health?.healthy === true);
-        const down = reports.indexOf(false);
-        return down >= 0 && reports.slice(down).includes(true);
-      }, 60_000, 200);
+      await until(
+        "unhealthy, then healthy again, reported to the server",
+        async () => {
+          const reports = (await pod.server.messages(pod.uid, from))
+            .filter((x) => x.message.health)
+            .map((x) => x.message.health?.healthy === true);
+          const down = reports.indexOf(false);
+          return down >= 0 && reports.slice(down).includes(true);
+        },
+        60_000,
+        200,
+      );
     });
 
     it("stopped pod: the server hears agent_disconnect and nothing is left", async () => {
       const pod = await startPod(shape);
       await down(pod.played);
-      const a = await until("the agent disconnected", async () => {
-        const now = await agent(pod);
-        return now.disconnected ? now : undefined;
-      }, 30_000, 200).catch((err: unknown) => {
-        throw new Error(`${(err as Error).message}\n--- last logs ---\n${JSON.stringify(pod.played.lastLogs, null, 1)}`);
+      const a = await until(
+        "the agent disconnected",
+        async () => {
+          const now = await agent(pod);
+          return now.disconnected ? now : undefined;
+        },
+        30_000,
+        200,
+      ).catch((err: unknown) => {
+        throw new Error(
+          `${(err as Error).message}\n--- last logs ---\n${JSON.stringify(pod.played.lastLogs, null, 1)}`,
+        );
       });
       expect(a.connected).toBe(false);
       const last = (await pod.server.messages(pod.uid)).at(-1);

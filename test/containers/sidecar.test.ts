@@ -59,7 +59,10 @@ describe("containers: what only the sidecar pod promises", () => {
     const pod = await startPod(sidecar);
     const pid = await collectorHostPid(pod);
     const upSince = (await waitHealthy(pod)).upSince;
-    const hash = await pod.server.push(pod.uid, { "remote.yaml": "exporters:\n  debug/hup: {}\nservice:\n  pipelines:\n    traces:\n      exporters: [debug, debug/hup]\n" });
+    const hash = await pod.server.push(pod.uid, {
+      "remote.yaml":
+        "exporters:\n  debug/hup: {}\nservice:\n  pipelines:\n    traces:\n      exporters: [debug, debug/hup]\n",
+    });
     await pod.server.waitStatus(pod.uid, hash, "APPLIED", 60_000);
     expect(await collectorHostPid(pod)).toBe(pid);
     await until("a new service start", async () => (await waitHealthy(pod)).upSince !== upSince, 30_000, 200);

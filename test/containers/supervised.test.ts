@@ -34,7 +34,8 @@ function supervisedShape(title: string, workload: string): Shape {
     images: (i) => ({ supervisor: i.supervised }),
     supervisor: "supervisor",
     // agent.passthrough_logs: the collector's lines are in the supervisor's log.
-    collectorLines: async (pod) => (await supervisorLog(pod)).filter((l) => l["component"] === "collector").map((l) => l.msg),
+    collectorLines: async (pod) =>
+      (await supervisorLog(pod)).filter((l) => l["component"] === "collector").map((l) => l.msg),
     collectorPid: pidfile,
     killCollector: async (pod) => {
       const pid = await pidfile(pod);
@@ -73,32 +74,68 @@ describe("containers: the supervised image itself", () => {
     const image = testImages().supervised;
     const server = await OpampServer.start();
     servers.push(server);
-    const settings = { suffix: "", instanceId: randomUUID(), images: {}, endpoint: server.wsUrl, healthPort: await freePort(), otlpGrpcPort: await freePort(), otlpHttpPort: await freePort() };
+    const settings = {
+      suffix: "",
+      instanceId: randomUUID(),
+      images: {},
+      endpoint: server.wsUrl,
+      healthPort: await freePort(),
+      otlpGrpcPort: await freePort(),
+      otlpHttpPort: await freePort(),
+    };
     const dir = await mkdtemp(join(tmpdir(), "opamp-image-"));
     dirs.push(dir);
     await chmod(dir, 0o755);
-    await writeFile(join(dir, "supervisor.yaml"), testSupervisorYaml(readFileSync(join(ROOT, "deploy/supervisor.yaml"), "utf8"), settings));
-    await writeFile(join(dir, "collector.yaml"), testCollectorYaml(readFileSync(join(ROOT, "deploy/collector.yaml"), "utf8"), settings));
+    await writeFile(
+      join(dir, "supervisor.yaml"),
+      testSupervisorYaml(readFileSync(join(ROOT, "deploy/supervisor.yaml"), "utf8"), settings),
+    );
+    await writeFile(
+      join(dir, "collector.yaml"),
+      testCollectorYaml(readFileSync(join(ROOT, "deploy/collector.yaml"), "utf8"), settings),
+    );
     const name = `opamp-image-t${process.pid}`;
     plain.push(name);
-    await podman(["run", "-d", "--name", name, "--network=host", "-e", `OPAMP_ENDPOINT=${server.wsUrl}`,
-      "-e", `OTELCOL_HEALTH_URL=http://127.0.0.1:${settings.healthPort}/`, "-v", `${dir}:/etc/opamp-supervisor:ro`, image]);
+    await podman([
+      "run",
+      "-d",
+      "--name",
+      name,
+      "--network=host",
+      "-e",
+      `OPAMP_ENDPOINT=${server.wsUrl}`,
+      "-e",
+      `OTELCOL_HEALTH_URL=http://127.0.0.1:${settings.healthPort}/`,
+      "-v",
+      `${dir}:/etc/opamp-supervisor:ro`,
+      image,
+    ]);
     const a = await server.waitAgent((x) => x.health?.healthy === true, 90_000, "a healthy agent");
 
     expect((await podman(["exec", name, "id", "-u"])).stdout.trim()).toBe("10001");
     expect((await podman(["exec", name, "cat", "/proc/1/cmdline"])).stdout.split("\0")[0]).toBe("/usr/bin/tini");
     // podman runs the image's HEALTHCHECK on demand (no systemd timers here).
-    const hc = await until("podman healthcheck run to pass", async () => {
-      const r = await podman(["healthcheck", "run", name], { allowFail: true });
-      return r.code === 0 ? r : undefined;
-    }, 30_000, 500);
+    const hc = await until(
+      "podman healthcheck run to pass",
+      async () => {
+        const r = await podman(["healthcheck", "run", name], { allowFail: true });
+        return r.code === 0 ? r : undefined;
+      },
+      30_000,
+      500,
+    );
     expect(hc.code).toBe(0);
     expect((await podman(["inspect", "--format", "{{.State.Health.Status}}", name])).stdout.trim()).toBe("healthy");
     // The same check fails when nothing healthy answers at its URL.
-    const test = JSON.parse((await podman(["image", "inspect", "--format", "{{json .Config.Healthcheck.Test}}", image])).stdout) as string[];
+    const test = JSON.parse(
+      (await podman(["image", "inspect", "--format", "{{json .Config.Healthcheck.Test}}", image])).stdout,
+    ) as string[];
     expect(test[0]).toBe("CMD");
     const closed = await freePort();
-    const failing = await podman(["exec", "-e", `OTELCOL_HEALTH_URL=http://127.0.0.1:${closed}/`, name, ...test.slice(1)], { allowFail: true });
+    const failing = await podman(
+      ["exec", "-e", `OTELCOL_HEALTH_URL=http://127.0.0.1:${closed}/`, name, ...test.slice(1)],
+      { allowFail: true },
+    );
     expect(failing.code).not.toBe(0);
 
     // docker stop / podman stop: SIGTERM to tini, forwarded to the supervisor only.

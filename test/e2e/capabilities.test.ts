@@ -26,18 +26,31 @@ describe("advertised capabilities", () => {
     const ws = await makeWorkspace({ endpoint: t.server.wsUrl });
     await withCapabilities(
       ws,
-      ["reports_own_metrics", "reports_own_logs", "reports_own_traces", "accepts_other_connection_settings", "accepts_remote_config"]
+      [
+        "reports_own_metrics",
+        "reports_own_logs",
+        "reports_own_traces",
+        "accepts_other_connection_settings",
+        "accepts_remote_config",
+      ]
         .map((key) => `  ${key}: true\n`)
         .join(""),
     );
     const sup = t.launch(ws);
     const first = await t.server.waitFor((r) => r.msg.capabilities !== 0n, { timeoutMs: 10_000 });
     const bits = first.msg.capabilities;
-    for (const bit of [A.AgentCapabilities_ReportsOwnMetrics, A.AgentCapabilities_ReportsOwnLogs, A.AgentCapabilities_ReportsOwnTraces, A.AgentCapabilities_AcceptsOtherConnectionSettings]) {
+    for (const bit of [
+      A.AgentCapabilities_ReportsOwnMetrics,
+      A.AgentCapabilities_ReportsOwnLogs,
+      A.AgentCapabilities_ReportsOwnTraces,
+      A.AgentCapabilities_AcceptsOtherConnectionSettings,
+    ]) {
       expect(bits & BigInt(bit), A[bit]).toBe(0n);
     }
     expect(bits & BigInt(A.AgentCapabilities_AcceptsRemoteConfig)).not.toBe(0n);
-    const warned = sup.logs.filter((l) => l.level === "warn" && l.msg.startsWith("capabilities.")).map((l) => l.msg.split(":")[0]);
+    const warned = sup.logs
+      .filter((l) => l.level === "warn" && l.msg.startsWith("capabilities."))
+      .map((l) => l.msg.split(":")[0]);
     expect(warned.sort()).toEqual([
       "capabilities.accepts_other_connection_settings",
       "capabilities.reports_own_logs",
@@ -53,7 +66,10 @@ describe("advertised capabilities", () => {
     expect(healthy.msg.capabilities & BigInt(A.AgentCapabilities_ReportsHeartbeat)).not.toBe(0n);
     // Three more messages on the same connection with nothing changed: at the 30 s default this would time out.
     const from = t.server.received.indexOf(healthy) + 1;
-    const third = await t.server.waitFor((r) => r.transport === "ws" && r.connection === healthy.connection, { from: from + 2, timeoutMs: 5_000 });
+    const third = await t.server.waitFor((r) => r.transport === "ws" && r.connection === healthy.connection, {
+      from: from + 2,
+      timeoutMs: 5_000,
+    });
     expect(third.msg.sequenceNum).toBeGreaterThan(healthy.msg.sequenceNum);
   });
 
@@ -64,8 +80,16 @@ describe("advertised capabilities", () => {
     const first = await t.server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
     expect(first.msg.capabilities & BigInt(A.AgentCapabilities_ReportsRemoteConfig)).not.toBe(0n);
     const body = new TextEncoder().encode("- not a map\n");
-    t.server.push({ remoteConfig: { configHash: new Uint8Array([0xfa, 0x11]), config: { configMap: { "x.yaml": { body, contentType: "text/yaml" } } } } });
-    const failed = await t.server.waitFor((r) => r.msg.remoteConfigStatus?.status === RemoteConfigStatuses.RemoteConfigStatuses_FAILED, { timeoutMs: 10_000 });
+    t.server.push({
+      remoteConfig: {
+        configHash: new Uint8Array([0xfa, 0x11]),
+        config: { configMap: { "x.yaml": { body, contentType: "text/yaml" } } },
+      },
+    });
+    const failed = await t.server.waitFor(
+      (r) => r.msg.remoteConfigStatus?.status === RemoteConfigStatuses.RemoteConfigStatuses_FAILED,
+      { timeoutMs: 10_000 },
+    );
     expect(failed.msg.remoteConfigStatus?.errorMessage).toMatch(/expected a map/);
   });
 });

@@ -16,7 +16,10 @@ const t = perTest();
 
 async function componentsOn(ws: Workspace): Promise<void> {
   const text = await readFile(ws.configPath, "utf8");
-  await writeFile(ws.configPath, text.replace("capabilities:\n", "capabilities:\n  reports_available_components: true\n"));
+  await writeFile(
+    ws.configPath,
+    text.replace("capabilities:\n", "capabilities:\n  reports_available_components: true\n"),
+  );
 }
 
 describe("available components", () => {
@@ -32,7 +35,9 @@ describe("available components", () => {
     expect(first.msg.capabilities & BIT).toBe(BIT);
     expect(first.msg.availableComponents?.hash).toHaveLength(32);
     expect(first.msg.availableComponents?.components).toEqual({});
-    const full = await t.server.waitFor((r) => Object.keys(r.msg.availableComponents?.components ?? {}).length > 0, { timeoutMs: 10_000 });
+    const full = await t.server.waitFor((r) => Object.keys(r.msg.availableComponents?.components ?? {}).length > 0, {
+      timeoutMs: 10_000,
+    });
     const { components, hash } = full.msg.availableComponents!;
     expect(Buffer.from(hash).equals(Buffer.from(first.msg.availableComponents!.hash))).toBe(true);
     const otlp = components["receivers"]!.subComponentMap["otlp"]!;
@@ -51,13 +56,18 @@ describe("available components", () => {
       `#!/bin/sh\nif [ "$1" = components ]; then echo 'Error: unknown command "components" for "otelcol"' >&2; exit 1; fi\nexec "${process.execPath}" "${STUB}" "$@"\n`,
     );
     await chmod(wrapper, 0o755);
-    await writeFile(ws.configPath, (await readFile(ws.configPath, "utf8")).replace(`executable: ${STUB}`, `executable: ${wrapper}`));
+    await writeFile(
+      ws.configPath,
+      (await readFile(ws.configPath, "utf8")).replace(`executable: ${STUB}`, `executable: ${wrapper}`),
+    );
     await componentsOn(ws);
     const sup = t.launch(ws);
     const healthy = await t.server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
     expect(healthy.msg.capabilities & BIT).toBe(0n);
     expect(t.server.received.every((r) => r.msg.availableComponents === undefined)).toBe(true);
-    const warning = await sup.log((l) => l.level === "warn" && l.msg.startsWith("cannot list the collector's components"));
+    const warning = await sup.log(
+      (l) => l.level === "warn" && l.msg.startsWith("cannot list the collector's components"),
+    );
     expect(String(warning["reason"])).toMatch(/unknown command "components"/);
   });
 });

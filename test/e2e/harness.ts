@@ -191,7 +191,11 @@ export async function stubState(ws: Workspace): Promise<StubState | undefined> {
   }
 }
 
-export async function waitForStub(ws: Workspace, match: (s: StubState) => boolean = (s) => s.healthy, timeoutMs = 10_000): Promise<StubState> {
+export async function waitForStub(
+  ws: Workspace,
+  match: (s: StubState) => boolean = (s) => s.healthy,
+  timeoutMs = 10_000,
+): Promise<StubState> {
   let last: StubState | undefined;
   return eventually(
     async () => {
@@ -216,7 +220,10 @@ export function isAlive(pid: number): boolean {
 export async function auditLines(ws: Workspace): Promise<Array<Record<string, unknown>>> {
   try {
     const text = await readFile(join(ws.stateDir, "audit.log"), "utf8");
-    return text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return text
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   } catch {
     return [];
   }

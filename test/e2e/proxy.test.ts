@@ -26,10 +26,17 @@ describe("behind an HTTP proxy (built CLI)", () => {
     server = await OpampTestServer.start();
     // opamp.test resolves only inside the proxy: a message that arrives came through it.
     const ws = await makeWorkspace({ endpoint: server.wsUrl.replace("127.0.0.1", "opamp.test") });
-    sup = startSupervisor(ws, { HTTP_PROXY: proxy.url("alice:pr0xy-s3cret"), NO_PROXY: "", no_proxy: "", http_proxy: "" });
+    sup = startSupervisor(ws, {
+      HTTP_PROXY: proxy.url("alice:pr0xy-s3cret"),
+      NO_PROXY: "",
+      no_proxy: "",
+      http_proxy: "",
+    });
     const first = await server.waitFor((r) => r.msg.agentDescription !== undefined, { timeoutMs: 15_000 });
     expect(first.transport).toBe("ws");
-    expect(proxy.seen.filter((r) => r.method === "CONNECT").map((r) => r.target)).toEqual([`opamp.test:${server.port}`]);
+    expect(proxy.seen.filter((r) => r.method === "CONNECT").map((r) => r.target)).toEqual([
+      `opamp.test:${server.port}`,
+    ]);
     // The collector's health endpoint is loopback: never proxied, so it turns healthy.
     await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 15_000 });
     const started = await sup.log((l) => l.msg === "OpAMP connection settings");
@@ -43,7 +50,12 @@ describe("behind an HTTP proxy (built CLI)", () => {
     proxy = await ConnectProxy.start({ hosts: { "opamp.test": "127.0.0.1" }, credentials: "alice:right" });
     server = await OpampTestServer.start();
     const ws = await makeWorkspace({ endpoint: server.wsUrl.replace("127.0.0.1", "opamp.test") });
-    sup = startSupervisor(ws, { HTTP_PROXY: proxy.url("alice:wr0ng-s3cret"), NO_PROXY: "", no_proxy: "", http_proxy: "" });
+    sup = startSupervisor(ws, {
+      HTTP_PROXY: proxy.url("alice:wr0ng-s3cret"),
+      NO_PROXY: "",
+      no_proxy: "",
+      http_proxy: "",
+    });
     await eventually(() => (proxy?.seen.length ?? 0) > 0, 15_000, "a proxy request");
     const failure = await sup.log((l) => l["component"] === "supervisor" && l["code"] === "CONNECTION_FAILED", 15_000);
     expect(failure.msg).toMatch(/^the proxy refused the connection \(HTTP 407/);

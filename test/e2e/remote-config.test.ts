@@ -7,8 +7,11 @@ import { eventually } from "../support/eventually.js";
 import { BASE_COLLECTOR, auditLines, makeWorkspace, startSupervisor, waitForStub } from "./harness.js";
 import type { RunningSupervisor, StubState, Workspace } from "./harness.js";
 
-const { RemoteConfigStatuses_APPLIED: APPLIED, RemoteConfigStatuses_APPLYING: APPLYING, RemoteConfigStatuses_FAILED: FAILED } =
-  RemoteConfigStatuses;
+const {
+  RemoteConfigStatuses_APPLIED: APPLIED,
+  RemoteConfigStatuses_APPLYING: APPLYING,
+  RemoteConfigStatuses_FAILED: FAILED,
+} = RemoteConfigStatuses;
 
 let server: OpampTestServer;
 const running: RunningSupervisor[] = [];
@@ -35,19 +38,24 @@ const marked = (marker: string, extra = ""): string =>
 
 function push(h: Uint8Array, files: Record<string, string>): number {
   const from = server.received.length;
-  const configMap = Object.fromEntries(Object.entries(files).map(([k, v]) => [k, { body: enc(v), contentType: "text/yaml" }]));
+  const configMap = Object.fromEntries(
+    Object.entries(files).map(([k, v]) => [k, { body: enc(v), contentType: "text/yaml" }]),
+  );
   server.push({ remoteConfig: { configHash: h, config: { configMap } } });
   return from;
 }
 
 function statusFor(h: Uint8Array, status: number, from = 0): Promise<Received> {
   return server.waitFor(
-    (r) => r.msg.remoteConfigStatus?.status === status && Buffer.from(r.msg.remoteConfigStatus.lastRemoteConfigHash).equals(Buffer.from(h)),
+    (r) =>
+      r.msg.remoteConfigStatus?.status === status &&
+      Buffer.from(r.msg.remoteConfigStatus.lastRemoteConfigHash).equals(Buffer.from(h)),
     { from, timeoutMs: 15_000 },
   );
 }
 
-const runs = (s: StubState, marker: string): boolean => Object.keys((s.config["exporters"] as object) ?? {}).includes(`debug/${marker}`);
+const runs = (s: StubState, marker: string): boolean =>
+  Object.keys((s.config["exporters"] as object) ?? {}).includes(`debug/${marker}`);
 
 async function ready(hup: boolean): Promise<{ ws: Workspace; sup: RunningSupervisor; first: StubState }> {
   const ws = await makeWorkspace({ endpoint: server.wsUrl, hup });
@@ -74,7 +82,10 @@ describe.each([
     } else {
       expect(state.pid).not.toBe(first.pid);
     }
-    const effective = server.received.slice(from).map((r) => r.msg.effectiveConfig).find(Boolean);
+    const effective = server.received
+      .slice(from)
+      .map((r) => r.msg.effectiveConfig)
+      .find(Boolean);
     expect(new TextDecoder().decode(effective?.configMap?.configMap[""]?.body)).toContain("debug/one");
     expect(applied.msg.remoteConfigStatus?.errorMessage).toBe("");
     const audit = (await auditLines(ws)).find((l) => l["action"] === "remote-config-applied");
@@ -83,7 +94,7 @@ describe.each([
     // Each phase of the apply is an info line with its duration, in order.
     const phases = sup.logs.slice(logsFrom).filter((l) => l.level === "info" && typeof l["phase"] === "string");
     expect(phases.map((l) => l["phase"])).toEqual(["validate", "write", hup ? "reload" : "restart", "health"]);
-    expect(phases.every((l) => typeof l["durationMs"] === "number" && (l["durationMs"]) >= 0)).toBe(true);
+    expect(phases.every((l) => typeof l["durationMs"] === "number" && l["durationMs"] >= 0)).toBe(true);
     expect(phases.at(-1)).toMatchObject({ result: "passed" });
   });
 
@@ -112,8 +123,14 @@ describe.each([
     const state = await waitForStub(ws, (s) => s.healthy);
     expect(runs(state, "three")).toBe(false);
     expect(server.received.slice(from).some((r) => r.msg.health?.healthy === false)).toBe(true);
-    const rollback = await eventually(async () => (await auditLines(ws)).find((l) => l["action"] === "remote-config-rolled-back"));
-    expect(rollback).toMatchObject({ hash: "c003", result: "healthy", reason: "rolled back to the last working config, healthy again" });
+    const rollback = await eventually(async () =>
+      (await auditLines(ws)).find((l) => l["action"] === "remote-config-rolled-back"),
+    );
+    expect(rollback).toMatchObject({
+      hash: "c003",
+      result: "healthy",
+      reason: "rolled back to the last working config, healthy again",
+    });
   });
 
   it("rolls back a config that makes the collector crash after the switch", async () => {
@@ -138,7 +155,12 @@ describe.each([
     const traversal = await statusFor(hash(5), FAILED, from);
     expect(traversal.msg.remoteConfigStatus?.errorMessage).toMatch(/evil/);
     const bomb = ["a: &a [x, x, x, x, x, x, x, x, x]"];
-    for (let i = 1; i < 12; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(", ")}]`);
+    for (let i = 1; i < 12; i++)
+      bomb.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(", ")}]`,
+      );
     from = push(hash(6), { "bomb.yaml": bomb.join("\n") });
     const boom = await statusFor(hash(6), FAILED, from);
     expect(boom.msg.remoteConfigStatus?.errorMessage).toMatch(/alias/i);
@@ -212,11 +234,22 @@ describe("when the last working config fails too", () => {
     await writeFile(ws.collectorConfigPath, `${BASE_COLLECTOR}stub:\n  crash_after_ms: 30\n`);
     from = push(hash(14), { "remote.yaml": marked("fourteen", "stub:\n  unhealthy_after_ms: 100\n") });
     await statusFor(hash(14), FAILED, from);
-    const rollback = await eventually(async () => (await auditLines(ws)).find((l) => l["action"] === "remote-config-rolled-back"), 15_000);
-    expect(rollback).toMatchObject({ hash: "c00e", result: "unhealthy", reason: expect.stringMatching(/rollback did not become healthy either/) });
+    const rollback = await eventually(
+      async () => (await auditLines(ws)).find((l) => l["action"] === "remote-config-rolled-back"),
+      15_000,
+    );
+    expect(rollback).toMatchObject({
+      hash: "c00e",
+      result: "unhealthy",
+      reason: expect.stringMatching(/rollback did not become healthy either/),
+    });
     await server.waitFor((r) => r.msg.health?.healthy === false, { from, timeoutMs: 10_000 });
-    const delays = (): number[] => sup.logs.filter((l) => l.msg.startsWith("collector crashed")).map((l) => l["delayMs"] as number);
-    await eventually(() => delays().length >= 3, { timeoutMs: 15_000, what: "three restarts of the failing rollback target" });
+    const delays = (): number[] =>
+      sup.logs.filter((l) => l.msg.startsWith("collector crashed")).map((l) => l["delayMs"] as number);
+    await eventually(() => delays().length >= 3, {
+      timeoutMs: 15_000,
+      what: "three restarts of the failing rollback target",
+    });
     await new Promise((r) => setTimeout(r, 1_000));
     expect(delays().length).toBeLessThan(12); // 100 ms doubling: a handful, not hundreds
     expect(delays().slice(0, 3)).toEqual([100, 200, 400]);
@@ -239,10 +272,13 @@ describe.each([
       expect((await sup.exited).signal).toBe("SIGKILL");
 
       launch(ws);
-      const reconnect = await server.waitFor((r) => r.connection === 2 && r.msg.remoteConfigStatus !== undefined, { timeoutMs: 10_000 });
+      const reconnect = await server.waitFor((r) => r.connection === 2 && r.msg.remoteConfigStatus !== undefined, {
+        timeoutMs: 10_000,
+      });
       const reported = reconnect.msg.remoteConfigStatus!;
       const state = await waitForStub(ws, (s) => s.healthy);
-      const reportsNew = reported.status === APPLIED && Buffer.from(reported.lastRemoteConfigHash).equals(Buffer.from(hash(11)));
+      const reportsNew =
+        reported.status === APPLIED && Buffer.from(reported.lastRemoteConfigHash).equals(Buffer.from(hash(11)));
       expect(reported.status).not.toBe(APPLYING);
       expect(runs(state, "eleven")).toBe(reportsNew);
       expect(reportsNew).toBe(step === "config-proven");

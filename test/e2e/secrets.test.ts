@@ -52,10 +52,18 @@ describe("secret masking end to end", () => {
     const sup = startSupervisor(ws);
     running.push(sup);
     await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 15_000 });
-    const body = "stub:\n  invalid: \"login failed for password ${env:DB_PASSWORD} with key " + HEADER_SECRET + "\"\n";
+    const body = 'stub:\n  invalid: "login failed for password ${env:DB_PASSWORD} with key ' + HEADER_SECRET + '"\n';
     const from = server.received.length;
-    server.push({ remoteConfig: { configHash: new Uint8Array([0xee, 1]), config: { configMap: { "remote.yaml": { body: new TextEncoder().encode(body), contentType: "text/yaml" } } } } });
-    const failed = await server.waitFor((r) => r.msg.remoteConfigStatus?.status === RemoteConfigStatuses.RemoteConfigStatuses_FAILED, { from, timeoutMs: 15_000 });
+    server.push({
+      remoteConfig: {
+        configHash: new Uint8Array([0xee, 1]),
+        config: { configMap: { "remote.yaml": { body: new TextEncoder().encode(body), contentType: "text/yaml" } } },
+      },
+    });
+    const failed = await server.waitFor(
+      (r) => r.msg.remoteConfigStatus?.status === RemoteConfigStatuses.RemoteConfigStatuses_FAILED,
+      { from, timeoutMs: 15_000 },
+    );
     const message = failed.msg.remoteConfigStatus?.errorMessage ?? "";
     // The collector's own text is there, with both values masked.
     expect(message).toContain(`login failed for password ${MASK} with key ${MASK}`);
@@ -67,7 +75,9 @@ describe("secret masking end to end", () => {
     const ws = await workspace(`${BASE_COLLECTOR}stub:\n  invalid: "cannot open db with \${env:DB_PASSWORD}"\n`);
     const sup = startSupervisor(ws);
     running.push(sup);
-    const unhealthy = await server.waitFor((r) => (r.msg.health?.lastError ?? "").includes(MASK), { timeoutMs: 15_000 });
+    const unhealthy = await server.waitFor((r) => (r.msg.health?.lastError ?? "").includes(MASK), {
+      timeoutMs: 15_000,
+    });
     expect(unhealthy.msg.health?.healthy).toBe(false);
     expect(unhealthy.msg.health?.lastError).toContain(`cannot open db with ${MASK}`);
     expect(leaks(sup)).toEqual([]);

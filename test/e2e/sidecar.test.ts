@@ -20,7 +20,8 @@ import type { RunningSupervisor, Workspace } from "./harness.js";
 const { RemoteConfigStatuses_APPLIED: APPLIED } = RemoteConfigStatuses;
 const SIDECAR = "  run: sidecar\n";
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const marked = (marker: string): string => `exporters:\n  debug/${marker}: {}\nservice:\n  pipelines:\n    traces:\n      exporters: [debug/${marker}]\n`;
+const marked = (marker: string): string =>
+  `exporters:\n  debug/${marker}: {}\nservice:\n  pipelines:\n    traces:\n      exporters: [debug/${marker}]\n`;
 
 let server: OpampTestServer | undefined;
 const cleanups: Array<() => Promise<void>> = [];
@@ -31,7 +32,10 @@ afterEach(async () => {
 });
 
 function initConfig(configPath: string): { status: number | null; stderr: string } {
-  const out = spawnSync(process.execPath, [CLI, "init-config", "--config", configPath], { encoding: "utf8", timeout: 20_000 });
+  const out = spawnSync(process.execPath, [CLI, "init-config", "--config", configPath], {
+    encoding: "utf8",
+    timeout: 20_000,
+  });
   return { status: out.status, stderr: out.stderr };
 }
 
@@ -84,7 +88,10 @@ describe("opamp-supervisor init-config", () => {
     const dir = await openStateDir(ws.stateDir);
     const audit = new AuditLog({ path: dir.file("audit.log"), clock: systemClock });
     const store = new StateStore({ dir, clock: systemClock, audit });
-    await store.writeLastWorkingRemoteConfig({ hash: new Uint8Array([1, 2]), configMap: { "remote.yaml": { body: enc(marked("remote")), contentType: "text/yaml" } } });
+    await store.writeLastWorkingRemoteConfig({
+      hash: new Uint8Array([1, 2]),
+      configMap: { "remote.yaml": { body: enc(marked("remote")), contentType: "text/yaml" } },
+    });
     expect(initConfig(ws.configPath)).toMatchObject({ status: 0 });
     expect(await readFile(join(ws.stateDir, "effective.yaml"), "utf8")).toContain("debug/remote");
   });
@@ -96,7 +103,10 @@ describe("opamp-supervisor init-config", () => {
     expect(bad.stderr).toMatch(/agent\.run/);
 
     const empty = await makeWorkspace({ endpoint: "ws://127.0.0.1:1/v1/opamp", agentExtra: SIDECAR });
-    await writeFile(empty.configPath, (await readFile(empty.configPath, "utf8")).replace(/config_files: \[.*\]/, "config_files: []"));
+    await writeFile(
+      empty.configPath,
+      (await readFile(empty.configPath, "utf8")).replace(/config_files: \[.*\]/, "config_files: []"),
+    );
     const nothing = initConfig(empty.configPath);
     expect(nothing.status).toBe(2);
     expect(nothing.stderr).toMatch(/agent\.config_files: no local collector config/);
@@ -120,22 +130,40 @@ describe("agent.run: sidecar against a collector the test runs itself", () => {
     expect(kubelet.restarts).toBe(0); // attached to the running collector, no restart at start
 
     const from = server.received.length;
-    server.push({ remoteConfig: { configHash: new Uint8Array([9]), config: { configMap: { "remote.yaml": { body: enc(marked("hup")), contentType: "text/yaml" } } } } });
-    await server.waitFor((r) => r.msg.remoteConfigStatus?.status === APPLIED && r.msg.remoteConfigStatus.lastRemoteConfigHash[0] === 9, { from, timeoutMs: 15_000 });
+    server.push({
+      remoteConfig: {
+        configHash: new Uint8Array([9]),
+        config: { configMap: { "remote.yaml": { body: enc(marked("hup")), contentType: "text/yaml" } } },
+      },
+    });
+    await server.waitFor(
+      (r) => r.msg.remoteConfigStatus?.status === APPLIED && r.msg.remoteConfigStatus.lastRemoteConfigHash[0] === 9,
+      { from, timeoutMs: 15_000 },
+    );
     const reloaded = await waitForStub(ws, (s) => s.reloads === 1 && s.healthy);
     expect(reloaded.pid).toBe(first.pid); // the same process: SIGHUP, not a restart
     expect(Object.keys(reloaded.config["exporters"] as object)).toContain("debug/hup");
 
     const beforeKill = server.received.length;
     kubelet.kill();
-    await server.waitFor((r) => r.msg.health !== undefined && !r.msg.health.healthy, { from: beforeKill, timeoutMs: 15_000 });
-    const healthyAgain = await server.waitFor((r) => r.msg.health?.healthy === true, { from: beforeKill, timeoutMs: 20_000 });
+    await server.waitFor((r) => r.msg.health !== undefined && !r.msg.health.healthy, {
+      from: beforeKill,
+      timeoutMs: 15_000,
+    });
+    const healthyAgain = await server.waitFor((r) => r.msg.health?.healthy === true, {
+      from: beforeKill,
+      timeoutMs: 20_000,
+    });
     expect(healthyAgain.msg.health?.status).toBe("StatusOK");
     const restarted = await waitForStub(ws);
     expect(restarted.pid).not.toBe(first.pid);
     expect(restarted.pid).toBe(kubelet.pid);
     expect(Object.keys(restarted.config["exporters"] as object)).toContain("debug/hup"); // the shared config survived
-    await eventually(() => sup.logs.find((l) => l.msg.includes("attached to the collector") && l["pid"] === restarted.pid), 5_000, "the supervisor to attach to the new pid");
+    await eventually(
+      () => sup.logs.find((l) => l.msg.includes("attached to the collector") && l["pid"] === restarted.pid),
+      5_000,
+      "the supervisor to attach to the new pid",
+    );
 
     expect(await sup.stop()).toEqual({ code: 0, signal: null });
     expect(sup.logs.some((l) => l.level === "error")).toBe(false);

@@ -42,18 +42,42 @@ describe("signals", () => {
     expect(before.config).not.toHaveProperty(["service", "pipelines", "logs"]);
 
     // A good edit: a second pipeline.
-    await writeFile(ws.collectorConfigPath, `${BASE_COLLECTOR}    logs:\n      receivers: [otlp]\n      exporters: [debug]\n`);
+    await writeFile(
+      ws.collectorConfigPath,
+      `${BASE_COLLECTOR}    logs:\n      receivers: [otlp]\n      exporters: [debug]\n`,
+    );
     sup.child.kill("SIGHUP");
-    const reloaded = await waitForStub(ws, (s) => s.healthy && s.config["service"] !== undefined && JSON.stringify(s.config).includes('"logs"'));
-    const applied = await eventually(async () => (await auditLines(ws)).find((l) => l["action"] === "local-config-reload" && l["result"] === "applied"), 10_000, "the reload's audit line");
+    const reloaded = await waitForStub(
+      ws,
+      (s) => s.healthy && s.config["service"] !== undefined && JSON.stringify(s.config).includes('"logs"'),
+    );
+    const applied = await eventually(
+      async () =>
+        (await auditLines(ws)).find((l) => l["action"] === "local-config-reload" && l["result"] === "applied"),
+      10_000,
+      "the reload's audit line",
+    );
     expect(applied["mode"]).toBeTruthy();
-    const reported = await server.waitFor((r) => new TextDecoder().decode(r.msg.effectiveConfig?.configMap?.configMap[""]?.body).includes("logs:"), { timeoutMs: 10_000 });
+    const reported = await server.waitFor(
+      (r) => new TextDecoder().decode(r.msg.effectiveConfig?.configMap?.configMap[""]?.body).includes("logs:"),
+      { timeoutMs: 10_000 },
+    );
     expect(reported).toBeDefined();
 
     // A bad edit: an exporter the collector does not have. validate refuses; nothing changes.
-    await writeFile(ws.collectorConfigPath, BASE_COLLECTOR.replace("debug: {}", "debug: {}\n  nosuchexporter: {}").replace("exporters: [debug]", "exporters: [nosuchexporter]"));
+    await writeFile(
+      ws.collectorConfigPath,
+      BASE_COLLECTOR.replace("debug: {}", "debug: {}\n  nosuchexporter: {}").replace(
+        "exporters: [debug]",
+        "exporters: [nosuchexporter]",
+      ),
+    );
     sup.child.kill("SIGHUP");
-    const refused = await eventually(async () => (await auditLines(ws)).find((l) => l["action"] === "local-config-reload" && l["result"] === "failed"), 10_000, "the refused reload's audit line");
+    const refused = await eventually(
+      async () => (await auditLines(ws)).find((l) => l["action"] === "local-config-reload" && l["result"] === "failed"),
+      10_000,
+      "the refused reload's audit line",
+    );
     expect(String(refused["reason"])).toContain("nosuchexporter");
     const after = await waitForStub(ws);
     expect(after.pid).toBe(reloaded.pid);

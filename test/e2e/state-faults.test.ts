@@ -43,17 +43,25 @@ const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const hash = (n: number): Uint8Array => new Uint8Array([0xd0, n]);
 const marked = (marker: string): string =>
   `exporters:\n  debug/${marker}: {}\nservice:\n  pipelines:\n    traces:\n      exporters: [debug/${marker}]\n`;
-const runs = (s: StubState, marker: string): boolean => Object.keys((s.config["exporters"] as object) ?? {}).includes(`debug/${marker}`);
+const runs = (s: StubState, marker: string): boolean =>
+  Object.keys((s.config["exporters"] as object) ?? {}).includes(`debug/${marker}`);
 
 function push(h: Uint8Array, marker: string): number {
   const from = server.received.length;
-  server.push({ remoteConfig: { configHash: h, config: { configMap: { "remote.yaml": { body: enc(marked(marker)), contentType: "text/yaml" } } } } });
+  server.push({
+    remoteConfig: {
+      configHash: h,
+      config: { configMap: { "remote.yaml": { body: enc(marked(marker)), contentType: "text/yaml" } } },
+    },
+  });
   return from;
 }
 
 function statusFor(h: Uint8Array, status: number, from = 0): Promise<Received> {
   return server.waitFor(
-    (r) => r.msg.remoteConfigStatus?.status === status && Buffer.from(r.msg.remoteConfigStatus.lastRemoteConfigHash).equals(Buffer.from(h)),
+    (r) =>
+      r.msg.remoteConfigStatus?.status === status &&
+      Buffer.from(r.msg.remoteConfigStatus.lastRemoteConfigHash).equals(Buffer.from(h)),
     { from, timeoutMs: 15_000 },
   );
 }
@@ -80,29 +88,43 @@ describe("a corrupt state document at start", () => {
     [PACKAGE_DOCUMENTS.state, "[1,2"],
   ];
 
-  it.each(cases)("%s: set aside, the collector starts, the supervisor reports and takes configs", async (name, content) => {
-    const ws = await makeWorkspace({ endpoint: server.wsUrl });
-    await plant(ws, name, content);
-    const sup = launch(ws);
-    await healthy();
-    await waitForStub(ws);
-    // Still a working agent: a config pushed now gets its status and runs.
-    const from = push(hash(1), "after");
-    await statusFor(hash(1), APPLIED, from);
-    await waitForStub(ws, (s) => runs(s, "after") && s.healthy);
-    expect(sup.child.exitCode).toBeNull();
-    // Set aside when first read (at start, or with the first remote config for the failed hashes).
-    expect(await setAside(ws, name)).toHaveLength(1);
-    const warning = await sup.log((l) => l.level === "warn" && String(l["file"]).endsWith(`/${name}`) && typeof l["lost"] === "string");
-    expect(warning.msg).toContain(name);
-    expect((await auditLines(ws)).filter((l) => l["action"] === "state-file-corrupt")).toEqual([expect.objectContaining({ file: join(ws.stateDir, name) })]);
-  });
+  it.each(cases)(
+    "%s: set aside, the collector starts, the supervisor reports and takes configs",
+    async (name, content) => {
+      const ws = await makeWorkspace({ endpoint: server.wsUrl });
+      await plant(ws, name, content);
+      const sup = launch(ws);
+      await healthy();
+      await waitForStub(ws);
+      // Still a working agent: a config pushed now gets its status and runs.
+      const from = push(hash(1), "after");
+      await statusFor(hash(1), APPLIED, from);
+      await waitForStub(ws, (s) => runs(s, "after") && s.healthy);
+      expect(sup.child.exitCode).toBeNull();
+      // Set aside when first read (at start, or with the first remote config for the failed hashes).
+      expect(await setAside(ws, name)).toHaveLength(1);
+      const warning = await sup.log(
+        (l) => l.level === "warn" && String(l["file"]).endsWith(`/${name}`) && typeof l["lost"] === "string",
+      );
+      expect(warning.msg).toContain(name);
+      expect((await auditLines(ws)).filter((l) => l["action"] === "state-file-corrupt")).toEqual([
+        expect.objectContaining({ file: join(ws.stateDir, name) }),
+      ]);
+    },
+  );
 
   it("a lost working config: the collector starts on the last received one, which the status proved", async () => {
     const ws = await makeWorkspace({ endpoint: server.wsUrl });
-    const received = { hash: hash(2), configMap: { "remote.yaml": { body: enc(marked("received")), contentType: "text/yaml" } } };
+    const received = {
+      hash: hash(2),
+      configMap: { "remote.yaml": { body: enc(marked("received")), contentType: "text/yaml" } },
+    };
     await plant(ws, DOCUMENT_NAMES.lastReceivedRemoteConfig, JSON.stringify(encodeRemoteConfig(received)));
-    await plant(ws, DOCUMENT_NAMES.remoteConfigStatus, JSON.stringify(encodeRemoteConfigStatus({ hash: hash(2), status: "APPLIED", errorMessage: "" })));
+    await plant(
+      ws,
+      DOCUMENT_NAMES.remoteConfigStatus,
+      JSON.stringify(encodeRemoteConfigStatus({ hash: hash(2), status: "APPLIED", errorMessage: "" })),
+    );
     await plant(ws, DOCUMENT_NAMES.lastWorkingRemoteConfig, '{"version":1,"hash":"d002","configMap":');
     launch(ws);
     await waitForStub(ws, (s) => runs(s, "received") && s.healthy);
@@ -126,17 +148,25 @@ describe("a corrupt state document at start", () => {
     const first = await server.waitFor(() => true, { timeoutMs: 15_000 });
     const change = await sup.log((l) => /identity change/.test(l.msg));
     expect(change["instanceUid"]).toBe(formatUuid(first.msg.instanceUid));
-    expect(await readFile(join(ws.stateDir, DOCUMENT_NAMES.instanceUid), "utf8")).toContain(formatUuid(first.msg.instanceUid));
+    expect(await readFile(join(ws.stateDir, DOCUMENT_NAMES.instanceUid), "utf8")).toContain(
+      formatUuid(first.msg.instanceUid),
+    );
   });
 });
 
 /** True when this process may mount (root, or a container that allows it). */
 function canMount(): boolean {
-  const probe = spawnSync("sh", ["-c", 'd=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs "$d" && umount "$d"; s=$?; rmdir "$d"; exit $s']);
+  const probe = spawnSync("sh", [
+    "-c",
+    'd=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs "$d" && umount "$d"; s=$?; rmdir "$d"; exit $s',
+  ]);
   return probe.status === 0;
 }
 const mountable = canMount();
-if (!mountable) console.warn("state-faults: mount is not permitted here (needs root or CAP_SYS_ADMIN); the tmpfs and read-only tests are skipped");
+if (!mountable)
+  console.warn(
+    "state-faults: mount is not permitted here (needs root or CAP_SYS_ADMIN); the tmpfs and read-only tests are skipped",
+  );
 
 function mount(args: string[]): void {
   const result = spawnSync("mount", args, { encoding: "utf8" });
@@ -144,7 +174,12 @@ function mount(args: string[]): void {
 }
 
 describe.skipIf(!mountable)("disk faults inside a transaction", () => {
-  async function faultyPush(ws: Workspace, code: RegExp, fault: () => Promise<void>, clear: () => Promise<void>): Promise<void> {
+  async function faultyPush(
+    ws: Workspace,
+    code: RegExp,
+    fault: () => Promise<void>,
+    clear: () => Promise<void>,
+  ): Promise<void> {
     const sup = launch(ws);
     await healthy();
     const before = await waitForStub(ws);
@@ -168,11 +203,17 @@ describe.skipIf(!mountable)("disk faults inside a transaction", () => {
     await statusFor(hash(11), APPLIED, next);
     await waitForStub(ws, (s) => runs(s, "cleared") && s.healthy);
     // Written once the disk took writes again: the status, and the audit line of the failure.
-    const status = JSON.parse(await readFile(join(ws.stateDir, DOCUMENT_NAMES.remoteConfigStatus), "utf8")) as Record<string, unknown>;
+    const status = JSON.parse(await readFile(join(ws.stateDir, DOCUMENT_NAMES.remoteConfigStatus), "utf8")) as Record<
+      string,
+      unknown
+    >;
     expect(status).toMatchObject({ hash: "d00b", status: "APPLIED" });
     const audit = await auditLines(ws);
     expect(audit.find((l) => l["action"] === "remote-config-failed")).toMatchObject({ hash: "d00a", result: "failed" });
-    expect(audit.filter((l) => l["action"] === "remote-config-applied").map((l) => l["hash"])).toEqual(["d00a", "d00b"]);
+    expect(audit.filter((l) => l["action"] === "remote-config-applied").map((l) => l["hash"])).toEqual([
+      "d00a",
+      "d00b",
+    ]);
   }
 
   it("a full state directory (ENOSPC): FAILED with the reason, the collector untouched, APPLIED once space is back", async () => {

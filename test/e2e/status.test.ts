@@ -16,7 +16,10 @@ import { perTest } from "./per-test.js";
 const t = perTest();
 
 function status(ws: Workspace, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, "status", "--config", ws.configPath, ...args], { encoding: "utf8", timeout: 15_000 });
+  const r = spawnSync(process.execPath, [CLI, "status", "--config", ws.configPath, ...args], {
+    encoding: "utf8",
+    timeout: 15_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -29,7 +32,10 @@ async function writeCertificate(dir: string): Promise<{ cert: string; key: strin
   cert.serialNumber = "01";
   cert.validity.notBefore = new Date(Date.now() - 60_000);
   cert.validity.notAfter = new Date(Math.floor(Date.now() / 1000) * 1000 + 30 * 86_400_000);
-  const subject = [{ name: "commonName", value: "agent-7" }, { name: "organizationName", value: "Example" }];
+  const subject = [
+    { name: "commonName", value: "agent-7" },
+    { name: "organizationName", value: "Example" },
+  ];
   cert.setSubject(subject);
   cert.setIssuer(subject);
   cert.sign(keys.privateKey, forge.md.sha256.create());
@@ -42,7 +48,10 @@ async function writeCertificate(dir: string): Promise<{ cert: string; key: strin
 describe("opamp-supervisor status", () => {
   it("reads the running supervisor's snapshot from its endpoint", async () => {
     const port = await freePort();
-    const ws = await makeWorkspace({ endpoint: t.server.wsUrl, extra: `healthcheck:\n  endpoint: 127.0.0.1:${port}\n` });
+    const ws = await makeWorkspace({
+      endpoint: t.server.wsUrl,
+      extra: `healthcheck:\n  endpoint: 127.0.0.1:${port}\n`,
+    });
     t.launch(ws);
     const stub = await waitForStub(ws);
     await t.server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
@@ -65,12 +74,22 @@ describe("opamp-supervisor status", () => {
     const ws = await makeWorkspace({ endpoint: t.server.wsUrl });
     const cert = await writeCertificate(ws.dir);
     const text = await readFile(ws.configPath, "utf8");
-    await writeFile(ws.configPath, text.replace(/^server:\n/, `server:\n  tls:\n    cert_file: ${cert.cert}\n    key_file: ${cert.key}\n`));
+    await writeFile(
+      ws.configPath,
+      text.replace(/^server:\n/, `server:\n  tls:\n    cert_file: ${cert.cert}\n    key_file: ${cert.key}\n`),
+    );
     const sup = t.launch(ws);
     await waitForStub(ws);
     const body = new TextEncoder().encode("- not a map\n");
-    t.server.push({ remoteConfig: { configHash: new Uint8Array([0xbe, 0xef]), config: { configMap: { "x.yaml": { body, contentType: "text/yaml" } } } } });
-    await t.server.waitFor((r) => r.msg.remoteConfigStatus?.errorMessage.includes("expected a map") === true, { timeoutMs: 10_000 });
+    t.server.push({
+      remoteConfig: {
+        configHash: new Uint8Array([0xbe, 0xef]),
+        config: { configMap: { "x.yaml": { body, contentType: "text/yaml" } } },
+      },
+    });
+    await t.server.waitFor((r) => r.msg.remoteConfigStatus?.errorMessage.includes("expected a map") === true, {
+      timeoutMs: 10_000,
+    });
     const first = t.server.received[0]!.msg;
     await sup.stop();
     const audited = await auditLines(ws);
@@ -84,7 +103,9 @@ describe("opamp-supervisor status", () => {
     expect(report.offline?.instanceUid?.replace(/-/g, "")).toBe(Buffer.from(first.instanceUid).toString("hex"));
     expect(report.offline?.remoteConfig).toMatchObject({ hash: "beef", status: "FAILED" });
     expect(report.offline?.remoteConfig?.error).toMatch(/expected a map/);
-    expect(report.certificates).toEqual([{ file: cert.cert, subject: "CN=agent-7, O=Example", notAfter: cert.notAfter.toISOString(), expired: false }]);
+    expect(report.certificates).toEqual([
+      { file: cert.cert, subject: "CN=agent-7, O=Example", notAfter: cert.notAfter.toISOString(), expired: false },
+    ]);
     expect(report.audit).toEqual([audited.at(-1)]);
 
     const screen = status(ws);

@@ -24,7 +24,10 @@ function launch(ws: Workspace, env: Record<string, string> = {}): RunningSupervi
   return sup;
 }
 
-const configFile = (yaml: string): { body: Uint8Array; contentType: string } => ({ body: new TextEncoder().encode(yaml), contentType: "text/yaml" });
+const configFile = (yaml: string): { body: Uint8Array; contentType: string } => ({
+  body: new TextEncoder().encode(yaml),
+  contentType: "text/yaml",
+});
 
 describe("the supervisor daemon", () => {
   it("starts the collector and reports its description and health", async () => {
@@ -41,13 +44,17 @@ describe("the supervisor daemon", () => {
     expect(attribute(description, "os.type")).toBe("linux");
     expect(attribute(description, "host.name")).toBeTruthy();
     // Semantic-convention names, as the Go supervisor's collectors report them (not Node's x64).
-    expect(attribute(description, "host.arch")).toBe(({ x64: "amd64", arm64: "arm64" } as Record<string, string>)[process.arch] ?? process.arch);
+    expect(attribute(description, "host.arch")).toBe(
+      ({ x64: "amd64", arm64: "arm64" } as Record<string, string>)[process.arch] ?? process.arch,
+    );
     expect(attribute(description, "os.description")).toBeTruthy();
     const healthy = await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
     expect(healthy.msg.health?.startTimeUnixNano).toBeGreaterThan(0n);
     expect(healthy.msg.health?.status).toBe("StatusOK");
     // A collector that is still booting is "starting", not in error.
-    const before = server.received.slice(0, server.received.indexOf(healthy)).flatMap((r) => (r.msg.health ? [r.msg.health.status] : []));
+    const before = server.received
+      .slice(0, server.received.indexOf(healthy))
+      .flatMap((r) => (r.msg.health ? [r.msg.health.status] : []));
     expect(before.every((status) => status === "StatusStarting")).toBe(true);
     const effective = server.received.map((r) => r.msg.effectiveConfig).find(Boolean);
     const body = new TextDecoder().decode(effective?.configMap?.configMap[""]?.body);
@@ -73,11 +80,20 @@ describe("the supervisor daemon", () => {
     await writeFile(ws.collectorConfigPath, `${local}stub:\n  crash_after_ms: 400\n  exit_code: 3\n`);
     const sup = launch(ws);
     await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
-    const down = await server.waitFor((r) => r.msg.health?.healthy === false && /code 3/.test(r.msg.health.lastError), { timeoutMs: 10_000 });
+    const down = await server.waitFor((r) => r.msg.health?.healthy === false && /code 3/.test(r.msg.health.lastError), {
+      timeoutMs: 10_000,
+    });
     expect(down.msg.health?.startTimeUnixNano).toBe(0n);
     expect(down.msg.health?.lastError).toMatch(/panic/);
-    await server.waitFor((r) => r.msg.health?.healthy === true, { from: server.received.indexOf(down), timeoutMs: 10_000 });
-    await eventually(() => sup.logs.filter((l) => l.msg.startsWith("collector crashed")).length >= 3, 15_000, "three crashes");
+    await server.waitFor((r) => r.msg.health?.healthy === true, {
+      from: server.received.indexOf(down),
+      timeoutMs: 10_000,
+    });
+    await eventually(
+      () => sup.logs.filter((l) => l.msg.startsWith("collector crashed")).length >= 3,
+      15_000,
+      "three crashes",
+    );
     const delays = sup.logs.filter((l) => l.msg.startsWith("collector crashed")).map((l) => l["delayMs"] as number);
     expect(delays.slice(0, 3)).toEqual([100, 200, 400]);
   });
@@ -88,15 +104,24 @@ describe("the supervisor daemon", () => {
     const ws = await makeWorkspace({ endpoint: server.wsUrl });
     const sup = launch(ws);
     await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
-    const remote = "exporters:\n  debug/remote:\n    verbosity: detailed\nservice:\n  pipelines:\n    traces:\n      exporters: [debug/remote]\n";
-    server.push({ remoteConfig: { configHash: new Uint8Array([0xaa, 1]), config: { configMap: { "remote.yaml": configFile(remote) } } } });
+    const remote =
+      "exporters:\n  debug/remote:\n    verbosity: detailed\nservice:\n  pipelines:\n    traces:\n      exporters: [debug/remote]\n";
+    server.push({
+      remoteConfig: {
+        configHash: new Uint8Array([0xaa, 1]),
+        config: { configMap: { "remote.yaml": configFile(remote) } },
+      },
+    });
     await server.waitFor((r) => r.msg.remoteConfigStatus?.status === 1, { timeoutMs: 10_000 });
     expect((await sup.stop()).code).toBe(0);
     await server.close();
     server = undefined;
 
     const again = launch(ws);
-    const state = await waitForStub(ws, (s) => s.healthy && "debug/remote" in ((s.config["exporters"] as object) ?? {}));
+    const state = await waitForStub(
+      ws,
+      (s) => s.healthy && "debug/remote" in ((s.config["exporters"] as object) ?? {}),
+    );
     expect(state.config).toHaveProperty(["service", "pipelines", "traces", "exporters"], ["debug/remote"]);
     await again.log((l) => /ECONNREFUSED/.test(l.msg));
     server = await OpampTestServer.start({ port });
@@ -118,7 +143,11 @@ describe("the supervisor daemon", () => {
     const assigned = new Uint8Array(16).fill(0x42);
     server.push({ agentIdentification: { newInstanceUid: assigned } });
     await server.waitFor((r) => formatUuid(r.msg.instanceUid) === formatUuid(assigned), { timeoutMs: 10_000 });
-    await eventually(async () => (await readFile(join(ws.stateDir, "instance-uid.json"), "utf8")).includes(formatUuid(assigned)), 5_000, "persisted uid");
+    await eventually(
+      async () => (await readFile(join(ws.stateDir, "instance-uid.json"), "utf8")).includes(formatUuid(assigned)),
+      5_000,
+      "persisted uid",
+    );
     await sup.stop();
     launch(ws);
     const third = await server.waitFor((r) => r.connection === 3, { timeoutMs: 10_000 });
@@ -160,12 +189,19 @@ describe("the supervisor daemon", () => {
     await eventually(() => !isAlive(pid), 5_000, "the orphaned collector to die");
     launch(ws);
     const next = await waitForStub(ws, (s) => s.healthy && s.pid !== pid);
-    const stubs = spawnSync("pgrep", ["-f", ws.collectorConfigPath.replace("collector.yaml", "state/effective.yaml")]).stdout.toString().trim().split("\n").filter(Boolean);
+    const stubs = spawnSync("pgrep", ["-f", ws.collectorConfigPath.replace("collector.yaml", "state/effective.yaml")])
+      .stdout.toString()
+      .trim()
+      .split("\n")
+      .filter(Boolean);
     expect(stubs.map(Number)).toEqual([next.pid]);
   });
 
   it("refuses a bad supervisor.yaml with a non-zero exit naming the key", async () => {
-    const ws = await makeWorkspace({ endpoint: "ws://127.0.0.1:1/v1/opamp", agentExtra: "  collector_crash_log_snippet_kib: lots\n" });
+    const ws = await makeWorkspace({
+      endpoint: "ws://127.0.0.1:1/v1/opamp",
+      agentExtra: "  collector_crash_log_snippet_kib: lots\n",
+    });
     const result = spawnSync(process.execPath, [CLI, "--config", ws.configPath], { encoding: "utf8" });
     expect(result.status).toBe(2);
     expect(result.stderr).toContain(ws.configPath);

@@ -51,7 +51,10 @@ async function tlsWorkspace(endpoint: string, boot: { certPem: string; keyPem: s
 `;
   const patched = yaml
     .replace(`server:\n  endpoint: ${endpoint}\n`, server)
-    .replace("capabilities:\n", "capabilities:\n  accepts_opamp_connection_settings: true\n  reports_connection_settings_status: true\n");
+    .replace(
+      "capabilities:\n",
+      "capabilities:\n  accepts_opamp_connection_settings: true\n  reports_connection_settings_status: true\n",
+    );
   expect(patched).not.toBe(yaml);
   await writeFile(ws.configPath, patched);
   return ws;
@@ -64,8 +67,11 @@ function launch(ws: Workspace): RunningSupervisor {
 }
 
 const fp = (pem: string): string => new X509Certificate(pem).fingerprint256;
-const applied = (hash: string) => (r: Received): boolean =>
-  r.msg.connectionSettingsStatus?.status === APPLIED && Buffer.from(r.msg.connectionSettingsStatus.lastConnectionSettingsHash).toString("hex") === hash;
+const applied =
+  (hash: string) =>
+  (r: Received): boolean =>
+    r.msg.connectionSettingsStatus?.status === APPLIED &&
+    Buffer.from(r.msg.connectionSettingsStatus.lastConnectionSettingsHash).toString("hex") === hash;
 
 describe("TLS settings across restarts (built CLI)", () => {
   it("moves to the offered server with the offered certificate and headers, and stays there after a restart", async () => {
@@ -86,7 +92,11 @@ describe("TLS settings across restarts (built CLI)", () => {
         opamp: {
           destinationEndpoint: b.wsUrl,
           headers: { headers: [{ key: "Authorization", value: NEW_SECRET }] },
-          certificate: { cert: Buffer.from(offered.certPem), privateKey: Buffer.from(offered.keyPem), caCert: Buffer.from(clientCa.certPem) },
+          certificate: {
+            cert: Buffer.from(offered.certPem),
+            privateKey: Buffer.from(offered.keyPem),
+            caCert: Buffer.from(clientCa.certPem),
+          },
         },
       },
     });
@@ -118,7 +128,10 @@ describe("TLS settings across restarts (built CLI)", () => {
     expect(logs).not.toContain(BOOT_SECRET);
     expect(logs).not.toContain(NEW_SECRET);
     for (const pem of [boot.keyPem, offered.keyPem, key(0).pem]) {
-      const body = pem.split("\n").filter((l) => l && !l.startsWith("-----")).join("");
+      const body = pem
+        .split("\n")
+        .filter((l) => l && !l.startsWith("-----"))
+        .join("");
       expect(logs).not.toContain(body.slice(0, 48));
     }
   });

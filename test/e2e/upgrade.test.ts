@@ -43,8 +43,12 @@ afterEach(async () => {
 });
 
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
-const sha = async (path: string): Promise<string> => createHash("sha256").update(await readFile(path)).digest("hex");
-const sideFiles = async (ws: UpgradeWorkspace): Promise<string[]> => (await readdir(`${ws.dir}/bin`)).filter((n) => n !== "otelcol-stub.mjs");
+const sha = async (path: string): Promise<string> =>
+  createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
+const sideFiles = async (ws: UpgradeWorkspace): Promise<string[]> =>
+  (await readdir(`${ws.dir}/bin`)).filter((n) => n !== "otelcol-stub.mjs");
 
 async function ready(packageYaml?: string): Promise<{ ws: UpgradeWorkspace; sup: RunningSupervisor; pid: number }> {
   const ws = await makeUpgradeWorkspace({ endpoint: server.wsUrl, key, ...(packageYaml ? { packageYaml } : {}) });
@@ -56,7 +60,10 @@ async function ready(packageYaml?: string): Promise<{ ws: UpgradeWorkspace; sup:
 }
 
 function reportedVersion(from: number): string | undefined {
-  const descriptions = server.received.slice(from).map((r) => r.msg.agentDescription).filter(Boolean);
+  const descriptions = server.received
+    .slice(from)
+    .map((r) => r.msg.agentDescription)
+    .filter(Boolean);
   const attrs = descriptions.at(-1)?.identifyingAttributes ?? [];
   const value = attrs.find((kv) => kv.key === "service.version")?.value?.value;
   return value?.case === "stringValue" ? value.value : undefined;
@@ -66,7 +73,11 @@ describe("collector upgrade", () => {
   it("installs a signed package: full status sequence, new version reported, the path never missing", async () => {
     const { ws, sup } = await ready();
     const body = await stubBuild("0.2.0", "ok", 96 * 1024);
-    const url = files.serve("/otelcol-0.2.0", { body, requireHeader: { name: "authorization", value: "Bearer pkgs" }, throttleBytesPerSecond: 256 * 1024 });
+    const url = files.serve("/otelcol-0.2.0", {
+      body,
+      requireHeader: { name: "authorization", value: "Bearer pkgs" },
+      throttleBytesPerSecond: 256 * 1024,
+    });
     const offer = { ...signedOffer(body, key, url, "0.2.0", bytes(0xa1)), headers: { Authorization: "Bearer pkgs" } };
     const watch = await watchPath(ws.exe, ws.dir);
     const from = pushOffer(server, offer, bytes(1));
@@ -75,12 +86,20 @@ describe("collector upgrade", () => {
     const seen = await watch.stop();
 
     expect(statusSequence(server, from)).toEqual(["INSTALL_PENDING", "DOWNLOADING", "INSTALLING", "INSTALLED"]);
-    const progress = server.received.slice(from).map((r) => r.msg.packageStatuses?.packages["otelcol"]?.downloadDetails).filter(Boolean);
+    const progress = server.received
+      .slice(from)
+      .map((r) => r.msg.packageStatuses?.packages["otelcol"]?.downloadDetails)
+      .filter(Boolean);
     expect(progress.length).toBeGreaterThan(1);
     expect(progress.at(-1)?.downloadBytesPerSecond).toBeGreaterThan(0);
     const status = installed.msg.packageStatuses!;
     expect(status.serverProvidedAllPackagesHash).toEqual(bytes(1));
-    expect(status.packages["otelcol"]).toMatchObject({ agentHasVersion: "0.2.0", agentHasHash: offer.hash, serverOfferedVersion: "0.2.0", errorMessage: "" });
+    expect(status.packages["otelcol"]).toMatchObject({
+      agentHasVersion: "0.2.0",
+      agentHasHash: offer.hash,
+      serverOfferedVersion: "0.2.0",
+      errorMessage: "",
+    });
     expect(status.packages[""]).toBeUndefined();
     await server.waitFor(() => reportedVersion(from) === "0.2.0", { from });
 
@@ -90,12 +109,18 @@ describe("collector upgrade", () => {
     expect(await readFile(ws.exe)).toEqual(body);
     expect(await sideFiles(ws)).toEqual([]);
     expect(files.requests.every((r) => r.headers["authorization"] === "Bearer pkgs")).toBe(true);
-    expect((await auditLines(ws)).find((l) => l["action"] === "package-installed")).toMatchObject({ from: "0.1.0", to: "0.2.0", signature: "verified" });
+    expect((await auditLines(ws)).find((l) => l["action"] === "package-installed")).toMatchObject({
+      from: "0.1.0",
+      to: "0.2.0",
+      signature: "verified",
+    });
     // The long work shows in the log: progress steps up to 100%, then each phase with its duration.
     const percents = sup.logs.filter((l) => l.msg === "package download progress").map((l) => l["percent"]);
     expect(percents.at(-1)).toBe(100);
     expect(percents).toEqual([...percents].sort((a, b) => (a as number) - (b as number)));
-    const phases = sup.logs.filter((l) => l["name"] === "otelcol" && typeof l["phase"] === "string").map((l) => l["phase"]);
+    const phases = sup.logs
+      .filter((l) => l["name"] === "otelcol" && typeof l["phase"] === "string")
+      .map((l) => l["phase"]);
     expect(phases).toEqual(["download", "verify", "preflight"]);
   });
 
@@ -106,10 +131,22 @@ describe("collector upgrade", () => {
     const url = files.serve("/otelcol", { body });
     const good = signedOffer(body, key, url, "0.2.0", bytes(0));
     const cases = [
-      { hash: bytes(0xb1), patch: { contentHash: createHash("sha256").update("other").digest() }, reason: /content hash mismatch/ },
-      { hash: bytes(0xb2), patch: { signature: Buffer.alloc(64, 9) }, reason: /does not verify with any of the 1 trusted key/ },
+      {
+        hash: bytes(0xb1),
+        patch: { contentHash: createHash("sha256").update("other").digest() },
+        reason: /content hash mismatch/,
+      },
+      {
+        hash: bytes(0xb2),
+        patch: { signature: Buffer.alloc(64, 9) },
+        reason: /does not verify with any of the 1 trusted key/,
+      },
       { hash: bytes(0xb3), patch: { signature: new Uint8Array(0) }, reason: /not signed/ },
-      { hash: bytes(0xb4), patch: { signature: signedOffer(body, stranger, url, "0.2.0", bytes(0)).signature }, reason: /does not verify/ },
+      {
+        hash: bytes(0xb4),
+        patch: { signature: signedOffer(body, stranger, url, "0.2.0", bytes(0)).signature },
+        reason: /does not verify/,
+      },
     ];
     for (const [i, c] of cases.entries()) {
       const from = pushOffer(server, { ...good, ...c.patch, hash: c.hash }, bytes(0x10 + i));
@@ -129,7 +166,9 @@ describe("collector upgrade", () => {
     const offer = signedOffer(body, key, files.serve("/broken", { body }), "0.2.0", bytes(0xc1));
     const from = pushOffer(server, offer, bytes(0x20));
     const failed = await waitForStatus(server, isStatus(S.PackageStatusEnum_InstallFailed, offer.hash), { from });
-    expect(failed.msg.packageStatuses?.packages["otelcol"]?.errorMessage).toMatch(/--version check.*Illegal instruction/s);
+    expect(failed.msg.packageStatuses?.packages["otelcol"]?.errorMessage).toMatch(
+      /--version check.*Illegal instruction/s,
+    );
     expect(statusSequence(server, from)).toEqual(["INSTALL_PENDING", "DOWNLOADING", "INSTALLING", "INSTALL_FAILED"]);
     expect(await sha(ws.exe)).toBe(before);
     expect((await waitForStub(ws)).pid).toBe(pid);
@@ -142,9 +181,14 @@ describe("collector upgrade", () => {
     const body = await stubBuild("0.3.0", "unhealthy");
     const offer = signedOffer(body, key, files.serve("/sick", { body }), "0.3.0", bytes(0xd1));
     const from = pushOffer(server, offer, bytes(0x30));
-    const failed = await waitForStatus(server, isStatus(S.PackageStatusEnum_InstallFailed, offer.hash), { from, timeoutMs: 20_000 });
+    const failed = await waitForStatus(server, isStatus(S.PackageStatusEnum_InstallFailed, offer.hash), {
+      from,
+      timeoutMs: 20_000,
+    });
     const message = failed.msg.packageStatuses?.packages["otelcol"]?.errorMessage ?? "";
-    expect(message).toMatch(/the new binary \(version 0.3.0\) did not prove healthy: .*rolled back to version 0.1.0, healthy again/s);
+    expect(message).toMatch(
+      /the new binary \(version 0.3.0\) did not prove healthy: .*rolled back to version 0.1.0, healthy again/s,
+    );
     // An always-503 binary never opens the window: it fails at the startup deadline.
     expect(message).toMatch(/did not answer healthy within 2000 ms \(last error: health check answered HTTP 503\)/);
     expect(failed.msg.packageStatuses?.packages["otelcol"]?.agentHasVersion).toBe("0.1.0");
@@ -156,19 +200,34 @@ describe("collector upgrade", () => {
 
     const requests = files.requests.length;
     const again = pushOffer(server, offer, bytes(0x31));
-    const refused = await waitForStatus(server, isStatus(S.PackageStatusEnum_InstallFailed, offer.hash), { from: again });
-    expect(refused.msg.packageStatuses?.packages["otelcol"]?.errorMessage).toMatch(/failed before and is not installed again/);
+    const refused = await waitForStatus(server, isStatus(S.PackageStatusEnum_InstallFailed, offer.hash), {
+      from: again,
+    });
+    expect(refused.msg.packageStatuses?.packages["otelcol"]?.errorMessage).toMatch(
+      /failed before and is not installed again/,
+    );
     expect(files.requests.length).toBe(requests);
     expect(sup.logs.some((l) => l.msg === "collector package not installed")).toBe(true);
   });
 
   it("tar.gz: refuses a ../ entry and a link, then installs the named binary from a good archive", async () => {
-    const { ws } = await ready('archive: tar.gz\nagent_binary: otelcol-stub');
+    const { ws } = await ready("archive: tar.gz\nagent_binary: otelcol-stub");
     const before = await sha(ws.exe);
     const good = await stubBuild("0.4.0");
     const archives = [
-      { hash: bytes(0xe1), body: makeTarGz([{ path: "../otelcol-stub", body: good }, { path: "otelcol-stub", body: good }]), reason: /\.\./ },
-      { hash: bytes(0xe2), body: makeTarGz([{ path: "otelcol-stub", type: "SymbolicLink", linkpath: "/bin/sh" }]), reason: /link/ },
+      {
+        hash: bytes(0xe1),
+        body: makeTarGz([
+          { path: "../otelcol-stub", body: good },
+          { path: "otelcol-stub", body: good },
+        ]),
+        reason: /\.\./,
+      },
+      {
+        hash: bytes(0xe2),
+        body: makeTarGz([{ path: "otelcol-stub", type: "SymbolicLink", linkpath: "/bin/sh" }]),
+        reason: /link/,
+      },
     ];
     for (const [i, a] of archives.entries()) {
       const offer = signedOffer(a.body, key, files.serve(`/bad-${i}.tar.gz`, { body: a.body }), "0.4.0", a.hash);
@@ -178,7 +237,10 @@ describe("collector upgrade", () => {
     }
     expect(await sha(ws.exe)).toBe(before);
     expect(await sideFiles(ws)).toEqual([]);
-    const archive = makeTarGz([{ path: "LICENSE", body: "Apache-2.0" }, { path: "./otelcol-stub", body: good }]);
+    const archive = makeTarGz([
+      { path: "LICENSE", body: "Apache-2.0" },
+      { path: "./otelcol-stub", body: good },
+    ]);
     const offer = signedOffer(archive, key, files.serve("/good.tar.gz", { body: archive }), "0.4.0", bytes(0xe3));
     const from = pushOffer(server, offer, bytes(0x42));
     await waitForStatus(server, isStatus(S.PackageStatusEnum_Installed, offer.hash), { from });
@@ -191,18 +253,32 @@ describe("collector upgrade", () => {
     const body = await stubBuild("0.5.0", "ok", 512 * 1024);
     // First run: the connection is cut once mid-body (resumed in the same run), then the
     // transfer crawls and the supervisor is killed in the middle of it.
-    const url = files.serve("/big", { body, dropAfterBytes: 64 * 1024, dropTimes: 1, throttleBytesPerSecond: 256 * 1024 });
+    const url = files.serve("/big", {
+      body,
+      dropAfterBytes: 64 * 1024,
+      dropTimes: 1,
+      throttleBytesPerSecond: 256 * 1024,
+    });
     const offer = signedOffer(body, key, url, "0.5.0", bytes(0xf1));
     let from = pushOffer(server, offer, bytes(0x50));
-    await waitForStatus(server, (s) => s.status === S.PackageStatusEnum_Downloading && (s.downloadDetails?.downloadPercent ?? 0) > 30, { from });
+    await waitForStatus(
+      server,
+      (s) => s.status === S.PackageStatusEnum_Downloading && (s.downloadDetails?.downloadPercent ?? 0) > 30,
+      { from },
+    );
     expect(files.requests.map((r) => r.status)).toEqual([200, 206]);
     await sup.kill();
 
     files.serve("/big", { body });
     const again = startSupervisor(ws);
     running.push(again);
-    const restarted = await server.waitFor((r) => r.connection === 2 && r.msg.packageStatuses !== undefined, { timeoutMs: 10_000 });
-    expect(restarted.msg.packageStatuses?.packages["otelcol"]).toMatchObject({ status: S.PackageStatusEnum_InstallFailed, errorMessage: expect.stringMatching(/^interrupted/) });
+    const restarted = await server.waitFor((r) => r.connection === 2 && r.msg.packageStatuses !== undefined, {
+      timeoutMs: 10_000,
+    });
+    expect(restarted.msg.packageStatuses?.packages["otelcol"]).toMatchObject({
+      status: S.PackageStatusEnum_InstallFailed,
+      errorMessage: expect.stringMatching(/^interrupted/),
+    });
     from = pushOffer(server, offer, bytes(0x50));
     await waitForStatus(server, isStatus(S.PackageStatusEnum_Installed, offer.hash), { from });
     const resumed = files.requests.at(-1)!;

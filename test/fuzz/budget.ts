@@ -21,7 +21,9 @@ export function check<T>(name: string, arb: fc.Arbitrary<T>, runs: number, prope
   const started = performance.now();
   const details = fc.check(fc.property(arb, property), { numRuns: runs, seed: SEED, endOnFailure: false });
   const seconds = (performance.now() - started) / 1000;
-  console.log(`fuzz ${name}: ${details.numRuns} inputs in ${seconds.toFixed(1)} s (${Math.round(details.numRuns / seconds)}/s), seed ${SEED}`);
+  console.log(
+    `fuzz ${name}: ${details.numRuns} inputs in ${seconds.toFixed(1)} s (${Math.round(details.numRuns / seconds)}/s), seed ${SEED}`,
+  );
   if (details.failed) {
     throw new Error(
       `fuzz ${name} failed (replay with FUZZ_SEED=${SEED}, path ${details.counterexamplePath ?? "?"}): ` +
@@ -57,7 +59,8 @@ const CODES: readonly SupervisorErrorCode[] = [
 
 /** A rejection is a SupervisorError with a stable code from `allowed` (default: any known code) and a message. */
 export function expectTypedRejection(err: unknown, allowed: readonly SupervisorErrorCode[] = CODES): void {
-  if (!(err instanceof SupervisorError)) throw new Error(`untyped rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  if (!(err instanceof SupervisorError))
+    throw new Error(`untyped rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   expect(allowed).toContain(err.code);
   expect(err.message.length).toBeGreaterThan(0);
 }

@@ -25,9 +25,13 @@ afterEach(async () => {
 
 /** Keeps every timer the frame can set within seconds (see the header). */
 function tame(reply: Reply): Reply {
-  const r = structuredClone(reply) as { errorResponse?: { Details?: unknown }; connectionSettings?: { opamp?: { heartbeatIntervalSeconds?: bigint } } };
+  const r = structuredClone(reply) as {
+    errorResponse?: { Details?: unknown };
+    connectionSettings?: { opamp?: { heartbeatIntervalSeconds?: bigint } };
+  };
   if (r.errorResponse) delete r.errorResponse.Details;
-  if (r.connectionSettings?.opamp?.heartbeatIntervalSeconds !== undefined) r.connectionSettings.opamp.heartbeatIntervalSeconds %= 5n;
+  if (r.connectionSettings?.opamp?.heartbeatIntervalSeconds !== undefined)
+    r.connectionSettings.opamp.heartbeatIntervalSeconds %= 5n;
   return r as Reply;
 }
 
@@ -65,17 +69,30 @@ describe("fuzz: frames from a hostile server to a running client", () => {
       const frames = fc.sample(frame, { numRuns: scale(150), seed: SEED });
       const started = performance.now();
       for (const [i, f] of frames.entries()) {
-        const bytes = f.mutation.kind === "none" ? frameWs(encodeServerToAgent(newServerToAgent(tame(f.reply)))) : f.bytes;
+        const bytes =
+          f.mutation.kind === "none" ? frameWs(encodeServerToAgent(newServerToAgent(tame(f.reply)))) : f.bytes;
         const connectionsBefore = new Set(server.received.map((r) => r.connection)).size;
         await until(`an open socket before frame ${i}`, () => server.openSockets === 1);
         server.sendRaw(bytes);
         // A marker right behind it: heard when the frame was taken, lost when it broke the connection.
         const marker = `fuzz-${i}`;
         server.push({ customMessage: { capability: "fuzz", type: marker } });
-        await until(`frame ${i} (${f.mutation.kind}, seed ${SEED}) to be taken or to end the connection`, () => heard.has(marker) || new Set(server.received.map((r) => r.connection)).size > connectionsBefore);
+        await until(
+          `frame ${i} (${f.mutation.kind}, seed ${SEED}) to be taken or to end the connection`,
+          () => heard.has(marker) || new Set(server.received.map((r) => r.connection)).size > connectionsBefore,
+        );
       }
-      console.log(`fuzz client: ${frames.length} frames in ${((performance.now() - started) / 1000).toFixed(1)} s, ${errors.length} errors reported, seed ${SEED}`);
-      for (const e of errors) expectTypedRejection(e, ["PROTOCOL_DECODE", "MESSAGE_TOO_LARGE", "CONNECTION_LOST", "CONNECTION_FAILED", "SERVER_ERROR"]);
+      console.log(
+        `fuzz client: ${frames.length} frames in ${((performance.now() - started) / 1000).toFixed(1)} s, ${errors.length} errors reported, seed ${SEED}`,
+      );
+      for (const e of errors)
+        expectTypedRejection(e, [
+          "PROTOCOL_DECODE",
+          "MESSAGE_TOO_LARGE",
+          "CONNECTION_LOST",
+          "CONNECTION_FAILED",
+          "SERVER_ERROR",
+        ]);
       // After all of it, a good frame still gets through.
       await until("an open socket", () => server.openSockets === 1);
       server.push({ customMessage: { capability: "fuzz", type: "last" } });

@@ -58,7 +58,10 @@ function recordingHost(capabilities: number): { host: MessageHost; rec: Recorded
 const input = fc.record({
   frame,
   /** A small cap sometimes, so the size check is fuzzed too. */
-  maxBytes: fc.oneof({ weight: 4, arbitrary: fc.constant(64 * 1024 * 1024) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 512 }) }),
+  maxBytes: fc.oneof(
+    { weight: 4, arbitrary: fc.constant(64 * 1024 * 1024) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 512 }) },
+  ),
   capabilities: fc.subarray(ALL_CAPABILITIES).map((bits) => bits.reduce((a, b) => a | b, 0)),
 });
 
@@ -69,16 +72,19 @@ function violation(msg: ServerToAgent, capabilities: number): string | null {
   if (rec.events[0] !== "message") return "the decoded message was not emitted first";
   for (const error of [...rec.errors, ...rec.lost]) {
     if (!(error instanceof TransportError)) return `untyped error handed over: ${String(error)}`;
-    if (!["PROTOCOL_DECODE", "SERVER_ERROR"].includes(error.code) || error.message === "") return `unexpected error ${error.code}: ${error.message}`;
+    if (!["PROTOCOL_DECODE", "SERVER_ERROR"].includes(error.code) || error.message === "")
+      return `unexpected error ${error.code}: ${error.message}`;
   }
   if (rec.uids.some((uid) => uid.length !== 16)) return "adopted an instance uid that is not 16 bytes";
   const acted = rec.events.filter((e) => e !== "message" && e !== "clientError");
   if (msg.errorResponse) {
     // An error response stands alone: reported once, nothing else acted on.
-    if (acted.length > 0 || rec.lost.length + rec.errors.length !== 1 || rec.uids.length > 0) return `an error response also did: ${acted.join(", ")}`;
+    if (acted.length > 0 || rec.lost.length + rec.errors.length !== 1 || rec.uids.length > 0)
+      return `an error response also did: ${acted.join(", ")}`;
   } else if (msg.command) {
     const allowed = ["serverCapabilities", "instanceUid", "command"];
-    if (acted.some((e) => !allowed.includes(e)) || rec.heartbeats.length > 0) return `a command also did: ${acted.join(", ")}`;
+    if (acted.some((e) => !allowed.includes(e)) || rec.heartbeats.length > 0)
+      return `a command also did: ${acted.join(", ")}`;
   }
   const needs: Array<[string, number]> = [
     ["remoteConfig", AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig],
@@ -86,7 +92,9 @@ function violation(msg: ServerToAgent, capabilities: number): string | null {
     ["command", AgentCapabilities.AgentCapabilities_AcceptsRestartCommand],
     ["(available components)", AgentCapabilities.AgentCapabilities_ReportsAvailableComponents],
   ];
-  for (const [event, capability] of needs) if (rec.events.includes(event) && (capabilities & capability) === 0) return `${event} emitted without its capability`;
+  for (const [event, capability] of needs)
+    if (rec.events.includes(event) && (capabilities & capability) === 0)
+      return `${event} emitted without its capability`;
   return null;
 }
 
@@ -95,7 +103,8 @@ function decodeFrame(bytes: Uint8Array, maxBytes: number): ServerToAgent | Super
   try {
     return decodeServerToAgent(unframeWs(bytes, maxBytes), maxBytes);
   } catch (err) {
-    if (err instanceof ProtocolError && (err.code === "PROTOCOL_DECODE" || err.code === "MESSAGE_TOO_LARGE")) return err;
+    if (err instanceof ProtocolError && (err.code === "PROTOCOL_DECODE" || err.code === "MESSAGE_TOO_LARGE"))
+      return err;
     throw err;
   }
 }
@@ -127,7 +136,8 @@ describe("fuzz: ServerToAgent frames through the codec and the dispatch", () => 
           return;
         }
         decoded++;
-        if (f.mutation.kind === "none") expect(equals(ServerToAgentSchema, out, create(ServerToAgentSchema, f.reply))).toBe(true);
+        if (f.mutation.kind === "none")
+          expect(equals(ServerToAgentSchema, out, create(ServerToAgentSchema, f.reply))).toBe(true);
         expect(violation(out, capabilities)).toBeNull();
       });
       // The mix is worth fuzzing only if both outcomes happen often.
@@ -153,11 +163,23 @@ describe("fuzz: ServerToAgent frames through the codec and the dispatch", () => 
           case 2:
           case 3:
           case 4:
-            return { kind: "flip", positions: Array.from({ length: 1 + pick(4) }, () => pick(payload.length + 1) * 8 + pick(8)) };
+            return {
+              kind: "flip",
+              positions: Array.from({ length: 1 + pick(4) }, () => pick(payload.length + 1) * 8 + pick(8)),
+            };
           case 5:
-            return { kind: "huge-length", field: 1 + pick(12), claimed: BigInt(Math.floor(random() * 2 ** 53)) * BigInt(1 + pick(2048)), at: pick(payload.length + 1) };
+            return {
+              kind: "huge-length",
+              field: 1 + pick(12),
+              claimed: BigInt(Math.floor(random() * 2 ** 53)) * BigInt(1 + pick(2048)),
+              at: pick(payload.length + 1),
+            };
           case 6:
-            return { kind: "splice", at: pick(payload.length + 1), garbage: Uint8Array.from({ length: 1 + pick(12) }, () => pick(256)) };
+            return {
+              kind: "splice",
+              at: pick(payload.length + 1),
+              garbage: Uint8Array.from({ length: 1 + pick(12) }, () => pick(256)),
+            };
           default:
             return { kind: "header", header: Uint8Array.from({ length: pick(3) }, () => pick(256)) };
         }
@@ -171,7 +193,10 @@ describe("fuzz: ServerToAgent frames through the codec and the dispatch", () => 
         try {
           out = decodeFrame(bytes, maxBytes);
         } catch (err) {
-          throw new Error(`frame ${i} (seed ${SEED}, ${m.kind}): untyped rejection for hex:${Buffer.from(bytes).toString("hex")}`, { cause: err });
+          throw new Error(
+            `frame ${i} (seed ${SEED}, ${m.kind}): untyped rejection for hex:${Buffer.from(bytes).toString("hex")}`,
+            { cause: err },
+          );
         }
         if (out instanceof SupervisorError) {
           if (out.code === "MESSAGE_TOO_LARGE") counts.tooLarge++;
@@ -180,7 +205,10 @@ describe("fuzz: ServerToAgent frames through the codec and the dispatch", () => 
         }
         counts.decoded++;
         const problem = violation(out, pick(2) === 0 ? 0xffff : pick(0x10000));
-        if (problem) throw new Error(`frame ${i} (seed ${SEED}, ${m.kind}): ${problem}; hex:${Buffer.from(bytes).toString("hex")}`);
+        if (problem)
+          throw new Error(
+            `frame ${i} (seed ${SEED}, ${m.kind}): ${problem}; hex:${Buffer.from(bytes).toString("hex")}`,
+          );
       }
       const seconds = (performance.now() - started) / 1000;
       console.log(

@@ -25,7 +25,39 @@ function keyPaths(value: unknown, prefix: string[] = []): string[][] {
 const PATHS = keyPaths(EXAMPLE);
 
 const scalar: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom("", "0", "-1", "1s", "250ms", "1h30m", "10x", "1e9s", "999999999999h", "NaN", "Infinity", "0x10", "${HOME}", "${env:X}", "${UNSET}", "${", "$${X}", "${X:-d}", "ws://127.0.0.1:1/v1/opamp", "https://[::1]:0/x", "wss://", "127.0.0.1:13133", "localhost", ":0", "/etc/passwd", "../x", "1.2", "1.3", "debug", "true", "yes"),
+  fc.constantFrom(
+    "",
+    "0",
+    "-1",
+    "1s",
+    "250ms",
+    "1h30m",
+    "10x",
+    "1e9s",
+    "999999999999h",
+    "NaN",
+    "Infinity",
+    "0x10",
+    "${HOME}",
+    "${env:X}",
+    "${UNSET}",
+    "${",
+    "$${X}",
+    "${X:-d}",
+    "ws://127.0.0.1:1/v1/opamp",
+    "https://[::1]:0/x",
+    "wss://",
+    "127.0.0.1:13133",
+    "localhost",
+    ":0",
+    "/etc/passwd",
+    "../x",
+    "1.2",
+    "1.3",
+    "debug",
+    "true",
+    "yes",
+  ),
   fc.integer(),
   fc.double(),
   fc.boolean(),
@@ -34,13 +66,21 @@ const scalar: fc.Arbitrary<unknown> = fc.oneof(
   fc.string({ unit: "binary", maxLength: 30 }),
 );
 const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-  v: fc.oneof({ depthSize: "small", withCrossShrink: true }, scalar, fc.array(tie("v"), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 10 }), tie("v"), { maxKeys: 3 })),
+  v: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    scalar,
+    fc.array(tie("v"), { maxLength: 3 }),
+    fc.dictionary(fc.string({ maxLength: 10 }), tie("v"), { maxKeys: 3 }),
+  ),
 })).v;
 
 /** The example with some of its keys given random values, some removed, some unknown ones added. */
 const structured = fc
   .record({
-    changes: fc.array(fc.tuple(fc.constantFrom(...PATHS), fc.oneof(value, fc.constant(undefined))), { minLength: 1, maxLength: 6 }),
+    changes: fc.array(fc.tuple(fc.constantFrom(...PATHS), fc.oneof(value, fc.constant(undefined))), {
+      minLength: 1,
+      maxLength: 6,
+    }),
     extra: fc.array(fc.tuple(fc.constantFrom(...PATHS), fc.string({ maxLength: 12 }), value), { maxLength: 2 }),
   })
   .map(({ changes, extra }) => {
@@ -63,31 +103,65 @@ const structured = fc
 
 /** The example's text truncated, with bytes replaced, or with YAML syntax spliced in. */
 const garbled = fc
-  .record({ at: fc.nat(), cut: fc.boolean(), insert: fc.constantFrom("", ":", "- ", "\t", "&a ", "*a", "*b", "!!binary ", "{", "[", "'", '"', "\0", "\n  ", "<<: *a\n", "? ", "%YAML 1.1\n", "---\n", "${", "\u2028") })
+  .record({
+    at: fc.nat(),
+    cut: fc.boolean(),
+    insert: fc.constantFrom(
+      "",
+      ":",
+      "- ",
+      "\t",
+      "&a ",
+      "*a",
+      "*b",
+      "!!binary ",
+      "{",
+      "[",
+      "'",
+      '"',
+      "\0",
+      "\n  ",
+      "<<: *a\n",
+      "? ",
+      "%YAML 1.1\n",
+      "---\n",
+      "${",
+      "\u2028",
+    ),
+  })
   .map(({ at, cut, insert }) => {
     const i = at % (EXAMPLE_TEXT.length + 1);
-    return (cut ? EXAMPLE_TEXT.slice(0, i) : EXAMPLE_TEXT.slice(0, i) + insert + EXAMPLE_TEXT.slice(i)) + (cut ? insert : "");
+    return (
+      (cut ? EXAMPLE_TEXT.slice(0, i) : EXAMPLE_TEXT.slice(0, i) + insert + EXAMPLE_TEXT.slice(i)) + (cut ? insert : "")
+    );
   });
 
-const env = fc.dictionary(fc.constantFrom("HOME", "X", "SECRET", "EMPTY"), fc.string({ maxLength: 20 }), { maxKeys: 4 });
+const env = fc.dictionary(fc.constantFrom("HOME", "X", "SECRET", "EMPTY"), fc.string({ maxLength: 20 }), {
+  maxKeys: 4,
+});
 
 describe("fuzz: supervisor.yaml", () => {
   it(
     "random and garbled documents: a config or a ConfigError naming the file, nothing else",
     () => {
       const outcomes = { ok: 0, refused: 0 };
-      check("supervisor.yaml", fc.tuple(fc.oneof(structured, garbled, fc.string({ maxLength: 200 })), env), scale(200), ([text, vars]) => {
-        try {
-          resolveSupervisorConfig(text, CONFIG_PATH, vars);
-          outcomes.ok++;
-        } catch (err) {
-          expectTypedRejection(err, ["CONFIG_INVALID"]);
-          expect(err).toBeInstanceOf(ConfigError);
-          expect((err as ConfigError).message.startsWith(CONFIG_PATH)).toBe(true);
-          expect((err as ConfigError).problems.length).toBeGreaterThan(0);
-          outcomes.refused++;
-        }
-      });
+      check(
+        "supervisor.yaml",
+        fc.tuple(fc.oneof(structured, garbled, fc.string({ maxLength: 200 })), env),
+        scale(200),
+        ([text, vars]) => {
+          try {
+            resolveSupervisorConfig(text, CONFIG_PATH, vars);
+            outcomes.ok++;
+          } catch (err) {
+            expectTypedRejection(err, ["CONFIG_INVALID"]);
+            expect(err).toBeInstanceOf(ConfigError);
+            expect((err as ConfigError).message.startsWith(CONFIG_PATH)).toBe(true);
+            expect((err as ConfigError).problems.length).toBeGreaterThan(0);
+            outcomes.refused++;
+          }
+        },
+      );
       expect(outcomes.refused).toBeGreaterThan(0);
       expect(outcomes.ok).toBeGreaterThan(0);
     },

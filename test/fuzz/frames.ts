@@ -10,12 +10,21 @@ import type { Reply } from "../support/opamp-test-server.js";
 
 const bytes = (max = 40): fc.Arbitrary<Uint8Array> => fc.uint8Array({ maxLength: max });
 /** 16 bytes most of the time (a valid uid), other sizes sometimes. */
-const uid = fc.oneof({ weight: 3, arbitrary: fc.uint8Array({ minLength: 16, maxLength: 16 }) }, { weight: 1, arbitrary: bytes(24) });
-const text = (max = 24): fc.Arbitrary<string> => fc.oneof(fc.string({ maxLength: max }), fc.string({ unit: "binary", maxLength: max }));
-const u64 = fc.oneof(fc.constantFrom(0n, 1n, 2n, 3n, 4n, 0xffffffffffffffffn), fc.bigInt({ min: 0n, max: 0xffffffffffffffffn }));
+const uid = fc.oneof(
+  { weight: 3, arbitrary: fc.uint8Array({ minLength: 16, maxLength: 16 }) },
+  { weight: 1, arbitrary: bytes(24) },
+);
+const text = (max = 24): fc.Arbitrary<string> =>
+  fc.oneof(fc.string({ maxLength: max }), fc.string({ unit: "binary", maxLength: max }));
+const u64 = fc.oneof(
+  fc.constantFrom(0n, 1n, 2n, 3n, 4n, 0xffffffffffffffffn),
+  fc.bigInt({ min: 0n, max: 0xffffffffffffffffn }),
+);
 const enumValue = fc.oneof(fc.integer({ min: 0, max: 4 }), fc.integer({ min: -5, max: 2 ** 31 - 1 }));
 
-const headers = fc.array(fc.record({ key: text(12), value: text(16) }), { maxLength: 3 }).map((list) => ({ headers: list }));
+const headers = fc
+  .array(fc.record({ key: text(12), value: text(16) }), { maxLength: 3 })
+  .map((list) => ({ headers: list }));
 const certificate = fc.record({ cert: bytes(), privateKey: bytes(), caCert: bytes() }, { requiredKeys: [] });
 const tls = fc.record(
   {
@@ -29,7 +38,15 @@ const tls = fc.record(
   { requiredKeys: [] },
 );
 const endpoint = fc.oneof(
-  fc.constantFrom("", "ws://127.0.0.1:1/v1/opamp", "wss://example.invalid/v1/opamp", "http://127.0.0.1:1/v1/opamp", "https://[::1]:4320/x", "ftp://x", "not a url"),
+  fc.constantFrom(
+    "",
+    "ws://127.0.0.1:1/v1/opamp",
+    "wss://example.invalid/v1/opamp",
+    "http://127.0.0.1:1/v1/opamp",
+    "https://[::1]:4320/x",
+    "ftp://x",
+    "not a url",
+  ),
   fc.webUrl(),
   text(40),
 );
@@ -49,29 +66,58 @@ export const configBody: fc.Arbitrary<string> = fc.oneof(
     "key: ${env:SECRET}\n",
     '{"service": {"pipelines": {}}}',
   ),
-  fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }).map((v) => JSON.stringify(v)),
+  fc
+    .dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 })
+    .map((v) => JSON.stringify(v)),
   text(120),
 );
 
 /** config_map keys: plain names mostly, and every kind of path trick. */
 export const configMapKey: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom("", "collector.yaml", ".", "..", "../x", "a/b", "a\\b", "C:x", "nul\0", "\n", "é.yaml", "x".repeat(300)),
+  fc.constantFrom(
+    "",
+    "collector.yaml",
+    ".",
+    "..",
+    "../x",
+    "a/b",
+    "a\\b",
+    "C:x",
+    "nul\0",
+    "\n",
+    "é.yaml",
+    "x".repeat(300),
+  ),
   fc.string({ maxLength: 20 }),
   fc.string({ unit: "binary", maxLength: 20 }),
 );
 
 const configFile = fc.record(
-  { body: fc.oneof(configBody.map((s) => new TextEncoder().encode(s)), bytes(60)), contentType: fc.constantFrom("", "text/yaml", "application/json", "x") },
+  {
+    body: fc.oneof(
+      configBody.map((s) => new TextEncoder().encode(s)),
+      bytes(60),
+    ),
+    contentType: fc.constantFrom("", "text/yaml", "application/json", "x"),
+  },
   { requiredKeys: [] },
 );
 
 const remoteConfig = fc.record(
-  { config: fc.record({ configMap: fc.dictionary(configMapKey, configFile, { maxKeys: 3 }) }, { requiredKeys: [] }), configHash: bytes(33) },
+  {
+    config: fc.record({ configMap: fc.dictionary(configMapKey, configFile, { maxKeys: 3 }) }, { requiredKeys: [] }),
+    configHash: bytes(33),
+  },
   { requiredKeys: [] },
 );
 
 const downloadableFile = fc.record(
-  { downloadUrl: endpoint, contentHash: fc.oneof(fc.uint8Array({ minLength: 32, maxLength: 32 }), bytes(40)), signature: fc.oneof(fc.uint8Array({ minLength: 64, maxLength: 64 }), bytes(100)), headers },
+  {
+    downloadUrl: endpoint,
+    contentHash: fc.oneof(fc.uint8Array({ minLength: 32, maxLength: 32 }), bytes(40)),
+    signature: fc.oneof(fc.uint8Array({ minLength: 64, maxLength: 64 }), bytes(100)),
+    headers,
+  },
   { requiredKeys: [] },
 );
 
@@ -80,7 +126,15 @@ export const packagesAvailable = fc.record(
   {
     packages: fc.dictionary(
       fc.oneof(fc.constantFrom("", "otelcol", "../otelcol", "a/b"), fc.string({ maxLength: 12 })),
-      fc.record({ type: enumValue, version: fc.oneof(fc.constantFrom("", "0.1.0", "v1", "1.2.3-rc.1+x"), text(20)), file: downloadableFile, hash: bytes(33) }, { requiredKeys: [] }),
+      fc.record(
+        {
+          type: enumValue,
+          version: fc.oneof(fc.constantFrom("", "0.1.0", "v1", "1.2.3-rc.1+x"), text(20)),
+          file: downloadableFile,
+          hash: bytes(33),
+        },
+        { requiredKeys: [] },
+      ),
       { maxKeys: 3 },
     ),
     allPackagesHash: bytes(33),
@@ -92,47 +146,70 @@ const connectionSettings = fc.record(
   {
     hash: bytes(33),
     opamp: fc.record(
-      { destinationEndpoint: endpoint, headers, certificate, heartbeatIntervalSeconds: u64, tls, proxy: fc.record({ url: endpoint, connectHeaders: headers }, { requiredKeys: [] }) },
+      {
+        destinationEndpoint: endpoint,
+        headers,
+        certificate,
+        heartbeatIntervalSeconds: u64,
+        tls,
+        proxy: fc.record({ url: endpoint, connectHeaders: headers }, { requiredKeys: [] }),
+      },
       { requiredKeys: [] },
     ),
     ownMetrics: telemetry,
     ownTraces: telemetry,
     ownLogs: telemetry,
-    otherConnections: fc.dictionary(fc.string({ maxLength: 8 }), fc.record({ destinationEndpoint: endpoint, otherSettings: fc.dictionary(fc.string({ maxLength: 6 }), text(10), { maxKeys: 2 }) }, { requiredKeys: [] }), { maxKeys: 2 }),
+    otherConnections: fc.dictionary(
+      fc.string({ maxLength: 8 }),
+      fc.record(
+        {
+          destinationEndpoint: endpoint,
+          otherSettings: fc.dictionary(fc.string({ maxLength: 6 }), text(10), { maxKeys: 2 }),
+        },
+        { requiredKeys: [] },
+      ),
+      { maxKeys: 2 },
+    ),
   },
   { requiredKeys: [] },
 );
 
 /** A ServerToAgent init with a valid structure and random values in every field the agent reads. */
-export const serverToAgent: fc.Arbitrary<Reply> = fc.record(
-  {
-    instanceUid: uid,
-    errorResponse: fc.record(
-      {
-        type: enumValue,
-        errorMessage: text(40),
-        Details: fc.option(fc.record({ case: fc.constant("retryInfo" as const), value: fc.record({ retryAfterNanoseconds: u64 }) }), { nil: undefined }),
-      },
-      { requiredKeys: [] },
-    ),
-    remoteConfig,
-    connectionSettings,
-    packagesAvailable,
-    flags: u64,
-    capabilities: u64,
-    agentIdentification: fc.record({ newInstanceUid: uid }),
-    command: fc.record({ type: enumValue }),
-    customCapabilities: fc.record({ capabilities: fc.array(text(20), { maxLength: 3 }) }),
-    customMessage: fc.record({ capability: text(20), type: text(10), data: bytes() }, { requiredKeys: [] }),
-  },
-  // Rarely everything at once: most real messages carry one or two parts.
-  { requiredKeys: [] },
-).map((init) => {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(init)) if (v !== undefined) out[k] = v;
-  if (out["errorResponse"] && (out["errorResponse"] as { Details?: unknown }).Details === undefined) delete (out["errorResponse"] as { Details?: unknown }).Details;
-  return out;
-});
+export const serverToAgent: fc.Arbitrary<Reply> = fc
+  .record(
+    {
+      instanceUid: uid,
+      errorResponse: fc.record(
+        {
+          type: enumValue,
+          errorMessage: text(40),
+          Details: fc.option(
+            fc.record({ case: fc.constant("retryInfo" as const), value: fc.record({ retryAfterNanoseconds: u64 }) }),
+            { nil: undefined },
+          ),
+        },
+        { requiredKeys: [] },
+      ),
+      remoteConfig,
+      connectionSettings,
+      packagesAvailable,
+      flags: u64,
+      capabilities: u64,
+      agentIdentification: fc.record({ newInstanceUid: uid }),
+      command: fc.record({ type: enumValue }),
+      customCapabilities: fc.record({ capabilities: fc.array(text(20), { maxLength: 3 }) }),
+      customMessage: fc.record({ capability: text(20), type: text(10), data: bytes() }, { requiredKeys: [] }),
+    },
+    // Rarely everything at once: most real messages carry one or two parts.
+    { requiredKeys: [] },
+  )
+  .map((init) => {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(init)) if (v !== undefined) out[k] = v;
+    if (out["errorResponse"] && (out["errorResponse"] as { Details?: unknown }).Details === undefined)
+      delete (out["errorResponse"] as { Details?: unknown }).Details;
+    return out;
+  });
 
 export function encodeReply(reply: Reply): Uint8Array {
   return encodeServerToAgent(newServerToAgent(reply));
@@ -162,18 +239,46 @@ export type Mutation =
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ kind: "none" as const }) },
   { weight: 2, arbitrary: fc.nat().map((at) => ({ kind: "truncate" as const, at })) },
-  { weight: 3, arbitrary: fc.array(fc.nat(), { minLength: 1, maxLength: 8 }).map((positions) => ({ kind: "flip" as const, positions })) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .array(fc.nat(), { minLength: 1, maxLength: 8 })
+      .map((positions) => ({ kind: "flip" as const, positions })),
+  },
   {
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant("huge-length" as const),
       field: fc.integer({ min: 1, max: 12 }),
-      claimed: fc.oneof(fc.constantFrom(2n ** 31n, 2n ** 32n - 1n, 2n ** 63n, 2n ** 64n - 1n), fc.bigInt({ min: 1n, max: 2n ** 64n - 1n })),
+      claimed: fc.oneof(
+        fc.constantFrom(2n ** 31n, 2n ** 32n - 1n, 2n ** 63n, 2n ** 64n - 1n),
+        fc.bigInt({ min: 1n, max: 2n ** 64n - 1n }),
+      ),
       at: fc.nat(),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("splice" as const), at: fc.nat(), garbage: fc.uint8Array({ minLength: 1, maxLength: 16 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("header" as const), header: fc.oneof(fc.constantFrom(Uint8Array.of(1), Uint8Array.of(0x80), Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)), fc.uint8Array({ maxLength: 11 })) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("splice" as const),
+      at: fc.nat(),
+      garbage: fc.uint8Array({ minLength: 1, maxLength: 16 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("header" as const),
+      header: fc.oneof(
+        fc.constantFrom(
+          Uint8Array.of(1),
+          Uint8Array.of(0x80),
+          Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01),
+        ),
+        fc.uint8Array({ maxLength: 11 }),
+      ),
+    }),
+  },
 );
 
 /** Applies `m` to a protobuf payload and returns the WebSocket frame (header included). */

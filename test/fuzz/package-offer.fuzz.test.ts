@@ -20,7 +20,15 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
 const state: fc.Arbitrary<StoredPackageState> = fc.record({
   allPackagesHash: fc.uint8Array({ maxLength: 4 }),
-  installed: fc.option(fc.record({ name: fc.constantFrom("", "otelcol", "x"), version: fc.string({ maxLength: 6 }), hash: fc.uint8Array({ maxLength: 4 }), contentHash: fc.uint8Array({ maxLength: 4 }) }), { nil: null }),
+  installed: fc.option(
+    fc.record({
+      name: fc.constantFrom("", "otelcol", "x"),
+      version: fc.string({ maxLength: 6 }),
+      hash: fc.uint8Array({ maxLength: 4 }),
+      contentHash: fc.uint8Array({ maxLength: 4 }),
+    }),
+    { nil: null },
+  ),
   failed: fc.array(fc.uint8Array({ maxLength: 4 }).map(hex), { maxLength: 3 }),
 });
 
@@ -29,12 +37,16 @@ describe("fuzz: package metadata", () => {
     "any PackagesAvailable against any stored state: a plan that accounts for every package, never an exception",
     () => {
       // Short hashes collide often, so "installed", "known-bad" and "unchanged" all happen.
-      const shortHashes = packagesAvailable.map((init) => ({ ...init, allPackagesHash: (init.allPackagesHash ?? new Uint8Array()).subarray(0, 1) }));
+      const shortHashes = packagesAvailable.map((init) => ({
+        ...init,
+        allPackagesHash: (init.allPackagesHash ?? new Uint8Array()).subarray(0, 1),
+      }));
       check("package offer", fc.tuple(shortHashes, state), scale(500), ([init, stored]) => {
         const offer = packagesFromWire(create(PackagesAvailableSchema, init));
         const names = offer.packages.map((p) => p.name);
         expect(names).toEqual([...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
-        for (const p of offer.packages) for (const key of Object.keys(p.file?.headers ?? {})) expect(key).toBe(key.toLowerCase());
+        for (const p of offer.packages)
+          for (const key of Object.keys(p.file?.headers ?? {})) expect(key).toBe(key.toLowerCase());
 
         const plan = planOffer(offer, stored);
         if (plan.kind === "unchanged") {
@@ -52,7 +64,8 @@ describe("fuzz: package metadata", () => {
           return;
         }
         expect(c.pkg.kind).toBe("top-level");
-        if (c.kind === "installed") expect(hex(c.pkg.hash)).toBe(hex(stored.installed?.hash ?? new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff])));
+        if (c.kind === "installed")
+          expect(hex(c.pkg.hash)).toBe(hex(stored.installed?.hash ?? new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff])));
         if (c.kind === "known-bad") expect(stored.failed).toContain(hex(c.pkg.hash));
         if (c.pkg.hash.length === 0) expect(c.kind).toBe("install");
       });
@@ -68,7 +81,11 @@ describe("fuzz: package metadata", () => {
       const input = fc.record({
         digest: fc.uint8Array({ minLength: 32, maxLength: 32 }),
         contentHash: fc.oneof(fc.constant("same" as const), fc.uint8Array({ maxLength: 40 })),
-        signature: fc.oneof(fc.constantFrom("trusted" as const, "other" as const, "trusted-base64" as const), fc.uint8Array({ maxLength: 100 }), fc.string({ maxLength: 100 }).map((s) => new TextEncoder().encode(s))),
+        signature: fc.oneof(
+          fc.constantFrom("trusted" as const, "other" as const, "trusted-base64" as const),
+          fc.uint8Array({ maxLength: 100 }),
+          fc.string({ maxLength: 100 }).map((s) => new TextEncoder().encode(s)),
+        ),
         flip: fc.option(fc.nat({ max: 63 * 8 }), { nil: undefined }),
         acceptUnsigned: fc.boolean(),
       });
@@ -79,9 +96,15 @@ describe("fuzz: package metadata", () => {
         if (signature === "trusted" || signature === "trusted-base64") sig = signDigest(digest, trusted.seed);
         else if (signature === "other") sig = signDigest(digest, other.seed);
         else sig = signature;
-        if (flip !== undefined && sig.length === 64) sig = Uint8Array.from(sig, (b, i) => (i === flip >> 3 ? b ^ (1 << (flip & 7)) : b));
+        if (flip !== undefined && sig.length === 64)
+          sig = Uint8Array.from(sig, (b, i) => (i === flip >> 3 ? b ^ (1 << (flip & 7)) : b));
         if (signature === "trusted-base64") sig = new TextEncoder().encode(Buffer.from(sig).toString("base64"));
-        const verdict = verifyPackage({ digest, contentHash: hash, signature: sig, policy: { publicKeys: [trusted.publicKey], acceptUnsigned } });
+        const verdict = verifyPackage({
+          digest,
+          contentHash: hash,
+          signature: sig,
+          policy: { publicKeys: [trusted.publicKey], acceptUnsigned },
+        });
         const matches = hash.length === 32 && hex(hash) === hex(digest);
         const signedByTrusted = (signature === "trusted" || signature === "trusted-base64") && flip === undefined;
         if (verdict.ok) {

@@ -14,10 +14,37 @@ import { TIMEOUT_MS, check, expectTypedRejection, scale } from "./budget.js";
 import { configBody, configMapKey } from "./frames.js";
 
 /** Collector-config-shaped documents with hostile corners: prototype keys, anchors, merge keys, odd scalars. */
-const key = fc.oneof(fc.constantFrom("receivers", "exporters", "extensions", "service", "health_check", "pipelines", "__proto__", "constructor", "<<", "", "a.b", "health_check/x"), fc.string({ maxLength: 8 }));
-const leaf = fc.oneof(fc.string({ maxLength: 16 }), fc.integer(), fc.boolean(), fc.constant(null), fc.constantFrom("0.0.0.0:13133", ":0", "[::]:1", "${env:X}", "2001-12-14", "0o17", "1e400", ".nan", "~"));
+const key = fc.oneof(
+  fc.constantFrom(
+    "receivers",
+    "exporters",
+    "extensions",
+    "service",
+    "health_check",
+    "pipelines",
+    "__proto__",
+    "constructor",
+    "<<",
+    "",
+    "a.b",
+    "health_check/x",
+  ),
+  fc.string({ maxLength: 8 }),
+);
+const leaf = fc.oneof(
+  fc.string({ maxLength: 16 }),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constantFrom("0.0.0.0:13133", ":0", "[::]:1", "${env:X}", "2001-12-14", "0o17", "1e400", ".nan", "~"),
+);
 const tree: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-  node: fc.oneof({ depthSize: "small" }, leaf, fc.array(tie("node"), { maxLength: 3 }), fc.dictionary(key, tie("node"), { maxKeys: 4 })),
+  node: fc.oneof(
+    { depthSize: "small" },
+    leaf,
+    fc.array(tie("node"), { maxLength: 3 }),
+    fc.dictionary(key, tie("node"), { maxKeys: 4 }),
+  ),
 })).node;
 const yamlSnippets = fc.constantFrom(
   "extensions: {health_check: {endpoint: 0.0.0.0:1}}\nservice: {extensions: [health_check]}\n",
@@ -54,7 +81,10 @@ describe("fuzz: remote config bodies and config_map keys", () => {
       check("remote config", input, scale(600), ({ remote, local, remoteFirst, inject, maxBytes }) => {
         const checked = remote.map((file) => {
           const nameProblem = checkConfigFileName(file.name, { allowEmptyName: true });
-          const result = parseConfigBody(file.name, file.body, { allowEmptyName: true, ...(maxBytes !== undefined ? { maxBytes } : {}) });
+          const result = parseConfigBody(file.name, file.body, {
+            allowEmptyName: true,
+            ...(maxBytes !== undefined ? { maxBytes } : {}),
+          });
           if (nameProblem !== null) expect(result.ok).toBe(false);
           if (!result.ok) expect(result.error.length).toBeGreaterThan(0);
           return result;

@@ -10,7 +10,9 @@ describe("generated protobuf code", () => {
   it("matches what `npm run generate` produces from proto/", () => {
     const out = mkdtempSync(join(tmpdir(), "opamp-gen-"));
     try {
-      execFileSync("npx", ["buf", "generate", "proto", "--template", "proto/buf.gen.yaml", "-o", out], { stdio: "pipe" });
+      execFileSync("npx", ["buf", "generate", "proto", "--template", "proto/buf.gen.yaml", "-o", out], {
+        stdio: "pipe",
+      });
       const fresh = readdirSync(join(out, "src/gen")).sort();
       expect(readdirSync("src/gen").sort()).toEqual(fresh);
       for (const file of fresh) {

@@ -46,20 +46,28 @@ describe("HealthGate", () => {
   it("fails with the last error when the window cannot pass", () => {
     const verdict = feed("11110000");
     expect(verdict).toMatchObject({ kind: "failed", checks: 6 });
-    expect(verdict.kind === "failed" && verdict.reason).toMatch(/4 of 6 checks passed, 5 in a row required \(last error: health check answered HTTP 503\)/);
+    expect(verdict.kind === "failed" && verdict.reason).toMatch(
+      /4 of 6 checks passed, 5 in a row required \(last error: health check answered HTTP 503\)/,
+    );
   });
 
   it("does not count a slow start against the window when a startup deadline is set", () => {
     // Six refusals while starting, then five passes: working. Without the deadline rule the
     // same script fails (six misses leave no room for five in a row in ten checks).
-    expect(feed("0000001111100000", { startupDeadlineMs: 10_000 })).toEqual({ kind: "passed", checks: 11, elapsedMs: 10_000 });
+    expect(feed("0000001111100000", { startupDeadlineMs: 10_000 })).toEqual({
+      kind: "passed",
+      checks: 11,
+      elapsedMs: 10_000,
+    });
     expect(feed("0000001111100000")).toMatchObject({ kind: "failed" });
   });
 
   it("fails a collector that never answers healthy once the startup deadline passes", () => {
     const verdict = feed("0".repeat(50), { startupDeadlineMs: 3_000 });
     expect(verdict).toMatchObject({ kind: "failed", checks: 4, elapsedMs: 3_000 });
-    expect(verdict.kind === "failed" && verdict.reason).toMatch(/did not answer healthy within 3000 ms \(last error: health check answered HTTP 503\)/);
+    expect(verdict.kind === "failed" && verdict.reason).toMatch(
+      /did not answer healthy within 3000 ms \(last error: health check answered HTTP 503\)/,
+    );
   });
 });
 
@@ -90,11 +98,29 @@ describe("httpProbe", () => {
 
 describe("toComponentHealth", () => {
   it("uses nanoseconds, zero start time when not running, and last_error only when unhealthy", () => {
-    const up = statusToWire("health", toComponentHealth({ healthy: true, startedAtMs: 1_722_000_000_000, observedAtMs: 1_722_000_001_000, status: "StatusOK", lastError: "old" }));
+    const up = statusToWire(
+      "health",
+      toComponentHealth({
+        healthy: true,
+        startedAtMs: 1_722_000_000_000,
+        observedAtMs: 1_722_000_001_000,
+        status: "StatusOK",
+        lastError: "old",
+      }),
+    );
     expect(up.startTimeUnixNano).toBe(1_722_000_000_000_000_000n);
     expect(up.statusTimeUnixNano).toBe(1_722_000_001_000_000_000n);
     expect(up.lastError).toBe("");
-    const down = statusToWire("health", toComponentHealth({ healthy: false, startedAtMs: undefined, observedAtMs: 1, status: "StatusFatalError", lastError: "exit 2" }));
+    const down = statusToWire(
+      "health",
+      toComponentHealth({
+        healthy: false,
+        startedAtMs: undefined,
+        observedAtMs: 1,
+        status: "StatusFatalError",
+        lastError: "exit 2",
+      }),
+    );
     expect(down.startTimeUnixNano).toBe(0n);
     expect(down.lastError).toBe("exit 2");
   });

@@ -9,7 +9,12 @@ import { OpampTestServer } from "../support/opamp-test-server.js";
 const WITH_COMPONENTS = BASIC_CAPABILITIES | BigInt(AgentCapabilities.AgentCapabilities_ReportsAvailableComponents);
 const inventory = (hash: number, type: string): AvailableComponents => ({
   hash: new Uint8Array([hash]),
-  components: { receivers: { metadata: {}, subComponents: { [type]: { metadata: { "code.namespace": `mod/${type} v1` }, subComponents: {} } } } },
+  components: {
+    receivers: {
+      metadata: {},
+      subComponents: { [type]: { metadata: { "code.namespace": `mod/${type} v1` }, subComponents: {} } },
+    },
+  },
 });
 const ASK = { flags: BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportAvailableComponents) };
 
@@ -35,7 +40,9 @@ describe.each(["ws", "http"] as const)("available components over %s", (transpor
     expect([...first.msg.availableComponents!.hash]).toEqual([1]);
     expect(first.msg.availableComponents!.components).toEqual({});
     const full = await server.waitFor((r) => r.msg.sequenceNum === 1n);
-    expect(full.msg.availableComponents!.components["receivers"]!.subComponentMap["otlp"]!.metadata[0]!.key).toBe("code.namespace");
+    expect(full.msg.availableComponents!.components["receivers"]!.subComponentMap["otlp"]!.metadata[0]!.key).toBe(
+      "code.namespace",
+    );
 
     h.client.setStatus("availableComponents", inventory(2, "kafka"));
     const changed = await server.waitFor((r) => r.msg.sequenceNum === 2n);

@@ -19,7 +19,11 @@ afterEach(async () => {
 
 /** Fires the backoff sleep the client is waiting in, once it is waiting. */
 async function skipBackoff(harness: ClientHarness, count: number): Promise<void> {
-  await eventually(() => backoffDelays(harness.states).length >= count && harness.clock.pending > 0, 3000, `backoff ${count}`);
+  await eventually(
+    () => backoffDelays(harness.states).length >= count && harness.clock.pending > 0,
+    3000,
+    `backoff ${count}`,
+  );
   await harness.clock.advance(backoffDelays(harness.states).at(-1) ?? 0);
 }
 
@@ -93,7 +97,11 @@ describe.each(["ws", "http"] as const)("reconnecting over %s", (transport) => {
     const big = "x".repeat(1_000);
     h.client.setStatus("agentDescription", { identifying: { big }, nonIdentifying: {} });
     h.client.start();
-    await eventually(() => h?.errors.some((e) => e.code === "MESSAGE_TOO_LARGE" && /not sent/.test(e.message)), 2000, "size error");
+    await eventually(
+      () => h?.errors.some((e) => e.code === "MESSAGE_TOO_LARGE" && /not sent/.test(e.message)),
+      2000,
+      "size error",
+    );
     const first = await server.waitFor(() => true);
     expect(first.msg.agentDescription).toBeUndefined();
     expect(first.bytes.length).toBeLessThanOrEqual(300);
@@ -169,7 +177,9 @@ describe("reconnecting over ws", () => {
   it("sends no heartbeats when the server sets the interval to 0", async () => {
     h = makeClient(server, "ws", { heartbeatIntervalMs: 1_000 });
     server.respond = (msg) =>
-      msg.sequenceNum === 0n ? { connectionSettings: { opamp: { destinationEndpoint: "x", heartbeatIntervalSeconds: 0n } } } : undefined;
+      msg.sequenceNum === 0n
+        ? { connectionSettings: { opamp: { destinationEndpoint: "x", heartbeatIntervalSeconds: 0n } } }
+        : undefined;
     h.client.start();
     await server.waitFor(() => true);
     await eventually(() => h?.clock.sleeps.includes(2_000_000_000), 2000, "idle without heartbeat");
@@ -184,7 +194,14 @@ describe("reconnecting over http", () => {
     h = makeClient(server, "http", { maxMessageBytes: 2048 });
     server.gzip = true;
     server.respond = (msg) =>
-      msg.sequenceNum === 0n ? { remoteConfig: { configHash: new Uint8Array(8), config: { configMap: { a: { body: new Uint8Array(100_000) } } } } } : undefined;
+      msg.sequenceNum === 0n
+        ? {
+            remoteConfig: {
+              configHash: new Uint8Array(8),
+              config: { configMap: { a: { body: new Uint8Array(100_000) } } },
+            },
+          }
+        : undefined;
     h.client.start();
     await skipBackoff(h, 1);
     await server.waitFor((r) => r.msg.sequenceNum === 1n);
@@ -194,7 +211,13 @@ describe("reconnecting over http", () => {
   it("does not resend the same request after HTTP 413", async () => {
     h = makeClient(server, "http");
     server.refusals.push({ status: 413 });
-    h.client.setStatus("health", { healthy: true, startedAtMs: undefined, observedAtMs: 0, status: "x", lastError: "" });
+    h.client.setStatus("health", {
+      healthy: true,
+      startedAtMs: undefined,
+      observedAtMs: 0,
+      status: "x",
+      lastError: "",
+    });
     h.client.start();
     await eventually(() => h?.errors.some((e) => e.status === 413), 2000, "413");
     await eventually(() => h?.clock.pending, 2000, "idle");

@@ -67,7 +67,10 @@ describe.each(["ws", "http"] as const)("mutual TLS over %s", (transport) => {
 
   it("tries new settings on a new connection and keeps them once the server answers", async () => {
     server = await OpampTestServer.start({ tls: mtlsServerOptions(serverCa, clientCa) });
-    h = makeClient(server, transport, { target: tlsTarget(url(server), tlsWith(first)), heartbeatIntervalMs: 1_000_000 });
+    h = makeClient(server, transport, {
+      target: tlsTarget(url(server), tlsWith(first)),
+      heartbeatIntervalMs: 1_000_000,
+    });
     h.client.start();
     await server.waitFor(() => true);
     await eventually(() => h?.client.state.kind === "connected", 2000, "connected");
@@ -78,7 +81,9 @@ describe.each(["ws", "http"] as const)("mutual TLS over %s", (transport) => {
     expect(h.client.target).toBe(target);
     const later = server.received.slice(before);
     // The old connection said goodbye; the new one presented the new certificate with the new headers.
-    expect(later.some((r) => r.msg.agentDisconnect !== undefined && r.peerCert === fingerprint(first.certPem))).toBe(true);
+    expect(later.some((r) => r.msg.agentDisconnect !== undefined && r.peerCert === fingerprint(first.certPem))).toBe(
+      true,
+    );
     const fresh = later.find((r) => r.peerCert === fingerprint(second.certPem));
     expect(fresh?.headers["x-trial"]).toBe("1");
     expect(fresh?.msg.sequenceNum).toBeGreaterThan(0n);
@@ -97,7 +102,11 @@ describe.each(["ws", "http"] as const)("mutual TLS over %s", (transport) => {
     if (!result.ok) expect(result.error.message).toMatch(/TLS|socket|ECONNRESET|hang up|closed/i);
     expect(h.client.target).toBe(original);
     const before = server.received.length;
-    await eventually(() => h?.client.state.kind === "connected" && server.received.length > before, 3000, "reconnected");
+    await eventually(
+      () => h?.client.state.kind === "connected" && server.received.length > before,
+      3000,
+      "reconnected",
+    );
     expect(server.received.at(-1)?.peerCert).toBe(fingerprint(first.certPem));
     expect(server.received.some((r) => r.peerCert === fingerprint(rogue.certPem))).toBe(false);
   });
@@ -129,11 +138,17 @@ describe("trying settings that do not work", () => {
     const hole = createServer((s) => sockets.push(s)); // accepts TCP, says nothing
     extra.push(hole);
     await new Promise<void>((r) => hole.listen(0, "127.0.0.1", r));
-    const trial = h.client.trySettings({ endpoint: `ws://127.0.0.1:${(hole.address() as AddressInfo).port}/v1/opamp` }, { timeoutMs: 10_000 });
+    const trial = h.client.trySettings(
+      { endpoint: `ws://127.0.0.1:${(hole.address() as AddressInfo).port}/v1/opamp` },
+      { timeoutMs: 10_000 },
+    );
     await eventually(() => sockets.length === 1, 2000, "connection to the black hole");
     await h.clock.advance(10_000);
     const result = await trial;
-    expect(result).toMatchObject({ ok: false, error: { message: expect.stringMatching(/no answer from 127\.0\.0\.1:\d+ within 10000 ms/) } });
+    expect(result).toMatchObject({
+      ok: false,
+      error: { message: expect.stringMatching(/no answer from 127\.0\.0\.1:\d+ within 10000 ms/) },
+    });
     for (const s of sockets) s.destroy();
     await server.waitFor((r) => r.connection === 2);
     expect(h.client.target.endpoint).toBe(server.wsUrl);
@@ -171,7 +186,9 @@ describe("TLS errors name what to fix", () => {
     server = await OpampTestServer.start({ tls: mtlsServerOptions(serverCa, clientCa) });
     const caFile = join(dir, "wrong-ca.pem");
     await writeFile(caFile, rogueCa.certPem);
-    h = makeClient(server, "ws", { target: tlsTarget(server.wsUrl, { caFile, certPem: first.certPem, keyPem: first.keyPem }) });
+    h = makeClient(server, "ws", {
+      target: tlsTarget(server.wsUrl, { caFile, certPem: first.certPem, keyPem: first.keyPem }),
+    });
     const saved = process.env["NODE_TLS_REJECT_UNAUTHORIZED"];
     process.env["NODE_TLS_REJECT_UNAUTHORIZED"] = "0";
     try {
@@ -182,7 +199,9 @@ describe("TLS errors name what to fix", () => {
       else process.env["NODE_TLS_REJECT_UNAUTHORIZED"] = saved;
     }
     expect(server.received).toHaveLength(0);
-    expect(h.errors[0]?.message).toBe(`TLS handshake with 127.0.0.1:${server.port} failed: the server certificate does not chain to server.tls.ca_file ${caFile} (UNABLE_TO_VERIFY_LEAF_SIGNATURE)`);
+    expect(h.errors[0]?.message).toBe(
+      `TLS handshake with 127.0.0.1:${server.port} failed: the server certificate does not chain to server.tls.ca_file ${caFile} (UNABLE_TO_VERIFY_LEAF_SIGNATURE)`,
+    );
   });
 
   it("an expired or mismatched client pair names the file and the reason, before connecting", async () => {
@@ -194,7 +213,9 @@ describe("TLS errors name what to fix", () => {
     h = makeClient(server, "ws", { target: tlsTarget(server.wsUrl, { caPem: serverCa.certPem, certFile, keyFile }) });
     h.client.start();
     await eventually(() => h?.errors[0], 3000, "an error");
-    expect(h.errors[0]?.message).toContain(`server.tls.cert_file ${certFile} with key_file ${keyFile}: the private key does not match the certificate`);
+    expect(h.errors[0]?.message).toContain(
+      `server.tls.cert_file ${certFile} with key_file ${keyFile}: the private key does not match the certificate`,
+    );
     h.client.destroy();
     const expired = clientCert(clientCa, 0, { notBefore: Date.UTC(2024, 0, 1), notAfter: Date.UTC(2025, 0, 1) });
     await writeFile(certFile, expired.certPem);
@@ -202,7 +223,9 @@ describe("TLS errors name what to fix", () => {
     h = makeClient(server, "ws", { target: tlsTarget(server.wsUrl, { caPem: serverCa.certPem, certFile, keyFile }) });
     h.client.start();
     await eventually(() => h?.errors[0], 3000, "an error");
-    expect(h.errors[0]?.message).toMatch(new RegExp(`cert_file ${certFile} with key_file ${keyFile}: expired on 2025-01-01`));
+    expect(h.errors[0]?.message).toMatch(
+      new RegExp(`cert_file ${certFile} with key_file ${keyFile}: expired on 2025-01-01`),
+    );
     expect(server.received).toHaveLength(0);
   });
 

@@ -10,7 +10,13 @@ import { OpampTestServer } from "../support/opamp-test-server.js";
 
 const description: AgentDescription = { identifying: { "service.name": "otelcol" }, nonIdentifying: {} };
 const healthy: ComponentHealth = { healthy: true, startedAtMs: 1, observedAtMs: 0, status: "StatusOK", lastError: "" };
-const unhealthy: ComponentHealth = { healthy: false, startedAtMs: undefined, observedAtMs: 0, status: "StatusFatalError", lastError: "boom" };
+const unhealthy: ComponentHealth = {
+  healthy: false,
+  startedAtMs: undefined,
+  observedAtMs: 0,
+  status: "StatusFatalError",
+  lastError: "boom",
+};
 
 /** Waits until the client sleeps (its heartbeat or poll timer), so advancing time fires it. */
 async function idle(h: ClientHarness): Promise<void> {
@@ -99,7 +105,8 @@ describe.each(["ws", "http"] as const)("OpAMP client over %s", (transport) => {
     const seen: Uint8Array[] = [];
     start({ requestInstanceUid: true });
     client.on("instanceUid", (uid) => seen.push(uid));
-    server.respond = (msg) => (msg.sequenceNum === 0n ? { agentIdentification: { newInstanceUid: assigned } } : undefined);
+    server.respond = (msg) =>
+      msg.sequenceNum === 0n ? { agentIdentification: { newInstanceUid: assigned } } : undefined;
     const first = await server.waitFor(() => true);
     expect(first.msg.flags).toBe(BigInt(AgentToServerFlags.AgentToServerFlags_RequestInstanceUid));
     await eventually(() => seen.length === 1, 2000, "instanceUid event");
@@ -146,7 +153,9 @@ describe.each(["ws", "http"] as const)("OpAMP client over %s", (transport) => {
     start();
     client.on("remoteConfig", (rc) => configs.push(Buffer.from(rc.hash).toString("hex")));
     server.respond = (msg) =>
-      msg.sequenceNum === 0n ? { remoteConfig: { configHash: new Uint8Array([1, 2]), config: { configMap: {} } } } : undefined;
+      msg.sequenceNum === 0n
+        ? { remoteConfig: { configHash: new Uint8Array([1, 2]), config: { configMap: {} } } }
+        : undefined;
     await eventually(() => configs.length === 1, 2000, "remoteConfig event");
     expect(configs).toEqual(["0102"]);
   });
@@ -190,7 +199,9 @@ describe.each(["ws", "http"] as const)("OpAMP client over %s", (transport) => {
     await server.waitFor(() => true);
     client.setCapabilities(BASIC_CAPABILITIES | BigInt(AgentCapabilities.AgentCapabilities_AcceptsRestartCommand));
     const next = await server.waitFor((r) => r.msg.sequenceNum === 1n);
-    expect(next.msg.capabilities).toBe(BASIC_CAPABILITIES | BigInt(AgentCapabilities.AgentCapabilities_AcceptsRestartCommand));
+    expect(next.msg.capabilities).toBe(
+      BASIC_CAPABILITIES | BigInt(AgentCapabilities.AgentCapabilities_AcceptsRestartCommand),
+    );
   });
 
   it("sends at most one custom message per AgentToServer and hands incoming ones to the caller", async () => {
@@ -198,7 +209,12 @@ describe.each(["ws", "http"] as const)("OpAMP client over %s", (transport) => {
     start();
     client.on("customMessage", (m) => incoming.push(`${m.capability}/${m.type}`));
     await server.waitFor(() => true);
-    const msg = (type: string) => ({ $typeName: "opamp.proto.v1.CustomMessage" as const, capability: "io.example.pause/v1", type, data: new Uint8Array([1]) });
+    const msg = (type: string) => ({
+      $typeName: "opamp.proto.v1.CustomMessage" as const,
+      capability: "io.example.pause/v1",
+      type,
+      data: new Uint8Array([1]),
+    });
     client.sendCustomMessage(msg("a"));
     client.sendCustomMessage(msg("b"));
     const b = await server.waitFor((r) => r.msg.customMessage?.type === "b");

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { ComponentHealthSchema, RemoteConfigStatusSchema, RemoteConfigStatuses } from "../../src/gen/opamp_pb.js";
-import { decodeServerToAgent, encodeAgentToServer, encodeServerToAgent, frameWs, newAgentToServer, newServerToAgent, unframeWs } from "../../src/opamp/codec.js";
+import {
+  decodeServerToAgent,
+  encodeAgentToServer,
+  encodeServerToAgent,
+  frameWs,
+  newAgentToServer,
+  newServerToAgent,
+  unframeWs,
+} from "../../src/opamp/codec.js";
 import { ProtocolError } from "../../src/errors.js";
 import { BASIC_CAPABILITIES, TEST_UID } from "../support/client-fixture.js";
 
@@ -15,12 +23,16 @@ const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text.re
 describe("golden bytes", () => {
   it("encodes the minimal first message with sequence 0 left out", () => {
     expect(caps).toBe(0x3807n);
-    const frame = frameWs(encodeAgentToServer(newAgentToServer({ instanceUid: uid, sequenceNum: 0n, capabilities: caps })));
+    const frame = frameWs(
+      encodeAgentToServer(newAgentToServer({ instanceUid: uid, sequenceNum: 0n, capabilities: caps })),
+    );
     expect(hex(frame)).toBe(`000a10${uidHex}208770`);
   });
 
   it("encodes a heartbeat with sequence 5", () => {
-    const frame = frameWs(encodeAgentToServer(newAgentToServer({ instanceUid: uid, sequenceNum: 5n, capabilities: caps })));
+    const frame = frameWs(
+      encodeAgentToServer(newAgentToServer({ instanceUid: uid, sequenceNum: 5n, capabilities: caps })),
+    );
     expect(hex(frame)).toBe(`000a10${uidHex}1005208770`);
   });
 

@@ -24,9 +24,17 @@ const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 describe("server to agent", () => {
   it("turns a remote config into its hash and files", () => {
-    const rc = create(AgentRemoteConfigSchema, { configHash: new Uint8Array([1, 2]), config: { configMap: { "a.yaml": { body: text("x: 1"), contentType: "text/yaml" } } } });
-    expect(remoteConfigFromWire(rc)).toEqual({ hash: new Uint8Array([1, 2]), configMap: { "a.yaml": { body: text("x: 1"), contentType: "text/yaml" } } });
-    expect(remoteConfigFromWire(create(AgentRemoteConfigSchema, { configHash: new Uint8Array([3]) })).configMap).toEqual({});
+    const rc = create(AgentRemoteConfigSchema, {
+      configHash: new Uint8Array([1, 2]),
+      config: { configMap: { "a.yaml": { body: text("x: 1"), contentType: "text/yaml" } } },
+    });
+    expect(remoteConfigFromWire(rc)).toEqual({
+      hash: new Uint8Array([1, 2]),
+      configMap: { "a.yaml": { body: text("x: 1"), contentType: "text/yaml" } },
+    });
+    expect(
+      remoteConfigFromWire(create(AgentRemoteConfigSchema, { configHash: new Uint8Array([3]) })).configMap,
+    ).toEqual({});
   });
 
   it("decodes an OpAMP connection settings offer to text, with absent parts undefined", () => {
@@ -51,18 +59,25 @@ describe("server to agent", () => {
         heartbeatIntervalSeconds: 15,
       },
     });
-    expect(connectionSettingsFromWire(create(ConnectionSettingsOffersSchema, { hash: new Uint8Array([1]) })).opamp).toBeUndefined();
+    expect(
+      connectionSettingsFromWire(create(ConnectionSettingsOffersSchema, { hash: new Uint8Array([1]) })).opamp,
+    ).toBeUndefined();
   });
 
   it("knows the restart command and nothing else", () => {
-    expect(commandFromWire(create(ServerToAgentCommandSchema, { type: CommandType.CommandType_Restart }))).toEqual({ kind: "restart" });
+    expect(commandFromWire(create(ServerToAgentCommandSchema, { type: CommandType.CommandType_Restart }))).toEqual({
+      kind: "restart",
+    });
     expect(commandFromWire(create(ServerToAgentCommandSchema, { type: 7 as CommandType }))).toBeUndefined();
   });
 });
 
 describe("agent to server", () => {
   it("sorts description attributes by key and keeps their types", () => {
-    const wire = statusToWire("agentDescription", { identifying: { "service.name": "otelcol", b: true }, nonIdentifying: { n: 3, d: 1.5 } });
+    const wire = statusToWire("agentDescription", {
+      identifying: { "service.name": "otelcol", b: true },
+      nonIdentifying: { n: 3, d: 1.5 },
+    });
     expect(wire.identifyingAttributes.map((kv) => kv.key)).toEqual(["b", "service.name"]);
     expect(wire.identifyingAttributes.map((kv) => kv.value?.value)).toEqual([
       { case: "boolValue", value: true },
@@ -81,7 +96,9 @@ describe("agent to server", () => {
       observedAtMs: 2,
       status: "StatusFatalError",
       lastError: "exit 1",
-      components: { "pipeline:traces": { healthy: true, startedAtMs: 1, observedAtMs: 2, status: "StatusOK", lastError: "" } },
+      components: {
+        "pipeline:traces": { healthy: true, startedAtMs: 1, observedAtMs: 2, status: "StatusOK", lastError: "" },
+      },
     });
     expect(wire.startTimeUnixNano).toBe(0n);
     expect(wire.statusTimeUnixNano).toBe(2_000_000n);
@@ -90,7 +107,11 @@ describe("agent to server", () => {
 
   it("maps apply statuses to each message's own enum", () => {
     const status = { hash: new Uint8Array([1]), status: "FAILED" as const, errorMessage: "why" };
-    expect(statusToWire("remoteConfigStatus", status)).toMatchObject({ lastRemoteConfigHash: new Uint8Array([1]), status: RemoteConfigStatuses.RemoteConfigStatuses_FAILED, errorMessage: "why" });
+    expect(statusToWire("remoteConfigStatus", status)).toMatchObject({
+      lastRemoteConfigHash: new Uint8Array([1]),
+      status: RemoteConfigStatuses.RemoteConfigStatuses_FAILED,
+      errorMessage: "why",
+    });
     expect(statusToWire("connectionSettingsStatus", { ...status, status: "APPLYING" })).toMatchObject({
       lastConnectionSettingsHash: new Uint8Array([1]),
       status: ConnectionSettingsStatuses.ConnectionSettingsStatuses_APPLYING,
@@ -98,13 +119,26 @@ describe("agent to server", () => {
   });
 
   it("sends download details only when given", () => {
-    const pkg = { name: "otelcol", agentHasVersion: "1", agentHasHash: new Uint8Array(0), serverOfferedVersion: "2", serverOfferedHash: new Uint8Array([2]), errorMessage: "" };
+    const pkg = {
+      name: "otelcol",
+      agentHasVersion: "1",
+      agentHasHash: new Uint8Array(0),
+      serverOfferedVersion: "2",
+      serverOfferedHash: new Uint8Array([2]),
+      errorMessage: "",
+    };
     const wire = statusToWire("packageStatuses", {
       serverProvidedAllPackagesHash: new Uint8Array([5]),
       errorMessage: "",
-      packages: { otelcol: { ...pkg, status: "DOWNLOADING", download: { percent: 50, bytesPerSecond: 10 } }, other: { ...pkg, name: "other", status: "INSTALLED" } },
+      packages: {
+        otelcol: { ...pkg, status: "DOWNLOADING", download: { percent: 50, bytesPerSecond: 10 } },
+        other: { ...pkg, name: "other", status: "INSTALLED" },
+      },
     });
-    expect(wire.packages["otelcol"]).toMatchObject({ status: PackageStatusEnum.PackageStatusEnum_Downloading, downloadDetails: { downloadPercent: 50, downloadBytesPerSecond: 10 } });
+    expect(wire.packages["otelcol"]).toMatchObject({
+      status: PackageStatusEnum.PackageStatusEnum_Downloading,
+      downloadDetails: { downloadPercent: 50, downloadBytesPerSecond: 10 },
+    });
     expect(wire.packages["other"]?.downloadDetails).toBeUndefined();
   });
 });
@@ -113,9 +147,16 @@ describe("capabilities", () => {
   it("always includes ReportsStatus and sets one bit per name", () => {
     expect(agentCapabilityBits([])).toBe(BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus));
     expect(agentCapabilityBits(["acceptsRemoteConfig", "reportsHeartbeat"])).toBe(
-      BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus | AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig | AgentCapabilities.AgentCapabilities_ReportsHeartbeat),
+      BigInt(
+        AgentCapabilities.AgentCapabilities_ReportsStatus |
+          AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig |
+          AgentCapabilities.AgentCapabilities_ReportsHeartbeat,
+      ),
     );
-    const bits = BigInt(ServerCapabilities.ServerCapabilities_AcceptsStatus | ServerCapabilities.ServerCapabilities_AcceptsConnectionSettingsRequest);
+    const bits = BigInt(
+      ServerCapabilities.ServerCapabilities_AcceptsStatus |
+        ServerCapabilities.ServerCapabilities_AcceptsConnectionSettingsRequest,
+    );
     expect(hasServerCapability(bits, "acceptsConnectionSettingsRequest")).toBe(true);
     expect(hasServerCapability(bits, "offersPackages")).toBe(false);
   });

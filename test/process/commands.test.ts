@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { boundText, parseName, parseVersion, readVersion, readVersionInfo, runValidate, validateErrorText } from "../../src/process/commands.js";
+import {
+  boundText,
+  parseName,
+  parseVersion,
+  readVersion,
+  readVersionInfo,
+  runValidate,
+  validateErrorText,
+} from "../../src/process/commands.js";
 import { tempDir, writeProgram } from "./helpers.js";
 
 /** A fake collector: `validate` accepts configs whose path contains "good", prints cobra-style errors otherwise. */
@@ -26,14 +34,17 @@ describe("runValidate", () => {
   it("returns ok when the collector accepts the config with the same args", async () => {
     const exe = await fake();
     expect(await runValidate(exe, "/etc/good.yaml", { args: ["--feature-gates=x"] })).toEqual({ ok: true });
-    expect(await runValidate(exe, ["/a/good.yaml", "/b/good.yaml"], { args: ["--feature-gates=x"] })).toEqual({ ok: true });
+    expect(await runValidate(exe, ["/a/good.yaml", "/b/good.yaml"], { args: ["--feature-gates=x"] })).toEqual({
+      ok: true,
+    });
   });
 
   it("returns the collector's own error text, without the duplicate trailer line", async () => {
     const exe = await fake();
     expect(await runValidate(exe, "/etc/bad.yaml", { args: ["--feature-gates=x"] })).toEqual({
       ok: false,
-      message: 'Error: invalid configuration: service::pipelines::traces: references processor "x" which is not configured',
+      message:
+        'Error: invalid configuration: service::pipelines::traces: references processor "x" which is not configured',
     });
   });
 
@@ -76,7 +87,10 @@ describe("readVersion", () => {
     expect(parseName("otelcol-contrib version 0.130.1")).toBe("otelcol-contrib");
     expect(parseName("2026/01/01 warning\notelcol version v1.2.3\n")).toBe("otelcol");
     expect(parseName("version")).toBeUndefined();
-    expect(await readVersionInfo(await fake())).toEqual({ name: expect.any(String) as unknown, version: "0.130.1-dev" });
+    expect(await readVersionInfo(await fake())).toEqual({
+      name: expect.any(String) as unknown,
+      version: "0.130.1-dev",
+    });
   });
 
   it("throws a typed error when the output has no version or the run fails", async () => {
@@ -84,7 +98,10 @@ describe("readVersion", () => {
       code: "PROCESS_EXITED",
       message: expect.stringContaining("printed no version") as unknown,
     });
-    await expect(readVersion(await fake(`process.exit(4);`))).rejects.toMatchObject({ code: "PROCESS_EXITED", exitCode: 4 });
+    await expect(readVersion(await fake(`process.exit(4);`))).rejects.toMatchObject({
+      code: "PROCESS_EXITED",
+      exitCode: 4,
+    });
     await expect(readVersion("/nonexistent/otelcol")).rejects.toMatchObject({ code: "SPAWN_FAILED" });
   });
 });

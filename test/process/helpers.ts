@@ -119,7 +119,10 @@ export interface LogRecord {
 }
 
 /** A logger that records every call together with its child bindings. */
-export function recordingLogger(records: LogRecord[] = [], bindings: Record<string, unknown> = {}): Logger & { records: LogRecord[] } {
+export function recordingLogger(
+  records: LogRecord[] = [],
+  bindings: Record<string, unknown> = {},
+): Logger & { records: LogRecord[] } {
   const log =
     (level: LogRecord["level"]) =>
     (obj: object | string, msg?: string): void => {

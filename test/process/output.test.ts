@@ -67,7 +67,12 @@ describe("captureOutput", () => {
     const dir = await tempDir();
     const path = join(dir, "collector.log");
     const stdout = new PassThrough();
-    const capture = captureOutput({ stdout, stderr: null, sink: { kind: "file", path, maxBytes: 500 }, tailBytes: 100 });
+    const capture = captureOutput({
+      stdout,
+      stderr: null,
+      sink: { kind: "file", path, maxBytes: 500 },
+      tailBytes: 100,
+    });
     for (let i = 0; i < 100; i++) stdout.write(`line ${String(i).padStart(3, "0")}\n`);
     stdout.end();
     await capture.done;

@@ -21,8 +21,33 @@ async function startLeftover(ignoreTerm = false): Promise<number> {
 
 describe("parseProcStat", () => {
   it("finds state, pgrp and start time even when comm contains spaces and parentheses", () => {
-    const fields = ["S", "1", "4242", "4242", "0", "-1", "4194560", "1", "0", "0", "0", "0", "0", "0", "0", "20", "0", "1", "0", "987654"];
-    expect(parseProcStat(`4242 (we ird) (name)) ${fields.join(" ")} 0 0`)).toEqual({ state: "S", pgrp: 4242, startTime: "987654" });
+    const fields = [
+      "S",
+      "1",
+      "4242",
+      "4242",
+      "0",
+      "-1",
+      "4194560",
+      "1",
+      "0",
+      "0",
+      "0",
+      "0",
+      "0",
+      "0",
+      "0",
+      "20",
+      "0",
+      "1",
+      "0",
+      "987654",
+    ];
+    expect(parseProcStat(`4242 (we ird) (name)) ${fields.join(" ")} 0 0`)).toEqual({
+      state: "S",
+      pgrp: 4242,
+      startTime: "987654",
+    });
     expect(parseProcStat("garbage")).toBeUndefined();
   });
 });
@@ -69,8 +94,15 @@ describe("reapLeftover", () => {
     const dir = await openStateDir(await tempDir());
     const pid = await startLeftover();
     const record = await writePidFile(dir, { pid, executable: "/opt/otelcol" });
-    await writeFile(dir.file(STATE_FILE_NAMES.pidFile), JSON.stringify({ ...record, startTime: String(Number(record.startTime) - 1) }));
-    expect(await reapLeftover(dir, { clock: systemClock })).toEqual({ action: "stale", reason: "start-time-differs", pid });
+    await writeFile(
+      dir.file(STATE_FILE_NAMES.pidFile),
+      JSON.stringify({ ...record, startTime: String(Number(record.startTime) - 1) }),
+    );
+    expect(await reapLeftover(dir, { clock: systemClock })).toEqual({
+      action: "stale",
+      reason: "start-time-differs",
+      pid,
+    });
     expect(await isAlive(pid)).toBe(true);
     expect(await readPidFile(dir)).toBeUndefined();
   });

@@ -68,8 +68,12 @@ describe("RestartPolicy", () => {
 
   it("rejects invalid options with a message naming the option", () => {
     const clock = { now: () => 0 };
-    expect(() => new RestartPolicy({ ...options, multiplier: 0.5 }, { clock, random: Math.random })).toThrow(/multiplier/);
+    expect(() => new RestartPolicy({ ...options, multiplier: 0.5 }, { clock, random: Math.random })).toThrow(
+      /multiplier/,
+    );
     expect(() => new RestartPolicy({ ...options, jitter: 2 }, { clock, random: Math.random })).toThrow(/jitter/);
-    expect(() => new RestartPolicy({ ...options, maxDelayMs: 1 }, { clock, random: Math.random })).toThrow(/maxDelayMs/);
+    expect(() => new RestartPolicy({ ...options, maxDelayMs: 1 }, { clock, random: Math.random })).toThrow(
+      /maxDelayMs/,
+    );
   });
 });

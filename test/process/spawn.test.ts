@@ -9,13 +9,9 @@ import { transpileToDir } from "./transpile.js";
 
 describe("collector command line", () => {
   it("appends one --config per file after the configured args", () => {
-    expect(collectorArgs({ executable: "otelcol", args: ["--feature-gates=a"], configPaths: ["/a.yaml", "/b.yaml"] })).toEqual([
-      "--feature-gates=a",
-      "--config",
-      "/a.yaml",
-      "--config",
-      "/b.yaml",
-    ]);
+    expect(
+      collectorArgs({ executable: "otelcol", args: ["--feature-gates=a"], configPaths: ["/a.yaml", "/b.yaml"] }),
+    ).toEqual(["--feature-gates=a", "--config", "/a.yaml", "--config", "/b.yaml"]);
   });
 
   it("wraps the command in setpriv --pdeathsig SIGKILL when a setpriv path is given", () => {

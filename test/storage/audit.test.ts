@@ -25,8 +25,16 @@ describe("AuditLog", () => {
     const lines = (await readFile(path, "utf8")).split("\n");
     expect(lines).toHaveLength(3);
     expect(lines[2]).toBe("");
-    expect(JSON.parse(lines[0] ?? "")).toEqual({ time: "2026-05-06T07:08:09.000Z", action: "remote-config-applied", hash: "abcd" });
-    expect(JSON.parse(lines[1] ?? "")).toEqual({ time: "2026-01-01T00:00:00.000Z", action: "rollback", reason: "unhealthy" });
+    expect(JSON.parse(lines[0] ?? "")).toEqual({
+      time: "2026-05-06T07:08:09.000Z",
+      action: "remote-config-applied",
+      hash: "abcd",
+    });
+    expect(JSON.parse(lines[1] ?? "")).toEqual({
+      time: "2026-01-01T00:00:00.000Z",
+      action: "rollback",
+      reason: "unhealthy",
+    });
     expect((await stat(path)).mode & 0o777).toBe(0o600);
   });
 
@@ -34,7 +42,10 @@ describe("AuditLog", () => {
     const log = new AuditLog({ path, clock, maxBytes: 1_000 });
     for (let i = 0; i < 30; i++) await log.append({ action: "n", i, pad: "x".repeat(50) });
     const current = await log.read();
-    const previous = (await readFile(`${path}.1`, "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { i: number });
+    const previous = (await readFile(`${path}.1`, "utf8"))
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { i: number });
     expect((await stat(path)).size).toBeLessThan(1_000 + 200);
     expect((await stat(`${path}.1`)).size).toBeLessThan(1_000 + 200);
     // Nothing lost at the seam: the newest generation continues where the older one stopped.

@@ -22,7 +22,14 @@ import type { StateDir } from "../../src/storage/state-dir.js";
 import { openStateDir } from "../../src/storage/state-dir.js";
 import { StateStore } from "../../src/storage/state.js";
 import { CredentialStore, TLS_DOCUMENTS } from "../../src/connection/credential-store.js";
-import { EMPTY_STATE, PACKAGE_DOCUMENTS, PackageStore, encodeJournal, encodeState, encodeStatuses } from "../../src/upgrade/state.js";
+import {
+  EMPTY_STATE,
+  PACKAGE_DOCUMENTS,
+  PackageStore,
+  encodeJournal,
+  encodeState,
+  encodeStatuses,
+} from "../../src/upgrade/state.js";
 import { recordingLogger } from "./helpers.js";
 import type { LoggedLine } from "./helpers.js";
 
@@ -47,7 +54,10 @@ afterEach(async () => {
 });
 
 const hash = new Uint8Array([0xab, 0xcd]);
-const remote = encodeRemoteConfig({ hash, configMap: { "a.yaml": { body: new TextEncoder().encode("receivers: {}\n"), contentType: "text/yaml" } } });
+const remote = encodeRemoteConfig({
+  hash,
+  configMap: { "a.yaml": { body: new TextEncoder().encode("receivers: {}\n"), contentType: "text/yaml" } },
+});
 
 interface Document {
   name: string;
@@ -131,7 +141,16 @@ const documents: Document[] = [
   },
   {
     name: TLS_DOCUMENTS.settings,
-    valid: { version: 1, baseline: "b", hash: "abcd", endpoint: "wss://h/v1/opamp", headers: {}, minVersion: "TLSv1.2", heartbeatSeconds: null, certificate: null },
+    valid: {
+      version: 1,
+      baseline: "b",
+      hash: "abcd",
+      endpoint: "wss://h/v1/opamp",
+      headers: {},
+      minVersion: "TLSv1.2",
+      heartbeatSeconds: null,
+      certificate: null,
+    },
     read: async () => (await CredentialStore.open(dir, store)).readSettings(),
     fresh: (v) => expect(v).toBeUndefined(),
     lost: /supervisor\.yaml/,
@@ -145,7 +164,12 @@ const documents: Document[] = [
   },
   {
     name: TLS_DOCUMENTS.pendingCsr,
-    valid: { version: 1, instanceUid: "01234567-89ab-7def-8123-456789abcdef", csrPem: "csr", requestedAt: new Date(NOW).toISOString() },
+    valid: {
+      version: 1,
+      instanceUid: "01234567-89ab-7def-8123-456789abcdef",
+      csrPem: "csr",
+      requestedAt: new Date(NOW).toISOString(),
+    },
     read: async () => (await CredentialStore.open(dir, store)).readPendingCsr(),
     fresh: (v) => expect(v).toBeUndefined(),
     lost: /certificate request/,
@@ -181,37 +205,42 @@ function wrongField(valid: object): Record<string, unknown> {
 }
 
 describe.each(documents.map((d) => [d.name, d] as const))("%s", (name, doc) => {
-  it.each(faults)("%s: moved aside, one warning naming it and what was lost, one audit line, reads as absent", async (fault) => {
-    const planted = await plant(doc, fault);
-    const path = dir.file(name);
+  it.each(faults)(
+    "%s: moved aside, one warning naming it and what was lost, one audit line, reads as absent",
+    async (fault) => {
+      const planted = await plant(doc, fault);
+      const path = dir.file(name);
 
-    doc.fresh(await doc.read());
+      doc.fresh(await doc.read());
 
-    const aside = `${path}.corrupt-${STAMP}`;
-    if (planted === undefined) {
-      expect((await lstat(aside)).isDirectory()).toBe(true);
-      expect(await readdir(aside)).toEqual(["inside"]);
-    } else {
-      expect(await readFile(aside, "utf8")).toBe(planted);
-    }
-    const after = await lstat(path).catch(() => undefined);
-    // Only the instance uid is written again at once (a new identity); nothing else is.
-    if (name === DOCUMENT_NAMES.instanceUid) expect(after?.isFile()).toBe(true);
-    else expect(after).toBeUndefined();
+      const aside = `${path}.corrupt-${STAMP}`;
+      if (planted === undefined) {
+        expect((await lstat(aside)).isDirectory()).toBe(true);
+        expect(await readdir(aside)).toEqual(["inside"]);
+      } else {
+        expect(await readFile(aside, "utf8")).toBe(planted);
+      }
+      const after = await lstat(path).catch(() => undefined);
+      // Only the instance uid is written again at once (a new identity); nothing else is.
+      if (name === DOCUMENT_NAMES.instanceUid) expect(after?.isFile()).toBe(true);
+      else expect(after).toBeUndefined();
 
-    const warnings = lines.filter((l) => l.level === "warn" && l.fields["file"] === path && l.fields["lost"] !== undefined);
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]?.msg).toContain(name);
-    expect(String(warnings[0]?.fields["lost"])).toMatch(doc.lost);
-    expect(warnings[0]?.fields["movedTo"]).toBe(aside);
+      const warnings = lines.filter(
+        (l) => l.level === "warn" && l.fields["file"] === path && l.fields["lost"] !== undefined,
+      );
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]?.msg).toContain(name);
+      expect(String(warnings[0]?.fields["lost"])).toMatch(doc.lost);
+      expect(warnings[0]?.fields["movedTo"]).toBe(aside);
 
-    const entries = (await audit.read()).filter((e) => e.action === "state-file-corrupt");
-    expect(entries).toEqual([expect.objectContaining({ file: path, movedTo: aside, result: "set-aside" })]);
+      const entries = (await audit.read()).filter((e) => e.action === "state-file-corrupt");
+      expect(entries).toEqual([expect.objectContaining({ file: path, movedTo: aside, result: "set-aside" })]);
 
-    // A second read finds nothing (or the fresh uid) and warns no more.
-    await doc.read();
-    expect(lines.filter((l) => l.level === "warn" && l.fields["lost"] !== undefined)).toHaveLength(1);
-  });
+      // A second read finds nothing (or the fresh uid) and warns no more.
+      await doc.read();
+      expect(lines.filter((l) => l.level === "warn" && l.fields["lost"] !== undefined)).toHaveLength(1);
+    },
+  );
 });
 
 describe("identity change", () => {

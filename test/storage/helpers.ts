@@ -10,7 +10,10 @@ export interface LoggedLine {
   fields: Record<string, unknown>;
 }
 
-export function recordingLogger(lines: LoggedLine[] = [], bindings: Record<string, unknown> = {}): Logger & { lines: LoggedLine[] } {
+export function recordingLogger(
+  lines: LoggedLine[] = [],
+  bindings: Record<string, unknown> = {},
+): Logger & { lines: LoggedLine[] } {
   const log =
     (level: LoggedLine["level"]) =>
     (obj: object | string, msg?: string): void => {
@@ -61,10 +64,10 @@ export class FaultyFs implements StateFs {
     if (!writing) return handle;
     // ENOSPC typically arrives at write(2), after the open succeeded: let it happen there too.
     const write = handle.writeFile.bind(handle);
-    handle.writeFile = (async (...args: Parameters<typeof handle.writeFile>) => {
+    handle.writeFile = async (...args: Parameters<typeof handle.writeFile>) => {
       this.#check("write", String(path));
       return write(...args);
-    });
+    };
     return handle;
   };
 

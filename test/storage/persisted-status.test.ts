@@ -44,12 +44,15 @@ afterEach(async () => {
 });
 
 const h = (n: number): Uint8Array => new Uint8Array([0xc0, n]);
-const onDisk = async (): Promise<unknown> => JSON.parse(await readFile(dir.file(DOCUMENT_NAMES.remoteConfigStatus), "utf8"));
+const onDisk = async (): Promise<unknown> =>
+  JSON.parse(await readFile(dir.file(DOCUMENT_NAMES.remoteConfigStatus), "utf8"));
 
 /** A client that records what would go to the server, in order. */
 function recordingClient(): { client: OpampClient; sent: Array<{ kind: string; value: Record<string, unknown> }> } {
   const sent: Array<{ kind: string; value: Record<string, unknown> }> = [];
-  const client = { setStatus: (kind: string, value: Record<string, unknown>) => sent.push({ kind, value }) } as unknown as OpampClient;
+  const client = {
+    setStatus: (kind: string, value: Record<string, unknown>) => sent.push({ kind, value }),
+  } as unknown as OpampClient;
   return { client, sent };
 }
 
@@ -60,7 +63,11 @@ describe.each(FAULTS)("a write refused with %s", (code) => {
     expect(await reporter.remoteConfigStatus({ hash: h(1), status: "APPLIED", errorMessage: "" })).toBe(true);
 
     fs.fault = code;
-    const failed = { hash: h(2), status: "FAILED" as const, errorMessage: `cannot write the state directory (${code})` };
+    const failed = {
+      hash: h(2),
+      status: "FAILED" as const,
+      errorMessage: `cannot write the state directory (${code})`,
+    };
     expect(await reporter.remoteConfigStatus({ hash: h(2), status: "APPLYING", errorMessage: "" })).toBe(false);
     expect(await reporter.remoteConfigStatus(failed)).toBe(false);
     const statuses = sent.filter((s) => s.kind === "remoteConfigStatus").map((s) => s.value["errorMessage"]);
@@ -106,7 +113,15 @@ describe.each(FAULTS)("a write refused with %s", (code) => {
     const seen: StoredPackageStatuses[] = [];
     book.attach((doc) => seen.push(doc));
     fs.fault = code;
-    const status = { name: "", agentHasVersion: "0.1.0", agentHasHash: h(0), serverOfferedVersion: "0.2.0", serverOfferedHash: h(5), status: "INSTALL_FAILED" as const, errorMessage: `disk (${code})` };
+    const status = {
+      name: "",
+      agentHasVersion: "0.1.0",
+      agentHasHash: h(0),
+      serverOfferedVersion: "0.2.0",
+      serverOfferedHash: h(5),
+      status: "INSTALL_FAILED" as const,
+      errorMessage: `disk (${code})`,
+    };
     await book.set(status);
     await packages.addFailed(h(5));
     expect(seen.at(-1)?.packages[""]).toEqual(status);

@@ -4,7 +4,12 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Clock } from "../../src/deps.js";
 import { SupervisorError } from "../../src/errors.js";
-import { DOCUMENT_NAMES, parseInstanceUid, parseRemoteConfig, parseRemoteConfigStatus } from "../../src/storage/documents.js";
+import {
+  DOCUMENT_NAMES,
+  parseInstanceUid,
+  parseRemoteConfig,
+  parseRemoteConfigStatus,
+} from "../../src/storage/documents.js";
 import { isUuidText, newInstanceUid, uidFromText, uidToText } from "../../src/storage/instance-uid.js";
 import type { StateDir } from "../../src/storage/state-dir.js";
 import { openStateDir } from "../../src/storage/state-dir.js";
@@ -124,7 +129,9 @@ describe("generic documents, strict reads and quarantine", () => {
   it("reports truncated JSON as STATE_CORRUPT naming the file", async () => {
     const path = dir.file(DOCUMENT_NAMES.remoteConfigStatus);
     await writeFile(path, '{"version":1,"hash":"ab');
-    const err = await store.readJson(DOCUMENT_NAMES.remoteConfigStatus, parseRemoteConfigStatus).catch((e: unknown) => e);
+    const err = await store
+      .readJson(DOCUMENT_NAMES.remoteConfigStatus, parseRemoteConfigStatus)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StateCorruptError);
     expect(err).toBeInstanceOf(SupervisorError);
     expect(err).toMatchObject({ code: "STATE_CORRUPT", file: path });
@@ -133,7 +140,9 @@ describe("generic documents, strict reads and quarantine", () => {
 
   it("reports a well-formed JSON file with the wrong shape as STATE_CORRUPT", async () => {
     await writeFile(dir.file(DOCUMENT_NAMES.lastWorkingRemoteConfig), '{"version":1,"hash":"zz","configMap":{}}');
-    await expect(store.readJson(DOCUMENT_NAMES.lastWorkingRemoteConfig, parseRemoteConfig)).rejects.toMatchObject({ code: "STATE_CORRUPT" });
+    await expect(store.readJson(DOCUMENT_NAMES.lastWorkingRemoteConfig, parseRemoteConfig)).rejects.toMatchObject({
+      code: "STATE_CORRUPT",
+    });
     await writeFile(dir.file(DOCUMENT_NAMES.instanceUid), '{"version":2,"uid":"x","source":"server"}');
     await expect(store.readJson(DOCUMENT_NAMES.instanceUid, parseInstanceUid)).rejects.toThrow(/version/);
     await writeFile(dir.file("custom.json"), '{"url":5}');

@@ -15,7 +15,8 @@ afterEach(async () => {
   h = undefined;
 });
 
-const healthReports = (t: Harness): CollectorHealth[] => t.heard.flatMap((e) => (e.kind === "health" ? [e.health] : []));
+const healthReports = (t: Harness): CollectorHealth[] =>
+  t.heard.flatMap((e) => (e.kind === "health" ? [e.health] : []));
 
 describe("the restart command", () => {
   it("stops the collector and starts it again on the same config, healthy again", async () => {
@@ -31,21 +32,24 @@ describe("the restart command", () => {
 });
 
 describe("a collector that cannot be started", () => {
-  it.each(["ENOENT", "EACCES"] as const)("reports the OS reason (%s) in last_error and retries with backoff", async (code) => {
-    const t = (h = await makeHarness());
-    t.driver.startFailures.push(spawnError(code), spawnError(code));
-    const outcome = await t.drive(t.ctx.collector.restart(t.ctx.signal));
-    expect(outcome).toMatchObject({ ok: false, reason: "start-failed" });
-    const health = t.ctx.collector.health;
-    expect(health).toMatchObject({ healthy: false, status: "StatusFatalError" });
-    expect(health?.lastError).toContain(`${code} (`);
-    expect(t.ctx.collector.state).toMatchObject({ id: "backoff", attempt: 1 });
-    // Retried after 100 ms (fails again: 200 ms), then it starts and reports healthy.
-    await t.drive(waitUntil(() => t.ctx.collector.state.id === "backoff" && t.ctx.collector.state.attempt === 2));
-    await t.drive(waitUntil(() => t.ctx.collector.health?.healthy === true));
-    expect(t.clock.sleeps).toEqual(expect.arrayContaining([100, 200]));
-    expect(healthReports(t).some((r) => r.lastError?.includes(code))).toBe(true);
-  });
+  it.each(["ENOENT", "EACCES"] as const)(
+    "reports the OS reason (%s) in last_error and retries with backoff",
+    async (code) => {
+      const t = (h = await makeHarness());
+      t.driver.startFailures.push(spawnError(code), spawnError(code));
+      const outcome = await t.drive(t.ctx.collector.restart(t.ctx.signal));
+      expect(outcome).toMatchObject({ ok: false, reason: "start-failed" });
+      const health = t.ctx.collector.health;
+      expect(health).toMatchObject({ healthy: false, status: "StatusFatalError" });
+      expect(health?.lastError).toContain(`${code} (`);
+      expect(t.ctx.collector.state).toMatchObject({ id: "backoff", attempt: 1 });
+      // Retried after 100 ms (fails again: 200 ms), then it starts and reports healthy.
+      await t.drive(waitUntil(() => t.ctx.collector.state.id === "backoff" && t.ctx.collector.state.attempt === 2));
+      await t.drive(waitUntil(() => t.ctx.collector.health?.healthy === true));
+      expect(t.clock.sleeps).toEqual(expect.arrayContaining([100, 200]));
+      expect(healthReports(t).some((r) => r.lastError?.includes(code))).toBe(true);
+    },
+  );
 });
 
 describe("health after a (re)start", () => {
@@ -54,8 +58,16 @@ describe("health after a (re)start", () => {
     const before = healthReports(t).length;
     await t.drive(t.ctx.collector.restart(t.ctx.signal));
     const restartedAt = t.clock.now();
-    await t.drive(waitUntil(() => healthReports(t).slice(before).some((r) => r.healthy)));
-    const healthy = healthReports(t).slice(before).find((r) => r.healthy);
+    await t.drive(
+      waitUntil(() =>
+        healthReports(t)
+          .slice(before)
+          .some((r) => r.healthy),
+      ),
+    );
+    const healthy = healthReports(t)
+      .slice(before)
+      .find((r) => r.healthy);
     expect((healthy?.observedAtMs ?? Infinity) - restartedAt).toBeLessThan(100);
   });
 

@@ -8,13 +8,20 @@ import { MINIMAL, resolve } from "../config/helpers.js";
 
 const BIT = BigInt(AgentCapabilities.AgentCapabilities_ReportsAvailableComponents);
 const config = resolve(`${MINIMAL}capabilities:\n  reports_available_components: true\n`);
-const inventory = (type: string): string => `receivers:\n    - name: ${type}\n      module: m/${type} v1\nexporters: []\n`;
+const inventory = (type: string): string =>
+  `receivers:\n    - name: ${type}\n      module: m/${type} v1\nexporters: []\n`;
 
 function harness(outputs: Array<string | Error>) {
   const sent: AvailableComponents[] = [];
   const capabilities: bigint[] = [];
   const warnings: string[] = [];
-  const logger = { debug() {}, info() {}, error() {}, warn: (fields: { reason?: string }) => warnings.push(fields.reason ?? ""), child: () => logger } as unknown as Logger;
+  const logger = {
+    debug() {},
+    info() {},
+    error() {},
+    warn: (fields: { reason?: string }) => warnings.push(fields.reason ?? ""),
+    child: () => logger,
+  } as unknown as Logger;
   const options = {
     config,
     driver: {
@@ -24,7 +31,10 @@ function harness(outputs: Array<string | Error>) {
         return next ?? "";
       },
     },
-    client: { setStatus: (_key: string, value: AvailableComponents) => void sent.push(value), setCapabilities: (bits: bigint) => void capabilities.push(bits) },
+    client: {
+      setStatus: (_key: string, value: AvailableComponents) => void sent.push(value),
+      setCapabilities: (bits: bigint) => void capabilities.push(bits),
+    },
     logger,
     clock: new FakeClock(),
   } as unknown as Parameters<typeof reportAvailableComponents>[0];
@@ -42,18 +52,27 @@ describe("reportAvailableComponents", () => {
   });
 
   it("turns the bit off, reporting nothing, when the new binary has no `components` or prints garbage", async () => {
-    const h = harness([inventory("otlp"), new Error("components failed (code 1): unknown command"), "Usage: otelcol [flags]\n"]);
+    const h = harness([
+      inventory("otlp"),
+      new Error("components failed (code 1): unknown command"),
+      "Usage: otelcol [flags]\n",
+    ]);
     await reportAvailableComponents(h.options, new AbortController().signal);
     expect(await reportAvailableComponents(h.options, new AbortController().signal)).toBe(false);
     expect(await reportAvailableComponents(h.options, new AbortController().signal)).toBe(false);
     expect(h.sent).toHaveLength(1);
     expect(h.capabilities.map((bits) => bits & BIT)).toEqual([BIT, 0n, 0n]);
-    expect(h.warnings).toEqual([expect.stringMatching(/unknown command/), expect.stringMatching(/unexpected `components` output/)]);
+    expect(h.warnings).toEqual([
+      expect.stringMatching(/unknown command/),
+      expect.stringMatching(/unexpected `components` output/),
+    ]);
   });
 
   it("does nothing when the capability is off", async () => {
     const h = harness([inventory("otlp")]);
-    expect(await reportAvailableComponents({ ...h.options, config: resolve(MINIMAL) }, new AbortController().signal)).toBe(false);
+    expect(
+      await reportAvailableComponents({ ...h.options, config: resolve(MINIMAL) }, new AbortController().signal),
+    ).toBe(false);
     expect(h.sent).toEqual([]);
     expect(h.capabilities).toEqual([]);
   });

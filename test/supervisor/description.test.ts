@@ -30,7 +30,9 @@ describe("host facts", () => {
   it("describes the OS by uname when there is no os-release", () => {
     expect(hostFacts({ ...debian, osRelease: undefined })["os.description"]).toBe("Linux 6.1.0-18-amd64");
     expect(hostFacts({ ...debian, osRelease: "ID=alpine\n" })["os.description"]).toBe("Linux 6.1.0-18-amd64");
-    expect(hostFacts({ ...debian, osRelease: "PRETTY_NAME=Alpine Linux v3.20\n" })["os.description"]).toBe("Alpine Linux v3.20");
+    expect(hostFacts({ ...debian, osRelease: "PRETTY_NAME=Alpine Linux v3.20\n" })["os.description"]).toBe(
+      "Alpine Linux v3.20",
+    );
   });
 });
 
@@ -51,6 +53,11 @@ describe("buildDescription", () => {
       "service.instance.id": "0190f3a2-7b1c-7d4e-8f00-123456789abc",
       "service.namespace": "edge",
     });
-    expect(d.nonIdentifying).toMatchObject({ "host.arch": "amd64", "host.name": "set-by-operator", "deployment.environment": "prod", "k8s.pod.count": 3 });
+    expect(d.nonIdentifying).toMatchObject({
+      "host.arch": "amd64",
+      "host.name": "set-by-operator",
+      "deployment.environment": "prod",
+      "k8s.pod.count": 3,
+    });
   });
 });

@@ -37,7 +37,10 @@ class RecordingReporter extends StatusReporter {
   ) {
     super(...args);
   }
-  override async remoteConfigStatus(status: StoredRemoteConfigStatus, options?: { transient?: boolean }): Promise<boolean> {
+  override async remoteConfigStatus(
+    status: StoredRemoteConfigStatus,
+    options?: { transient?: boolean },
+  ): Promise<boolean> {
     const persisted = await super.remoteConfigStatus(status, options);
     this.heard.push({ kind: "status", status });
     return persisted;
@@ -104,7 +107,12 @@ storage:
 `;
   const config = resolveSupervisorConfig(yaml, join(dir, "supervisor.yaml"), {});
   const clock = new FakeClock();
-  const deps: Deps = createDefaultDeps({ clock, random: () => 0.5, logger: silentLogger, fs: { ...nodeFileSystem, ...options.fs } });
+  const deps: Deps = createDefaultDeps({
+    clock,
+    random: () => 0.5,
+    logger: silentLogger,
+    fs: { ...nodeFileSystem, ...options.fs },
+  });
   const stateDir = await openStateDir(config.storage.directory);
   const store = new StateStore({ dir: stateDir, clock });
   const audit = new AuditLog({ path: stateDir.file("audit.log"), clock });
@@ -196,7 +204,9 @@ const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
 export function offer(n: number, files: Record<string, string>): StoredRemoteConfig {
   return {
     hash: new Uint8Array([0xc0, n]),
-    configMap: Object.fromEntries(Object.entries(files).map(([name, body]) => [name, { body: enc(body), contentType: "text/yaml" }])),
+    configMap: Object.fromEntries(
+      Object.entries(files).map(([name, body]) => [name, { body: enc(body), contentType: "text/yaml" }]),
+    ),
   };
 }
 

@@ -4,7 +4,11 @@ import { OperationQueue } from "../../src/supervisor/queue.js";
 import { FakeClock, settle } from "../support/fake-clock.js";
 
 function queue(clock = new FakeClock(), shutdown = new AbortController()) {
-  return { clock, shutdown, queue: new OperationQueue({ logger: silentLogger, clock, signal: shutdown.signal, defaultDeadlineMs: 1_000 }) };
+  return {
+    clock,
+    shutdown,
+    queue: new OperationQueue({ logger: silentLogger, clock, signal: shutdown.signal, defaultDeadlineMs: 1_000 }),
+  };
 }
 
 /** An operation that runs until its signal aborts, recording why. */
@@ -43,7 +47,11 @@ describe("OperationQueue", () => {
     expect(log).toEqual(["hung started"]);
     await clock.advance(1);
     await Promise.all([hung, next]);
-    expect(log).toEqual(["hung started", "hung aborted: operation hung passed its 5000 ms deadline", "next started, aborted=false"]);
+    expect(log).toEqual([
+      "hung started",
+      "hung aborted: operation hung passed its 5000 ms deadline",
+      "next started, aborted=false",
+    ]);
   });
 
   it("gives each operation its own signal: shutdown aborts the running one, later ones never start", async () => {
@@ -69,6 +77,11 @@ describe("OperationQueue", () => {
     await settle();
     await clock.advance(300);
     await last;
-    expect(log).toEqual(["busy started", "busy aborted: operation busy passed its 100 ms deadline", "config 2 started", "config 2 aborted: operation config passed its 300 ms deadline"]);
+    expect(log).toEqual([
+      "busy started",
+      "busy aborted: operation busy passed its 100 ms deadline",
+      "config 2 started",
+      "config 2 aborted: operation config passed its 300 ms deadline",
+    ]);
   });
 });

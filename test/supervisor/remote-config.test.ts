@@ -21,7 +21,8 @@ async function ready(options: HarnessOptions = {}): Promise<Harness> {
   return h;
 }
 
-const apply = (harness: Harness, o: StoredRemoteConfig): Promise<unknown> => harness.drive(applyRemoteConfig(harness.ctx, o));
+const apply = (harness: Harness, o: StoredRemoteConfig): Promise<unknown> =>
+  harness.drive(applyRemoteConfig(harness.ctx, o));
 const lastStatus = (harness: Harness) => harness.heard.flatMap((e) => (e.kind === "status" ? [e.status] : [])).at(-1);
 
 describe.each([
@@ -43,7 +44,11 @@ describe.each([
     }
     const effective = t.heard.flatMap((e) => (e.kind === "effective" ? [e.yaml] : [])).at(-1);
     expect(effective).toContain("debug/one");
-    expect((await t.audit()).find((l) => l["action"] === "remote-config-applied")).toMatchObject({ hash: "c001", result: "applied", mode: hup ? "reload" : "restart" });
+    expect((await t.audit()).find((l) => l["action"] === "remote-config-applied")).toMatchObject({
+      hash: "c001",
+      result: "applied",
+      mode: hup ? "reload" : "restart",
+    });
     expect(await t.ctx.store.readLastWorkingRemoteConfig()).toMatchObject({ hash: new Uint8Array([0xc0, 1]) });
   });
 
@@ -73,8 +78,16 @@ describe.each([
     expect(t.ctx.collector.health?.healthy).toBe(true);
     expect(runs(t.driver.current?.config, "three")).toBe(false);
     const audit = await t.audit();
-    expect(audit.find((l) => l["action"] === "remote-config-failed")).toMatchObject({ hash: "c003", result: "failed", reasonCode: "unhealthy" });
-    expect(audit.find((l) => l["action"] === "remote-config-rolled-back")).toMatchObject({ hash: "c003", result: "healthy", reason: "rolled back to the last working config, healthy again" });
+    expect(audit.find((l) => l["action"] === "remote-config-failed")).toMatchObject({
+      hash: "c003",
+      result: "failed",
+      reasonCode: "unhealthy",
+    });
+    expect(audit.find((l) => l["action"] === "remote-config-rolled-back")).toMatchObject({
+      hash: "c003",
+      result: "healthy",
+      reason: "rolled back to the last working config, healthy again",
+    });
   });
 
   it("rolls back a config that makes the collector crash after the switch, with the log tail", async () => {
@@ -95,7 +108,12 @@ describe("remote config checks and idempotence", () => {
     await apply(t, offer(5, { "../evil.yaml": marked("five") }));
     expect(lastStatus(t)?.errorMessage).toMatch(/evil/);
     const bomb = ["a: &a [x, x, x, x, x, x, x, x, x]"];
-    for (let i = 1; i < 12; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(", ")}]`);
+    for (let i = 1; i < 12; i++)
+      bomb.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(", ")}]`,
+      );
     await apply(t, offer(6, { "bomb.yaml": bomb.join("\n") }));
     expect(lastStatus(t)?.errorMessage).toMatch(/alias/i);
     const after = (await readdir(t.ctx.stateDir.root)).filter((n) => !before.includes(n));
@@ -148,7 +166,10 @@ describe("remote config checks and idempotence", () => {
     expect(t.driver.current).toBe(run);
     expect(t.driver.validated).toEqual([]);
     expect(t.clock.sleeps.length - sleeps).toBeLessThanOrEqual(1); // at most the health loop's own turn
-    expect((await t.audit()).find((l) => l["action"] === "remote-config-applied")).toMatchObject({ hash: "c00b", mode: "unchanged" });
+    expect((await t.audit()).find((l) => l["action"] === "remote-config-applied")).toMatchObject({
+      hash: "c00b",
+      mode: "unchanged",
+    });
     expect(await t.ctx.store.readLastWorkingRemoteConfig()).toMatchObject({ hash: new Uint8Array([0xc0, 11]) });
   });
 });
@@ -179,19 +200,25 @@ describe("when the last working config fails too", () => {
     })();
     await t.drive(Promise.all([work, armed]));
     const audit = await t.audit();
-    expect(audit.find((l) => l["action"] === "remote-config-rolled-back")).toMatchObject({ hash: "c00e", result: "unhealthy", reason: expect.stringMatching(/rollback did not become healthy either/) });
+    expect(audit.find((l) => l["action"] === "remote-config-rolled-back")).toMatchObject({
+      hash: "c00e",
+      result: "unhealthy",
+      reason: expect.stringMatching(/rollback did not become healthy either/),
+    });
     const delays: number[] = [];
     const stop = t.ctx.collector.state;
     expect(["backoff", "running", "starting"]).toContain(stop.id);
-    await t.drive(new Promise<void>((resolve) => {
-      const seen = (): void => {
-        const state = t.ctx.collector.state;
-        if (state.id === "backoff" && delays.at(-1) !== state.until) delays.push(state.until);
-        if (delays.length >= 4) resolve();
-        else setImmediate(seen);
-      };
-      seen();
-    }));
+    await t.drive(
+      new Promise<void>((resolve) => {
+        const seen = (): void => {
+          const state = t.ctx.collector.state;
+          if (state.id === "backoff" && delays.at(-1) !== state.until) delays.push(state.until);
+          if (delays.length >= 4) resolve();
+          else setImmediate(seen);
+        };
+        seen();
+      }),
+    );
     const gaps = delays.slice(1).map((at, i) => at - (delays[i] ?? 0));
     expect(gaps[1]).toBeGreaterThan(gaps[0] ?? 0); // growing delays, not a tight loop
     expect(t.ctx.collector.health?.healthy).toBe(false);
@@ -210,7 +237,10 @@ describe("agent.automatic_config_rollback: false", () => {
     expect(effective).toContain("debug/five");
     const audit = await t.audit();
     expect(audit.some((l) => l["action"] === "remote-config-rolled-back")).toBe(false);
-    expect(audit.find((l) => l["action"] === "remote-config-kept")).toMatchObject({ hash: "c005", result: "unhealthy" });
+    expect(audit.find((l) => l["action"] === "remote-config-kept")).toMatchObject({
+      hash: "c005",
+      result: "unhealthy",
+    });
     expect(t.heard.some((e) => e.kind === "checkpoint" && e.step === "config-rolled-back")).toBe(false);
   });
 

@@ -4,12 +4,14 @@ import { resourceAttributesOf } from "../../src/supervisor/resource-attributes.j
 
 describe("resourceAttributesOf", () => {
   it("reads the map form, leaving out removals (null) and non-scalars", () => {
-    const yaml = "service:\n  telemetry:\n    resource:\n      deployment.environment: prod\n      k8s.node.count: 3\n      removed: null\n      nested: {a: 1}\n";
+    const yaml =
+      "service:\n  telemetry:\n    resource:\n      deployment.environment: prod\n      k8s.node.count: 3\n      removed: null\n      nested: {a: 1}\n";
     expect(resourceAttributesOf(yaml)).toEqual({ "deployment.environment": "prod", "k8s.node.count": 3 });
   });
 
   it("reads the declarative attributes list", () => {
-    const yaml = "service:\n  telemetry:\n    resource:\n      attributes:\n        - {name: deployment.environment, value: staging}\n        - {name: broken}\n";
+    const yaml =
+      "service:\n  telemetry:\n    resource:\n      attributes:\n        - {name: deployment.environment, value: staging}\n        - {name: broken}\n";
     expect(resourceAttributesOf(yaml)).toEqual({ "deployment.environment": "staging" });
   });
 
@@ -27,10 +29,19 @@ describe("buildDescription with resource attributes", () => {
       instanceUid: "0190f3a2-7b1c-7d4e-8f00-123456789abc",
       identifying: {},
       nonIdentifying: {},
-      resourceAttributes: { "service.name": "edge-gateway", "service.version": "2.1", "service.instance.id": "not-ours", "deployment.environment": "prod" },
+      resourceAttributes: {
+        "service.name": "edge-gateway",
+        "service.version": "2.1",
+        "service.instance.id": "not-ours",
+        "deployment.environment": "prod",
+      },
       host: { "host.arch": "amd64", "host.name": "h", "os.type": "linux", "os.description": "d", "os.version": "v" },
     });
-    expect(d.identifying).toEqual({ "service.name": "edge-gateway", "service.version": "2.1", "service.instance.id": "0190f3a2-7b1c-7d4e-8f00-123456789abc" });
+    expect(d.identifying).toEqual({
+      "service.name": "edge-gateway",
+      "service.version": "2.1",
+      "service.instance.id": "0190f3a2-7b1c-7d4e-8f00-123456789abc",
+    });
     expect(d.nonIdentifying["deployment.environment"]).toBe("prod");
     expect(d.nonIdentifying).not.toHaveProperty("service.instance.id");
   });

@@ -34,7 +34,9 @@ afterEach(async () => {
 
 const config = (n: number): StoredRemoteConfig => ({
   hash: new Uint8Array([0xc0, n]),
-  configMap: { "r.yaml": { body: new TextEncoder().encode(`exporters:\n  debug/${n}: {}\n`), contentType: "text/yaml" } },
+  configMap: {
+    "r.yaml": { body: new TextEncoder().encode(`exporters:\n  debug/${n}: {}\n`), contentType: "text/yaml" },
+  },
 });
 const corrupt = (name: string): Promise<void> => writeFile(dir.file(name), "{ truncated");
 
@@ -94,7 +96,12 @@ describe("settleRemoteConfigStatus", () => {
   });
 
   it("starts with nothing remote when every document is corrupt", async () => {
-    for (const name of [DOCUMENT_NAMES.lastWorkingRemoteConfig, DOCUMENT_NAMES.lastReceivedRemoteConfig, DOCUMENT_NAMES.remoteConfigStatus, DOCUMENT_NAMES.failedConfigHashes]) {
+    for (const name of [
+      DOCUMENT_NAMES.lastWorkingRemoteConfig,
+      DOCUMENT_NAMES.lastReceivedRemoteConfig,
+      DOCUMENT_NAMES.remoteConfigStatus,
+      DOCUMENT_NAMES.failedConfigHashes,
+    ]) {
       await corrupt(name);
     }
     expect(await settleRemoteConfigStatus(open(), audit)).toEqual({ status: undefined, working: undefined });

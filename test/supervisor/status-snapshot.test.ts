@@ -3,7 +3,13 @@ import { StatusSnapshot, publicEndpoint } from "../../src/supervisor/status-snap
 import { FakeClock } from "../support/fake-clock.js";
 
 function snapshot(clock = new FakeClock()): { s: StatusSnapshot; clock: FakeClock } {
-  const s = new StatusSnapshot({ clock, version: "1.2.3", endpoint: "wss://user:pw@opamp.example/v1/opamp?token=abc", instanceUid: "uid-1", mask: (t) => t.replace(/s3cret/g, "***") });
+  const s = new StatusSnapshot({
+    clock,
+    version: "1.2.3",
+    endpoint: "wss://user:pw@opamp.example/v1/opamp?token=abc",
+    instanceUid: "uid-1",
+    mask: (t) => t.replace(/s3cret/g, "***"),
+  });
   return { s, clock };
 }
 
@@ -20,15 +26,36 @@ describe("StatusSnapshot", () => {
     s.collectorStarted(42); // a restart
     s.remoteConfig({ hash: new Uint8Array([0xc0, 0x01]), status: "FAILED", errorMessage: "bad s3cret" });
     const v = s.view();
-    expect(v.connection).toEqual({ state: "connected", endpoint: "wss://opamp.example/v1/opamp", since: new Date(t0 + 1_000).toISOString(), lastError: "ECONNREFUSED ***" });
-    expect(v.collector).toMatchObject({ pid: 42, healthy: true, restarts: 1, since: new Date(t0 + 1_500).toISOString() });
-    expect(v.remoteConfig).toEqual({ hash: "c001", status: "FAILED", at: new Date(t0 + 1_500).toISOString(), error: "bad ***" });
+    expect(v.connection).toEqual({
+      state: "connected",
+      endpoint: "wss://opamp.example/v1/opamp",
+      since: new Date(t0 + 1_000).toISOString(),
+      lastError: "ECONNREFUSED ***",
+    });
+    expect(v.collector).toMatchObject({
+      pid: 42,
+      healthy: true,
+      restarts: 1,
+      since: new Date(t0 + 1_500).toISOString(),
+    });
+    expect(v.remoteConfig).toEqual({
+      hash: "c001",
+      status: "FAILED",
+      at: new Date(t0 + 1_500).toISOString(),
+      error: "bad ***",
+    });
     expect(v.status).toBe("ok");
   });
 
   it("is degraded while the collector is unhealthy, and a view is a copy", () => {
     const { s } = snapshot();
-    s.collectorHealth({ healthy: false, startedAtMs: undefined, observedAtMs: 0, status: "StatusFatalError", lastError: "exited s3cret" });
+    s.collectorHealth({
+      healthy: false,
+      startedAtMs: undefined,
+      observedAtMs: 0,
+      status: "StatusFatalError",
+      lastError: "exited s3cret",
+    });
     const v = s.view();
     expect(v).toMatchObject({ status: "degraded", collector: { healthy: false, pid: null, lastError: "exited ***" } });
     v.collector.healthy = true;

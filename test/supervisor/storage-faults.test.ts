@@ -33,7 +33,10 @@ describe("storage faults in the remote-config transaction", () => {
     const run = t.driver.current;
     armed.on = true;
     await t.drive(applyRemoteConfig(t.ctx, offer(1, { "remote.yaml": marked("one") })));
-    expect(statusOf(t)).toMatchObject({ status: "FAILED", errorMessage: expect.stringContaining("cannot read (EACCES)") });
+    expect(statusOf(t)).toMatchObject({
+      status: "FAILED",
+      errorMessage: expect.stringContaining("cannot read (EACCES)"),
+    });
     expect(t.driver.current).toBe(run);
     expect(t.driver.validated).toEqual([]);
   });
@@ -45,7 +48,10 @@ describe("storage faults in the remote-config transaction", () => {
     armed.on = true;
     // "retry": the supervisor tries this offer again by itself (retried-offers.ts).
     expect(await t.drive(applyRemoteConfig(t.ctx, offer(2, { "remote.yaml": marked("two") })))).toBe("retry");
-    expect(statusOf(t)).toMatchObject({ status: "FAILED", errorMessage: "cannot swap in the new config: EIO (input/output error)" });
+    expect(statusOf(t)).toMatchObject({
+      status: "FAILED",
+      errorMessage: "cannot swap in the new config: EIO (input/output error)",
+    });
     expect(t.driver.current).toBe(run);
     expect(runs(t.driver.current?.config, "two")).toBe(false);
     expect((await t.audit()).some((l) => l["action"] === "remote-config-rolled-back")).toBe(false);

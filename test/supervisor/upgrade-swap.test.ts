@@ -41,7 +41,15 @@ function badBinaryWhileSwapped(step: UpgradeCheckpoint): void {
 
 async function install(checkpoint: (step: UpgradeCheckpoint) => void = () => undefined) {
   const pkg = host.offer(Buffer.from(fakeCollector("0.2.0")));
-  await host.book.set({ name: pkg.name, agentHasVersion: "0.1.0", agentHasHash: new Uint8Array([1]), serverOfferedVersion: pkg.version, serverOfferedHash: pkg.hash, status: "INSTALL_PENDING", errorMessage: "" });
+  await host.book.set({
+    name: pkg.name,
+    agentHasVersion: "0.1.0",
+    agentHasHash: new Uint8Array([1]),
+    serverOfferedVersion: pkg.version,
+    serverOfferedHash: pkg.hash,
+    status: "INSTALL_PENDING",
+    errorMessage: "",
+  });
   const env = host.env({ collector: control(t), checkpoint });
   return t.drive(installCollector(env, pkg, { version: "0.1.0", agentHash: new Uint8Array([1]) }, new Uint8Array([7])));
 }
@@ -61,7 +69,9 @@ describe("the package swap through the controller", () => {
     const outcome = await install(badBinaryWhileSwapped);
     expect(outcome).toMatchObject({ kind: "failed", remember: true });
     const message = host.book.get("otelcol")?.errorMessage ?? "";
-    expect(message).toMatch(/did not prove healthy: collector exited: exited with code 7; rolled back to version 0.1.0, healthy again/);
+    expect(message).toMatch(
+      /did not prove healthy: collector exited: exited with code 7; rolled back to version 0.1.0, healthy again/,
+    );
     expect(message).toMatch(/collector log tail:[\s\S]*panic: boom/);
     expect(await host.exeText()).toContain("0.1.0");
     expect(t.driver.starts).toBe(3); // the new binary, then the old one again

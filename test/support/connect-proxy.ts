@@ -34,10 +34,19 @@ export class ConnectProxy {
       const headers = { ...req.headers };
       delete headers["proxy-authorization"];
       delete headers["proxy-connection"];
-      const upstream = request({ host: this.#resolve(url.hostname), port: url.port, path: `${url.pathname}${url.search}`, method: req.method, headers }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      });
+      const upstream = request(
+        {
+          host: this.#resolve(url.hostname),
+          port: url.port,
+          path: `${url.pathname}${url.search}`,
+          method: req.method,
+          headers,
+        },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
       upstream.on("error", () => res.writeHead(502).end());
       req.pipe(upstream);
     });
@@ -88,7 +97,9 @@ export class ConnectProxy {
   #admit(req: IncomingMessage): boolean {
     const authorization = req.headers["proxy-authorization"];
     this.seen.push({ method: req.method ?? "", target: req.url ?? "", authorization });
-    return this.credentials === undefined || authorization === `Basic ${Buffer.from(this.credentials).toString("base64")}`;
+    return (
+      this.credentials === undefined || authorization === `Basic ${Buffer.from(this.credentials).toString("base64")}`
+    );
   }
 
   #resolve(host: string): string {

@@ -20,7 +20,8 @@ export async function eventually<T>(
   options: EventuallyOptions | number = {},
   what?: string,
 ): Promise<T> {
-  const o: EventuallyOptions = typeof options === "number" ? { timeoutMs: options, ...(what !== undefined ? { what } : {}) } : options;
+  const o: EventuallyOptions =
+    typeof options === "number" ? { timeoutMs: options, ...(what !== undefined ? { what } : {}) } : options;
   const timeoutMs = o.timeoutMs ?? 5_000;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -33,7 +34,10 @@ export async function eventually<T>(
       lastError = err;
     }
     if (Date.now() > deadline) {
-      const last = lastError !== undefined ? `; last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}` : "";
+      const last =
+        lastError !== undefined
+          ? `; last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}`
+          : "";
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${o.what ?? "a condition"}${last}`);
     }
     await new Promise((resolve) => setTimeout(resolve, o.everyMs ?? 10));

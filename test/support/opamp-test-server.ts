@@ -13,7 +13,13 @@ import { gzipSync } from "node:zlib";
 import { WebSocketServer } from "ws";
 import type { WebSocket } from "ws";
 import { ServerCapabilities } from "../../src/gen/opamp_pb.js";
-import { decodeAgentToServer, encodeServerToAgent, frameWs, newServerToAgent, unframeWs } from "../../src/opamp/codec.js";
+import {
+  decodeAgentToServer,
+  encodeServerToAgent,
+  frameWs,
+  newServerToAgent,
+  unframeWs,
+} from "../../src/opamp/codec.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { AgentToServer, ServerToAgent, ServerToAgentSchema } from "../../src/gen/opamp_pb.js";
 
@@ -75,7 +81,9 @@ export class OpampTestServer {
       s.on("close", () => this.#tcp.delete(s));
     });
     this.#server.on("request", (req, res) => void this.#onHttp(req, res));
-    this.#server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.#onUpgrade(req, socket, head));
+    this.#server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) =>
+      this.#onUpgrade(req, socket, head),
+    );
   }
 
   /** `port` 0 (default) picks a free one; a fixed port lets a test bring a server "back". */
@@ -120,7 +128,10 @@ export class OpampTestServer {
   }
 
   /** Resolves with the first recorded message (from index `from`) matching `match`. */
-  async waitFor(match: (r: Received) => boolean, options: { from?: number; timeoutMs?: number } = {}): Promise<Received> {
+  async waitFor(
+    match: (r: Received) => boolean,
+    options: { from?: number; timeoutMs?: number } = {},
+  ): Promise<Received> {
     const from = options.from ?? 0;
     const find = (): Received | undefined => this.received.slice(from).find(match);
     const found = find();
@@ -128,7 +139,11 @@ export class OpampTestServer {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters.delete(check);
-        reject(new Error(`no matching AgentToServer within ${options.timeoutMs ?? 5000} ms (${this.received.length} received)`));
+        reject(
+          new Error(
+            `no matching AgentToServer within ${options.timeoutMs ?? 5000} ms (${this.received.length} received)`,
+          ),
+        );
       }, options.timeoutMs ?? 5000);
       const check = (): void => {
         const hit = find();
@@ -175,7 +190,14 @@ export class OpampTestServer {
       ws.on("close", () => this.#sockets.delete(ws));
       ws.on("message", (data: Buffer) => {
         const bytes = unframeWs(new Uint8Array(data));
-        const r: Received = { connection, transport: "ws", msg: decodeAgentToServer(bytes), headers: req.headers, bytes, ...peerCertOf(req) };
+        const r: Received = {
+          connection,
+          transport: "ws",
+          msg: decodeAgentToServer(bytes),
+          headers: req.headers,
+          bytes,
+          ...peerCertOf(req),
+        };
         this.#record(r);
         if (!this.answer) return;
         ws.send(frameWs(encodeServerToAgent(this.#reply(r.msg, r, first))));
@@ -194,7 +216,14 @@ export class OpampTestServer {
       return;
     }
     const bytes = new Uint8Array(Buffer.concat(chunks));
-    const r: Received = { connection: 0, transport: "http", msg: decodeAgentToServer(bytes), headers: req.headers, bytes, ...peerCertOf(req) };
+    const r: Received = {
+      connection: 0,
+      transport: "http",
+      msg: decodeAgentToServer(bytes),
+      headers: req.headers,
+      bytes,
+      ...peerCertOf(req),
+    };
     const first = !this.received.some((x) => x.transport === "http");
     this.#record(r);
     let body: Uint8Array = encodeServerToAgent(this.#reply(r.msg, r, first));
@@ -213,5 +242,8 @@ function peerCertOf(req: IncomingMessage): { peerCert?: string; tlsProtocol?: st
   const socket = req.socket as Partial<TLSSocket>;
   const cert = socket.getPeerCertificate?.();
   const protocol = socket.getProtocol?.();
-  return { ...(cert?.fingerprint256 ? { peerCert: cert.fingerprint256 } : {}), ...(protocol ? { tlsProtocol: protocol } : {}) };
+  return {
+    ...(cert?.fingerprint256 ? { peerCert: cert.fingerprint256 } : {}),
+    ...(protocol ? { tlsProtocol: protocol } : {}),
+  };
 }

@@ -111,11 +111,16 @@ export class PackageFileServer {
       status = 206;
     }
     record(status);
-    const headers: Record<string, string> = { "content-length": String(end - start + 1), "content-type": "application/octet-stream", "accept-ranges": "bytes" };
+    const headers: Record<string, string> = {
+      "content-length": String(end - start + 1),
+      "content-type": "application/octet-stream",
+      "accept-ranges": "bytes",
+    };
     if (status === 206) headers["content-range"] = `bytes ${start}-${end}/${size}`;
     res.writeHead(status, headers);
     file.served++;
-    const drop = file.dropAfterBytes !== undefined && file.served <= (file.dropTimes ?? 1) ? file.dropAfterBytes : undefined;
+    const drop =
+      file.dropAfterBytes !== undefined && file.served <= (file.dropTimes ?? 1) ? file.dropAfterBytes : undefined;
     const body = file.body.subarray(start, end + 1);
     const chunk = 16 * 1024;
     let sent = 0;
@@ -130,7 +135,8 @@ export class PackageFileServer {
       const piece = body.subarray(sent, sent + limit);
       const ok = res.write(piece);
       sent += piece.length;
-      if (file.throttleBytesPerSecond) await new Promise((r) => setTimeout(r, (piece.length / file.throttleBytesPerSecond!) * 1000));
+      if (file.throttleBytesPerSecond)
+        await new Promise((r) => setTimeout(r, (piece.length / file.throttleBytesPerSecond!) * 1000));
       else if (!ok) await new Promise((r) => res.once("drain", r));
     }
     res.end();

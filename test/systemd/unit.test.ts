@@ -59,11 +59,17 @@ describe("systemd unit", () => {
     const path = join(dir, "opamp-supervisor.service");
     writeFileSync(path, withTrue(unit));
     mkdirSync(join(dir, "opamp-supervisor.service.d"));
-    for (const name of dropIns) writeFileSync(join(dir, "opamp-supervisor.service.d", name), readFileSync(join("systemd/drop-ins", name)));
+    for (const name of dropIns)
+      writeFileSync(join(dir, "opamp-supervisor.service.d", name), readFileSync(join("systemd/drop-ins", name)));
     // A key systemd does not know proves the drop-ins are read at all.
     writeFileSync(join(dir, "opamp-supervisor.service.d", "zz-probe.conf"), "[Service]\nNoSuchKey=1\n");
-    const result = spawnSync("systemd-analyze", ["verify", path], { encoding: "utf8", env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` } });
-    expect(result.stderr.trim().split("\n")).toEqual([expect.stringMatching(/zz-probe\.conf:2: Unknown key 'NoSuchKey'/)]);
+    const result = spawnSync("systemd-analyze", ["verify", path], {
+      encoding: "utf8",
+      env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` },
+    });
+    expect(result.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/zz-probe\.conf:2: Unknown key 'NoSuchKey'/),
+    ]);
     expect(result.status).toBe(0);
   });
 });
@@ -79,7 +85,9 @@ describe("systemd drop-ins", () => {
 
   it("widen only what their comment says", () => {
     expect(readFileSync("systemd/drop-ins/read-var-log.conf", "utf8")).toMatch(/^SupplementaryGroups=adm$/m);
-    expect(readFileSync("systemd/drop-ins/read-journald.conf", "utf8")).toMatch(/^SupplementaryGroups=systemd-journal$/m);
+    expect(readFileSync("systemd/drop-ins/read-journald.conf", "utf8")).toMatch(
+      /^SupplementaryGroups=systemd-journal$/m,
+    );
     expect(readFileSync("systemd/drop-ins/write-paths.conf", "utf8")).toMatch(/^ReadWritePaths=\S+$/m);
   });
 });
@@ -90,7 +98,10 @@ describe("ExecReload", () => {
     const dir = mkdtempSync(join(tmpdir(), "unit-hup-"));
     const config = join(dir, "supervisor.yaml");
     const stub = join(process.cwd(), "fixtures/otelcol-stub/otelcol-stub.mjs");
-    writeFileSync(config, `server:\n  endpoint: ws://127.0.0.1:1/v1/opamp\nagent:\n  executable: ${stub}\nstorage:\n  directory: ${join(dir, "state")}\n`);
+    writeFileSync(
+      config,
+      `server:\n  endpoint: ws://127.0.0.1:1/v1/opamp\nagent:\n  executable: ${stub}\nstorage:\n  directory: ${join(dir, "state")}\n`,
+    );
     const child = spawn(process.execPath, ["dist/cli.js", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
     const exited = new Promise<string>((r) => child.once("exit", (code, signal) => r(`exit ${code ?? signal}`)));
     let out = "";
@@ -105,10 +116,18 @@ describe("ExecReload", () => {
       }, 20);
     });
     child.kill("SIGHUP");
-    const survived = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 1_000))]);
+    const survived = await Promise.race([
+      exited.then(() => false),
+      new Promise<boolean>((r) => setTimeout(() => r(true), 1_000)),
+    ]);
     child.kill("SIGKILL");
     await exited;
-    expect(one("ExecReload") !== undefined, survived ? "SIGHUP is handled now: add ExecReload=/bin/kill -HUP $MAINPID" : "SIGHUP kills the supervisor: no ExecReload").toBe(survived);
+    expect(
+      one("ExecReload") !== undefined,
+      survived
+        ? "SIGHUP is handled now: add ExecReload=/bin/kill -HUP $MAINPID"
+        : "SIGHUP kills the supervisor: no ExecReload",
+    ).toBe(survived);
   });
 });
 

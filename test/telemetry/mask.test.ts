@@ -65,7 +65,13 @@ describe("secret masking", () => {
       status: "INSTALL_FAILED" as const,
       errorMessage: 'rolled back; collector log tail:\nError: db password p@ss"word-42 refused',
     };
-    const wire = toPackageStatuses({ serverProvidedAllPackagesHash: new Uint8Array(0), errorMessage: "", packages: { otelcol: failed } }, new Map(), (t) => masker.mask(t));
-    expect(wire.packages["otelcol"]?.errorMessage).toBe(`rolled back; collector log tail:\nError: db password ${MASK} refused`);
+    const wire = toPackageStatuses(
+      { serverProvidedAllPackagesHash: new Uint8Array(0), errorMessage: "", packages: { otelcol: failed } },
+      new Map(),
+      (t) => masker.mask(t),
+    );
+    expect(wire.packages["otelcol"]?.errorMessage).toBe(
+      `rolled back; collector log tail:\nError: db password ${MASK} refused`,
+    );
   });
 });

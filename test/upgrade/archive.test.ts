@@ -41,12 +41,47 @@ describe("extractBinary", () => {
   });
 
   it.each([
-    ["a ../ entry", [{ path: "../evil", body: "x" }, { path: "otelcol", body: "bin" }], /\.\./],
-    ["a nested ../ entry", [{ path: "a/../../evil", body: "x" }, { path: "otelcol", body: "bin" }], /\.\./],
-    ["an absolute path", [{ path: "/etc/passwd", body: "x" }, { path: "otelcol", body: "bin" }], /absolute/],
+    [
+      "a ../ entry",
+      [
+        { path: "../evil", body: "x" },
+        { path: "otelcol", body: "bin" },
+      ],
+      /\.\./,
+    ],
+    [
+      "a nested ../ entry",
+      [
+        { path: "a/../../evil", body: "x" },
+        { path: "otelcol", body: "bin" },
+      ],
+      /\.\./,
+    ],
+    [
+      "an absolute path",
+      [
+        { path: "/etc/passwd", body: "x" },
+        { path: "otelcol", body: "bin" },
+      ],
+      /absolute/,
+    ],
     ["a symbolic link", [{ path: "otelcol", type: "SymbolicLink", linkpath: "/bin/sh" }], /link/],
-    ["a hard link", [{ path: "otelcol", body: "bin" }, { path: "other", type: "Link", linkpath: "otelcol" }], /link/],
-    ["a device", [{ path: "dev", type: "CharacterDevice" }, { path: "otelcol", body: "bin" }], /type CharacterDevice/],
+    [
+      "a hard link",
+      [
+        { path: "otelcol", body: "bin" },
+        { path: "other", type: "Link", linkpath: "otelcol" },
+      ],
+      /link/,
+    ],
+    [
+      "a device",
+      [
+        { path: "dev", type: "CharacterDevice" },
+        { path: "otelcol", body: "bin" },
+      ],
+      /type CharacterDevice/,
+    ],
   ] as [string, TarEntry[], RegExp][])("refuses an archive with %s", async (_name, entries, reason) => {
     const { result } = await extract(entries);
     expect(result.ok).toBe(false);
@@ -54,7 +89,14 @@ describe("extractBinary", () => {
   });
 
   it("refuses an archive whose entries exceed the cap", async () => {
-    const { result } = await extract([{ path: "big", body: Buffer.alloc(4096) }, { path: "otelcol", body: "bin" }], "otelcol", 2048);
+    const { result } = await extract(
+      [
+        { path: "big", body: Buffer.alloc(4096) },
+        { path: "otelcol", body: "bin" },
+      ],
+      "otelcol",
+      2048,
+    );
     expect(result).toMatchObject({ ok: false, reason: expect.stringMatching(/cap/) });
   });
 

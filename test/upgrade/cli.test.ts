@@ -66,13 +66,20 @@ describe("opamp-supervisor package", () => {
     await run("package", "sign", file, "--key", `${prefix}.key`);
     const pub = (await readFile(`${prefix}.pub`, "utf8")).trim();
     const otherPub = (await readFile(`${other}.pub`, "utf8")).trim();
-    expect((await run("package", "verify", file, "-s", `${file}.sig`, "-p", otherPub, pub)).out).toMatch(/signature OK/);
+    expect((await run("package", "verify", file, "-s", `${file}.sig`, "-p", otherPub, pub)).out).toMatch(
+      /signature OK/,
+    );
     const base64 = (await readFile(`${file}.sig`)).toString("base64");
     expect((await run("package", "verify", file, "-s", base64, "-p", pub)).code).toBe(0);
     expect((await run("package", "verify", file, "-s", `${file}.sig`, "-p", otherPub)).code).toBe(1);
-    expect((await run("package", "verify", file, "-s", `${file}.sig`, "-p", pub, "--content-hash", "00".repeat(32))).err).toMatch(/content hash mismatch/);
+    expect(
+      (await run("package", "verify", file, "-s", `${file}.sig`, "-p", pub, "--content-hash", "00".repeat(32))).err,
+    ).toMatch(/content hash mismatch/);
     const config = join(dir, "supervisor.yaml");
-    await writeFile(config, `server: {endpoint: "ws://h"}\nagent:\n  executable: /x\n  package:\n    verifier:\n      public_keys: ["${pub}"]\n`);
+    await writeFile(
+      config,
+      `server: {endpoint: "ws://h"}\nagent:\n  executable: /x\n  package:\n    verifier:\n      public_keys: ["${pub}"]\n`,
+    );
     expect((await run("package", "verify", file, "-s", `${file}.sig`, "--config", config)).code).toBe(0);
     await writeFile(file, "tampered");
     expect((await run("package", "verify", file, "-s", `${file}.sig`, "-p", pub)).code).toBe(1);

@@ -61,7 +61,9 @@ describe("download", () => {
   it("resumes an interrupted transfer with a Range request", async () => {
     const url = files.serve("/pkg", { body, dropAfterBytes: 100 * 1024 });
     const attempts: Array<{ offset: number; status: number }> = [];
-    const result = await download(options(url, { onAttempt: (a) => attempts.push({ offset: a.offset, status: a.status }) }));
+    const result = await download(
+      options(url, { onAttempt: (a) => attempts.push({ offset: a.offset, status: a.status }) }),
+    );
     expect(result).toMatchObject({ ok: true, size: body.length, attempts: 2 });
     if (result.ok) expect(Buffer.from(result.digest)).toEqual(sha256(body));
     expect(files.requests.map((r) => r.range)).toEqual([undefined, expect.stringMatching(/^bytes=\d+-$/)]);
@@ -101,7 +103,12 @@ describe("download", () => {
   });
 
   it("does not retry a 404, retries a 503 until the attempts run out", async () => {
-    expect(await download(options(files.url("/missing")))).toMatchObject({ ok: false, transient: false, attempts: 1, reason: expect.stringMatching(/HTTP 404/) });
+    expect(await download(options(files.url("/missing")))).toMatchObject({
+      ok: false,
+      transient: false,
+      attempts: 1,
+      reason: expect.stringMatching(/HTTP 404/),
+    });
     const url = files.serve("/busy", { body, status: 503 });
     expect(await download(options(url, { attempts: 2 }))).toMatchObject({ ok: false, transient: true, attempts: 2 });
     expect(files.requests.filter((r) => r.path === "/busy")).toHaveLength(2);
@@ -123,13 +130,21 @@ describe("download", () => {
 
   it("gives up after too many redirects", async () => {
     const url = files.serve("/loop", { body, redirectTo: "/loop" });
-    expect(await download(options(url))).toMatchObject({ ok: false, transient: false, reason: expect.stringMatching(/too many redirects/) });
+    expect(await download(options(url))).toMatchObject({
+      ok: false,
+      transient: false,
+      reason: expect.stringMatching(/too many redirects/),
+    });
   });
 
   it("abandons an attempt that stalls, and the overall deadline ends the download", async () => {
     const url = files.serve("/slow", { body, throttleBytesPerSecond: 16 * 1024 });
     const result = await download(options(url, { idleTimeoutMs: 5_000, timeoutMs: 600 }));
-    expect(result).toMatchObject({ ok: false, transient: true, reason: expect.stringMatching(/did not finish within 600 ms/) });
+    expect(result).toMatchObject({
+      ok: false,
+      transient: true,
+      reason: expect.stringMatching(/did not finish within 600 ms/),
+    });
   });
 
   it("throws when the supervisor shuts down", async () => {
@@ -147,9 +162,17 @@ describe("download over https", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/pkg`;
     try {
-      expect(await download(options(url, { tlsFor: async () => ({ ca: cert }) }))).toMatchObject({ ok: true, size: body.length });
+      expect(await download(options(url, { tlsFor: async () => ({ ca: cert }) }))).toMatchObject({
+        ok: true,
+        size: body.length,
+      });
       const untrusted = await download(options(url));
-      expect(untrusted).toMatchObject({ ok: false, transient: false, attempts: 1, reason: expect.stringMatching(/^TLS: .*SELF_SIGNED/) });
+      expect(untrusted).toMatchObject({
+        ok: false,
+        transient: false,
+        attempts: 1,
+        reason: expect.stringMatching(/^TLS: .*SELF_SIGNED/),
+      });
     } finally {
       server.close();
     }

@@ -33,9 +33,13 @@ export async function stubBuild(version: string, mode: StubMode = "ok", padBytes
   text = text.replace('const STUB_VERSION = "0.1.0";', `const STUB_VERSION = ${JSON.stringify(version)};`);
   if (mode === "bad-version") {
     // Starts, but cannot report a version (e.g. a build for another CPU).
-    text = text.replace("async function main() {", 'async function main() {\n  if (process.argv.includes("--version")) { process.stderr.write("Illegal instruction\\n"); process.exit(132); }');
+    text = text.replace(
+      "async function main() {",
+      'async function main() {\n  if (process.argv.includes("--version")) { process.stderr.write("Illegal instruction\\n"); process.exit(132); }',
+    );
   }
-  if (mode === "unhealthy") text = text.replace("const DEFAULT_HEALTHY_AFTER_MS = 20;", "const DEFAULT_HEALTHY_AFTER_MS = 3_600_000;");
+  if (mode === "unhealthy")
+    text = text.replace("const DEFAULT_HEALTHY_AFTER_MS = 20;", "const DEFAULT_HEALTHY_AFTER_MS = 3_600_000;");
   if (padBytes > 0) text += `\n/*${"x".repeat(padBytes)}*/\n`;
   return Buffer.from(text);
 }
@@ -44,7 +48,11 @@ export interface UpgradeWorkspace extends Workspace {
   exe: string;
 }
 
-export async function makeUpgradeWorkspace(options: { endpoint: string; key: KeyPair; packageYaml?: string }): Promise<UpgradeWorkspace> {
+export async function makeUpgradeWorkspace(options: {
+  endpoint: string;
+  key: KeyPair;
+  packageYaml?: string;
+}): Promise<UpgradeWorkspace> {
   const dir = await mkdtemp(join(tmpdir(), "opamp-upgrade-"));
   const healthPort = await freePort();
   await mkdir(join(dir, "bin"));
@@ -95,7 +103,9 @@ telemetry:
 }
 
 export function enablePackages(server: OpampTestServer): void {
-  server.capabilities |= BigInt(ServerCapabilities.ServerCapabilities_OffersPackages | ServerCapabilities.ServerCapabilities_AcceptsPackagesStatus);
+  server.capabilities |= BigInt(
+    ServerCapabilities.ServerCapabilities_OffersPackages | ServerCapabilities.ServerCapabilities_AcceptsPackagesStatus,
+  );
 }
 
 export interface Offer {
@@ -141,15 +151,24 @@ export function statusOf(r: Received, name = "otelcol"): PackageStatus | undefin
   return r.msg.packageStatuses?.packages[name];
 }
 
-export function waitForStatus(server: OpampTestServer, match: (s: PackageStatus) => boolean, options: { from?: number; timeoutMs?: number; name?: string } = {}): Promise<Received> {
-  return server.waitFor((r) => {
-    const s = statusOf(r, options.name);
-    return s !== undefined && match(s);
-  }, { from: options.from ?? 0, timeoutMs: options.timeoutMs ?? 15_000 });
+export function waitForStatus(
+  server: OpampTestServer,
+  match: (s: PackageStatus) => boolean,
+  options: { from?: number; timeoutMs?: number; name?: string } = {},
+): Promise<Received> {
+  return server.waitFor(
+    (r) => {
+      const s = statusOf(r, options.name);
+      return s !== undefined && match(s);
+    },
+    { from: options.from ?? 0, timeoutMs: options.timeoutMs ?? 15_000 },
+  );
 }
 
-export const isStatus = (status: number, hash?: Uint8Array) => (s: PackageStatus): boolean =>
-  s.status === status && (hash === undefined || Buffer.from(s.serverOfferedHash).equals(Buffer.from(hash)));
+export const isStatus =
+  (status: number, hash?: Uint8Array) =>
+  (s: PackageStatus): boolean =>
+    s.status === status && (hash === undefined || Buffer.from(s.serverOfferedHash).equals(Buffer.from(hash)));
 
 /** The distinct consecutive statuses reported for `name` from message `from` on. */
 export function statusSequence(server: OpampTestServer, from: number, name = "otelcol"): string[] {

@@ -30,7 +30,10 @@ exit 0
 `;
 }
 
-export type EnvPatch = Partial<Omit<InstallEnv, "settings" | "collector">> & { settings?: Partial<ResolvedPackage>; collector?: Partial<CollectorControl> };
+export type EnvPatch = Partial<Omit<InstallEnv, "settings" | "collector">> & {
+  settings?: Partial<ResolvedPackage>;
+  collector?: Partial<CollectorControl>;
+};
 
 export const PROVEN: ApplyOutcome = { ok: true, mode: "restart", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
 
@@ -40,7 +43,11 @@ export function unproven(message: string, tail = ""): ApplyOutcome {
 }
 
 /** The controller as upgrade code sees it: proofs come from a script, calls are recorded. */
-export function fakeCollectorControl(proofs: ApplyOutcome[], effective: string | null, calls: { restarts: Array<{ keepRunningOnFailure: boolean }>; versions: string[] }): CollectorControl {
+export function fakeCollectorControl(
+  proofs: ApplyOutcome[],
+  effective: string | null,
+  calls: { restarts: Array<{ keepRunningOnFailure: boolean }>; versions: string[] },
+): CollectorControl {
   return {
     effectiveConfigPath: () => effective,
     restartAndProve: async ({ keepRunningOnFailure }) => {
@@ -102,7 +109,14 @@ export async function makeHost(): Promise<Host> {
     env(patch = {}) {
       const { settings, collector, ...rest } = patch;
       return {
-        settings: { ...DEFAULTS.package, agentBinary: null, publicKeys: [encodePublicKey(key.publicKey)], insecureAcceptUnsignedPackages: false, progressIntervalMs: 10, ...settings },
+        settings: {
+          ...DEFAULTS.package,
+          agentBinary: null,
+          publicKeys: [encodePublicKey(key.publicKey)],
+          insecureAcceptUnsignedPackages: false,
+          progressIntervalMs: 10,
+          ...settings,
+        },
         executable: exe,
         args: [],
         env: {},
@@ -128,7 +142,12 @@ export async function makeHost(): Promise<Host> {
         kind: "top-level",
         version: "0.2.0",
         hash: new Uint8Array([0xaa, served]),
-        file: { url, contentHash: patch.contentHash ?? signed.contentHash, signature: patch.signature ?? signed.signature, headers: {} },
+        file: {
+          url,
+          contentHash: patch.contentHash ?? signed.contentHash,
+          signature: patch.signature ?? signed.signature,
+          headers: {},
+        },
         ...patch,
       };
     },

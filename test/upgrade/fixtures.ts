@@ -79,4 +79,3 @@ export function selfSigned(ip: string): { cert: string; key: string } {
   cert.sign(priv, forge.md.sha256.create());
   return { cert: forge.pki.certificateToPem(cert), key: keyPem };
 }
-

@@ -50,8 +50,17 @@ describe("installCollector", () => {
     expect((await stat(host.exe)).mode & 0o777).toBe(0o755);
     expect(await host.sideFiles()).toEqual([]);
     expect(await host.store.readJournal()).toBeUndefined();
-    expect((await host.store.readState()).installed).toMatchObject({ name: "otelcol", version: "0.2.0", hash: pkg.hash });
-    expect(host.book.get("otelcol")).toMatchObject({ status: "INSTALLED", agentHasVersion: "0.2.0", agentHasHash: pkg.hash, serverOfferedHash: pkg.hash });
+    expect((await host.store.readState()).installed).toMatchObject({
+      name: "otelcol",
+      version: "0.2.0",
+      hash: pkg.hash,
+    });
+    expect(host.book.get("otelcol")).toMatchObject({
+      status: "INSTALLED",
+      agentHasVersion: "0.2.0",
+      agentHasHash: pkg.hash,
+      serverOfferedHash: pkg.hash,
+    });
     expect(host.checkpoints).toEqual([
       "package-received",
       "package-downloaded",
@@ -68,8 +77,13 @@ describe("installCollector", () => {
   });
 
   it("extracts the binary from a tar.gz package", async () => {
-    const archive = makeTarGz([{ path: "README", body: "x" }, { path: "otelcol-contrib", body: fakeCollector("0.3.0") }]);
-    const { outcome } = await install(host.offer(archive), { settings: { archive: "tar.gz", agentBinary: "otelcol-contrib" } });
+    const archive = makeTarGz([
+      { path: "README", body: "x" },
+      { path: "otelcol-contrib", body: fakeCollector("0.3.0") },
+    ]);
+    const { outcome } = await install(host.offer(archive), {
+      settings: { archive: "tar.gz", agentBinary: "otelcol-contrib" },
+    });
     expect(outcome).toMatchObject({ kind: "installed", version: "0.3.0" });
     expect(await host.exeText()).toContain("0.3.0");
   });
@@ -91,7 +105,10 @@ describe("installCollector", () => {
   });
 
   it("refuses a tar.gz with a ../ entry", async () => {
-    const archive = makeTarGz([{ path: "../../otelcol", body: "evil" }, { path: "otelcol", body: fakeCollector("0.2.0") }]);
+    const archive = makeTarGz([
+      { path: "../../otelcol", body: "evil" },
+      { path: "otelcol", body: fakeCollector("0.2.0") },
+    ]);
     const { outcome } = await install(host.offer(archive), { settings: { archive: "tar.gz", agentBinary: "otelcol" } });
     expect(outcome).toMatchObject({ kind: "failed", reason: expect.stringMatching(/archive was refused.*\.\./) });
     expect(await host.exeText()).toContain("0.1.0");
@@ -116,7 +133,9 @@ describe("installCollector", () => {
     expect(outcome).toMatchObject({ kind: "failed", remember: true });
     expect(statuses).toEqual(["INSTALL_PENDING", "DOWNLOADING", "INSTALLING", "INSTALL_FAILED"]);
     const message = host.book.get("otelcol")?.errorMessage ?? "";
-    expect(message).toMatch(/version 0.2.0\) did not prove healthy: health check window failed; rolled back to version 0.1.0, healthy again/);
+    expect(message).toMatch(
+      /version 0.2.0\) did not prove healthy: health check window failed; rolled back to version 0.1.0, healthy again/,
+    );
     expect(message).toMatch(/collector log tail:\npanic: boom/);
     // The new binary is held for the verdict; the old one is kept running even if it fails too.
     expect(host.calls.restarts).toEqual([{ keepRunningOnFailure: false }, { keepRunningOnFailure: true }]);
@@ -156,7 +175,11 @@ describe("installCollector", () => {
     const pkg = host.offer(body);
     host.files.serve(new URL(pkg.file!.url).pathname, { body, dropAfterBytes: 50_000, dropTimes: 5 });
     const { outcome } = await install(pkg, { settings: { downloadAttempts: 2 } });
-    expect(outcome).toMatchObject({ kind: "failed", remember: false, reason: expect.stringMatching(/download failed/) });
+    expect(outcome).toMatchObject({
+      kind: "failed",
+      remember: false,
+      reason: expect.stringMatching(/download failed/),
+    });
     expect((await host.sideFiles()).some((n) => n.includes("download-"))).toBe(true);
     expect((await host.store.readState()).failed).toEqual([]);
   });

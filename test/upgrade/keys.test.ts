@@ -46,7 +46,8 @@ describe("Ed25519 package keys", () => {
 
   it("rejects PEM that is not an Ed25519 private key", () => {
     expect(() => decodePrivateKeyPem("hello")).toThrow(/PRIVATE KEY/);
-    const rsaLike = "-----BEGIN PRIVATE KEY-----\nMIIBVAIBADANBgkqhkiG9w0BAQEFAASCAT4wggE6AgEAAkEA\n-----END PRIVATE KEY-----\n";
+    const rsaLike =
+      "-----BEGIN PRIVATE KEY-----\nMIIBVAIBADANBgkqhkiG9w0BAQEFAASCAT4wggE6AgEAAkEA\n-----END PRIVATE KEY-----\n";
     expect(() => decodePrivateKeyPem(rsaLike)).toThrow(/not an Ed25519/);
   });
 

@@ -20,7 +20,12 @@ let versions: string[];
 /** Everything the manager needs, at construction: no attach step. */
 function options(patch: Partial<PackageManagerOptions> = {}): PackageManagerOptions {
   return {
-    settings: { ...DEFAULTS.package, agentBinary: null, publicKeys: [encodePublicKey(host.key.publicKey)], insecureAcceptUnsignedPackages: false },
+    settings: {
+      ...DEFAULTS.package,
+      agentBinary: null,
+      publicKeys: [encodePublicKey(host.key.publicKey)],
+      insecureAcceptUnsignedPackages: false,
+    },
     executable: host.exe,
     args: [],
     env: {},
@@ -50,12 +55,22 @@ afterEach(async () => {
   await host.close();
 });
 
-const offer = (all: number, ...packages: OfferedPackage[]): PackagesOffer => ({ allPackagesHash: new Uint8Array([all]), packages });
+const offer = (all: number, ...packages: OfferedPackage[]): PackagesOffer => ({
+  allPackagesHash: new Uint8Array([all]),
+  packages,
+});
 
 describe("PackageManager", () => {
   it("reports the locally installed collector at start: its version and the SHA-256 of the binary", async () => {
-    const digest = createHash("sha256").update(await readFile(host.exe)).digest();
-    expect(reported.at(-1)?.packages[""]).toMatchObject({ status: "INSTALLED", agentHasVersion: "0.1.0", agentHasHash: new Uint8Array(digest), serverOfferedHash: new Uint8Array(0) });
+    const digest = createHash("sha256")
+      .update(await readFile(host.exe))
+      .digest();
+    expect(reported.at(-1)?.packages[""]).toMatchObject({
+      status: "INSTALLED",
+      agentHasVersion: "0.1.0",
+      agentHasHash: new Uint8Array(digest),
+      serverOfferedHash: new Uint8Array(0),
+    });
   });
 
   it("installs the collector, refuses add-ons, announces the new version, and skips the same offer next time", async () => {
@@ -65,7 +80,11 @@ describe("PackageManager", () => {
     const last = reported.at(-1)!;
     expect(last.serverProvidedAllPackagesHash).toEqual(new Uint8Array([1]));
     expect(last.packages["otelcol"]).toMatchObject({ status: "INSTALLED", agentHasVersion: "0.2.0" });
-    expect(last.packages["plugin"]).toMatchObject({ status: "INSTALL_FAILED", errorMessage: ADDON_REFUSAL, agentHasVersion: "" });
+    expect(last.packages["plugin"]).toMatchObject({
+      status: "INSTALL_FAILED",
+      errorMessage: ADDON_REFUSAL,
+      agentHasVersion: "",
+    });
     expect(last.packages[""]).toBeUndefined();
     expect(versions).toEqual(["0.2.0"]);
     const requests = host.files.requests.length;
@@ -76,7 +95,10 @@ describe("PackageManager", () => {
     // A new aggregate hash with the same package hash: still nothing to download.
     await manager.handleOffer(offer(2, collector));
     expect(host.files.requests.length).toBe(requests);
-    expect(reported.at(-1)?.packages["otelcol"]).toMatchObject({ status: "INSTALLED", serverOfferedHash: collector.hash });
+    expect(reported.at(-1)?.packages["otelcol"]).toMatchObject({
+      status: "INSTALLED",
+      serverOfferedHash: collector.hash,
+    });
   });
 
   it("does not try a failed package again until a different one is offered", async () => {
@@ -106,7 +128,9 @@ describe("PackageManager", () => {
   it("resends persisted statuses when opened again", async () => {
     await manager.handleOffer(offer(1, host.offer(Buffer.from(fakeCollector("0.2.0")))));
     const again = await PackageManager.open(
-      options({ settings: { ...DEFAULTS.package, agentBinary: null, publicKeys: [], insecureAcceptUnsignedPackages: true } }),
+      options({
+        settings: { ...DEFAULTS.package, agentBinary: null, publicKeys: [], insecureAcceptUnsignedPackages: true },
+      }),
     );
     expect(again.statuses.packages["otelcol"]).toMatchObject({ status: "INSTALLED", agentHasVersion: "0.2.0" });
   });

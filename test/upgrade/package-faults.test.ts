@@ -31,7 +31,12 @@ describe.each(["ENOSPC", "EROFS", "EIO", "EACCES"] as FaultCode[])("a package of
     const reported: StoredPackageStatuses[] = [];
     const calls = { restarts: [] as Array<{ keepRunningOnFailure: boolean }>, versions: [] as string[] };
     const manager = await PackageManager.open({
-      settings: { ...DEFAULTS.package, agentBinary: null, publicKeys: [encodePublicKey(host.key.publicKey)], insecureAcceptUnsignedPackages: false },
+      settings: {
+        ...DEFAULTS.package,
+        agentBinary: null,
+        publicKeys: [encodePublicKey(host.key.publicKey)],
+        insecureAcceptUnsignedPackages: false,
+      },
       executable: host.exe,
       args: [],
       env: {},

@@ -25,13 +25,23 @@ class Killed extends Error {}
 async function crashAt(step: UpgradeCheckpoint, unhealthy = false): Promise<Uint8Array> {
   if (unhealthy) host.proofs.push(unproven("unhealthy"), PROVEN);
   const pkg = host.offer(Buffer.from(fakeCollector("0.2.0")));
-  await host.book.set({ name: pkg.name, agentHasVersion: "0.1.0", agentHasHash: new Uint8Array(0), serverOfferedVersion: "0.2.0", serverOfferedHash: pkg.hash, status: "INSTALL_PENDING", errorMessage: "" });
+  await host.book.set({
+    name: pkg.name,
+    agentHasVersion: "0.1.0",
+    agentHasHash: new Uint8Array(0),
+    serverOfferedVersion: "0.2.0",
+    serverOfferedHash: pkg.hash,
+    status: "INSTALL_PENDING",
+    errorMessage: "",
+  });
   const env = host.env({
     checkpoint: (s) => {
       if (s === step) throw new Killed(s);
     },
   });
-  await expect(installCollector(env, pkg, { version: "0.1.0", agentHash: new Uint8Array(0) }, new Uint8Array([7]))).rejects.toBeInstanceOf(Killed);
+  await expect(
+    installCollector(env, pkg, { version: "0.1.0", agentHash: new Uint8Array(0) }, new Uint8Array([7])),
+  ).rejects.toBeInstanceOf(Killed);
   return pkg.hash;
 }
 
@@ -53,28 +63,34 @@ describe("reconcile after a crash inside the upgrade", () => {
     ["package-restarted", "0.1.0", "INSTALL_FAILED", "restored-previous"],
     ["package-proven", "0.2.0", "INSTALLED", "kept-new"],
     ["package-installed", "0.2.0", "INSTALLED", "kept-new"],
-  ] as const)("killed at %s: a working %s binary at the path, reported as %s", async (step, version, status, action) => {
-    const hash = await crashAt(step);
-    const after = await restart();
-    expect(after.action).toBe(action);
-    expect(after.version).toBe(`otelcol version ${version}`);
-    const reported = after.book.get("otelcol");
-    expect(reported?.status).toBe(status);
-    expect(reported?.serverOfferedHash).toEqual(hash);
-    if (status === "INSTALLED") expect(reported?.agentHasVersion).toBe("0.2.0");
-    else expect(reported?.errorMessage).toMatch(/^interrupted/);
-    // Interrupted is not the package's fault: it may be offered again.
-    expect((await host.store.readState()).failed).toEqual([]);
-    expect(await host.store.readJournal()).toBeUndefined();
-    expect((await host.sideFiles()).filter((n) => !n.includes("download-"))).toEqual([]);
-  });
+  ] as const)(
+    "killed at %s: a working %s binary at the path, reported as %s",
+    async (step, version, status, action) => {
+      const hash = await crashAt(step);
+      const after = await restart();
+      expect(after.action).toBe(action);
+      expect(after.version).toBe(`otelcol version ${version}`);
+      const reported = after.book.get("otelcol");
+      expect(reported?.status).toBe(status);
+      expect(reported?.serverOfferedHash).toEqual(hash);
+      if (status === "INSTALLED") expect(reported?.agentHasVersion).toBe("0.2.0");
+      else expect(reported?.errorMessage).toMatch(/^interrupted/);
+      // Interrupted is not the package's fault: it may be offered again.
+      expect((await host.store.readState()).failed).toEqual([]);
+      expect(await host.store.readJournal()).toBeUndefined();
+      expect((await host.sideFiles()).filter((n) => !n.includes("download-"))).toEqual([]);
+    },
+  );
 
   it("killed after rolling an unhealthy binary back: old binary, INSTALL_FAILED with the reason, hash remembered", async () => {
     const hash = await crashAt("package-rolled-back", true);
     const after = await restart();
     expect(after.action).toBe("rollback-recorded");
     expect(after.version).toBe("otelcol version 0.1.0");
-    expect(after.book.get("otelcol")).toMatchObject({ status: "INSTALL_FAILED", errorMessage: expect.stringMatching(/did not prove healthy: unhealthy/) });
+    expect(after.book.get("otelcol")).toMatchObject({
+      status: "INSTALL_FAILED",
+      errorMessage: expect.stringMatching(/did not prove healthy: unhealthy/),
+    });
     expect((await host.store.readState()).failed).toEqual([Buffer.from(hash).toString("hex")]);
   });
 

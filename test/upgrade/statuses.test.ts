@@ -34,11 +34,21 @@ describe("StatusBook", () => {
     const sent: Array<[StoredPackageStatuses, ReadonlyMap<string, DownloadDetails>]> = [];
     const book = new StatusBook(store, undefined);
     book.attach((s, d) => sent.push([s, d]));
-    await book.replace({ serverProvidedAllPackagesHash: new Uint8Array([9]), errorMessage: "", packages: { otelcol: base } });
+    await book.replace({
+      serverProvidedAllPackagesHash: new Uint8Array([9]),
+      errorMessage: "",
+      packages: { otelcol: base },
+    });
     await book.update("otelcol", "DOWNLOADING");
     book.progress("otelcol", { percent: 50, bytesPerSecond: 1000 });
     await book.update("otelcol", "INSTALL_FAILED", { errorMessage: "bad signature" });
-    expect(sent.map(([s]) => s.packages["otelcol"]?.status)).toEqual([undefined, "INSTALL_PENDING", "DOWNLOADING", "DOWNLOADING", "INSTALL_FAILED"]);
+    expect(sent.map(([s]) => s.packages["otelcol"]?.status)).toEqual([
+      undefined,
+      "INSTALL_PENDING",
+      "DOWNLOADING",
+      "DOWNLOADING",
+      "INSTALL_FAILED",
+    ]);
     expect(sent[3]?.[1].get("otelcol")).toEqual({ percent: 50, bytesPerSecond: 1000 });
     expect(sent[4]?.[1].size).toBe(0);
     const back = await store.readStatuses();

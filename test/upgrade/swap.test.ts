@@ -2,7 +2,15 @@ import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { backUp, identityOf, prepareStaged, removeSideFiles, renameInto, sameFile, sidePaths } from "../../src/upgrade/swap.js";
+import {
+  backUp,
+  identityOf,
+  prepareStaged,
+  removeSideFiles,
+  renameInto,
+  sameFile,
+  sidePaths,
+} from "../../src/upgrade/swap.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -14,9 +22,14 @@ afterEach(async () => {
 
 describe("sidePaths", () => {
   it("puts hidden side files next to the executable, keeping its extension last", () => {
-    expect(sidePaths("/opt/otel/otelcol-contrib")).toMatchObject({ staged: "/opt/otel/.otelcol-contrib.opamp-staged", backup: "/opt/otel/.otelcol-contrib.opamp-backup" });
+    expect(sidePaths("/opt/otel/otelcol-contrib")).toMatchObject({
+      staged: "/opt/otel/.otelcol-contrib.opamp-staged",
+      backup: "/opt/otel/.otelcol-contrib.opamp-backup",
+    });
     expect(sidePaths("/x/otelcol-stub.mjs").staged).toBe("/x/.otelcol-stub.opamp-staged.mjs");
-    expect(sidePaths("/x/otelcol").download("0123456789abcdef0123")).toBe("/x/.otelcol.opamp-download-0123456789abcdef");
+    expect(sidePaths("/x/otelcol").download("0123456789abcdef0123")).toBe(
+      "/x/.otelcol.opamp-download-0123456789abcdef",
+    );
   });
 });
 

@@ -11,29 +11,57 @@ const digest = sha256("the collector");
 
 describe("verifyPackage", () => {
   it("accepts a file whose hash matches, signed by any trusted key, and names the key", () => {
-    const byRotated = verifyPackage({ digest, contentHash: digest, signature: signDigest(digest, rotated.seed), policy });
+    const byRotated = verifyPackage({
+      digest,
+      contentHash: digest,
+      signature: signDigest(digest, rotated.seed),
+      policy,
+    });
     expect(byRotated).toEqual({ ok: true, keyId: expect.stringMatching(/^[0-9a-f]{16}$/) });
-    expect(verifyPackage({ digest, contentHash: digest, signature: signDigest(digest, trusted.seed), policy }).ok).toBe(true);
+    expect(verifyPackage({ digest, contentHash: digest, signature: signDigest(digest, trusted.seed), policy }).ok).toBe(
+      true,
+    );
   });
 
   it("checks the content hash before the signature", () => {
-    const result = verifyPackage({ digest, contentHash: sha256("else"), signature: signDigest(digest, trusted.seed), policy });
+    const result = verifyPackage({
+      digest,
+      contentHash: sha256("else"),
+      signature: signDigest(digest, trusted.seed),
+      policy,
+    });
     expect(result).toMatchObject({ ok: false, reason: expect.stringMatching(/^content hash mismatch/) });
   });
 
   it.each([
     ["missing", new Uint8Array(0), /not signed/],
     ["by an unknown key", signDigest(digest, stranger.seed), /does not verify with any of the 2 trusted key/],
-    ["corrupt", (() => { const s = signDigest(digest, trusted.seed); s[0] = (s[0] ?? 0) ^ 1; return s; })(), /does not verify/],
+    [
+      "corrupt",
+      (() => {
+        const s = signDigest(digest, trusted.seed);
+        s[0] = (s[0] ?? 0) ^ 1;
+        return s;
+      })(),
+      /does not verify/,
+    ],
     ["the wrong size", new Uint8Array(10), /10 bytes/],
   ])("refuses a signature that is %s", (_name, signature, reason) => {
-    expect(verifyPackage({ digest, contentHash: digest, signature, policy })).toMatchObject({ ok: false, reason: expect.stringMatching(reason) });
+    expect(verifyPackage({ digest, contentHash: digest, signature, policy })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(reason),
+    });
   });
 
   it("with the opt-out, skips signatures but still checks the content hash", () => {
     const open = trustPolicy([], true);
-    expect(verifyPackage({ digest, contentHash: digest, signature: new Uint8Array(0), policy: open })).toEqual({ ok: true, keyId: null });
-    expect(verifyPackage({ digest, contentHash: sha256("x"), signature: new Uint8Array(0), policy: open }).ok).toBe(false);
+    expect(verifyPackage({ digest, contentHash: digest, signature: new Uint8Array(0), policy: open })).toEqual({
+      ok: true,
+      keyId: null,
+    });
+    expect(verifyPackage({ digest, contentHash: sha256("x"), signature: new Uint8Array(0), policy: open }).ok).toBe(
+      false,
+    );
   });
 
   it("needs a 32-byte content_hash in the offer", () => {

@@ -74,7 +74,10 @@ export class ChildDriver implements CollectorDriver {
   async start(configPath: string): Promise<CollectorRun> {
     const o = this.#options;
     await this.#checkExecutable();
-    const command = buildCommand({ executable: o.executable, args: o.args ?? [], configPaths: [configPath] }, await resolveSetpriv(o.deathSignal ?? "auto"));
+    const command = buildCommand(
+      { executable: o.executable, args: o.args ?? [], configPaths: [configPath] },
+      await resolveSetpriv(o.deathSignal ?? "auto"),
+    );
     const child = await o.deps.spawn({
       file: command.file,
       args: command.args,
@@ -154,11 +157,17 @@ export class ChildDriver implements CollectorDriver {
     killGroup(child.pid); // no orphans: whatever the collector started goes too
     // Real time on purpose: an I/O guard, not policy (and unref'd, so it never holds the process).
     const drained = new AbortController();
-    await Promise.race([output.done, delay(OUTPUT_DRAIN_MS, undefined, { signal: drained.signal, ref: false }).catch(() => undefined)]);
+    await Promise.race([
+      output.done,
+      delay(OUTPUT_DRAIN_MS, undefined, { signal: drained.signal, ref: false }).catch(() => undefined),
+    ]);
     drained.abort();
     await pidWritten;
     const dir = this.#options.stateDir;
-    if (dir) await removePidFile(dir).catch((err: unknown) => this.#logger.warn({ err }, "could not remove the collector pidfile"));
+    if (dir)
+      await removePidFile(dir).catch((err: unknown) =>
+        this.#logger.warn({ err }, "could not remove the collector pidfile"),
+      );
     return { ...status, tail: output.tail() };
   }
 
@@ -168,7 +177,11 @@ export class ChildDriver implements CollectorDriver {
     try {
       await writePidFile(dir, { pid: child.pid, executable: this.#options.executable });
     } catch (err) {
-      if (!child.hasExited()) this.#logger.warn({ err, pid: child.pid, reason: osReason(err as NodeJS.ErrnoException) }, "could not write the collector pidfile");
+      if (!child.hasExited())
+        this.#logger.warn(
+          { err, pid: child.pid, reason: osReason(err as NodeJS.ErrnoException) },
+          "could not write the collector pidfile",
+        );
     }
   }
 

@@ -29,7 +29,10 @@ export async function readStat(root: string, pid: number): Promise<{ state: stri
     return undefined;
   }
   // comm (field 2) is in parentheses and may itself contain spaces and ")": split after the last one.
-  const fields = text.slice(text.lastIndexOf(")") + 2).trim().split(/\s+/);
+  const fields = text
+    .slice(text.lastIndexOf(")") + 2)
+    .trim()
+    .split(/\s+/);
   const state = fields[0];
   const startTime = fields[19];
   if (state === undefined || startTime === undefined) return undefined;
@@ -71,7 +74,8 @@ export async function listProcesses(root: string, exclude: number): Promise<Proc
 export function runsExecutable(p: ProcessInfo, executable: string): boolean {
   if (p.exe === executable) return true;
   const [argv0, argv1] = p.argv;
-  if (argv0 === executable || (argv0 !== undefined && !argv0.includes("/") && argv0 === basename(executable))) return true;
+  if (argv0 === executable || (argv0 !== undefined && !argv0.includes("/") && argv0 === basename(executable)))
+    return true;
   return argv1 === executable && p.exe !== undefined && p.exe !== executable && INTERPRETER.test(basename(p.exe));
 }
 

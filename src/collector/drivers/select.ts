@@ -11,7 +11,12 @@ import { ChildDriver } from "./child.js";
 import { SidecarDriver } from "./sidecar.js";
 
 /** `signal`: the supervisor's lifetime. */
-export function driverFor(config: ResolvedConfig, stateDir: StateDir, deps: Deps, signal: AbortSignal): CollectorDriver {
+export function driverFor(
+  config: ResolvedConfig,
+  stateDir: StateDir,
+  deps: Deps,
+  signal: AbortSignal,
+): CollectorDriver {
   const { agent } = config;
   switch (agent.run) {
     case "child":

@@ -82,13 +82,27 @@ export class SidecarDriver implements CollectorDriver {
     this.#seen.add(key(found));
     if (!this.#warnedConfigPath && !found.argv.some((arg) => arg.includes(configPath))) {
       this.#warnedConfigPath = true; // once: every restart of the container would repeat it
-      this.#logger.warn({ pid: found.pid, argv: found.argv, configPath }, "the collector's command line does not name the config the supervisor writes: changes may not reach it");
+      this.#logger.warn(
+        { pid: found.pid, argv: found.argv, configPath },
+        "the collector's command line does not name the config the supervisor writes: changes may not reach it",
+      );
     }
     const identity = { pid: found.pid, startTime: found.startTime };
-    const binary = this.#o.validateExecutable ?? (found.exe === this.#o.executable ? `${this.#root}/${found.pid}/exe` : this.#o.executable);
-    const run: SidecarRun = { pid: found.pid, identity, binary, tail: () => SIDECAR_TAIL_NOTE, exit: this.#exitOf(identity) };
+    const binary =
+      this.#o.validateExecutable ??
+      (found.exe === this.#o.executable ? `${this.#root}/${found.pid}/exe` : this.#o.executable);
+    const run: SidecarRun = {
+      pid: found.pid,
+      identity,
+      binary,
+      tail: () => SIDECAR_TAIL_NOTE,
+      exit: this.#exitOf(identity),
+    };
     this.#current = run;
-    this.#logger.info({ pid: found.pid, executable: this.#o.executable }, "attached to the collector in the sidecar container");
+    this.#logger.info(
+      { pid: found.pid, executable: this.#o.executable },
+      "attached to the collector in the sidecar container",
+    );
     return run;
   }
 
@@ -99,10 +113,12 @@ export class SidecarDriver implements CollectorDriver {
     else {
       await this.#signal(identity, "SIGTERM");
       const grace = new AbortController();
-      const forced = this.#o.deps.clock.sleep(graceMs, signal ? AbortSignal.any([grace.signal, signal]) : grace.signal).then(
-        () => true,
-        () => signal?.aborted === true,
-      );
+      const forced = this.#o.deps.clock
+        .sleep(graceMs, signal ? AbortSignal.any([grace.signal, signal]) : grace.signal)
+        .then(
+          () => true,
+          () => signal?.aborted === true,
+        );
       const outcome = await Promise.race([run.exit.then(() => false), forced]);
       grace.abort();
       if (outcome) await this.#signal(identity, "SIGKILL");
@@ -118,7 +134,12 @@ export class SidecarDriver implements CollectorDriver {
 
   async validate(configPath: string, signal: AbortSignal): Promise<ValidateResult> {
     const o = this.#o;
-    return runValidate(await this.#binary(signal), configPath, { args: o.args ?? [], env: o.env ?? {}, signal, spawn: o.deps.spawn });
+    return runValidate(await this.#binary(signal), configPath, {
+      args: o.args ?? [],
+      env: o.env ?? {},
+      signal,
+      spawn: o.deps.spawn,
+    });
   }
 
   async version(signal: AbortSignal): Promise<VersionInfo> {
@@ -138,9 +159,15 @@ export class SidecarDriver implements CollectorDriver {
   }
 
   /** #waitFor bounded by the start timeout (and `signal`): undefined when none appeared. */
-  async #appearing(accept: (p: ProcessInfo) => boolean, signal: AbortSignal | undefined): Promise<ProcessInfo | undefined> {
+  async #appearing(
+    accept: (p: ProcessInfo) => boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<ProcessInfo | undefined> {
     const deadline = new AbortController();
-    const timer = this.#o.deps.clock.sleep(this.#o.startTimeoutMs ?? 60_000, deadline.signal).then(() => deadline.abort(), () => undefined);
+    const timer = this.#o.deps.clock.sleep(this.#o.startTimeoutMs ?? 60_000, deadline.signal).then(
+      () => deadline.abort(),
+      () => undefined,
+    );
     try {
       return await this.#waitFor(accept, signal ? AbortSignal.any([deadline.signal, signal]) : deadline.signal);
     } finally {
@@ -151,14 +178,19 @@ export class SidecarDriver implements CollectorDriver {
 
   #notFound(): ProcessError {
     const why = "is the collector container running, and does the pod share its process namespace?";
-    return new ProcessError("SPAWN_FAILED", `no collector process (${this.#o.executable}) appeared in the shared PID namespace within ${this.#o.startTimeoutMs ?? 60_000} ms: ${why}`);
+    return new ProcessError(
+      "SPAWN_FAILED",
+      `no collector process (${this.#o.executable}) appeared in the shared PID namespace within ${this.#o.startTimeoutMs ?? 60_000} ms: ${why}`,
+    );
   }
 
   /** The first collector process `accept` takes, polling until `signal` aborts (then undefined). */
   async #waitFor(accept: (p: ProcessInfo) => boolean, signal: AbortSignal): Promise<ProcessInfo | undefined> {
     const own = this.#o.ownPid ?? process.pid;
     for (;;) {
-      const found = (await listProcesses(this.#root, own).catch(() => [])).find((p) => runsExecutable(p, this.#o.executable) && accept(p));
+      const found = (await listProcesses(this.#root, own).catch(() => [])).find(
+        (p) => runsExecutable(p, this.#o.executable) && accept(p),
+      );
       if (found) return found;
       if (signal.aborted) return undefined;
       try {
