@@ -172,7 +172,7 @@ async function auditTail(path: string, n: number): Promise<Array<Record<string, 
   return content
     .split("\n")
     .filter((line) => line.trim() !== "")
-    .slice(-n)
+    .slice(n > 0 ? -n : Infinity) // slice(-0) would be every line
     .map((line) => {
       try {
         return JSON.parse(line) as Record<string, unknown>;

@@ -36,7 +36,12 @@ export async function startHealthServer(
   signal: AbortSignal,
 ): Promise<HealthServer> {
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
+    const url = requestUrl(req.url);
+    if (!url) {
+      // Node's parser lets through targets URL refuses ("http://[", "//[x"): a bad request, never a crash.
+      res.writeHead(400, { "content-type": "text/plain" }).end("bad request\n");
+      return;
+    }
     if (url.pathname !== "/health") {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
       return;
@@ -63,6 +68,14 @@ export async function startHealthServer(
     else signal.addEventListener("abort", close, { once: true });
   });
   return { address: server.address() as AddressInfo, closed };
+}
+
+function requestUrl(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? "/", "http://localhost");
+  } catch {
+    return undefined;
+  }
 }
 
 function listenOn(server: Server, listen: { host: string; port: number }): Promise<void> {

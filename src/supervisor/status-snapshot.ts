@@ -151,6 +151,7 @@ export function publicEndpoint(endpoint: string): string {
     url.username = "";
     url.password = "";
     url.search = "";
+    url.hash = "";
     return url.toString();
   } catch {
     return "(unparsable endpoint)";

@@ -69,6 +69,17 @@ export class Supervisor {
 
   /** Runs until `signal` aborts, then shuts down in order. */
   async run(signal: AbortSignal): Promise<void> {
+    // A start that fails must not leave the /health listener up: the process would stay
+    // alive and answer 200 with no supervisor behind it.
+    const ended = new AbortController();
+    try {
+      await this.#run(signal, AbortSignal.any([signal, ended.signal]));
+    } finally {
+      ended.abort();
+    }
+  }
+
+  async #run(signal: AbortSignal, untilEnded: AbortSignal): Promise<void> {
     const config = this.#config;
     const deps = this.#deps;
     const logger = this.#logger;
@@ -98,7 +109,7 @@ export class Supervisor {
       if (state.kind === "connected") snapshot.connectionEndpoint(client.target.endpoint); // offered settings may have moved it
       snapshot.connection(state);
     });
-    const health = await serveHealth(config, snapshot, signal);
+    const health = await serveHealth(config, snapshot, untilEnded);
     const reporter = new StatusReporter(client, config.capabilities, store, masker, snapshot);
     let version = "unknown";
     let serviceName = basename(config.agent.executable).replace(/\.[cm]?js$/, "");

@@ -221,6 +221,43 @@ describe("SidecarDriver", () => {
     expect(r.spawned[0]?.args).toEqual(["validate", "--config", good]);
   });
 
+  it("validate runs /proc/<pid>/exe also when the collector was recognised by argv[0] (a symlinked or bare-named executable)", async () => {
+    const r = await rig();
+    // The configured path is a name our container does not have; the process runs the real binary.
+    await r.proc.add(115, { exe: r.executable, argv: ["otelcol-contrib", "--config", CONFIG] });
+    const named = await rig({ executable: "otelcol-contrib", procRoot: r.proc.root });
+    await named.pump(named.driver.start(CONFIG));
+    const good = join(r.base, "good.yaml");
+    await writeFileAtomic(good, "receivers: {}\n");
+    expect(await named.driver.validate(good, AbortSignal.timeout(10_000))).toEqual({ ok: true });
+    expect(named.spawned.map((s) => s.file)).toEqual([join(r.proc.root, "115", "exe")]);
+  });
+
+  it("stop ends at once when the collector cannot be signalled (EPERM), instead of waiting for an exit that will not come", async () => {
+    const r = await rig({
+      kill: () => {
+        throw Object.assign(new Error("kill EPERM"), { code: "EPERM" });
+      },
+    });
+    await r.collector(116);
+    const run = await r.pump(r.driver.start(CONFIG));
+    const exit = await r.pump(r.driver.stop(run));
+    expect(exit.tail).toMatch(/could not be signalled \(EPERM\)/);
+    expect(
+      r.logger.records.some((rec) => rec.level === "error" && String(rec.msg).includes("cannot signal the collector")),
+    ).toBe(true);
+  });
+
+  it("logs only argv[0] of a collector whose command line does not name our config (the rest may hold secrets)", async () => {
+    const r = await rig();
+    await r.proc.add(117, {
+      exe: r.executable,
+      argv: [r.executable, "--config=/etc/other.yaml", "--set=exporters.otlp.headers.authorization=Bearer s3cr3t"],
+    });
+    await r.pump(r.driver.start(CONFIG));
+    expect(JSON.stringify(r.logger.records)).not.toContain("s3cr3t");
+  });
+
   it("validate uses agent.sidecar.validate_executable when configured", async () => {
     const r = await rig();
     const r2 = await rig({ validateExecutable: r.executable, procRoot: r.proc.root });

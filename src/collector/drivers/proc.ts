@@ -80,3 +80,14 @@ export function runsExecutable(p: ProcessInfo, executable: string): boolean {
 }
 
 const INTERPRETER = /^(node|python\d*(\.\d+)?|sh|bash|dash|perl|ruby)$/;
+
+/**
+ * What runs the collector's own binary from our container: /proc/<pid>/exe whenever the
+ * process is the binary itself (matched by exe or argv[0]; the configured path may be a
+ * symlink or a bare name), `fallback` for a script behind an interpreter or an exe we may
+ * not read.
+ */
+export function binaryOf(root: string, p: ProcessInfo, fallback: string): string {
+  if (p.exe === undefined || INTERPRETER.test(basename(p.exe))) return fallback;
+  return join(root, String(p.pid), "exe");
+}

@@ -20,7 +20,7 @@ import { readVersionInfo, runValidate } from "../../process/commands.js";
 import type { ValidateResult } from "../../process/commands.js";
 import type { ExitResult } from "../../process/exit.js";
 import type { CollectorDriver, CollectorRun, VersionInfo } from "../driver.js";
-import { isRunning, listProcesses, runsExecutable } from "./proc.js";
+import { binaryOf, isRunning, listProcesses, runsExecutable } from "./proc.js";
 import type { ProcessIdentity, ProcessInfo } from "./proc.js";
 
 export type SignalSender = (pid: number, signal: NodeJS.Signals) => void;
@@ -83,14 +83,13 @@ export class SidecarDriver implements CollectorDriver {
     if (!this.#warnedConfigPath && !found.argv.some((arg) => arg.includes(configPath))) {
       this.#warnedConfigPath = true; // once: every restart of the container would repeat it
       this.#logger.warn(
-        { pid: found.pid, argv: found.argv, configPath },
+        // argv[0] only: the rest of another container's command line may carry secrets.
+        { pid: found.pid, argv0: found.argv[0], configPath },
         "the collector's command line does not name the config the supervisor writes: changes may not reach it",
       );
     }
     const identity = { pid: found.pid, startTime: found.startTime };
-    const binary =
-      this.#o.validateExecutable ??
-      (found.exe === this.#o.executable ? `${this.#root}/${found.pid}/exe` : this.#o.executable);
+    const binary = this.#o.validateExecutable ?? binaryOf(this.#root, found, this.#o.executable);
     const run: SidecarRun = {
       pid: found.pid,
       identity,
@@ -109,9 +108,10 @@ export class SidecarDriver implements CollectorDriver {
   async stop(run: CollectorRun, signal?: AbortSignal): Promise<ExitResult> {
     const { identity } = this.#record(run);
     const graceMs = this.#o.stopTimeoutMs ?? 10_000;
-    if (signal?.aborted || graceMs === 0) await this.#signal(identity, "SIGKILL");
-    else {
-      await this.#signal(identity, "SIGTERM");
+    if (signal?.aborted || graceMs === 0) {
+      if (!(await this.#signal(identity, "SIGKILL"))) return refused();
+    } else {
+      if (!(await this.#signal(identity, "SIGTERM"))) return refused();
       const grace = new AbortController();
       const forced = this.#o.deps.clock
         .sleep(graceMs, signal ? AbortSignal.any([grace.signal, signal]) : grace.signal)
@@ -121,7 +121,7 @@ export class SidecarDriver implements CollectorDriver {
         );
       const outcome = await Promise.race([run.exit.then(() => false), forced]);
       grace.abort();
-      if (outcome) await this.#signal(identity, "SIGKILL");
+      if (outcome && !(await this.#signal(identity, "SIGKILL"))) return refused();
     }
     return run.exit;
   }
@@ -155,7 +155,7 @@ export class SidecarDriver implements CollectorDriver {
     const found = await this.#appearing(() => true, signal);
     if (!found && signal.aborted) throw abortError(signal);
     if (!found) throw this.#notFound();
-    return found.exe === this.#o.executable ? `${this.#root}/${found.pid}/exe` : this.#o.executable;
+    return binaryOf(this.#root, found, this.#o.executable);
   }
 
   /** #waitFor bounded by the start timeout (and `signal`): undefined when none appeared. */
@@ -210,19 +210,25 @@ export class SidecarDriver implements CollectorDriver {
     return { code: null, signal: null, tail: SIDECAR_TAIL_NOTE };
   }
 
-  /** Signals the process only while it is still the one we attached to (never a pid's next owner). */
-  async #signal(identity: ProcessIdentity, signal: NodeJS.Signals): Promise<void> {
-    if (await isRunning(this.#root, identity)) this.#send(identity.pid, signal);
+  /**
+   * Signals the process only while it is still the one we attached to (never a pid's next
+   * owner). False when the signal could not be delivered (EPERM): then no exit will follow.
+   */
+  async #signal(identity: ProcessIdentity, signal: NodeJS.Signals): Promise<boolean> {
+    if (!(await isRunning(this.#root, identity))) return true;
+    return this.#send(identity.pid, signal);
   }
 
-  #send(pid: number, signal: NodeJS.Signals): void {
+  #send(pid: number, signal: NodeJS.Signals): boolean {
     try {
       this.#kill(pid, signal);
+      return true;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ESRCH") return; // already gone: the poll reports the exit
+      if (code === "ESRCH") return true; // already gone: the poll reports the exit
       // EPERM: another user's collector. Run both containers as the same user (see deploy/kubernetes/sidecar.yaml).
       this.#logger.error({ pid, signal, code }, `cannot signal the collector: ${code ?? String(err)}`);
+      return false;
     }
   }
 
@@ -230,6 +236,18 @@ export class SidecarDriver implements CollectorDriver {
     if (!("identity" in run)) throw new TypeError("not a run of this driver");
     return run as SidecarRun;
   }
+}
+
+/**
+ * A stop whose signal was refused ends here rather than waiting for an exit that will not
+ * come (which would block every later operation and the shutdown); the error is logged.
+ */
+function refused(): ExitResult {
+  return {
+    code: null,
+    signal: null,
+    tail: "the collector could not be signalled (EPERM): it may still be running; run both containers as the same user",
+  };
 }
 
 function key(p: ProcessIdentity): string {
