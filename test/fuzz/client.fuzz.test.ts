@@ -15,7 +15,7 @@ import { BASIC_CAPABILITIES, TEST_UID } from "../support/client-fixture.js";
 import { OpampTestServer } from "../support/opamp-test-server.js";
 import type { Reply } from "../support/opamp-test-server.js";
 import { SEED, TIMEOUT_MS, expectTypedRejection, scale } from "./budget.js";
-import { frame } from "./frames.js";
+import { encodeReply, frame, mutate } from "./frames.js";
 
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {
@@ -69,10 +69,14 @@ describe("fuzz: frames from a hostile server to a running client", () => {
       const frames = fc.sample(frame, { numRuns: scale(150), seed: SEED });
       const started = performance.now();
       for (const [i, f] of frames.entries()) {
+        // Mutations too start from the tamed reply: a bit flip elsewhere leaves a huge
+        // retry_info intact, and the client then rightly waits that long before reconnecting.
         const bytes =
-          f.mutation.kind === "none" ? frameWs(encodeServerToAgent(newServerToAgent(tame(f.reply)))) : f.bytes;
+          f.mutation.kind === "none"
+            ? frameWs(encodeServerToAgent(newServerToAgent(tame(f.reply))))
+            : mutate(encodeReply(tame(f.reply)), f.mutation);
         const connectionsBefore = new Set(server.received.map((r) => r.connection)).size;
-        await until(`an open socket before frame ${i}`, () => server.openSockets === 1);
+        await until(`an open socket before frame ${i} (seed ${SEED})`, () => server.openSockets === 1);
         server.sendRaw(bytes);
         // A marker right behind it: heard when the frame was taken, lost when it broke the connection.
         const marker = `fuzz-${i}`;
