@@ -65,7 +65,16 @@ export interface SignalHandlerOptions {
   reload?: () => void;
   /** A second stop signal: exit at once. */
   exitNow: (code: number) => void;
+  /** Milliseconds, for telling a duplicate delivery from a second request; default Date.now. */
+  now?: () => number;
 }
+
+/**
+ * The same stop signal again this soon is one request delivered twice, not a second one: in
+ * a container that shares the pod's PID namespace the runtime signals every process of the
+ * container, and the init (tini) forwards its copy too.
+ */
+export const DUPLICATE_SIGNAL_MS = 1_000;
 
 /**
  * Installs the only signal handlers of the process and returns their removal. No handled
@@ -74,7 +83,8 @@ export interface SignalHandlerOptions {
  */
 export function installSignalHandlers(source: SignalSource, options: SignalHandlerOptions): () => void {
   const { logger, shutdown } = options;
-  let stops = 0;
+  const now = options.now ?? Date.now;
+  let first: { name: NodeJS.Signals; at: number } | undefined;
   let pipes = 0;
   const reload =
     options.reload ??
@@ -87,10 +97,14 @@ export function installSignalHandlers(source: SignalSource, options: SignalHandl
     const action = SIGNAL_ACTIONS[name as HandledSignal];
     switch (action) {
       case "stop":
-        stops++;
-        if (stops === 1) {
+        if (first === undefined) {
+          first = { name, at: now() };
           logger.info({ signal: name }, "stopping");
           shutdown.abort(new ShutdownRequested(name));
+          return;
+        }
+        if (name === first.name && now() - first.at < DUPLICATE_SIGNAL_MS) {
+          logger.info({ signal: name }, "the same signal again at once (delivered twice); still stopping in order");
           return;
         }
         // A second signal means "now": the collector dies with us through its parent-death signal.

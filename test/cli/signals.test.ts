@@ -5,6 +5,7 @@ import type { HandledSignal, SignalSource } from "../../src/main.js";
 import { recordingLogger } from "../storage/helpers.js";
 
 function setup(reload?: () => void) {
+  const clock = { ms: 0 };
   const emitter = new EventEmitter();
   const source = emitter as unknown as SignalSource;
   const logger = recordingLogger();
@@ -14,10 +15,11 @@ function setup(reload?: () => void) {
     logger,
     shutdown,
     exitNow: (c) => exits.push(c),
+    now: () => clock.ms,
     ...(reload ? { reload } : {}),
   });
   const send = (name: HandledSignal): boolean => emitter.emit(name, name);
-  return { emitter, logger, shutdown, exits, uninstall, send };
+  return { emitter, logger, shutdown, exits, uninstall, send, clock };
 }
 
 describe("signal handling", () => {
@@ -47,6 +49,18 @@ describe("signal handling", () => {
     wired.send("SIGHUP");
     expect(reloads).toBe(2);
     expect(wired.shutdown.signal.aborted).toBe(false);
+  });
+
+  it("takes the same SIGTERM again within a second as one request delivered twice (shared PID namespace + tini), and a later one as 'now'", () => {
+    const { shutdown, exits, send, clock } = setup();
+    send("SIGTERM");
+    clock.ms = 58;
+    send("SIGTERM");
+    expect(shutdown.signal.aborted).toBe(true);
+    expect(exits).toEqual([]);
+    clock.ms = 1_500;
+    send("SIGTERM");
+    expect(exits).toEqual([130]);
   });
 
   it("stops on the first SIGTERM or SIGINT and exits at once on the second", () => {
