@@ -22,7 +22,7 @@ import { dispatchMessage } from "./dispatch.js";
 import type { MessageHost } from "./dispatch.js";
 import type { CertificateRequest, CustomMessage, ServerCapability, StatusKey, Statuses } from "./domain.js";
 import { Outbox } from "./outbox.js";
-import { publicState } from "./lifecycle.js";
+import { connectionOf, newSession, publicState, sessionOf } from "./lifecycle.js";
 import type { Phase, Session } from "./lifecycle.js";
 import { SettingsTrials } from "./settings-trial.js";
 import { TransportError, asTransportError } from "./transport.js";
@@ -60,7 +60,7 @@ export class OpampClient<T extends ConnectionTarget = ConnectionTarget> extends 
     has: (capability) => this.#outbox.has(capability),
     serverCapabilities: () => this.#serverCapabilities,
     setServerCapabilities: (bits) => (this.#serverCapabilities = bits),
-    connectionLost: (error) => this.#session()?.end(error),
+    connectionLost: (error) => sessionOf(this.#phase)?.end(error),
     adoptInstanceUid: (uid) => this.#outbox.adoptInstanceUid(uid),
     reportFullState: () => {
       this.#outbox.markAllUnsent();
@@ -85,7 +85,7 @@ export class OpampClient<T extends ConnectionTarget = ConnectionTarget> extends 
     this.#trials = new SettingsTrials<T>(options.deps.clock, {
       adopt: (target) => (this.#target = target),
       abandon: (error) => {
-        const session = this.#session();
+        const session = sessionOf(this.#phase);
         if (!session) return;
         session.leave = "drop";
         session.end(error);
@@ -188,7 +188,7 @@ export class OpampClient<T extends ConnectionTarget = ConnectionTarget> extends 
   destroy(): void {
     this.#trials.cancel("client destroyed");
     this.#run?.controller.abort();
-    this.#connection()?.destroy();
+    connectionOf(this.#phase)?.destroy();
     this.#closing ??= Promise.resolve();
     this.#enter({ kind: "closed" });
   }
@@ -200,7 +200,7 @@ export class OpampClient<T extends ConnectionTarget = ConnectionTarget> extends 
     run?.controller.abort();
     await run?.done;
     // The loop stops without touching the connection: it is closed here.
-    const conn = this.#connection();
+    const conn = connectionOf(this.#phase);
     if (conn) {
       const onAbort = (): void => conn.destroy();
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -220,16 +220,7 @@ export class OpampClient<T extends ConnectionTarget = ConnectionTarget> extends 
     while (!signal.aborted) {
       const trial = this.#trials.pending;
       const target = trial?.target ?? this.#target;
-      let end: (error: TransportError) => void = () => undefined;
-      const lost = new Promise<TransportError>((resolve) => (end = resolve));
-      const session: Session<T> = {
-        trial,
-        abort: new AbortController(),
-        end,
-        leave: undefined,
-        wake: new AbortController(),
-        lastSentAt: 0,
-      };
+      const { session, lost } = newSession(trial);
       this.#enter({ kind: "connecting", attempt: failures, session });
       this.#trials.bind(trial);
       let conn: Connection;
@@ -384,19 +375,8 @@ export class OpampClient<T extends ConnectionTarget = ConnectionTarget> extends 
     return this.#outbox.has("reportsHeartbeat") ? this.#heartbeatMs : 0;
   }
 
-  /** The current connect attempt or connection, if any. */
-  #session(): Session<T> | undefined {
-    const p = this.#phase;
-    return p.kind === "connecting" || p.kind === "open" || p.kind === "connected" ? p.session : undefined;
-  }
-
-  #connection(): Connection | undefined {
-    const p = this.#phase;
-    return p.kind === "open" || p.kind === "connected" ? p.conn : undefined;
-  }
-
   #wakeUp(): void {
-    const session = this.#session();
+    const session = sessionOf(this.#phase);
     if (!session) return; // the first message of the next connection carries everything anyway
     const previous = session.wake;
     session.wake = new AbortController();

@@ -10,8 +10,7 @@
  */
 import type { ConnectionState, ConnectionTarget } from "./client-types.js";
 import type { Trial } from "./settings-trial.js";
-import type { Connection } from "./transport.js";
-import type { TransportError } from "./transport.js";
+import type { Connection, TransportError } from "./transport.js";
 
 /** How a connection ends when the client moves to other settings: "polite" sends agent_disconnect first. */
 export type Leave = "polite" | "drop";
@@ -56,4 +55,31 @@ export function publicState<T extends ConnectionTarget>(p: Phase<T>): Connection
     case "backoff":
       return { kind: "backoff", attempt: p.attempt, delayMs: p.delayMs, reason: p.reason };
   }
+}
+
+/** A fresh session for one connect attempt, and the promise its `end` settles. */
+export function newSession<T extends ConnectionTarget>(
+  trial: Trial<T> | undefined,
+): { session: Session<T>; lost: Promise<TransportError> } {
+  let end: (error: TransportError) => void = () => undefined;
+  const lost = new Promise<TransportError>((resolve) => (end = resolve));
+  const session: Session<T> = {
+    trial,
+    abort: new AbortController(),
+    end,
+    leave: undefined,
+    wake: new AbortController(),
+    lastSentAt: 0,
+  };
+  return { session, lost };
+}
+
+/** The current connect attempt or connection, if any. */
+export function sessionOf<T extends ConnectionTarget>(p: Phase<T>): Session<T> | undefined {
+  return p.kind === "connecting" || p.kind === "open" || p.kind === "connected" ? p.session : undefined;
+}
+
+/** The open connection, if any. */
+export function connectionOf<T extends ConnectionTarget>(p: Phase<T>): Connection | undefined {
+  return p.kind === "open" || p.kind === "connected" ? p.conn : undefined;
 }
