@@ -255,6 +255,43 @@ export async function policyState(active: ActiveSettings, config: ResolvedConfig
   };
 }
 
+/** How a certificate appears in log and audit lines: never its key. */
+export function certificateSummary(info: CertificateInfo): { subject: string; notAfter: string; fingerprint: string } {
+  return {
+    subject: info.subject,
+    notAfter: new Date(info.notAfter).toISOString(),
+    fingerprint: shortFingerprint(info),
+  };
+}
+
+/**
+ * The settings to try after supervisor.yaml's TLS files were rotated on disk: the new CA, and
+ * the new client pair unless a certificate the server offered is in force (it wins until
+ * supervisor.yaml changes).
+ */
+export function rotatedSettings(
+  current: ActiveSettings,
+  snapshot: FileSnapshot,
+  config: ResolvedConfig,
+): ActiveSettings {
+  const candidate: ActiveSettings = { ...current };
+  const caFile = config.server.tls.caFile;
+  if (snapshot.caPem && caFile)
+    candidate.ca = { kind: "pem", pem: snapshot.caPem, label: `server.tls.ca_file ${caFile}` };
+  const configCertInUse =
+    current.client === undefined || current.client.kind === "files" || current.client.source === "config";
+  if (configCertInUse && snapshot.certPem && snapshot.keyPem && snapshot.info) {
+    candidate.client = {
+      kind: "pem",
+      certPem: snapshot.certPem,
+      keyPem: snapshot.keyPem,
+      info: snapshot.info,
+      source: "config",
+    };
+  }
+  return candidate;
+}
+
 export function shortFingerprint(info: CertificateInfo): string {
   return info.fingerprint.replaceAll(":", "").slice(0, 16).toLowerCase();
 }

@@ -24,10 +24,11 @@ import type { AuditLog, StateDir, StateStore } from "../storage/index.js";
 import { bytesToHex, uidToText } from "../storage/index.js";
 import type { ActiveSettings, InitialSettings } from "./active-settings.js";
 import {
+  certificateSummary,
   describeSettings,
   loadInitialSettings,
   policyState,
-  shortFingerprint,
+  rotatedSettings,
   targetFor,
   watchedFiles,
 } from "./active-settings.js";
@@ -273,14 +274,7 @@ export class ConnectionSettings {
     }
     this.#active = candidate;
     await this.#status.set(offer.hash, "APPLIED", "");
-    const certificate = newClient
-      ? {
-          subject: newClient.info.subject,
-          notAfter: new Date(newClient.info.notAfter).toISOString(),
-          fingerprint: shortFingerprint(newClient.info),
-          key: newClient.keySource,
-        }
-      : undefined;
+    const certificate = newClient ? { ...certificateSummary(newClient.info), key: newClient.keySource } : undefined;
     this.#logger.info(
       {
         hash: hashHex,
@@ -311,23 +305,8 @@ export class ConnectionSettings {
   // --- rotations on disk ----------------------------------------------------------------
 
   async #applyRotation(snapshot: FileSnapshot): Promise<void> {
-    const current = this.#active;
     const tls = this.#config.server.tls;
-    const candidate: ActiveSettings = { ...current };
-    if (snapshot.caPem && tls.caFile)
-      candidate.ca = { kind: "pem", pem: snapshot.caPem, label: `server.tls.ca_file ${tls.caFile}` };
-    // An offered certificate in force wins over the configured files until supervisor.yaml changes.
-    const configCertInUse =
-      current.client === undefined || current.client.kind === "files" || current.client.source === "config";
-    if (configCertInUse && snapshot.certPem && snapshot.keyPem && snapshot.info) {
-      candidate.client = {
-        kind: "pem",
-        certPem: snapshot.certPem,
-        keyPem: snapshot.keyPem,
-        info: snapshot.info,
-        source: "config",
-      };
-    }
+    const candidate = rotatedSettings(this.#active, snapshot, this.#config);
     const startedAt = this.#deps.clock.now();
     const result = await this.#attached().trySettings(this.#targetFor(candidate), {
       timeoutMs: tls.connectionTrialTimeoutMs,
@@ -343,10 +322,7 @@ export class ConnectionSettings {
     }
     this.#active = candidate;
     this.#activeSnapshotId = snapshot.id;
-    const info = candidate.client?.kind === "pem" ? candidate.client.info : undefined;
-    const certificate = info
-      ? { subject: info.subject, notAfter: new Date(info.notAfter).toISOString(), fingerprint: shortFingerprint(info) }
-      : undefined;
+    const certificate = candidate.client?.kind === "pem" ? certificateSummary(candidate.client.info) : undefined;
     this.#logger.info(
       { certificate, elapsedMs: this.#deps.clock.now() - startedAt },
       "reconnected with the rotated TLS files",
