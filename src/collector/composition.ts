@@ -1,8 +1,8 @@
 /**
  * "Which config should run": the one place it is composed. Local config_files, the remote
  * files (each body checked and parsed once, with one size cap) or the startup fallbacks,
- * and the parts the supervisor injects (the health_check extension), by the config room's
- * merge rules.
+ * the server's own-telemetry settings and the parts the supervisor injects (the health_check
+ * extension), by the config room's merge rules.
  */
 import { parseRemoteFiles } from "../config/body.js";
 import { composeCollectorConfig } from "../config/compose.js";
@@ -35,7 +35,15 @@ export function remoteFilesOf(config: StoredRemoteConfig | undefined): RemoteFil
   return Object.entries(config.configMap).map(([name, file]) => ({ name, body: file.body }));
 }
 
-export async function compose(config: ResolvedConfig, fs: FileSystem, remote: RemoteFiles): Promise<ComposeOutcome> {
+/** The server's own-telemetry settings as a config layer (undefined: none offered). */
+export type OwnTelemetryLayer = Readonly<Record<string, unknown>> | undefined;
+
+export async function compose(
+  config: ResolvedConfig,
+  fs: FileSystem,
+  remote: RemoteFiles,
+  ownTelemetry?: OwnTelemetryLayer,
+): Promise<ComposeOutcome> {
   const { agent } = config;
   const parsed = parseRemoteFiles(remote);
   if (!parsed.ok) return { ok: false, message: parsed.error };
@@ -65,6 +73,7 @@ export async function compose(config: ResolvedConfig, fs: FileSystem, remote: Re
       localFiles,
       order: agent.configFiles.filter((entry) => !missing.has(entry)),
       remote: parsed.files,
+      ownTelemetry,
       injected: agent.health.injectExtension
         ? { health: { endpoint: agent.health.endpoint, path: agent.health.path } }
         : {},
@@ -111,6 +120,7 @@ export async function composeStartup(
   config: ResolvedConfig,
   fs: FileSystem,
   working: StoredRemoteConfig | undefined,
+  ownTelemetry?: OwnTelemetryLayer,
 ): Promise<ComposeOutcome> {
   const sources: Array<{ what: string; files: () => Promise<RemoteFiles> }> = [];
   if (working)
@@ -122,7 +132,7 @@ export async function composeStartup(
   for (const { what, files } of sources) {
     let outcome: ComposeOutcome;
     try {
-      outcome = await compose(config, fs, await files());
+      outcome = await compose(config, fs, await files(), ownTelemetry);
     } catch (err) {
       outcome = { ok: false, message: `cannot read it: ${osReason(err as NodeJS.ErrnoException)}` };
     }

@@ -17,7 +17,7 @@ import { osReason } from "../process/spawner.js";
 import type { StateDir, StoredRemoteConfig } from "../storage/index.js";
 import { fsyncDirectory, readFileIfExists, writeFileAtomic } from "../storage/index.js";
 import { compose, composeStartup } from "./composition.js";
-import type { ComposeOutcome, Composition, RemoteFiles } from "./composition.js";
+import type { ComposeOutcome, Composition, OwnTelemetryLayer, RemoteFiles } from "./composition.js";
 import type { CollectorDriver, CollectorRun, VersionInfo } from "./driver.js";
 import { HealthLoop } from "./health-loop.js";
 import { HealthReport } from "./health-report.js";
@@ -77,6 +77,7 @@ export class CollectorController implements CollectorControl {
   /** What effective.yaml holds and the collector is meant to run. */
   #effective: Composition | undefined;
   #version: Promise<VersionInfo> | undefined;
+  #ownTelemetry: OwnTelemetryLayer;
 
   constructor(options: ControllerOptions) {
     this.#o = options;
@@ -128,13 +129,19 @@ export class CollectorController implements CollectorControl {
     return this.#loop.run(signal);
   }
 
-  compose(remote: RemoteFiles): Promise<ComposeOutcome> {
-    return compose(this.#o.config, this.#o.deps.fs, remote);
+  /** `ownTelemetry`: a candidate layer; by default the one in force. */
+  compose(remote: RemoteFiles, ownTelemetry = this.#ownTelemetry): Promise<ComposeOutcome> {
+    return compose(this.#o.config, this.#o.deps.fs, remote, ownTelemetry);
   }
 
   /** The last working config, else the startup fallbacks, else the local files alone. */
-  composeFallback(working: StoredRemoteConfig | undefined): Promise<ComposeOutcome> {
-    return composeStartup(this.#o.config, this.#o.deps.fs, working);
+  composeFallback(working: StoredRemoteConfig | undefined, ownTelemetry = this.#ownTelemetry): Promise<ComposeOutcome> {
+    return composeStartup(this.#o.config, this.#o.deps.fs, working, ownTelemetry);
+  }
+
+  /** The own-telemetry layer every later composition includes (set at start and once an offer is proven). */
+  useOwnTelemetry(layer: OwnTelemetryLayer): void {
+    this.#ownTelemetry = layer;
   }
 
   /** What the collector is meant to run now (undefined before the first start). */

@@ -1,10 +1,10 @@
 /**
  * Composes the collector's effective config from the local layers (agent.config_files), the
- * remote config map and the parts the supervisor injects (the health_check extension), with
- * the official Go supervisor's rules: confmap's merge (maps merge key by key, lists and
- * scalars are replaced) except that service.extensions lists are concatenated without
- * duplicates and service.telemetry.resource.attributes merge by name; a remote config that
- * declares resource attributes replaces the local ones. A local file that is missing or not
+ * remote config map, the server's own-telemetry settings and the parts the supervisor injects
+ * (the health_check extension), with the official Go supervisor's rules: confmap's merge
+ * (maps merge key by key, lists and scalars are replaced) except that service.extensions
+ * lists are concatenated without duplicates and service.telemetry.resource.attributes merge
+ * by name; a remote config that declares resource attributes replaces the local ones. A local file that is missing or not
  * a YAML map is skipped with a warning, as Go does; a bad remote file is an error.
  */
 import { Document, isScalar, visit } from "yaml";
@@ -12,7 +12,7 @@ import { ConfigError } from "../errors.js";
 import { parseConfigBody, parseConfigText, type CollectorConfig } from "./body.js";
 import { isPlainMap, setOwn } from "./check.js";
 import { declaresResourceAttributes, deepClone, mergeCollectorLayers } from "./merge.js";
-import { REMOTE_CONFIG_TOKEN, isConfigFileToken } from "./schema.js";
+import { OWN_TELEMETRY_CONFIG_TOKEN, REMOTE_CONFIG_TOKEN, isConfigFileToken } from "./schema.js";
 
 export { deepMerge, mergeCollectorLayers } from "./merge.js";
 export {
@@ -50,6 +50,8 @@ export interface ComposeInput {
   readonly order: readonly string[];
   readonly remote: readonly RemoteConfigFile[];
   readonly injected: { readonly health?: HealthEndpoint | undefined };
+  /** The server's own-telemetry settings as a layer: where $OWN_TELEMETRY_CONFIG is, else first. */
+  readonly ownTelemetry?: Readonly<CollectorConfig> | undefined;
 }
 
 export interface ComposedHealth extends HealthEndpoint {
@@ -97,12 +99,19 @@ export function composeCollectorConfig(input: ComposeInput): ComposeResult {
     }
     remoteMerged = true;
   };
-  for (const entry of input.order) {
+  const order = input.order.includes(OWN_TELEMETRY_CONFIG_TOKEN)
+    ? input.order
+    : [OWN_TELEMETRY_CONFIG_TOKEN, ...input.order];
+  for (const entry of order) {
     if (entry === REMOTE_CONFIG_TOKEN) {
       if (!remoteMerged) mergeRemote();
       continue;
     }
-    // $OWN_TELEMETRY_CONFIG, $OPAMP_EXTENSION_CONFIG: this supervisor generates nothing for them.
+    if (entry === OWN_TELEMETRY_CONFIG_TOKEN) {
+      if (input.ownTelemetry) config = mergeCollectorLayers(config, deepClone(input.ownTelemetry) as CollectorConfig);
+      continue;
+    }
+    // $OPAMP_EXTENSION_CONFIG: there is no opamp extension to configure here.
     if (isConfigFileToken(entry)) continue;
     const file = byName.get(entry);
     const layer =

@@ -267,12 +267,9 @@ export const CAPABILITY_DEFAULTS = {
  * advertised to the server (capabilityBits skips them) and warned about at start when set.
  * Remove a key from this list in the change that implements it.
  */
-export const CAPABILITIES_WITHOUT_BEHAVIOUR = [
-  "reports_own_metrics",
-  "reports_own_logs",
-  "reports_own_traces",
-  "accepts_other_connection_settings",
-] as const satisfies ReadonlyArray<keyof typeof CAPABILITY_DEFAULTS>;
+export const CAPABILITIES_WITHOUT_BEHAVIOUR = ["accepts_other_connection_settings"] as const satisfies ReadonlyArray<
+  keyof typeof CAPABILITY_DEFAULTS
+>;
 
 /** Scalar defaults, keyed by the supervisor.yaml spelling; durations in milliseconds. */
 export const DEFAULTS = {

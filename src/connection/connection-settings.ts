@@ -41,15 +41,10 @@ import { evaluateOffer } from "./offer-policy.js";
 import { RenewalScheduler } from "./renewal.js";
 import { authHeaders, authOf } from "./auth.js";
 import type { AuthHeaders } from "./auth.js";
+import { applyOfferParts, queueOffer } from "./offer-parts.js";
+import type { OfferQueue, OfferSteps, OwnTelemetryHandler } from "./offer-parts.js";
 import { SettingsStatus } from "./settings-status.js";
 import type { ServerTarget } from "./target.js";
-
-/** The supervisor's operation queue, as far as connection work needs it: one operation at a time. */
-export interface OperationQueue {
-  enqueue(name: string, op: () => Promise<void>): Promise<void>;
-  /** Replaces a waiting operation with the same key. */
-  enqueueLatest(key: string, op: () => Promise<void>): Promise<void>;
-}
 
 export interface ConnectionSettingsOptions {
   config: ResolvedConfig;
@@ -125,14 +120,19 @@ export class ConnectionSettings {
   }
 
   /** Wires client events to queued operations and starts renewal and file watching. */
-  attach(client: OpampClient<ServerTarget>, queue: OperationQueue, signal: AbortSignal): void {
+  attach(
+    client: OpampClient<ServerTarget>,
+    queue: OfferQueue,
+    signal: AbortSignal,
+    ownTelemetry?: OwnTelemetryHandler,
+  ): void {
     this.#client = client;
     this.#status.attach(client);
     client.on("connectionSettings", (offer) => {
-      const opamp = offer.opamp;
-      if (!opamp) return;
       const receivedAt = this.#deps.clock.now();
-      void queue.enqueueLatest("connection-settings", () => this.#applyOffer(offer, opamp, receivedAt));
+      queueOffer(offer, queue, ownTelemetry, (parts, opSignal) =>
+        applyOfferParts(offer, parts, this.#offerSteps(offer, receivedAt), opSignal),
+      );
     });
     client.on("serverCapabilities", () => this.#renewal?.poke());
     client.on("state", (state) => {
@@ -167,7 +167,7 @@ export class ConnectionSettings {
       this.#loops.push(
         watcher.start().catch((err: unknown) => this.#logger.warn({ err }, "cannot watch the TLS files")),
       );
-      this.#loops.push(this.#recheckFiles(watcher, signal));
+      this.#loops.push(watcher.recheckEvery(tls.renewCheckIntervalMs, signal));
     }
   }
 
@@ -179,21 +179,20 @@ export class ConnectionSettings {
 
   // --- offers ----------------------------------------------------------------------------
 
-  async #applyOffer(offer: ConnectionSettingsOffer, opamp: OfferedSettings, receivedAt: number): Promise<void> {
+  #offerSteps(offer: ConnectionSettingsOffer, receivedAt: number): OfferSteps {
+    return {
+      status: this.#status,
+      acceptsOpamp: this.#config.capabilities.acceptsOpampConnectionSettings,
+      reportsStatus: this.#config.capabilities.reportsConnectionSettingsStatus,
+      logger: this.#logger,
+      applyOpamp: (opamp) => this.#applyOpamp(offer, opamp, receivedAt),
+      failed: (reason, result) => this.#offerFailed(offer.hash, reason, result),
+    };
+  }
+
+  /** False when it failed (FAILED is reported, the previous connection kept). */
+  async #applyOpamp(offer: ConnectionSettingsOffer, opamp: OfferedSettings, receivedAt: number): Promise<boolean> {
     const hashHex = bytesToHex(offer.hash);
-    if (hashHex === this.#status.lastHash) return;
-    if (!this.#config.capabilities.acceptsOpampConnectionSettings) {
-      if (this.#config.capabilities.reportsConnectionSettingsStatus) {
-        await this.#status.set(
-          offer.hash,
-          "FAILED",
-          "this agent does not accept OpAMP connection settings (capabilities.accepts_opamp_connection_settings is false)",
-        );
-      }
-      return;
-    }
-    this.#status.lastHash = hashHex;
-    await this.#status.set(offer.hash, "APPLYING", "");
     const current = this.#active;
     const decision = evaluateOffer(await policyState(current, this.#config), opamp, {
       now: this.#deps.clock.now(),
@@ -273,7 +272,6 @@ export class ConnectionSettings {
       await this.#store.clearPendingCsr();
     }
     this.#active = candidate;
-    await this.#status.set(offer.hash, "APPLIED", "");
     const certificate = newClient ? { ...certificateSummary(newClient.info), key: newClient.keySource } : undefined;
     this.#logger.info(
       {
@@ -294,12 +292,14 @@ export class ConnectionSettings {
       ...(certificate ? { certificate } : {}),
     });
     this.#renewal?.poke();
+    return true;
   }
 
-  async #offerFailed(hash: Uint8Array, reason: string, result: string): Promise<void> {
+  async #offerFailed(hash: Uint8Array, reason: string, result: string): Promise<false> {
     await this.#status.set(hash, "FAILED", reason);
     this.#logger.warn({ hash: bytesToHex(hash), reason }, "connection settings offer failed");
     await this.#audit.append({ action: "connection-settings", result, hash: bytesToHex(hash), reason });
+    return false;
   }
 
   // --- rotations on disk ----------------------------------------------------------------
@@ -333,14 +333,6 @@ export class ConnectionSettings {
       ...(certificate ? { certificate } : {}),
     });
     this.#renewal?.poke();
-  }
-
-  /** A backstop for missed events and for a set that failed while the server was away. */
-  async #recheckFiles(watcher: CertificateFileWatcher, signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      await this.#deps.clock.sleep(this.#config.server.tls.renewCheckIntervalMs, signal).catch(() => undefined);
-      if (!signal.aborted) await watcher.check();
-    }
   }
 
   // --- certificate requests -------------------------------------------------------------

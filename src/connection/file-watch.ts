@@ -130,6 +130,14 @@ export class CertificateFileWatcher {
     await this.#reading;
   }
 
+  /** Reads the files every `intervalMs` until `signal` aborts: a backstop for missed events and for a set that failed while the server was away. */
+  async recheckEvery(intervalMs: number, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.#o.clock.sleep(intervalMs, signal).catch(() => undefined);
+      if (!signal.aborted) await this.check();
+    }
+  }
+
   /** Reads the files now (also called by tests and after a failed reconnect). */
   check(): Promise<void> {
     this.#reading = this.#reading.then(() => this.#check());

@@ -5,6 +5,7 @@
  */
 export { ConnectionSettings } from "./connection-settings.js";
 export type { ConnectionSettingsOptions } from "./connection-settings.js";
+export type { OwnTelemetryHandler } from "./offer-parts.js";
 export { downloadAuth, downloadTls } from "./download-tls.js";
 export { authHeaders } from "./auth.js";
 export type { AuthHeaders, AuthSettings } from "./auth.js";

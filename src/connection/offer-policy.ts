@@ -186,7 +186,8 @@ function checkEndpoint(from: string, to: string): string | undefined {
   return undefined;
 }
 
-function buildHeaders(list: ReadonlyArray<{ key: string; value: string }>): Record<string, string> | string {
+/** Offered headers as a map (names compared case-insensitively, repeats joined), or why they are refused. */
+export function buildHeaders(list: ReadonlyArray<{ key: string; value: string }>): Record<string, string> | string {
   const headers: Record<string, string> = {};
   for (const { key, value } of list) {
     if (!HEADER_NAME.test(key)) return `offered header name ${JSON.stringify(key)} is not valid`;

@@ -32,6 +32,7 @@ import type {
   ConnectionSettingsRequest,
   CustomMessage as WireCustomMessage,
   OpAMPConnectionSettings,
+  TelemetryConnectionSettings,
   PackagesAvailable,
   ServerToAgentCommand,
 } from "../gen/opamp_pb.js";
@@ -49,6 +50,7 @@ import type {
   CustomMessage,
   OfferedPackage,
   OfferedSettings,
+  OfferedTelemetry,
   PackageStatusValue,
   PackagesOffer,
   RemoteConfigOffer,
@@ -65,15 +67,29 @@ export function remoteConfigFromWire(rc: AgentRemoteConfig): RemoteConfigOffer {
 }
 
 export function connectionSettingsFromWire(offer: ConnectionSettingsOffers): ConnectionSettingsOffer {
-  return { hash: offer.hash, opamp: offer.opamp ? opampSettingsFromWire(offer.opamp) : undefined };
+  return {
+    hash: offer.hash,
+    opamp: offer.opamp ? opampSettingsFromWire(offer.opamp) : undefined,
+    ownMetrics: offer.ownMetrics ? telemetrySettingsFromWire(offer.ownMetrics) : undefined,
+    ownTraces: offer.ownTraces ? telemetrySettingsFromWire(offer.ownTraces) : undefined,
+    ownLogs: offer.ownLogs ? telemetrySettingsFromWire(offer.ownLogs) : undefined,
+  };
 }
 
 function opampSettingsFromWire(opamp: OpAMPConnectionSettings): OfferedSettings {
-  const cert = opamp.certificate;
-  const tls = opamp.tls;
   return {
-    endpoint: opamp.destinationEndpoint,
-    headers: opamp.headers ? opamp.headers.headers.map((h) => ({ key: h.key, value: h.value })) : undefined,
+    ...telemetrySettingsFromWire(opamp),
+    heartbeatIntervalSeconds: Number(opamp.heartbeatIntervalSeconds),
+  };
+}
+
+/** The fields OpAMP and telemetry connection settings share (same names, same meaning). */
+function telemetrySettingsFromWire(settings: OpAMPConnectionSettings | TelemetryConnectionSettings): OfferedTelemetry {
+  const cert = settings.certificate;
+  const tls = settings.tls;
+  return {
+    endpoint: settings.destinationEndpoint,
+    headers: settings.headers ? settings.headers.headers.map((h) => ({ key: h.key, value: h.value })) : undefined,
     // OpAMP carries PEM as bytes; they are ASCII text.
     certificate: cert
       ? { certPem: text(cert.cert), keyPem: text(cert.privateKey), caPem: text(cert.caCert) }
@@ -88,8 +104,7 @@ function opampSettingsFromWire(opamp: OpAMPConnectionSettings): OfferedSettings 
           cipherSuites: tls.cipherSuites,
         }
       : undefined,
-    hasProxy: opamp.proxy !== undefined,
-    heartbeatIntervalSeconds: Number(opamp.heartbeatIntervalSeconds),
+    hasProxy: settings.proxy !== undefined,
   };
 }
 

@@ -16,30 +16,41 @@ export interface RemoteConfigOffer {
   configMap: Record<string, ConfigFile>;
 }
 
-/** The opamp part of a connection settings offer, decoded to text. Empty strings mean "not given". */
-export interface OfferedSettings {
+export interface OfferedTls {
+  caPem: string;
+  includeSystemCa: boolean;
+  insecureSkipVerify: boolean;
+  minVersion: string;
+  maxVersion: string;
+  cipherSuites: readonly string[];
+}
+
+/**
+ * The fields every connection of an offer has, decoded to text; empty strings mean "not
+ * given". Alone, a TelemetryConnectionSettings: where the agent's own metrics, traces or logs
+ * go (OTLP/HTTP, the full URL including the path; "" turns that signal off).
+ */
+export interface OfferedTelemetry {
   endpoint: string;
   headers: ReadonlyArray<{ key: string; value: string }> | undefined;
   certificate: { certPem: string; keyPem: string; caPem: string } | undefined;
-  tls:
-    | {
-        caPem: string;
-        includeSystemCa: boolean;
-        insecureSkipVerify: boolean;
-        minVersion: string;
-        maxVersion: string;
-        cipherSuites: readonly string[];
-      }
-    | undefined;
+  tls: OfferedTls | undefined;
   hasProxy: boolean;
+}
+
+/** The opamp part of a connection settings offer. */
+export interface OfferedSettings extends OfferedTelemetry {
   /** 0 when the server did not set one. */
   heartbeatIntervalSeconds: number;
 }
 
-/** ConnectionSettingsOffers; only the OpAMP connection is acted on. */
+/** ConnectionSettingsOffers; other_connections is not acted on. An absent member means "keep what you have". */
 export interface ConnectionSettingsOffer {
   hash: Uint8Array;
   opamp: OfferedSettings | undefined;
+  ownMetrics?: OfferedTelemetry | undefined;
+  ownTraces?: OfferedTelemetry | undefined;
+  ownLogs?: OfferedTelemetry | undefined;
 }
 
 export interface OfferedFile {

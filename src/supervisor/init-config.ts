@@ -10,8 +10,10 @@ import { EFFECTIVE_CONFIG_FILE } from "../collector/controller.js";
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Deps } from "../deps.js";
 import { ConfigError } from "../errors.js";
-import { AuditLog, StateStore, openStateDir, writeFileAtomic } from "../storage/index.js";
-import { settleRemoteConfigStatus } from "./startup.js";
+import { AuditLog, StateStore, openStateDir, uidToText, writeFileAtomic } from "../storage/index.js";
+import { ownTelemetryLayer } from "../telemetry/own-telemetry.js";
+import { storedSettings } from "./own-telemetry.js";
+import { loadInstanceUid, settleRemoteConfigStatus } from "./startup.js";
 
 export interface InitConfigResult {
   path: string;
@@ -24,7 +26,9 @@ export async function initConfig(config: ResolvedConfig, deps: Deps): Promise<In
   const audit = new AuditLog({ path: stateDir.file("audit.log"), clock: deps.clock, logger: deps.logger });
   const store = new StateStore({ dir: stateDir, clock: deps.clock, logger: deps.logger, audit });
   const { working } = await settleRemoteConfigStatus(store, audit);
-  const composed = await composeStartup(config, deps.fs, working);
+  const uid = await loadInstanceUid(config, store);
+  const ownTelemetry = ownTelemetryLayer(await storedSettings(store), uidToText(uid));
+  const composed = await composeStartup(config, deps.fs, working, ownTelemetry);
   if (!composed.ok) throw new ConfigError("collector config", [composed.message]);
   const { composition } = composed;
   for (const warning of composition.warnings) deps.logger.warn(warning);

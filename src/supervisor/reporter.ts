@@ -62,7 +62,8 @@ export class StatusReporter {
   /** The composed file the collector runs, as one entry keyed "" (a single-file agent). */
   effectiveConfig(yaml: string): void {
     if (!this.capabilities.reportsEffectiveConfig) return;
-    const body = new TextEncoder().encode(yaml);
+    // Own-telemetry headers the server offered are in it; masked like every text bound for the server.
+    const body = new TextEncoder().encode(this.masker.mask(yaml));
     this.client.setStatus("effectiveConfig", { configMap: { "": { body, contentType: "text/yaml" } } });
   }
 

@@ -30,9 +30,10 @@ import { OperationQueue } from "./queue.js";
 import { listenForPackages, preparePackages } from "./packages.js";
 import { reloadLocalConfig } from "./local-reload.js";
 import { applyRemoteConfig } from "./remote-config.js";
+import { OwnTelemetry } from "./own-telemetry.js";
 import { retriedOffers } from "./retried-offers.js";
 import { StatusReporter } from "./reporter.js";
-import { createMasker, secretsOf } from "../telemetry/mask.js";
+import { createGrowingMasker, secretsOf } from "../telemetry/mask.js";
 import { loadInstanceUid, settleRemoteConfigStatus } from "./startup.js";
 import { StatusSnapshot } from "./status-snapshot.js";
 import { serveHealth } from "./health-server.js";
@@ -97,7 +98,7 @@ export class Supervisor {
       capabilities: capabilityBits(config.capabilities),
       deps: { ...deps, logger: deps.logger.child({ component: "opamp" }) },
     });
-    const masker = createMasker(secretsOf(config));
+    const masker = createGrowingMasker(secretsOf(config));
     const snapshot = new StatusSnapshot({
       clock: deps.clock,
       version: SUPERVISOR_VERSION,
@@ -186,6 +187,7 @@ export class Supervisor {
           resourceAttributes,
         }),
       );
+    const ownTelemetry = await OwnTelemetry.open(ctx, masker, () => uidToText(client.instanceUid));
     const { status, working } = await settleRemoteConfigStatus(store, audit);
     if (status) reporter.restoreRemoteConfigStatus(status);
     await this.#startCollector(ctx, working);
@@ -204,7 +206,7 @@ export class Supervisor {
       describe(uid);
     });
     this.#reload = () => void queue.enqueue("local-config-reload", (opSignal) => reloadLocalConfig(ctx, opSignal));
-    connection.attach(client, queue, signal);
+    connection.attach(client, queue, signal, ownTelemetry);
     listenForPackages({ config, deps, client, queue, packages, signal });
     client.start();
     const monitoring = collector.run(signal);

@@ -48,6 +48,34 @@ function credentialParts(header: string): string[] {
 }
 
 export function createMasker(secrets: Iterable<string>): SecretMasker {
+  const values = secretValues(secrets);
+  if (values.size === 0) return noMasking;
+  const pattern = patternOf(values);
+  return { mask: (text) => text.replace(pattern, MASK), empty: false };
+}
+
+/** A masker that learns secrets while it runs (headers the server offers for the collector's own telemetry). */
+export interface GrowingMasker extends SecretMasker {
+  add(secrets: Iterable<string>): void;
+}
+
+export function createGrowingMasker(secrets: Iterable<string>): GrowingMasker {
+  const values = secretValues(secrets);
+  let pattern = values.size > 0 ? patternOf(values) : undefined;
+  return {
+    mask: (text) => (pattern ? text.replace(pattern, MASK) : text),
+    get empty() {
+      return pattern === undefined;
+    },
+    add(more) {
+      const before = values.size;
+      for (const value of secretValues(more)) values.add(value);
+      if (values.size !== before) pattern = patternOf(values);
+    },
+  };
+}
+
+function secretValues(secrets: Iterable<string>): Set<string> {
   const values = new Set<string>();
   for (const secret of secrets) {
     if (secret.length < MIN_SECRET_LENGTH) continue;
@@ -56,16 +84,18 @@ export function createMasker(secrets: Iterable<string>): SecretMasker {
     const escaped = JSON.stringify(secret).slice(1, -1);
     if (escaped !== secret) values.add(escaped);
   }
-  if (values.size === 0) return noMasking;
-  // Longest first, so a secret that contains another is masked whole.
-  const pattern = new RegExp(
+  return values;
+}
+
+/** Longest first, so a secret that contains another is masked whole. */
+function patternOf(values: ReadonlySet<string>): RegExp {
+  return new RegExp(
     [...values]
       .sort((a, b) => b.length - a.length)
       .map(escapeRegExp)
       .join("|"),
     "g",
   );
-  return { mask: (text) => text.replace(pattern, MASK), empty: false };
 }
 
 function escapeRegExp(text: string): string {

@@ -40,9 +40,6 @@ describe("Go keys without behaviour here: one warning each, naming the key", () 
     ],
     ["server.tls.curve_preferences", MINIMAL.replace("server:\n", "server:\n  tls: {curve_preferences: [X25519]}\n")],
     ["server.tls.min_version", MINIMAL.replace("server:\n", 'server:\n  tls: {min_version: "1.0"}\n')],
-    ["capabilities.reports_own_metrics", base("capabilities: {reports_own_metrics: true}\n")],
-    ["capabilities.reports_own_logs", base("capabilities: {reports_own_logs: true}\n")],
-    ["capabilities.reports_own_traces", base("capabilities: {reports_own_traces: true}\n")],
     [
       "capabilities.accepts_other_connection_settings",
       base("capabilities: {accepts_other_connection_settings: true}\n"),
