@@ -127,6 +127,7 @@ export class OwnTelemetry implements OwnTelemetryHandler {
         reason,
         reasonCode: outcome.reason,
       });
+      await this.#removeLeftoverFiles();
       return { ok: false, reason };
     }
     try {

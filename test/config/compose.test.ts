@@ -160,6 +160,41 @@ describe("composeCollectorConfig: order", () => {
   });
 });
 
+describe("composeCollectorConfig: own telemetry", () => {
+  const layer = { service: { telemetry: { metrics: { level: "detailed", readers: [{ periodic: {} }] } } } };
+  const local = { name: "/etc/base.yaml", content: base };
+
+  it("goes first when $OWN_TELEMETRY_CONFIG is absent, so a local file can override it (as in Go)", () => {
+    const overriding = { name: "/etc/t.yaml", content: "service:\n  telemetry:\n    metrics:\n      level: basic\n" };
+    const { config } = compose({
+      localFiles: [local, overriding],
+      order: ["/etc/base.yaml", "/etc/t.yaml"],
+      ownTelemetry: layer,
+    });
+    expect(Object.keys(config)[0]).toBe("service");
+    expect(config.service).toMatchObject({ telemetry: { metrics: { level: "basic", readers: [{ periodic: {} }] } } });
+  });
+
+  it("goes where $OWN_TELEMETRY_CONFIG is, and adds nothing when there are no settings", () => {
+    const overriding = { name: "/etc/t.yaml", content: "service:\n  telemetry:\n    metrics:\n      level: basic\n" };
+    const files = [local, overriding];
+    const last = compose({
+      localFiles: files,
+      order: ["/etc/base.yaml", "/etc/t.yaml", "$OWN_TELEMETRY_CONFIG"],
+      ownTelemetry: layer,
+    });
+    expect(last.config.service).toMatchObject({ telemetry: { metrics: { level: "detailed" } } });
+    const none = compose({ localFiles: files, order: ["/etc/base.yaml", "$OWN_TELEMETRY_CONFIG"] });
+    expect(none.yaml).toBe(compose({ localFiles: files, order: ["/etc/base.yaml"] }).yaml);
+  });
+
+  it("does not let later layers change the layer it was given", () => {
+    const given = structuredClone(layer);
+    compose({ localFiles: [local], order: ["/etc/base.yaml"], ownTelemetry: given });
+    expect(given).toEqual(layer);
+  });
+});
+
 describe("composeCollectorConfig: health_check", () => {
   const health = { endpoint: "localhost:13133", path: "/" };
   const local = (content: string) => ({ localFiles: [{ name: "c", content }], order: ["c"] });

@@ -1,0 +1,162 @@
+import { describe, expect, it } from "vitest";
+import { applyOfferParts, queueOffer } from "../../src/connection/offer-parts.js";
+import type { OfferSteps, OwnTelemetryHandler } from "../../src/connection/offer-parts.js";
+import type { SettingsStatus } from "../../src/connection/settings-status.js";
+import type { ConnectionSettingsOffer, OfferedSettings } from "../../src/opamp/domain.js";
+import { silentLogger } from "../../src/deps.js";
+
+const opampPart: OfferedSettings = {
+  endpoint: "wss://other/v1/opamp",
+  headers: undefined,
+  certificate: undefined,
+  tls: undefined,
+  hasProxy: false,
+  heartbeatIntervalSeconds: 0,
+};
+const own = {
+  endpoint: "https://c/v1/metrics",
+  headers: undefined,
+  certificate: undefined,
+  tls: undefined,
+  hasProxy: false,
+};
+
+function harness(o: {
+  acceptsOpamp?: boolean;
+  opampOk?: boolean;
+  ownResult?: { ok: true } | { ok: false; reason: string };
+}) {
+  const statuses: string[] = [];
+  const calls: string[] = [];
+  const status = {
+    lastHash: undefined as string | undefined,
+    set(_hash: Uint8Array, value: string, message: string) {
+      statuses.push(message ? `${value}: ${message}` : value);
+      return Promise.resolve(true);
+    },
+  };
+  const steps: OfferSteps = {
+    status: status as unknown as SettingsStatus,
+    acceptsOpamp: o.acceptsOpamp ?? true,
+    reportsStatus: true,
+    logger: silentLogger,
+    applyOpamp: () => {
+      calls.push("opamp");
+      if (o.opampOk === false) statuses.push("FAILED: no reply");
+      return Promise.resolve(o.opampOk ?? true);
+    },
+    failed: (reason) => {
+      statuses.push(`FAILED: ${reason}`);
+      return Promise.resolve(false);
+    },
+  };
+  const handler: OwnTelemetryHandler = {
+    parts: () => ({ accepted: ["metrics"], refused: [] }),
+    apply: () => {
+      calls.push("own");
+      return Promise.resolve(o.ownResult ?? { ok: true });
+    },
+  };
+  return { statuses, calls, steps, handler, status };
+}
+
+const offer = (parts: Partial<ConnectionSettingsOffer>): ConnectionSettingsOffer => ({
+  hash: new Uint8Array([1, 2]),
+  opamp: undefined,
+  ...parts,
+});
+const signal = new AbortController().signal;
+
+describe("applyOfferParts: one status for the whole offer", () => {
+  it("APPLIED once the OpAMP part and then the own-telemetry part are applied", async () => {
+    const h = harness({});
+    await applyOfferParts(
+      offer({ opamp: opampPart, ownMetrics: own }),
+      { ownTelemetry: h.handler, refused: [] },
+      h.steps,
+      signal,
+    );
+    expect(h.calls).toEqual(["opamp", "own"]);
+    expect(h.statuses).toEqual(["APPLYING", "APPLIED"]);
+    expect(h.status.lastHash).toBe("0102");
+  });
+
+  it("FAILED saying the OpAMP part stays applied when the own-telemetry part fails", async () => {
+    const h = harness({ ownResult: { ok: false, reason: "own_metrics: bad" } });
+    await applyOfferParts(
+      offer({ opamp: opampPart, ownMetrics: own }),
+      { ownTelemetry: h.handler, refused: [] },
+      h.steps,
+      signal,
+    );
+    expect(h.statuses).toEqual(["APPLYING", "FAILED: own_metrics: bad (the OpAMP connection settings were applied)"]);
+  });
+
+  it("does not touch own telemetry when the OpAMP part fails", async () => {
+    const h = harness({ opampOk: false });
+    await applyOfferParts(
+      offer({ opamp: opampPart, ownMetrics: own }),
+      { ownTelemetry: h.handler, refused: [] },
+      h.steps,
+      signal,
+    );
+    expect(h.calls).toEqual(["opamp"]);
+    expect(h.statuses).toEqual(["APPLYING", "FAILED: no reply"]);
+  });
+
+  it("applies own telemetry alone when OpAMP settings are not accepted, and ignores that part", async () => {
+    const h = harness({ acceptsOpamp: false });
+    await applyOfferParts(
+      offer({ opamp: opampPart, ownMetrics: own }),
+      { ownTelemetry: h.handler, refused: [] },
+      h.steps,
+      signal,
+    );
+    expect(h.calls).toEqual(["own"]);
+    expect(h.statuses).toEqual(["APPLYING", "APPLIED"]);
+  });
+
+  it("FAILED naming every part turned away when nothing in the offer is taken", async () => {
+    const h = harness({ acceptsOpamp: false });
+    await applyOfferParts(
+      offer({ opamp: opampPart, ownLogs: own }),
+      { ownTelemetry: undefined, refused: ["own_logs (capabilities.reports_own_logs is false)"] },
+      h.steps,
+      signal,
+    );
+    expect(h.calls).toEqual([]);
+    expect(h.statuses).toEqual([
+      "FAILED: this agent does not accept OpAMP connection settings (capabilities.accepts_opamp_connection_settings is false), own_logs (capabilities.reports_own_logs is false)",
+    ]);
+  });
+
+  it("does nothing for the offer it last acted on", async () => {
+    const h = harness({});
+    h.status.lastHash = "0102";
+    await applyOfferParts(offer({ ownMetrics: own }), { ownTelemetry: h.handler, refused: [] }, h.steps, signal);
+    expect(h.calls).toEqual([]);
+    expect(h.statuses).toEqual([]);
+  });
+});
+
+describe("queueOffer", () => {
+  function queue() {
+    const used: string[] = [];
+    return {
+      used,
+      enqueue: (name: string) => (used.push(`enqueue ${name}`), Promise.resolve()),
+      enqueueLatest: (name: string) => (used.push(`latest ${name}`), Promise.resolve()),
+    };
+  }
+
+  it("never lets a newer offer replace a waiting one that carries own telemetry (absent means keep)", () => {
+    const h = harness({});
+    const q = queue();
+    queueOffer(offer({ ownMetrics: own }), q, h.handler, () => Promise.resolve());
+    queueOffer(offer({ opamp: opampPart }), q, { ...h.handler, parts: () => ({ accepted: [], refused: [] }) }, () =>
+      Promise.resolve(),
+    );
+    queueOffer(offer({}), q, { ...h.handler, parts: () => ({ accepted: [], refused: [] }) }, () => Promise.resolve());
+    expect(q.used).toEqual(["enqueue connection-settings", "latest connection-settings"]);
+  });
+});
