@@ -20,6 +20,7 @@
 //	POST /agents/{uid}/disconnect     drops the agent's WebSocket connection
 //	POST /agents/{uid}/package        {"path"|"content","version","signature",…}: offers a top-level package (packages.go)
 //	POST /agents/{uid}/certificate    {"cn","validity_seconds"}: offers a client certificate from the client CA (certs.go)
+//	POST /agents/{uid}/own-telemetry  {"metrics"|"logs"|"traces": {"endpoint","headers"}}: own-telemetry offers (telemetry.go)
 //	GET  /downloads                   every request for a package file
 //	GET  /messages[?uid=…&after=N]    every AgentToServer received (protojson), in order
 //	GET  /healthz                     200 once started
@@ -606,6 +607,7 @@ func (h *hub) routes() *http.ServeMux {
 	})
 	h.packageRoutes(mux)
 	h.certRoutes(mux)
+	h.telemetryRoutes(mux)
 	mux.HandleFunc("GET /messages", func(w http.ResponseWriter, r *http.Request) {
 		uid := r.URL.Query().Get("uid")
 		if uid != "" {

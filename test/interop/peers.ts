@@ -341,6 +341,14 @@ export class OpampServer {
     return this.#call("POST", `/agents/${uid}/certificate`, { cn: options.cn, validity_seconds: options.validitySeconds });
   }
 
+  /** Offers own-telemetry destinations (ConnectionSettingsOffers own_metrics/own_logs/own_traces); resolves with the offer hash (hex). */
+  async offerOwnTelemetry(
+    uid: string,
+    offer: Partial<Record<"metrics" | "logs" | "traces", { endpoint: string; headers?: Record<string, string> }>>,
+  ): Promise<string> {
+    return (await this.#call<{ hash: string }>("POST", `/agents/${uid}/own-telemetry`, offer)).hash;
+  }
+
   messages(uid?: string, after = 0): Promise<ReceivedMessage[]> {
     const q = new URLSearchParams();
     if (uid) q.set("uid", uid);
