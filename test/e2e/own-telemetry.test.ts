@@ -52,7 +52,7 @@ async function ownTelemetryWorkspace(): Promise<Workspace> {
   const text = await readFile(ws.configPath, "utf8");
   const patched = text.replace(
     "capabilities:\n",
-    "capabilities:\n  reports_own_metrics: true\n  reports_own_logs: true\n  reports_connection_settings_status: true\n",
+    "capabilities:\n  reports_own_metrics: true\n  reports_own_logs: true\n  reports_own_traces: true\n  reports_connection_settings_status: true\n",
   );
   await writeFile(ws.configPath, patched);
   return ws;
@@ -86,9 +86,15 @@ describe("own telemetry offers (built CLI)", () => {
       offer("07e1", {
         ownMetrics: { destinationEndpoint: `${rx.url}/v1/metrics`, headers },
         ownLogs: { destinationEndpoint: `${rx.url}/v1/logs`, headers },
+        ownTraces: { destinationEndpoint: `${rx.url}/v1/traces` },
       }),
     );
     await t.server.waitFor(status("07e1", S.ConnectionSettingsStatuses_APPLIED), { timeoutMs: 15_000 });
+    // The collector runs with all three destinations (the stub has no spans of its own to send).
+    const runs = await waitForStub(ws);
+    const telemetry = (runs.config.service as { telemetry: Record<string, unknown> }).telemetry;
+    expect(JSON.stringify(telemetry.traces)).toContain(`${rx.url}/v1/traces`);
+    expect(JSON.stringify(telemetry.logs)).toContain(`${rx.url}/v1/logs`);
 
     const metrics = await eventually(() => rx.exports.find((e) => e.path === "/v1/metrics"), 10_000, "own metrics");
     expect(metrics.headers["x-token"]).toBe(SECRET);
