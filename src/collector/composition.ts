@@ -35,14 +35,14 @@ export function remoteFilesOf(config: StoredRemoteConfig | undefined): RemoteFil
   return Object.entries(config.configMap).map(([name, file]) => ({ name, body: file.body }));
 }
 
-/** The server's own-telemetry settings as a config layer (undefined: none offered). */
-export type OwnTelemetryLayer = Readonly<Record<string, unknown>> | undefined;
+/** The server's own-telemetry settings as a config layer; null: none. */
+export type OwnTelemetryLayer = Readonly<Record<string, unknown>> | null;
 
 export async function compose(
   config: ResolvedConfig,
   fs: FileSystem,
   remote: RemoteFiles,
-  ownTelemetry?: OwnTelemetryLayer,
+  ownTelemetry: OwnTelemetryLayer = null,
 ): Promise<ComposeOutcome> {
   const { agent } = config;
   const parsed = parseRemoteFiles(remote);
@@ -120,7 +120,7 @@ export async function composeStartup(
   config: ResolvedConfig,
   fs: FileSystem,
   working: StoredRemoteConfig | undefined,
-  ownTelemetry?: OwnTelemetryLayer,
+  ownTelemetry: OwnTelemetryLayer = null,
 ): Promise<ComposeOutcome> {
   const sources: Array<{ what: string; files: () => Promise<RemoteFiles> }> = [];
   if (working)

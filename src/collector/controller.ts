@@ -77,7 +77,7 @@ export class CollectorController implements CollectorControl {
   /** What effective.yaml holds and the collector is meant to run. */
   #effective: Composition | undefined;
   #version: Promise<VersionInfo> | undefined;
-  #ownTelemetry: OwnTelemetryLayer;
+  #ownTelemetry: OwnTelemetryLayer = null;
 
   constructor(options: ControllerOptions) {
     this.#o = options;
@@ -129,7 +129,7 @@ export class CollectorController implements CollectorControl {
     return this.#loop.run(signal);
   }
 
-  /** `ownTelemetry`: a candidate layer; by default the one in force. */
+  /** `ownTelemetry`: a candidate layer (null: none); left out, the one in force. */
   compose(remote: RemoteFiles, ownTelemetry = this.#ownTelemetry): Promise<ComposeOutcome> {
     return compose(this.#o.config, this.#o.deps.fs, remote, ownTelemetry);
   }

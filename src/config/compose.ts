@@ -51,7 +51,7 @@ export interface ComposeInput {
   readonly remote: readonly RemoteConfigFile[];
   readonly injected: { readonly health?: HealthEndpoint | undefined };
   /** The server's own-telemetry settings as a layer: where $OWN_TELEMETRY_CONFIG is, else first. */
-  readonly ownTelemetry?: Readonly<CollectorConfig> | undefined;
+  readonly ownTelemetry?: Readonly<CollectorConfig> | null | undefined;
 }
 
 export interface ComposedHealth extends HealthEndpoint {

@@ -40,10 +40,10 @@ const DOCUMENT_VERSION = 1;
 export const OWN_TELEMETRY_FILES_DIR = "own-telemetry";
 
 /**
- * The config layer for `settings`, or undefined when no signal has a destination.
+ * The config layer for `settings`, or null when no signal has a destination.
  * `instanceUid` goes into the resource so the server can tell whose telemetry it receives.
  */
-export function ownTelemetryLayer(settings: OwnTelemetrySettings, instanceUid: string): CollectorConfig | undefined {
+export function ownTelemetryLayer(settings: OwnTelemetrySettings, instanceUid: string): CollectorConfig | null {
   const telemetry: Record<string, unknown> = {};
   const { metrics, traces, logs } = settings;
   if (metrics)
@@ -52,7 +52,7 @@ export function ownTelemetryLayer(settings: OwnTelemetrySettings, instanceUid: s
     };
   if (traces) telemetry.traces = { processors: [{ batch: { exporter: { otlp: exporterOf(traces) } } }] };
   if (logs) telemetry.logs = { processors: [{ batch: { exporter: { otlp: exporterOf(logs) } } }] };
-  if (Object.keys(telemetry).length === 0) return undefined;
+  if (Object.keys(telemetry).length === 0) return null;
   telemetry.resource = { "service.instance.id": instanceUid };
   return { service: { telemetry } };
 }

@@ -62,6 +62,8 @@ export interface HarnessOptions {
   health?: { interval?: string; steadyInterval?: string; window?: number; passesRequired?: number };
   /** More `agent:` keys, one "key: value" line each. */
   agent?: readonly string[];
+  /** More capabilities switched on, by their supervisor.yaml names. */
+  capabilities?: readonly string[];
 }
 
 export interface Harness {
@@ -88,7 +90,7 @@ capabilities:
   accepts_remote_config: true
   reports_remote_config: true
   accepts_restart_command: true
-agent:
+${(options.capabilities ?? []).map((name) => `  ${name}: true\n`).join("")}agent:
   executable: ${process.execPath}
   config_files: [${local}]
   use_hup_config_reload: ${options.hup ?? false}

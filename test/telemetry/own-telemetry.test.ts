@@ -15,8 +15,8 @@ const UID = "0192e4a4-0000-7000-8000-000000000001";
 
 describe("ownTelemetryLayer", () => {
   it("is nothing when no signal has a destination", () => {
-    expect(ownTelemetryLayer({}, UID)).toBeUndefined();
-    expect(ownTelemetryLayer({ metrics: undefined }, UID)).toBeUndefined();
+    expect(ownTelemetryLayer({}, UID)).toBeNull();
+    expect(ownTelemetryLayer({ metrics: undefined }, UID)).toBeNull();
   });
 
   it("makes a periodic OTLP/HTTP reader, batch exporters, the headers as a name/value list, the TLS files, and the uid in the resource", () => {
