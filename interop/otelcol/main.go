@@ -1,7 +1,9 @@
 // Command otelcol is a small OpenTelemetry Collector distribution used only by the interop
 // tests: the real otelcol service (command line, validate, SIGHUP reload, shutdown) with the
-// OTLP receiver, the batch processor, the debug exporter and the health_check extension, all
-// from one collector release. Never shipped.
+// OTLP receiver, the batch processor, the debug, otlp_grpc, otlp_http and kafka exporters and
+// the health_check and healthcheckv2 extensions, all from one collector release. Kafka is here
+// because it reports a runtime component status (a refused broker dial) that healthcheckv2
+// shows; the core exporters report none at this release. Never shipped.
 package main
 
 import (
