@@ -20,6 +20,8 @@ const PEERS = {
   stub: join(ROOT, "fixtures/otelcol-stub/otelcol-stub.mjs"),
 };
 const dir = mkdtempSync(join(tmpdir(), "compare-stub-"));
+// The interop build has healthcheckv2: compare with the stub build that has it too.
+process.env.OTELCOL_STUB_HEALTHCHECKV2 = "1";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function freePort() {
@@ -241,9 +243,47 @@ async function caseRun(exe) {
   return out;
 }
 
+/** healthcheckv2: the /status bodies' shape (times masked), codes and paths, ready and validate. */
+async function caseHealthV2(exe) {
+  const out = {};
+  const mask = (body) => {
+    try {
+      return JSON.parse(body, (k, v) => (k === "start_time" || k === "status_time" ? "<time>" : v));
+    } catch {
+      return body;
+    }
+  };
+  const port = await freePort();
+  const v2 = (ext) =>
+    `receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\nexporters:\n  debug: {}\n  debug/2: {}\n` +
+    `extensions:\n  healthcheckv2: ${ext}\nservice:\n  extensions: [healthcheckv2]\n  telemetry:\n    metrics:\n      level: none\n` +
+    `  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug, debug/2]\n    logs:\n      receivers: [otlp]\n      exporters: [debug]\n`;
+  for (const [name, ext] of [
+    ["no protocol", "{use_v2: true}"],
+    ["empty http endpoint", '{use_v2: true, http: {endpoint: ""}}'],
+    ["status path without /", "{use_v2: true, http: {status: {path: x}}}"],
+  ])
+    out[`healthcheckv2 validate: ${name}`] = await runToEnd(exe, ["validate", "--config", file(`v2-${name.replace(/\W/g, "")}.yaml`, v2(ext))]);
+  const p = start(exe, ["--config", file(`v2-${port}.yaml`, v2(`{use_v2: true, http: {endpoint: "127.0.0.1:${port}"}}`))]);
+  const t0 = performance.now();
+  while (performance.now() - t0 < 5_000 && (await get(port, "/status")).status !== 200) await sleep(5);
+  for (const path of ["/status?verbose", "/status", "/status?pipeline=traces&verbose", "/status?pipeline=nope", "/"]) {
+    const r = await get(port, path);
+    out[`healthcheckv2 GET ${path}`] = { status: r.status, type: r.type, body: r.body === undefined ? undefined : mask(r.body) };
+  }
+  p.child.kill("SIGTERM");
+  await p.exited;
+  return out;
+}
+
 const results = {};
 for (const [name, exe] of Object.entries(PEERS)) {
-  results[name] = { ...(await caseVersion(exe)), ...(await caseValidate(exe)), ...(await caseRun(exe)) };
+  results[name] = {
+    ...(await caseVersion(exe)),
+    ...(await caseValidate(exe)),
+    ...(await caseRun(exe)),
+    ...(await caseHealthV2(exe)),
+  };
 }
 
 if (process.argv.includes("--json")) {

@@ -1,7 +1,9 @@
 // Command otelcol is a small OpenTelemetry Collector distribution used only by the interop
 // tests: the real otelcol service (command line, validate, SIGHUP reload, shutdown) with the
-// OTLP receiver, the batch processor, the debug exporter and the health_check extension, all
-// from one collector release. Never shipped.
+// OTLP receiver, the batch processor, the debug, otlp_grpc, otlp_http and kafka exporters and
+// the health_check and healthcheckv2 extensions, all from one collector release. Kafka is here
+// because it reports a runtime component status (a refused broker dial) that healthcheckv2
+// shows; the core exporters report none at this release. Never shipped.
 package main
 
 import (
@@ -14,6 +16,8 @@ import (
 	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/debugexporter"
+	"go.opentelemetry.io/collector/exporter/otlpexporter"
+	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/processor"
@@ -22,7 +26,9 @@ import (
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckv2extension"
 )
 
 // version is the collector release the components come from. build.sh overrides it with
@@ -39,10 +45,15 @@ func components() (otelcol.Factories, error) {
 	if f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](batchprocessor.NewFactory()); err != nil {
 		return f, err
 	}
-	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](debugexporter.NewFactory()); err != nil {
+	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
+		debugexporter.NewFactory(), otlpexporter.NewFactory(), otlphttpexporter.NewFactory(),
+		kafkaexporter.NewFactory(),
+	); err != nil {
 		return f, err
 	}
-	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](healthcheckextension.NewFactory()); err != nil {
+	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
+		healthcheckextension.NewFactory(), healthcheckv2extension.NewFactory(),
+	); err != nil {
 		return f, err
 	}
 	f.Telemetry = otelconftelemetry.NewFactory()

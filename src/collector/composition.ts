@@ -1,8 +1,9 @@
 /**
  * "Which config should run": the one place it is composed. Local config_files, the remote
  * files (each body checked and parsed once, with one size cap) or the startup fallbacks,
- * the server's own-telemetry settings and the parts the supervisor injects (the health_check
- * extension), by the config room's merge rules.
+ * the server's own-telemetry settings and the parts the supervisor injects (a health check
+ * extension: healthcheckv2 when the collector has it, else health_check), by the config
+ * room's merge rules.
  */
 import { parseRemoteFiles } from "../config/body.js";
 import { composeCollectorConfig } from "../config/compose.js";
@@ -10,6 +11,7 @@ import type { ResolvedConfig } from "../config/schema.js";
 import { isConfigFileToken } from "../config/schema.js";
 import type { FileSystem } from "../deps.js";
 import { healthUrl } from "../health/probe.js";
+import type { HealthKind } from "../health/probe.js";
 import { osReason } from "../process/spawner.js";
 import type { StoredRemoteConfig } from "../storage/index.js";
 
@@ -20,6 +22,8 @@ export interface Composition {
   runnable: boolean;
   /** Where the health loop must look for this config. */
   healthUrl: string;
+  /** What answers there: health_check's single status or healthcheckv2's component status. */
+  healthKind: HealthKind;
   /** Things worth a log line that did not stop composition. */
   warnings: readonly string[];
   /** Local files left out: missing (warned about when supervisor.yaml was loaded) or unusable. */
@@ -29,6 +33,14 @@ export interface Composition {
 export type RemoteFiles = ReadonlyArray<{ name: string; body: Uint8Array }>;
 
 export type ComposeOutcome = { ok: true; composition: Composition } | { ok: false; message: string };
+
+/** What the collector binary offers the composition (from its `components` inventory). */
+export interface CollectorSupport {
+  /** The healthcheckv2 extension is built in: inject it instead of health_check. */
+  readonly healthcheckV2: boolean;
+}
+
+const NO_SUPPORT: CollectorSupport = { healthcheckV2: false };
 
 export function remoteFilesOf(config: StoredRemoteConfig | undefined): RemoteFiles {
   if (!config) return [];
@@ -42,6 +54,7 @@ export async function compose(
   config: ResolvedConfig,
   fs: FileSystem,
   remote: RemoteFiles,
+  support: CollectorSupport = NO_SUPPORT,
   ownTelemetry: OwnTelemetryLayer = null,
 ): Promise<ComposeOutcome> {
   const { agent } = config;
@@ -75,7 +88,13 @@ export async function compose(
       remote: parsed.files,
       ownTelemetry,
       injected: agent.health.injectExtension
-        ? { health: { endpoint: agent.health.endpoint, path: agent.health.path } }
+        ? {
+            health: {
+              endpoint: agent.health.endpoint,
+              path: agent.health.path,
+              kind: support.healthcheckV2 ? "healthcheckv2" : "health_check",
+            },
+          }
         : {},
     });
   } catch (err) {
@@ -84,7 +103,11 @@ export async function compose(
       message: `cannot compose the collector config: ${err instanceof Error ? err.message : String(err)}`,
     };
   }
-  const health = result.health ?? { endpoint: agent.health.endpoint, path: agent.health.path };
+  const health = result.health ?? {
+    endpoint: agent.health.endpoint,
+    path: agent.health.path,
+    kind: "health_check" as const,
+  };
   const runnable = localFiles.length + remote.length > 0;
   return {
     ok: true,
@@ -92,6 +115,7 @@ export async function compose(
       yaml: runnable ? result.yaml : "",
       runnable,
       healthUrl: healthUrl(health.endpoint, health.path),
+      healthKind: health.kind,
       warnings: result.warnings,
       skipped: [...missing, ...result.skipped],
     },
@@ -120,6 +144,7 @@ export async function composeStartup(
   config: ResolvedConfig,
   fs: FileSystem,
   working: StoredRemoteConfig | undefined,
+  support: CollectorSupport = NO_SUPPORT,
   ownTelemetry: OwnTelemetryLayer = null,
 ): Promise<ComposeOutcome> {
   const sources: Array<{ what: string; files: () => Promise<RemoteFiles> }> = [];
@@ -132,7 +157,7 @@ export async function composeStartup(
   for (const { what, files } of sources) {
     let outcome: ComposeOutcome;
     try {
-      outcome = await compose(config, fs, await files(), ownTelemetry);
+      outcome = await compose(config, fs, await files(), support, ownTelemetry);
     } catch (err) {
       outcome = { ok: false, message: `cannot read it: ${osReason(err as NodeJS.ErrnoException)}` };
     }

@@ -11,16 +11,17 @@
 import type { ResolvedConfig } from "../config/schema.js";
 import type { Deps } from "../deps.js";
 import type { CollectorHealth } from "../health/component-health.js";
-import type { Probe } from "../health/probe.js";
+import type { HealthKind, Probe } from "../health/probe.js";
 import { formatExit } from "../process/exit.js";
 import { osReason } from "../process/spawner.js";
 import type { StateDir, StoredRemoteConfig } from "../storage/index.js";
 import { fsyncDirectory, readFileIfExists, writeFileAtomic } from "../storage/index.js";
 import { compose, composeStartup } from "./composition.js";
-import type { ComposeOutcome, Composition, OwnTelemetryLayer, RemoteFiles } from "./composition.js";
+import type { CollectorSupport, ComposeOutcome, Composition, OwnTelemetryLayer, RemoteFiles } from "./composition.js";
 import type { CollectorDriver, CollectorRun, VersionInfo } from "./driver.js";
 import { HealthLoop } from "./health-loop.js";
 import { HealthReport } from "./health-report.js";
+import { CollectorInventory } from "./inventory.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { CollectorState } from "./lifecycle.js";
 import { failed } from "./outcome.js";
@@ -66,7 +67,7 @@ export interface ControllerOptions {
   /** A run is up (first start, restart, crash recovery). */
   onStarted?(pid: number): void;
   /** Test seam: how the health endpoint is probed. Default HTTP GET. */
-  probeFor?: (url: string, timeoutMs: number) => Probe;
+  probeFor?: (url: string, timeoutMs: number, kind: HealthKind) => Probe;
 }
 
 export class CollectorController implements CollectorControl {
@@ -74,6 +75,7 @@ export class CollectorController implements CollectorControl {
   readonly #lifecycle: Lifecycle;
   readonly #loop: HealthLoop;
   readonly #report: HealthReport;
+  readonly #inventory: CollectorInventory;
   /** What effective.yaml holds and the collector is meant to run. */
   #effective: Composition | undefined;
   #version: Promise<VersionInfo> | undefined;
@@ -82,6 +84,7 @@ export class CollectorController implements CollectorControl {
   constructor(options: ControllerOptions) {
     this.#o = options;
     const { agent } = options.config;
+    this.#inventory = new CollectorInventory(options.driver, options.signal);
     this.#lifecycle = new Lifecycle({
       driver: options.driver,
       deps: options.deps,
@@ -130,18 +133,33 @@ export class CollectorController implements CollectorControl {
   }
 
   /** `ownTelemetry`: a candidate layer (null: none); left out, the one in force. */
-  compose(remote: RemoteFiles, ownTelemetry = this.#ownTelemetry): Promise<ComposeOutcome> {
-    return compose(this.#o.config, this.#o.deps.fs, remote, ownTelemetry);
+  async compose(remote: RemoteFiles, ownTelemetry = this.#ownTelemetry): Promise<ComposeOutcome> {
+    return compose(this.#o.config, this.#o.deps.fs, remote, await this.#support(), ownTelemetry);
   }
 
   /** The last working config, else the startup fallbacks, else the local files alone. */
-  composeFallback(working: StoredRemoteConfig | undefined, ownTelemetry = this.#ownTelemetry): Promise<ComposeOutcome> {
-    return composeStartup(this.#o.config, this.#o.deps.fs, working, ownTelemetry);
+  async composeFallback(
+    working: StoredRemoteConfig | undefined,
+    ownTelemetry = this.#ownTelemetry,
+  ): Promise<ComposeOutcome> {
+    return composeStartup(this.#o.config, this.#o.deps.fs, working, await this.#support(), ownTelemetry);
   }
 
   /** The own-telemetry layer every later composition includes (set at start and once an offer is proven). */
   useOwnTelemetry(layer: OwnTelemetryLayer): void {
     this.#ownTelemetry = layer;
+  }
+
+  /** The binary's `components` inventory, read once and shared (ReportsAvailableComponents uses it). */
+  get inventory(): Pick<CollectorDriver, "components"> {
+    const inventory = this.#inventory;
+    return inventory.available ? { components: (signal) => inventory.components(signal) } : {};
+  }
+
+  /** Only an injected health check needs to know what the binary has. */
+  #support(): Promise<CollectorSupport> {
+    if (!this.#o.config.agent.health.injectExtension) return Promise.resolve({ healthcheckV2: false });
+    return this.#inventory.support(this.#o.signal);
   }
 
   /** What the collector is meant to run now (undefined before the first start). */
@@ -249,6 +267,7 @@ export class CollectorController implements CollectorControl {
   }
 
   versionChanged(version: string): void {
+    this.#inventory.forget(); // another binary: its inventory may differ
     const previous = this.#version ?? Promise.resolve({ name: undefined, version });
     this.#version = previous.catch(() => ({ name: undefined, version })).then((info) => ({ ...info, version }));
     this.#o.onVersion?.(version);
@@ -363,7 +382,7 @@ export class CollectorController implements CollectorControl {
     const changed = this.#effective?.yaml !== composition.yaml;
     this.#effective = composition;
     if (changed) this.#o.onEffective?.(composition);
-    this.#loop.setTarget(composition.healthUrl);
+    this.#loop.setTarget(composition.healthUrl, composition.healthKind);
     this.#report.setIdleReason(
       composition.runnable ? undefined : "no collector config (no local files and no remote config): nothing to run",
     );

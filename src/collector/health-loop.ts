@@ -9,8 +9,8 @@
  * a failed check brings it back to `intervalMs`.
  */
 import type { Clock } from "../deps.js";
-import { httpProbe } from "../health/probe.js";
-import type { Probe, ProbeResult } from "../health/probe.js";
+import { probeFor } from "../health/probe.js";
+import type { HealthKind, Probe, ProbeResult } from "../health/probe.js";
 import { TypedEvents } from "../process/typed-events.js";
 import type { CollectorRun } from "./driver.js";
 import type { Lifecycle } from "./lifecycle.js";
@@ -29,8 +29,8 @@ export interface HealthLoopOptions {
   /** The rhythm while healthy and unwatched; default intervalMs. */
   steadyIntervalMs?: number;
   requestTimeoutMs: number;
-  /** Test seam: how a URL is probed. Default HTTP GET. */
-  probeFor?: (url: string, timeoutMs: number) => Probe;
+  /** Test seam: how a URL is probed. Default HTTP GET, read as `kind` answers. */
+  probeFor?: (url: string, timeoutMs: number, kind: HealthKind) => Probe;
 }
 
 /** The first delay after a kick; doubled each check until the interval is reached. */
@@ -41,6 +41,7 @@ export class HealthLoop {
   readonly #events = new TypedEvents<{ check: HealthCheck }>(() => undefined);
   #probe: Probe | undefined;
   #url: string | undefined;
+  #kind: HealthKind = "health_check";
   #nextDelayMs: number;
   #wake = new AbortController();
   #closeWatchers = 0;
@@ -58,10 +59,11 @@ export class HealthLoop {
   }
 
   /** Points the loop at the health endpoint of the config in effect. */
-  setTarget(url: string): void {
-    if (url === this.#url) return;
+  setTarget(url: string, kind: HealthKind = "health_check"): void {
+    if (url === this.#url && kind === this.#kind) return;
     this.#url = url;
-    this.#probe = (this.#options.probeFor ?? httpProbe)(url, this.#options.requestTimeoutMs);
+    this.#kind = kind;
+    this.#probe = (this.#options.probeFor ?? probeFor)(url, this.#options.requestTimeoutMs, kind);
   }
 
   /** Probe once now (outside the rhythm), e.g. to learn which service answers before a reload. */

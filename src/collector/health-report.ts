@@ -4,7 +4,7 @@
  */
 import type { Clock } from "../deps.js";
 import { unreachable } from "../errors.js";
-import { sameHealth } from "../health/component-health.js";
+import { runningHealth, sameHealth } from "../health/component-health.js";
 import type { CollectorHealth } from "../health/component-health.js";
 import type { HealthCheck } from "./health-loop.js";
 import { failureText } from "./lifecycle.js";
@@ -83,7 +83,7 @@ export class HealthReport {
             status: "StatusStarting",
             lastError: "waiting for the first health check",
           };
-        if (check.healthy) return { healthy: true, startedAtMs: state.since, observedAtMs: now, status: "StatusOK" };
+        if (check.healthy) return runningHealth(check, { startedAtMs: state.since, observedAtMs: now });
         // Refusals before a run's first success are a start in progress, not an error.
         if (!state.healthySeen) {
           return {
@@ -94,13 +94,7 @@ export class HealthReport {
             lastError: `waiting for the first health check (${check.error ?? "unhealthy"})`,
           };
         }
-        return {
-          healthy: false,
-          startedAtMs: state.since,
-          observedAtMs: now,
-          status: "StatusRecoverableError",
-          lastError: check.error ?? "unhealthy",
-        };
+        return runningHealth(check, { startedAtMs: state.since, observedAtMs: now });
       }
       case "stopping":
         return {

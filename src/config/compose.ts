@@ -1,11 +1,12 @@
 /**
  * Composes the collector's effective config from the local layers (agent.config_files), the
  * remote config map, the server's own-telemetry settings and the parts the supervisor injects
- * (the health_check extension), with the official Go supervisor's rules: confmap's merge
- * (maps merge key by key, lists and scalars are replaced) except that service.extensions
- * lists are concatenated without duplicates and service.telemetry.resource.attributes merge
- * by name; a remote config that declares resource attributes replaces the local ones. A local file that is missing or not
- * a YAML map is skipped with a warning, as Go does; a bad remote file is an error.
+ * (a health check extension), with the official Go supervisor's rules: confmap's merge (maps
+ * merge key by key, lists and scalars are replaced) except that service.extensions lists are
+ * concatenated without duplicates and service.telemetry.resource.attributes merge by name; a
+ * remote config that declares resource attributes replaces the local ones. A local file that
+ * is missing or not a YAML map is skipped with a warning, as Go does; a bad remote file is an
+ * error.
  */
 import { Document, isScalar, visit } from "yaml";
 import { ConfigError } from "../errors.js";
@@ -43,20 +44,34 @@ export interface HealthEndpoint {
   readonly path: string;
 }
 
+/**
+ * Which extension serves the health endpoint: the classic health_check, or the component
+ * status one (healthcheckv2, or health_check, with `use_v2: true`) whose status endpoint
+ * says how each pipeline and component is doing.
+ */
+export type HealthExtensionKind = "health_check" | "healthcheckv2";
+
+export interface InjectedHealth extends HealthEndpoint {
+  /** healthcheckv2 only when the collector has it (its `components` inventory says so). Default health_check. */
+  readonly kind?: HealthExtensionKind;
+}
+
 export interface ComposeInput {
   /** Contents by name; only the names listed in `order` are used. */
   readonly localFiles: readonly LocalConfigFile[];
   /** agent.config_files: local file names and the $REMOTE_CONFIG / $OWN_TELEMETRY_CONFIG / $OPAMP_EXTENSION_CONFIG tokens. */
   readonly order: readonly string[];
   readonly remote: readonly RemoteConfigFile[];
-  readonly injected: { readonly health?: HealthEndpoint | undefined };
+  readonly injected: { readonly health?: InjectedHealth | undefined };
   /** The server's own-telemetry settings as a layer: where $OWN_TELEMETRY_CONFIG is, else first. */
   readonly ownTelemetry?: Readonly<CollectorConfig> | null | undefined;
 }
 
 export interface ComposedHealth extends HealthEndpoint {
-  /** "injected": added by the supervisor; "user": the config's own health_check, left as written. */
+  /** "injected": added by the supervisor; "user": the config's own health check, left as written. */
   readonly source: "injected" | "user";
+  /** How the endpoint answers: use_v2 serves the component status JSON. */
+  readonly kind: HealthExtensionKind;
 }
 
 export interface ComposeResult {
@@ -75,6 +90,7 @@ export interface ComposeResult {
 }
 
 const HEALTH_CHECK = "health_check";
+const HEALTH_CHECK_V2 = "healthcheckv2";
 const HEALTH_DEFAULTS = { endpoint: "localhost:13133", path: "/", v2Path: "/status" } as const;
 
 /**
@@ -127,7 +143,7 @@ export function composeCollectorConfig(input: ComposeInput): ComposeResult {
   let health = findUserHealthCheck(config, warnings);
   if (health === null && input.injected.health !== undefined) {
     injectHealthCheck(config, input.injected.health);
-    health = { ...input.injected.health, source: "injected" };
+    health = { kind: "health_check", ...input.injected.health, source: "injected" };
   }
   return { config, yaml: toYaml(config), health, warnings, skipped };
 }
@@ -176,13 +192,23 @@ function serviceExtensions(config: CollectorConfig): unknown[] | null {
   return Array.isArray(service.extensions) ? service.extensions : null;
 }
 
-/** The user's own health_check (or health_check/<name>), preferring one that is enabled. */
+/**
+ * The user's own health check (health_check, healthcheckv2, or either /<name>), preferring one
+ * that is enabled, and among those one with use_v2 (it says more).
+ */
 function findUserHealthCheck(config: CollectorConfig, warnings: string[]): ComposedHealth | null {
   const extensions = config.extensions;
   if (!isPlainMap(extensions)) return null;
-  const ids = Object.keys(extensions).filter((id) => id === HEALTH_CHECK || id.startsWith(`${HEALTH_CHECK}/`));
+  const isHealthCheck = (id: string): boolean =>
+    [HEALTH_CHECK, HEALTH_CHECK_V2].some((type) => id === type || id.startsWith(`${type}/`));
+  const ids = Object.keys(extensions).filter(isHealthCheck);
   const enabled = serviceExtensions(config) ?? [];
-  const id = ids.find((candidate) => enabled.includes(candidate)) ?? ids[0];
+  const usesV2 = (id: string): boolean => {
+    const body = extensions[id];
+    return isPlainMap(body) && body.use_v2 === true;
+  };
+  const listed = ids.filter((candidate) => enabled.includes(candidate));
+  const id = listed.find(usesV2) ?? listed[0] ?? ids[0];
   if (id === undefined) return null;
   if (!enabled.includes(id)) {
     warnings.push(
@@ -194,7 +220,10 @@ function findUserHealthCheck(config: CollectorConfig, warnings: string[]): Compo
   let endpoint: unknown = body.endpoint;
   let path: unknown = body.path;
   let defaultPath: string = HEALTH_DEFAULTS.path;
-  if (body.use_v2 === true) {
+  const kind: HealthExtensionKind = body.use_v2 === true ? "healthcheckv2" : "health_check";
+  if (kind === "healthcheckv2") {
+    if (!isPlainMap(body.http))
+      warnings.push(`extensions.${id} has use_v2 but no http block, so it serves no HTTP status; polling the default`);
     const http = isPlainMap(body.http) ? body.http : {};
     const status = isPlainMap(http.status) ? http.status : {};
     [endpoint, path, defaultPath] = [http.endpoint, status.path, HEALTH_DEFAULTS.v2Path];
@@ -209,6 +238,7 @@ function findUserHealthCheck(config: CollectorConfig, warnings: string[]): Compo
     endpoint: pollableEndpoint(endpointText),
     path: typeof path === "string" && path !== "" ? path : defaultPath,
     source: "user",
+    kind,
   };
 }
 
@@ -222,16 +252,23 @@ function pollableEndpoint(endpoint: string): string {
   return endpoint;
 }
 
-function injectHealthCheck(config: CollectorConfig, health: HealthEndpoint): void {
+function injectHealthCheck(config: CollectorConfig, health: InjectedHealth): void {
   const extensions = mapAt(config, "extensions");
-  setOwn(extensions, HEALTH_CHECK, { endpoint: health.endpoint, path: health.path });
+  const id = health.kind === "healthcheckv2" ? HEALTH_CHECK_V2 : HEALTH_CHECK;
+  // No component_health options: the HTTP status stays "up or not" (an exporter's failing
+  // backend is not a reason to roll a config back); the map says which component is failing.
+  const body =
+    health.kind === "healthcheckv2"
+      ? { use_v2: true, http: { endpoint: health.endpoint, status: { path: health.path } } }
+      : { endpoint: health.endpoint, path: health.path };
+  setOwn(extensions, id, body);
   const service = mapAt(config, "service");
   const current = service.extensions;
   if (current !== undefined && current !== null && !Array.isArray(current)) {
     throw new ConfigError("composed config", ["service.extensions: expected a list of extension ids"]);
   }
   const list = Array.isArray(current) ? current : [];
-  if (!list.includes(HEALTH_CHECK)) list.push(HEALTH_CHECK);
+  if (!list.includes(id)) list.push(id);
   setOwn(service, "extensions", list);
 }
 

@@ -28,7 +28,8 @@ export async function initConfig(config: ResolvedConfig, deps: Deps): Promise<In
   const { working } = await settleRemoteConfigStatus(store, audit);
   const uid = await loadInstanceUid(config, store);
   const ownTelemetry = ownTelemetryLayer(await storedSettings(store), uidToText(uid));
-  const composed = await composeStartup(config, deps.fs, working, ownTelemetry);
+  // No inventory here (the sidecar's collector is in another container): health_check v1 is injected.
+  const composed = await composeStartup(config, deps.fs, working, undefined, ownTelemetry);
   if (!composed.ok) throw new ConfigError("collector config", [composed.message]);
   const { composition } = composed;
   for (const warning of composition.warnings) deps.logger.warn(warning);

@@ -117,7 +117,6 @@ export class Supervisor {
     let resourceAttributes: Record<string, AttributeValue> = {};
     let describe: (uid: Uint8Array) => void = () => undefined;
     const driver = driverFor(config, stateDir, deps, signal);
-    const components = { config, driver, client, logger, clock: deps.clock, snapshot };
     const collector = new CollectorController({
       config,
       deps,
@@ -139,6 +138,7 @@ export class Supervisor {
         describe(client.instanceUid);
       },
     });
+    const components = { config, driver: collector.inventory, client, logger, clock: deps.clock, snapshot };
     // Before the version is read and the collector starts: an interrupted upgrade is settled first.
     const packages = await preparePackages({
       config,

@@ -203,7 +203,7 @@ describe("composeCollectorConfig: health_check", () => {
     const result = compose({ ...local(base), injected: { health } });
     expect(result.config.extensions).toEqual({ health_check: { endpoint: "localhost:13133", path: "/" } });
     expect((result.config.service as Record<string, unknown>).extensions).toEqual(["health_check"]);
-    expect(result.health).toEqual({ ...health, source: "injected" });
+    expect(result.health).toEqual({ ...health, source: "injected", kind: "health_check" });
     expect(result.warnings).toEqual([]);
   });
 
@@ -227,7 +227,7 @@ describe("composeCollectorConfig: health_check", () => {
       "extensions:\n  health_check: {endpoint: 0.0.0.0:9999, path: /ready}\nservice: {extensions: [health_check]}\n";
     const result = compose({ ...local(user), injected: { health } });
     expect(result.config.extensions).toEqual({ health_check: { endpoint: "0.0.0.0:9999", path: "/ready" } });
-    expect(result.health).toEqual({ endpoint: "127.0.0.1:9999", path: "/ready", source: "user" });
+    expect(result.health).toEqual({ endpoint: "127.0.0.1:9999", path: "/ready", source: "user", kind: "health_check" });
     expect(result.warnings).toEqual([]);
   });
 
@@ -236,7 +236,7 @@ describe("composeCollectorConfig: health_check", () => {
       ...local("extensions: {health_check: }\nservice: {extensions: [health_check]}\n"),
       injected: { health },
     });
-    expect(bare.health).toEqual({ endpoint: "localhost:13133", path: "/", source: "user" });
+    expect(bare.health).toEqual({ endpoint: "localhost:13133", path: "/", source: "user", kind: "health_check" });
     expect(bare.config.extensions).toEqual({ health_check: null });
     const v2 = compose({
       ...local(
@@ -244,7 +244,7 @@ describe("composeCollectorConfig: health_check", () => {
       ),
       injected: { health },
     });
-    expect(v2.health).toEqual({ endpoint: "localhost:1", path: "/status", source: "user" });
+    expect(v2.health).toEqual({ endpoint: "localhost:1", path: "/status", source: "user", kind: "healthcheckv2" });
   });
 
   it("warns when the user's health_check is not enabled in service.extensions", () => {
@@ -252,7 +252,7 @@ describe("composeCollectorConfig: health_check", () => {
       ...local("extensions: {health_check: {endpoint: 'localhost:5'}}\n"),
       injected: { health },
     });
-    expect(result.health).toEqual({ endpoint: "localhost:5", path: "/", source: "user" });
+    expect(result.health).toEqual({ endpoint: "localhost:5", path: "/", source: "user", kind: "health_check" });
     expect(result.warnings).toEqual([expect.stringMatching(/^extensions\.health_check is configured but not listed/)]);
     expect(result.config.service).toBeUndefined();
   });
@@ -272,7 +272,50 @@ describe("composeCollectorConfig: health_check", () => {
       ],
       injected: { health },
     });
-    expect(result.health).toEqual({ endpoint: "127.0.0.1:7000", path: "/", source: "user" });
+    expect(result.health).toEqual({ endpoint: "127.0.0.1:7000", path: "/", source: "user", kind: "health_check" });
+  });
+
+  it("injects healthcheckv2 with use_v2 and its http status endpoint when the collector has it", () => {
+    const v2 = { ...health, path: "/status", kind: "healthcheckv2" as const };
+    const result = compose({ ...local(base), injected: { health: v2 } });
+    expect(result.config.extensions).toEqual({
+      healthcheckv2: { use_v2: true, http: { endpoint: "localhost:13133", status: { path: "/status" } } },
+    });
+    expect((result.config.service as Record<string, unknown>).extensions).toEqual(["healthcheckv2"]);
+    expect(result.health).toEqual({
+      endpoint: "localhost:13133",
+      path: "/status",
+      source: "injected",
+      kind: "healthcheckv2",
+    });
+  });
+
+  it("polls the user's own healthcheckv2 (v2 only with use_v2) and prefers an enabled use_v2 one", () => {
+    const own = compose({
+      ...local(
+        "extensions:\n  healthcheckv2/x: {use_v2: true, http: {endpoint: '0.0.0.0:7', status: {path: /s}}}\nservice: {extensions: [healthcheckv2/x]}\n",
+      ),
+      injected: { health: { ...health, kind: "healthcheckv2" } },
+    });
+    expect(own.health).toEqual({ endpoint: "127.0.0.1:7", path: "/s", source: "user", kind: "healthcheckv2" });
+    expect(Object.keys(own.config.extensions as object)).toEqual(["healthcheckv2/x"]);
+    const legacy = compose({
+      ...local("extensions: {healthcheckv2: {endpoint: 'localhost:8'}}\nservice: {extensions: [healthcheckv2]}\n"),
+      injected: { health },
+    });
+    expect(legacy.health).toEqual({ endpoint: "localhost:8", path: "/", source: "user", kind: "health_check" });
+    const both = compose({
+      ...local(
+        "extensions:\n  health_check: {}\n  healthcheckv2: {use_v2: true, http: {}}\nservice: {extensions: [health_check, healthcheckv2]}\n",
+      ),
+      injected: { health },
+    });
+    expect(both.health).toMatchObject({ kind: "healthcheckv2", path: "/status" });
+    const noHttp = compose({
+      ...local("extensions: {healthcheckv2: {use_v2: true, grpc: {}}}\nservice: {extensions: [healthcheckv2]}\n"),
+      injected: { health },
+    });
+    expect(noHttp.warnings).toEqual([expect.stringMatching(/use_v2 but no http block/)]);
   });
 
   it("throws ConfigError when extensions or service.extensions have the wrong shape", () => {

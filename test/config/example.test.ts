@@ -48,6 +48,6 @@ describe("examples/supervisor.yaml", () => {
       extensions: { health_check: { endpoint: "localhost:13133", path: "/" } },
       service: { extensions: ["health_check"], pipelines: { traces: { receivers: ["otlp"], exporters: ["debug"] } } },
     });
-    expect(health).toEqual({ endpoint: "localhost:13133", path: "/", source: "injected" });
+    expect(health).toEqual({ endpoint: "localhost:13133", path: "/", source: "injected", kind: "health_check" });
   });
 });

@@ -393,14 +393,20 @@ export async function collectorPid(ws: Workspace): Promise<number | undefined> {
 
 export interface HealthResponse {
   status: number;
+  /** `upSince` is health_check's, or healthcheckv2's `start_time` (both change with every service). */
   body: { status?: string; upSince?: string; uptime?: string };
 }
 
-/** One GET of the collector's health_check endpoint; undefined when nothing answers. */
+/**
+ * One GET of the collector's injected health endpoint; undefined when nothing answers. The
+ * interop build has healthcheckv2, so that is what the supervisor injects (status path "/").
+ */
 export async function health(ws: Workspace): Promise<HealthResponse | undefined> {
   try {
     const res = await fetch(`http://127.0.0.1:${ws.healthPort}/`, { signal: AbortSignal.timeout(500) });
-    return { status: res.status, body: (await res.json()) as HealthResponse["body"] };
+    const body = (await res.json()) as HealthResponse["body"] & { start_time?: string };
+    const upSince = body.upSince ?? body.start_time;
+    return { status: res.status, body: { ...body, ...(upSince !== undefined ? { upSince } : {}) } };
   } catch {
     return undefined;
   }
