@@ -22,7 +22,7 @@ import type { CollectorDriver, CollectorRun, VersionInfo } from "./driver.js";
 import { HealthLoop } from "./health-loop.js";
 import { HealthReport } from "./health-report.js";
 import { Lifecycle } from "./lifecycle.js";
-import type { CollectorState } from "./lifecycle.js";
+import type { CollectorState, Failure } from "./lifecycle.js";
 import { failed } from "./outcome.js";
 import type { ApplyMode, ApplyOutcome } from "./outcome.js";
 import { RolloutWindow } from "./rollout-window.js";
@@ -67,6 +67,16 @@ export interface ControllerOptions {
   onStarted?(pid: number): void;
   /** Test seam: how the health endpoint is probed. Default HTTP GET. */
   probeFor?: (url: string, timeoutMs: number) => Probe;
+  /** Facts for the supervisor's own metrics (src/telemetry/observe.ts). */
+  observer?: CollectorObserver;
+}
+
+export interface CollectorObserver {
+  /** A run is up; `attempt` > 0 for an automatic restart after a crash. */
+  started(attempt: number): void;
+  /** A run ended unexpectedly and is restarted with backoff. */
+  crashed(failure: Failure): void;
+  checked(healthy: boolean): void;
 }
 
 export class CollectorController implements CollectorControl {
@@ -103,6 +113,12 @@ export class CollectorController implements CollectorControl {
     this.#lifecycle.on("state", (state) => this.#report.onState(state));
     this.#lifecycle.on("started", ({ pid }) => options.onStarted?.(pid));
     this.#loop.onCheck((check) => this.#report.onCheck(check));
+    const observer = options.observer;
+    if (observer) {
+      this.#lifecycle.on("started", ({ attempt }) => observer.started(attempt));
+      this.#lifecycle.on("crashed", ({ failure }) => observer.crashed(failure));
+      this.#loop.onCheck((check) => observer.checked(check.result.healthy));
+    }
     this.#lifecycle.on("crashed", ({ failure, attempt, delayMs }) => {
       const fields =
         failure.kind === "exit"

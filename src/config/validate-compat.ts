@@ -5,7 +5,7 @@
  * the key; shapes are still checked, so a typo stays an error. (`telemetry` is in
  * validate-telemetry.ts.)
  */
-import { Checker, EXPANSION_FAILED, describe, isPlainMap, type KeyPath } from "./check.js";
+import { Checker, EXPANSION_FAILED, describe, isPlainMap } from "./check.js";
 
 /** Prefix of every "accepted, does nothing" warning, so operators can grep for it. */
 export const NO_EFFECT = "accepted for compatibility with the official Go supervisor; has no effect here";

@@ -170,7 +170,10 @@ function buildExporter(
   };
   const insecure = check.boolean([...where, "insecure"], otlp.insecure, false);
   if (insecure && url?.startsWith("https:"))
-    check.warn([...where, "insecure"], "has no effect over HTTP: the endpoint's scheme decides (use http:// for plain)");
+    check.warn(
+      [...where, "insecure"],
+      "has no effect over HTTP: the endpoint's scheme decides (use http:// for plain)",
+    );
   const timeoutMs = check.duration([...where, "timeout"], otlp.timeout, TELEMETRY_DEFAULTS.exporterTimeoutMs, {
     positive: true,
   });
@@ -224,7 +227,10 @@ function onlyKey(
   const keys = Object.keys(check.section(at, value, allowed, hints));
   if (keys.some((key) => !allowed.includes(key))) return null; // reported by section()
   if (keys.length !== 1) {
-    check.report(at, keys.length === 0 ? `is required (expected a map with ${allowed[0] ?? ""})` : "expected exactly one exporter");
+    check.report(
+      at,
+      keys.length === 0 ? `is required (expected a map with ${allowed[0] ?? ""})` : "expected exactly one exporter",
+    );
     return null;
   }
   return keys[0] ?? null;
