@@ -82,9 +82,11 @@ function buildPeriodic(at: KeyPath, body: unknown, baseDir: string, check: Check
   const intervalMs = check.duration([...at, "interval"], periodic.interval, TELEMETRY_DEFAULTS.periodicIntervalMs, {
     positive: true,
   });
-  const timeoutMs = check.duration([...at, "timeout"], periodic.timeout, TELEMETRY_DEFAULTS.periodicTimeoutMs, {
-    positive: true,
-  });
+  // The SDK refuses an export timeout past the interval; the default shrinks to fit a short one.
+  const fallback = Math.min(TELEMETRY_DEFAULTS.periodicTimeoutMs, intervalMs);
+  const timeoutMs = check.duration([...at, "timeout"], periodic.timeout, fallback, { positive: true });
+  if (timeoutMs > intervalMs)
+    check.report([...at, "timeout"], `must be ≤ the interval (${intervalMs} ms), got ${timeoutMs} ms`);
   const exporter = buildExporter([...at, "exporter"], periodic.exporter, "metrics", baseDir, check);
   return exporter === null ? null : { kind: "periodic", intervalMs, timeoutMs, exporter };
 }

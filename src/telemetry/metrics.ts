@@ -4,8 +4,9 @@
  * and the no-op used when `telemetry.metrics` exports nothing, so a supervisor without
  * telemetry never loads the OpenTelemetry SDK.
  *
- * Names follow OpenTelemetry conventions (dotted, a namespace prefix, UCUM units); the
- * Prometheus exporter turns them into `opamp_supervisor_…` with unit and `_total` suffixes.
+ * Names follow OpenTelemetry conventions (dotted, a namespace prefix, UCUM units); the JS
+ * Prometheus exporter turns dots into underscores and adds `_total` to counters but no unit
+ * suffix, so byte counters say "bytes" in their name to read well there too.
  */
 
 const NS = "opamp_supervisor";
@@ -42,14 +43,14 @@ export const METRICS = {
     description: "ServerToAgent messages received",
   },
   bytesSent: {
-    name: `${NS}.opamp.sent`,
+    name: `${NS}.opamp.bytes.sent`,
     unit: "By",
     kind: "counter",
     attributes: [],
     description: "Bytes of AgentToServer messages sent (protobuf, with the WebSocket header byte)",
   },
   bytesReceived: {
-    name: `${NS}.opamp.received`,
+    name: `${NS}.opamp.bytes.received`,
     unit: "By",
     kind: "counter",
     attributes: [],
