@@ -120,7 +120,7 @@ describe("the supervisor's own telemetry", () => {
 
   it("pushes metrics, spans and log records over OTLP http/protobuf with the configured header", async () => {
     const otlp = await otlpReceiver();
-    closers.push(otlp.close);
+    closers.push(() => otlp.close());
     const exporter = `exporter:\n            otlp:\n              protocol: http/protobuf\n              endpoint: ${otlp.url}\n              headers:\n                - name: x-api-key\n                  value: ${SECRET}\n`;
     const ws = await makeWorkspace({
       endpoint: t.server.wsUrl,
