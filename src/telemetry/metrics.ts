@@ -113,7 +113,7 @@ export const METRICS = {
     unit: "By",
     kind: "counter",
     attributes: [],
-    description: "Bytes of package files downloaded",
+    description: "Bytes of package files downloaded (complete downloads)",
   },
   certificateExpiry: {
     name: `${NS}.certificate.expiry`,
