@@ -36,7 +36,7 @@ import { createMasker, secretsOf } from "../telemetry/mask.js";
 import { loadInstanceUid, settleRemoteConfigStatus } from "./startup.js";
 import { StatusSnapshot } from "./status-snapshot.js";
 import { serveHealth } from "./health-server.js";
-import { ownTelemetryWiring, type OwnTelemetry } from "./own-telemetry.js";
+import { supervisorTelemetryWiring, type SupervisorTelemetry } from "./supervisor-telemetry.js";
 import { SUPERVISOR_VERSION } from "../version.js";
 
 export interface SupervisorOptions {
@@ -44,7 +44,7 @@ export interface SupervisorOptions {
   deps: Deps;
   hooks?: SupervisorHooks;
   /** The supervisor's own metrics and traces (telemetry.*); absent: none. */
-  telemetry?: OwnTelemetry;
+  telemetry?: SupervisorTelemetry;
 }
 
 const noHooks: SupervisorHooks = { checkpoint: () => undefined };
@@ -53,7 +53,7 @@ export class Supervisor {
   readonly #config: ResolvedConfig;
   readonly #deps: Deps;
   readonly #hooks: SupervisorHooks;
-  readonly #telemetry: OwnTelemetry | undefined;
+  readonly #telemetry: SupervisorTelemetry | undefined;
   readonly #logger: Logger;
   /** Set once the operation queue runs; before that a SIGHUP has nothing to reload into. */
   #reload: (() => void) | undefined;
@@ -89,7 +89,7 @@ export class Supervisor {
     const deps = this.#deps;
     const logger = this.#logger;
     const masker = createMasker(secretsOf(config));
-    const own = ownTelemetryWiring(this.#telemetry, (text) => masker.mask(text));
+    const own = supervisorTelemetryWiring(this.#telemetry, (text) => masker.mask(text));
     const stateDir = await openStateDir(config.storage.directory, { logger: deps.logger });
     await reapLeftover(stateDir, { clock: deps.clock, logger: deps.logger });
     const audit = new AuditLog({

@@ -162,7 +162,7 @@ export async function installCollector(
   });
   const downloadStarted = at;
   at = lap("downloadMs", at);
-  if (result.ok) timings["downloadBytes"] = result.size; // in the audit line: the own-telemetry download counter reads it
+  if (result.ok) timings["downloadBytes"] = result.size; // in the audit line: the supervisor telemetry's download counter reads it
   if (result.ok)
     env.logger.info({ name: pkg.name, phase: "download", durationMs: at - downloadStarted }, "package downloaded");
   await reported;

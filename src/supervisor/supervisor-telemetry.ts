@@ -22,12 +22,12 @@ import {
 } from "../telemetry/observe.js";
 import type { SupervisorTracer } from "../telemetry/traces.js";
 
-export interface OwnTelemetry {
+export interface SupervisorTelemetry {
   readonly metrics: SupervisorMetrics;
   readonly tracer: SupervisorTracer;
 }
 
-export interface OwnTelemetryWiring {
+export interface SupervisorTelemetryWiring {
   audit: { observe?: (entry: WrittenAuditEntry) => void; fs?: AuditFs };
   store: { fs?: StateFs };
   client: { meter?: WireMeter };
@@ -36,7 +36,10 @@ export interface OwnTelemetryWiring {
   watch(client: OpampClient<ServerTarget>): void;
 }
 
-export function ownTelemetryWiring(own: OwnTelemetry | undefined, mask: (text: string) => string): OwnTelemetryWiring {
+export function supervisorTelemetryWiring(
+  own: SupervisorTelemetry | undefined,
+  mask: (text: string) => string,
+): SupervisorTelemetryWiring {
   if (!own) return { audit: {}, store: {}, client: {}, controller: {}, watch: () => undefined };
   const { metrics, tracer } = own;
   const readFile = (path: string): Promise<string> => fsp.readFile(path, "utf8");
