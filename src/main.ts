@@ -2,6 +2,8 @@
  * Process-level wiring: the one AbortController, the only signal handlers, the test
  * checkpoint hook, and the mapping from errors to exit codes.
  */
+import { readFile } from "node:fs/promises";
+import { destination } from "pino";
 import { loadSupervisorConfig } from "./config/load.js";
 import type { ResolvedConfig } from "./config/schema.js";
 import { createDefaultDeps } from "./deps.js";
@@ -13,6 +15,9 @@ import { initConfig } from "./supervisor/init-config.js";
 import type { Checkpoint, SupervisorHooks } from "./supervisor/context.js";
 import { createLogger } from "./telemetry/logger.js";
 import { createMasker, secretsOf } from "./telemetry/mask.js";
+import { teeDestination } from "./telemetry/log-bridge.js";
+import { noTelemetry, startTelemetry, type TelemetrySession } from "./telemetry/loader.js";
+import { SUPERVISOR_VERSION } from "./version.js";
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration or usage. */
 export function exitCodeFor(err: unknown): number {
@@ -133,14 +138,33 @@ export async function runSupervisor(configPath: string): Promise<number> {
   preloadSpawner(); // execa loads while the config is read
   const config = await loadConfigOrReport(configPath);
   if (!config) return 2;
-  const logger = createLogger(config.telemetry.logs.level, undefined, createMasker(secretsOf(config)));
+  // With telemetry.logs.processors every log line is also an OTLP log record.
+  const tee = config.telemetry.logs.processors.length > 0 ? teeDestination(destination(1)) : undefined;
+  const logger = createLogger(config.telemetry.logs.level, tee?.destination, createMasker(secretsOf(config)));
   for (const warning of config.warnings) logger.warn({ config: config.sourcePath }, warning);
+  let telemetry: TelemetrySession;
+  try {
+    telemetry = await startTelemetry(config.telemetry, {
+      version: SUPERVISOR_VERSION,
+      readFile: (p) => readFile(p, "utf8"),
+    });
+  } catch (err) {
+    logger.error(
+      { err, code: err instanceof SupervisorError ? err.code : undefined },
+      "cannot start the supervisor's own telemetry",
+    );
+    return exitCodeFor(err);
+  }
+  telemetry.attachLogger(logger);
+  if (tee && telemetry.logSink) tee.attach(telemetry.logSink);
+  if (telemetry !== noTelemetry) logger.debug("the OpenTelemetry SDK is loaded for the supervisor's own telemetry");
   const deps = createDefaultDeps({ logger });
   const shutdown = new AbortController();
   const supervisor = new Supervisor({
     config,
     deps,
     hooks: checkpointHook(process.env["OPAMP_SUPERVISOR_TEST_HALT_AT"]),
+    ...(telemetry !== noTelemetry ? { telemetry } : {}),
   });
   const uninstall = installSignalHandlers(process, {
     logger,
@@ -159,6 +183,7 @@ export async function runSupervisor(configPath: string): Promise<number> {
     return exitCodeFor(err);
   } finally {
     uninstall();
+    await telemetry.shutdown(); // the last metrics, spans and log lines are flushed
   }
 }
 

@@ -8,13 +8,10 @@
  *
  * Below it: the lifecycle (one run at a time, crash restarts with backoff) over a driver.
  */
-import type { ResolvedConfig } from "../config/schema.js";
-import type { Deps } from "../deps.js";
 import type { CollectorHealth } from "../health/component-health.js";
-import type { HealthKind, Probe } from "../health/probe.js";
 import { formatExit } from "../process/exit.js";
 import { osReason } from "../process/spawner.js";
-import type { StateDir, StoredRemoteConfig } from "../storage/index.js";
+import type { StoredRemoteConfig } from "../storage/index.js";
 import { fsyncDirectory, readFileIfExists, writeFileAtomic } from "../storage/index.js";
 import { compose, composeStartup } from "./composition.js";
 import type { CollectorSupport, ComposeOutcome, Composition, OwnTelemetryLayer, RemoteFiles } from "./composition.js";
@@ -24,6 +21,7 @@ import { HealthReport } from "./health-report.js";
 import { CollectorInventory } from "./inventory.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { CollectorState } from "./lifecycle.js";
+import type { ApplyOptions, CollectorControl, ControllerOptions } from "./controller-types.js";
 import { failed } from "./outcome.js";
 import type { ApplyMode, ApplyOutcome } from "./outcome.js";
 import { RolloutWindow } from "./rollout-window.js";
@@ -32,43 +30,13 @@ import { RolloutWindow } from "./rollout-window.js";
 export const EFFECTIVE_CONFIG_FILE = "effective.yaml";
 export const CANDIDATE_CONFIG_FILE = "candidate.yaml";
 
-export type ApplyCheckpoint = "config-validated" | "config-swapped" | "config-applied";
-
-export interface ApplyOptions {
-  /** Ask for SIGHUP; used only when the collector has been healthy since it started. */
-  preferReload: boolean;
-  signal: AbortSignal;
-  checkpoint?: (step: ApplyCheckpoint) => void;
-}
-
-/** What upgrade code sees of the collector. */
-export interface CollectorControl {
-  /** Path of the config the collector runs, or null when it runs none. */
-  effectiveConfigPath(): string | null;
-  /** Restarts from the executable path (whatever binary is there now) and proves it. */
-  restartAndProve(options: { keepRunningOnFailure: boolean; signal: AbortSignal }): Promise<ApplyOutcome>;
-  /** The collector's `--version`, read once and cached. */
-  version(): Promise<VersionInfo>;
-  /** A new binary is in place and proven: its version. */
-  versionChanged(version: string): void;
-}
-
-export interface ControllerOptions {
-  config: ResolvedConfig;
-  driver: CollectorDriver;
-  deps: Deps;
-  stateDir: StateDir;
-  /** The supervisor's lifetime. */
-  signal: AbortSignal;
-  onHealth(health: CollectorHealth): void;
-  onVersion?(version: string): void;
-  /** Each time the config meant to run changes (start, apply, rollback). */
-  onEffective?(composition: Composition): void;
-  /** A run is up (first start, restart, crash recovery). */
-  onStarted?(pid: number): void;
-  /** Test seam: how the health endpoint is probed. Default HTTP GET. */
-  probeFor?: (url: string, timeoutMs: number, kind: HealthKind) => Probe;
-}
+export type {
+  ApplyCheckpoint,
+  ApplyOptions,
+  CollectorControl,
+  CollectorObserver,
+  ControllerOptions,
+} from "./controller-types.js";
 
 export class CollectorController implements CollectorControl {
   readonly #o: ControllerOptions;
@@ -107,6 +75,12 @@ export class CollectorController implements CollectorControl {
     this.#lifecycle.on("state", (state) => this.#report.onState(state));
     this.#lifecycle.on("started", ({ pid }) => options.onStarted?.(pid));
     this.#loop.onCheck((check) => this.#report.onCheck(check));
+    const observer = options.observer;
+    if (observer) {
+      this.#lifecycle.on("started", ({ attempt }) => observer.started(attempt));
+      this.#lifecycle.on("crashed", ({ failure }) => observer.crashed(failure));
+      this.#loop.onCheck((check) => observer.checked(check.result.healthy));
+    }
     this.#lifecycle.on("crashed", ({ failure, attempt, delayMs }) => {
       const fields =
         failure.kind === "exit"

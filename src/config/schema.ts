@@ -21,8 +21,10 @@ export function isConfigFileToken(entry: string): entry is ConfigFileToken {
 }
 
 import type { AuthSettings } from "./schema-auth.js";
+import type { ResolvedTelemetry } from "./schema-telemetry.js";
 
 export * from "./schema-auth.js";
+export * from "./schema-telemetry.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -233,7 +235,7 @@ export interface ResolvedConfig {
     /** First retry of an offer a refused state-directory write stopped; doubles per attempt. */
     readonly retryIntervalMs: number;
   };
-  readonly telemetry: { readonly logs: { readonly level: LogLevel } };
+  readonly telemetry: ResolvedTelemetry;
   /** The supervisor's own /health endpoint, "host:port"; "" when off (no port given). */
   readonly healthcheck: { readonly endpoint: string };
   /**

@@ -19,7 +19,8 @@ import {
   type RunMode,
 } from "./schema.js";
 import { buildPackage, checkPackageTrust } from "./validate-package.js";
-import { NO_EFFECT, buildTelemetry, buildHealthcheck } from "./validate-compat.js";
+import { NO_EFFECT, buildHealthcheck } from "./validate-compat.js";
+import { buildTelemetry } from "./validate-telemetry.js";
 import { buildServer } from "./validate-server.js";
 import { buildSidecar, capabilitiesForMode } from "./validate-sidecar.js";
 
@@ -51,7 +52,7 @@ export function buildConfig(tree: unknown, sourcePath: string, check: Checker): 
   const directory = check.string(["storage", "directory"], storage.directory, DEFAULTS.storageDirectory, {
     nonEmpty: true,
   });
-  const telemetry = buildTelemetry(top.telemetry, check);
+  const telemetry = buildTelemetry(top.telemetry, baseDir, check);
   const healthcheck = buildHealthcheck(top.healthcheck, check);
   return {
     sourcePath,

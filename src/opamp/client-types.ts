@@ -10,7 +10,7 @@ import type {
   PackagesOffer,
   RemoteConfigOffer,
 } from "./domain.js";
-import type { TransportError } from "./transport.js";
+import type { TransportError, WireMeter } from "./transport.js";
 
 /** What one connect needs besides the endpoint. */
 export interface ConnectMaterial {
@@ -51,6 +51,8 @@ export interface OpampClientOptions<T extends ConnectionTarget = ConnectionTarge
   heartbeatIntervalMs?: number;
   /** Cap on one message either way (default 64 MiB; 0 = unlimited). */
   maxMessageBytes?: number;
+  /** Told the size of every message sent and received (own telemetry). */
+  meter?: WireMeter | undefined;
   backoff?: Partial<BackoffOptions>;
   /** A connection that lived this long resets the backoff (default 10 s). */
   stableAfterMs?: number;

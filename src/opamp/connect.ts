@@ -43,6 +43,7 @@ export async function openConnection(
     agent: material.agent,
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     now: () => options.deps.clock.now(),
+    meter: options.meter,
   };
   const explain = (err: unknown): unknown => (secure ? withTlsExplanation(err, target.endpoint, material) : err);
   if (kind === "http") {

@@ -13,6 +13,7 @@ import { decodeServerToAgent, encodeAgentToServer } from "./codec.js";
 import type { AgentToServer } from "./codec.js";
 import { isSecureEndpoint } from "./endpoint.js";
 import { PROXY_REFUSED, TransportError, asTransportError, encodeForSend } from "./transport.js";
+import type { WireMeter } from "./transport.js";
 import type { Connection, ConnectionHandlers } from "./transport.js";
 import { formatUuid } from "./uuid.js";
 
@@ -27,6 +28,7 @@ export interface HttpConnectOptions {
   maxMessageBytes: number;
   requestTimeoutMs: number;
   now: () => number;
+  meter?: WireMeter | undefined;
 }
 
 /** There is no connection to open over HTTP; the first POST is the real test. */
@@ -54,7 +56,10 @@ class HttpConnection implements Connection {
 
   async send(msg: AgentToServer, signal: AbortSignal): Promise<void> {
     if (this.#destroyed) throw new TransportError("CONNECTION_LOST", "HTTP connection closed");
-    const body = await this.#post(encodeForSend(msg, this.options.maxMessageBytes), msg.instanceUid, signal);
+    const bytes = encodeForSend(msg, this.options.maxMessageBytes);
+    const body = await this.#post(bytes, msg.instanceUid, signal);
+    this.options.meter?.sent(bytes.length);
+    this.options.meter?.received(body.length);
     this.handlers.onMessage(decodeServerToAgent(body, this.options.maxMessageBytes));
   }
 

@@ -14,6 +14,12 @@ export interface ConnectionHandlers {
   onLost(error: TransportError): void;
 }
 
+/** Counts bytes on the wire for the supervisor's own metrics; each call is one message. */
+export interface WireMeter {
+  sent(bytes: number): void;
+  received(bytes: number): void;
+}
+
 export interface Connection {
   readonly kind: "ws" | "http";
   /**

@@ -9,6 +9,7 @@ import { parseRetryAfter } from "./backoff.js";
 import { decodeServerToAgent, encodeAgentToServer, frameWs, unframeWs } from "./codec.js";
 import type { AgentToServer } from "./codec.js";
 import { PROXY_REFUSED, TransportError, asTransportError, encodeForSend } from "./transport.js";
+import type { WireMeter } from "./transport.js";
 import type { Connection, ConnectionHandlers } from "./transport.js";
 import type { ConnectionOptions } from "node:tls";
 
@@ -21,6 +22,7 @@ export interface WsConnectOptions {
   maxMessageBytes: number;
   handshakeTimeoutMs: number;
   now: () => number;
+  meter?: WireMeter | undefined;
 }
 
 export function connectWs(
@@ -101,7 +103,9 @@ export function connectWs(
         return;
       }
       try {
-        const payload = unframeWs(toUint8(data), options.maxMessageBytes);
+        const frame = toUint8(data);
+        const payload = unframeWs(frame, options.maxMessageBytes);
+        options.meter?.received(frame.length);
         handlers.onMessage(decodeServerToAgent(payload, options.maxMessageBytes));
       } catch (err) {
         lost(asTransportError(err, "bad server message"));
@@ -112,7 +116,7 @@ export function connectWs(
     ws.once("open", () => {
       opened = true;
       signal.removeEventListener("abort", onAbort);
-      resolve(new WsConnection(ws, () => (lostReported = true), options.maxMessageBytes));
+      resolve(new WsConnection(ws, () => (lostReported = true), options.maxMessageBytes, options.meter));
     });
   });
 }
@@ -125,6 +129,7 @@ class WsConnection implements Connection {
     private readonly ws: WebSocket,
     private readonly silenceLost: () => void,
     private readonly maxMessageBytes: number,
+    private readonly meter: WireMeter | undefined,
   ) {}
 
   send(msg: AgentToServer, signal: AbortSignal): Promise<void> {
@@ -147,7 +152,10 @@ class WsConnection implements Connection {
       }
       this.ws.send(bytes, { binary: true }, (err) => {
         if (err) reject(asTransportError(err, "WebSocket send failed"));
-        else resolve();
+        else {
+          this.meter?.sent(bytes.length);
+          resolve();
+        }
       });
     });
   }

@@ -42,6 +42,8 @@ export interface AuditLogOptions {
   logger?: Logger;
   /** Filesystem seam; defaults to node:fs/promises. */
   fs?: AuditFs;
+  /** Told every entry as it is appended (the supervisor's own metrics and traces); must not throw. */
+  observe?: (entry: WrittenAuditEntry) => void;
 }
 
 /** The calls the audit log makes; tests inject disk faults through this seam. */
@@ -68,6 +70,7 @@ export class AuditLog {
   readonly #maxBytes: number;
   readonly #logger: Logger;
   readonly #fs: AuditFs;
+  readonly #observe: ((entry: WrittenAuditEntry) => void) | undefined;
   /** Lines the disk refused, oldest first; written before the next line. */
   #pending: string[] = [];
   #dropped = 0;
@@ -78,6 +81,7 @@ export class AuditLog {
     this.#maxBytes = options.maxBytes ?? DEFAULT_AUDIT_MAX_BYTES;
     this.#logger = (options.logger ?? silentLogger).child({ component: "audit" });
     this.#fs = options.fs ?? nodeAuditFs;
+    this.#observe = options.observe;
   }
 
   /**
@@ -88,6 +92,7 @@ export class AuditLog {
     const { time, action, ...fields } = entry;
     const written: WrittenAuditEntry = { time: time ?? new Date(this.#clock.now()).toISOString(), action, ...fields };
     const line = `${JSON.stringify(written)}\n`;
+    this.#observe?.(written);
     const next = this.#queue.then(() => this.#writeOrKeep(line)).then(() => written);
     this.#queue = next.catch(() => undefined);
     return next;

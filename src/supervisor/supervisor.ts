@@ -37,12 +37,15 @@ import { createGrowingMasker, secretsOf } from "../telemetry/mask.js";
 import { loadInstanceUid, settleRemoteConfigStatus } from "./startup.js";
 import { StatusSnapshot } from "./status-snapshot.js";
 import { serveHealth } from "./health-server.js";
+import { supervisorTelemetryWiring, type SupervisorTelemetry } from "./supervisor-telemetry.js";
 import { SUPERVISOR_VERSION } from "../version.js";
 
 export interface SupervisorOptions {
   config: ResolvedConfig;
   deps: Deps;
   hooks?: SupervisorHooks;
+  /** The supervisor's own metrics and traces (telemetry.*); absent: none. */
+  telemetry?: SupervisorTelemetry;
 }
 
 const noHooks: SupervisorHooks = { checkpoint: () => undefined };
@@ -51,6 +54,7 @@ export class Supervisor {
   readonly #config: ResolvedConfig;
   readonly #deps: Deps;
   readonly #hooks: SupervisorHooks;
+  readonly #telemetry: SupervisorTelemetry | undefined;
   readonly #logger: Logger;
   /** Set once the operation queue runs; before that a SIGHUP has nothing to reload into. */
   #reload: (() => void) | undefined;
@@ -65,6 +69,7 @@ export class Supervisor {
     this.#config = options.config;
     this.#deps = options.deps;
     this.#hooks = options.hooks ?? noHooks;
+    this.#telemetry = options.telemetry;
     this.#logger = options.deps.logger.child({ component: "supervisor" });
   }
 
@@ -84,10 +89,17 @@ export class Supervisor {
     const config = this.#config;
     const deps = this.#deps;
     const logger = this.#logger;
+    const masker = createGrowingMasker(secretsOf(config));
+    const own = supervisorTelemetryWiring(this.#telemetry, (text) => masker.mask(text));
     const stateDir = await openStateDir(config.storage.directory, { logger: deps.logger });
     await reapLeftover(stateDir, { clock: deps.clock, logger: deps.logger });
-    const audit = new AuditLog({ path: stateDir.file("audit.log"), clock: deps.clock, logger: deps.logger });
-    const store = new StateStore({ dir: stateDir, clock: deps.clock, logger: deps.logger, audit });
+    const audit = new AuditLog({
+      path: stateDir.file("audit.log"),
+      clock: deps.clock,
+      logger: deps.logger,
+      ...own.audit,
+    });
+    const store = new StateStore({ dir: stateDir, clock: deps.clock, logger: deps.logger, audit, ...own.store });
     const instanceUid = await loadInstanceUid(config, store);
     const connection = await ConnectionSettings.open({ config, deps, stateDir, store, audit });
     // The client does nothing on the network before start().
@@ -97,8 +109,9 @@ export class Supervisor {
       instanceUid,
       capabilities: capabilityBits(config.capabilities),
       deps: { ...deps, logger: deps.logger.child({ component: "opamp" }) },
+      ...own.client,
     });
-    const masker = createGrowingMasker(secretsOf(config));
+    own.watch(client);
     const snapshot = new StatusSnapshot({
       clock: deps.clock,
       version: SUPERVISOR_VERSION,
@@ -123,6 +136,7 @@ export class Supervisor {
       stateDir,
       signal,
       driver,
+      ...own.controller,
       onHealth: (health) => reporter.health(health),
       onStarted: (pid) => snapshot.collectorStarted(pid),
       onVersion: (installed) => {

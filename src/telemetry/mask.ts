@@ -1,11 +1,12 @@
 /**
  * The one masking module: secret values the operator configured (agent.env values,
- * server.headers values, credentials in the endpoint URL or an Authorization header, an
+ * server.headers and telemetry exporter header values, credentials in the endpoint URL or an Authorization header, an
  * inline private key) are replaced by "[masked]" wherever text leaves the process: status
  * messages and health errors sent to the server, collector log tails inside them, and every
  * supervisor log line. Masking is by value, so a collector that prints an expanded
  * ${env:SECRET} in its own error text is masked too.
  */
+import { telemetryExporters } from "../config/schema-telemetry.js";
 import type { ResolvedConfig } from "../config/schema.js";
 
 export const MASK = "[masked]";
@@ -26,9 +27,14 @@ export interface SecretMasker {
 export const noMasking: SecretMasker = { mask: (text) => text, empty: true };
 
 /** The secret values in a resolved supervisor configuration. */
-export function secretsOf(config: Pick<ResolvedConfig, "agent" | "server">): string[] {
-  const secrets: string[] = [...Object.values(config.agent.env), ...Object.values(config.server.headers)];
-  for (const value of Object.values(config.server.headers)) secrets.push(...credentialParts(value));
+export function secretsOf(
+  config: Pick<ResolvedConfig, "agent" | "server"> & Partial<Pick<ResolvedConfig, "telemetry">>,
+): string[] {
+  // The supervisor's own OTLP exporters' headers (telemetry.*) carry API keys just as often.
+  const exporterHeaders = config.telemetry ? telemetryExporters(config.telemetry).map((e) => e.headers) : [];
+  const headers = [config.server.headers, ...exporterHeaders].flatMap((h) => Object.values(h));
+  const secrets: string[] = [...Object.values(config.agent.env), ...headers];
+  for (const value of headers) secrets.push(...credentialParts(value));
   if (config.server.tls.keyPem) secrets.push(config.server.tls.keyPem);
   return secrets;
 }

@@ -162,6 +162,7 @@ export async function installCollector(
   });
   const downloadStarted = at;
   at = lap("downloadMs", at);
+  if (result.ok) timings["downloadBytes"] = result.size; // in the audit line: the supervisor telemetry's download counter reads it
   if (result.ok)
     env.logger.info({ name: pkg.name, phase: "download", durationMs: at - downloadStarted }, "package downloaded");
   await reported;
@@ -179,7 +180,7 @@ export async function installCollector(
   });
   if (!verdict.ok) {
     await fsp.rm(downloadPath, { force: true });
-    return fail(env, pkg, `verification failed: ${verdict.reason}`, true);
+    return fail(env, pkg, `verification failed: ${verdict.reason}`, true, timings);
   }
   if (verdict.keyId === null)
     env.logger.warn(

@@ -14,25 +14,6 @@ describe("Go keys without behaviour here: one warning each, naming the key", () 
     ["agent.bootstrap_timeout", withAgent("bootstrap_timeout: 5s")],
     ["telemetry.logs.output_paths", base("telemetry: {logs: {output_paths: [/var/log/sup.log]}}\n")],
     ["telemetry.logs.error_output_paths", base("telemetry: {logs: {error_output_paths: [stdout]}}\n")],
-    [
-      "telemetry.logs.processors",
-      base(
-        "telemetry: {logs: {processors: [{batch: {exporter: {otlp: {protocol: http/protobuf, endpoint: http://c:4318}}}}]}}\n",
-      ),
-    ],
-    [
-      "telemetry.metrics.readers",
-      base(
-        "telemetry: {metrics: {level: detailed, readers: [{periodic: {exporter: {otlp: {endpoint: http://c:4318}}}}]}}\n",
-      ),
-    ],
-    [
-      "telemetry.traces.processors",
-      base(
-        "telemetry: {traces: {processors: [{batch: {exporter: {otlp: {endpoint: http://c:4318}}}}], propagators: [tracecontext]}}\n",
-      ),
-    ],
-    ["telemetry.resource", base("telemetry: {resource: {service.name: sup}}\n")],
     ["server.tls.reload_interval", MINIMAL.replace("server:\n", "server:\n  tls: {reload_interval: 1m}\n")],
     [
       "server.tls.cipher_suites",
@@ -89,7 +70,7 @@ healthcheck: {endpoint: "localhost:99999"}
     expect(err.problems).toEqual([
       'agent.automatic_config_rollback: expected true or false, got string "maybe"',
       "agent.opamp_server_port: expected an integer from 0 to 65535, got number 70000",
-      "telemetry.logs.processors: expected a list of maps, got a map",
+      "telemetry.logs.processors: expected a list, got a map",
       expect.stringMatching(/^telemetry\.metrics\.readerz: unknown key/),
       'telemetry.metrics.level: expected one of none, basic, normal, detailed, got string "loud"',
       "telemetry.resource: expected a map, got a list",

@@ -116,7 +116,12 @@ describe("resolveSupervisorConfig: defaults", () => {
         },
       },
       storage: { directory: "/var/lib/otelcol/supervisor", retryIntervalMs: 10_000 },
-      telemetry: { logs: { level: "info" } },
+      telemetry: {
+        logs: { level: "info", processors: [] },
+        metrics: { level: "normal", readers: [] },
+        traces: { level: "normal", processors: [] },
+        resource: { attributes: {}, schemaUrl: null },
+      },
       healthcheck: { endpoint: "" },
       warnings: [],
     });
