@@ -2,7 +2,8 @@
  * Own telemetry with real peers: the opamp-go server offers own_metrics and own_logs, the
  * supervised real collector sends its own metrics and logs there, and a second real
  * collector (OTLP receiver, debug exporter) prints what arrived. The server sees one
- * ConnectionSettingsStatus for the offer and an effective config without the credential.
+ * ConnectionSettingsStatus for the offer and an effective config without the credential,
+ * and, with every capability on, the component list and a component health map too.
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -89,7 +90,7 @@ service:
 `;
 }
 
-describe.skipIf(SKIP_REASON !== undefined)("interop: own telemetry", () => {
+describe.skipIf(SKIP_REASON !== undefined)("interop: own telemetry, every capability on", () => {
   it("the real collector's own metrics and logs reach the OTLP receiver the opamp-go server offered", async () => {
     const server = await OpampServer.start();
     servers.push(server);
@@ -101,7 +102,7 @@ describe.skipIf(SKIP_REASON !== undefined)("interop: own telemetry", () => {
     const patched = text
       .replace(
         "capabilities:\n",
-        "capabilities:\n  reports_own_metrics: true\n  reports_own_logs: true\n  reports_connection_settings_status: true\n",
+        "capabilities:\n  reports_own_metrics: true\n  reports_own_logs: true\n  reports_own_traces: true\n  reports_connection_settings_status: true\n  reports_available_components: true\n  accepts_opamp_connection_settings: true\n",
       )
       // Listed after the local file, the server's readers replace the local pull reader.
       .replace(`config_files: [${ws.collectorConfigPath}]`, `config_files: [${ws.collectorConfigPath}, $OWN_TELEMETRY_CONFIG]`);
@@ -142,5 +143,15 @@ describe.skipIf(SKIP_REASON !== undefined)("interop: own telemetry", () => {
     expect(output).toContain("service.name: Str(otelcol-interop)");
     // The agent's instance uid names the resource: the server can tell whose telemetry it is.
     expect(output).toContain(`service.instance.id: Str(${agent.instance_uid})`);
+
+    // With every capability on, the server holds the own-telemetry status (above), the
+    // component list and a component health map (healthcheckv2 is in this build).
+    const seen = await server.agent(agent.instance_uid);
+    expect(Object.keys(seen.available_components?.components?.["exporters"]?.sub_component_map ?? {})).toContain("debug");
+    const map = seen.health?.component_health_map as Record<string, { component_health_map?: object }> | undefined;
+    expect(Object.keys(map ?? {})).toEqual(expect.arrayContaining(["extensions", "pipeline:traces"]));
+    expect(Object.keys(map?.["pipeline:traces"]?.component_health_map ?? {})).toEqual(
+      expect.arrayContaining(["receiver:otlp", "exporter:debug"]),
+    );
   }, 90_000);
 });
