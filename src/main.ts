@@ -14,7 +14,7 @@ import { Supervisor } from "./supervisor/supervisor.js";
 import { initConfig } from "./supervisor/init-config.js";
 import type { Checkpoint, SupervisorHooks } from "./supervisor/context.js";
 import { createLogger } from "./telemetry/logger.js";
-import { createMasker, secretsOf } from "./telemetry/mask.js";
+import { createGrowingMasker, createMasker, secretsOf } from "./telemetry/mask.js";
 import { teeDestination } from "./telemetry/log-bridge.js";
 import { noTelemetry, startTelemetry, type TelemetrySession } from "./telemetry/loader.js";
 import { SUPERVISOR_VERSION } from "./version.js";
@@ -134,13 +134,18 @@ export function installSignalHandlers(source: SignalSource, options: SignalHandl
   };
 }
 
+/** How long the exit waits for the supervisor's own telemetry to flush. */
+const TELEMETRY_FLUSH_MS = 5_000;
+
 export async function runSupervisor(configPath: string): Promise<number> {
   preloadSpawner(); // execa loads while the config is read
   const config = await loadConfigOrReport(configPath);
   if (!config) return 2;
   // With telemetry.logs.processors every log line is also an OTLP log record.
   const tee = config.telemetry.logs.processors.length > 0 ? teeDestination(destination(1)) : undefined;
-  const logger = createLogger(config.telemetry.logs.level, tee?.destination, createMasker(secretsOf(config)));
+  // One masker for the log and the server: it learns the secrets the server offers later.
+  const masker = createGrowingMasker(secretsOf(config));
+  const logger = createLogger(config.telemetry.logs.level, tee?.destination, masker);
   for (const warning of config.warnings) logger.warn({ config: config.sourcePath }, warning);
   let telemetry: TelemetrySession;
   try {
@@ -164,6 +169,7 @@ export async function runSupervisor(configPath: string): Promise<number> {
     config,
     deps,
     hooks: checkpointHook(process.env["OPAMP_SUPERVISOR_TEST_HALT_AT"]),
+    masker,
     ...(telemetry !== noTelemetry ? { telemetry } : {}),
   });
   const uninstall = installSignalHandlers(process, {
@@ -183,7 +189,12 @@ export async function runSupervisor(configPath: string): Promise<number> {
     return exitCodeFor(err);
   } finally {
     uninstall();
-    await telemetry.shutdown(); // the last metrics, spans and log lines are flushed
+    // The last metrics, spans and log lines are flushed, but a backend that is away must not
+    // hold the exit past a service manager's stop timeout.
+    await Promise.race([
+      telemetry.shutdown(),
+      new Promise((resolve) => setTimeout(resolve, TELEMETRY_FLUSH_MS).unref()),
+    ]);
   }
 }
 

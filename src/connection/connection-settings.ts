@@ -41,7 +41,7 @@ import { evaluateOffer } from "./offer-policy.js";
 import { RenewalScheduler } from "./renewal.js";
 import { authHeaders, authOf } from "./auth.js";
 import type { AuthHeaders } from "./auth.js";
-import { applyOfferParts, queueOffer } from "./offer-parts.js";
+import { WaitingOffer, applyOfferParts } from "./offer-parts.js";
 import type { OfferQueue, OfferSteps, OwnTelemetryHandler } from "./offer-parts.js";
 import { SettingsStatus } from "./settings-status.js";
 import type { ServerTarget } from "./target.js";
@@ -128,12 +128,10 @@ export class ConnectionSettings {
   ): void {
     this.#client = client;
     this.#status.attach(client);
-    client.on("connectionSettings", (offer) => {
-      const receivedAt = this.#deps.clock.now();
-      queueOffer(offer, queue, ownTelemetry, (parts, opSignal) =>
-        applyOfferParts(offer, parts, this.#offerSteps(offer, receivedAt), opSignal),
-      );
-    });
+    const waiting = new WaitingOffer(queue, ownTelemetry, (offer, receivedAt, parts, opSignal) =>
+      applyOfferParts(offer, parts, this.#offerSteps(offer, receivedAt), opSignal),
+    );
+    client.on("connectionSettings", (offer) => waiting.add(offer, this.#deps.clock.now()));
     client.on("serverCapabilities", () => this.#renewal?.poke());
     client.on("state", (state) => {
       if (state.kind === "connected") this.#renewal?.poke();

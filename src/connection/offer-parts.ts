@@ -40,19 +40,54 @@ export interface OfferQueue {
   enqueueLatest(key: string, op: (signal: AbortSignal) => Promise<void>): Promise<void>;
 }
 
-/** Queues an offer that has something for this agent (or something to refuse). */
-export function queueOffer(
-  offer: ConnectionSettingsOffer,
-  queue: OfferQueue,
-  ownTelemetry: OwnTelemetryHandler | undefined,
-  run: (parts: OfferParts, signal: AbortSignal) => Promise<void>,
-): void {
-  const own = ownTelemetry?.parts(offer) ?? { accepted: [], refused: [] };
-  if (!offer.opamp && own.accepted.length + own.refused.length === 0) return;
-  const parts = { ownTelemetry: own.accepted.length > 0 ? ownTelemetry : undefined, refused: own.refused };
-  // "Absent means keep": an offer with own telemetry is never replaced by a newer one without it.
-  if (parts.ownTelemetry) void queue.enqueue("connection-settings", (signal) => run(parts, signal));
-  else void queue.enqueueLatest("connection-settings", (signal) => run(parts, signal));
+/**
+ * The one waiting offer. A newer offer replaces it before it runs (a superseded connection is
+ * never tried), carrying forward the parts the newer one leaves out: in an offer, an absent
+ * part means "keep what you have", so a waiting own_metrics must not be lost to it.
+ */
+export class WaitingOffer {
+  #waiting: { offer: ConnectionSettingsOffer; receivedAt: number } | undefined;
+
+  constructor(
+    private readonly queue: OfferQueue,
+    private readonly ownTelemetry: OwnTelemetryHandler | undefined,
+    private readonly run: (
+      offer: ConnectionSettingsOffer,
+      receivedAt: number,
+      parts: OfferParts,
+      signal: AbortSignal,
+    ) => Promise<void>,
+  ) {}
+
+  add(offer: ConnectionSettingsOffer, receivedAt: number): void {
+    const merged = this.#waiting ? carryForward(offer, this.#waiting.offer) : offer;
+    const own = this.#partsOf(merged);
+    if (!merged.opamp && own.accepted.length + own.refused.length === 0) return;
+    this.#waiting = { offer: merged, receivedAt };
+    void this.queue.enqueueLatest("connection-settings", (signal) => {
+      const next = this.#waiting;
+      this.#waiting = undefined;
+      if (!next) return Promise.resolve();
+      const own = this.#partsOf(next.offer);
+      const parts = { ownTelemetry: own.accepted.length > 0 ? this.ownTelemetry : undefined, refused: own.refused };
+      return this.run(next.offer, next.receivedAt, parts, signal);
+    });
+  }
+
+  #partsOf(offer: ConnectionSettingsOffer): { accepted: readonly string[]; refused: readonly string[] } {
+    return this.ownTelemetry?.parts(offer) ?? { accepted: [], refused: [] };
+  }
+}
+
+/** `newer` with the parts it leaves out taken from `older`; the hash is the newer one's. */
+export function carryForward(newer: ConnectionSettingsOffer, older: ConnectionSettingsOffer): ConnectionSettingsOffer {
+  return {
+    hash: newer.hash,
+    opamp: newer.opamp ?? older.opamp,
+    ownMetrics: newer.ownMetrics ?? older.ownMetrics,
+    ownTraces: newer.ownTraces ?? older.ownTraces,
+    ownLogs: newer.ownLogs ?? older.ownLogs,
+  };
 }
 
 export async function applyOfferParts(

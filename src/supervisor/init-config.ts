@@ -12,7 +12,7 @@ import type { Deps } from "../deps.js";
 import { ConfigError } from "../errors.js";
 import { AuditLog, StateStore, openStateDir, uidToText, writeFileAtomic } from "../storage/index.js";
 import { ownTelemetryLayer } from "../telemetry/own-telemetry.js";
-import { storedSettings } from "./own-telemetry.js";
+import { storedOwnTelemetry } from "./own-telemetry.js";
 import { loadInstanceUid, settleRemoteConfigStatus } from "./startup.js";
 
 export interface InitConfigResult {
@@ -27,7 +27,7 @@ export async function initConfig(config: ResolvedConfig, deps: Deps): Promise<In
   const store = new StateStore({ dir: stateDir, clock: deps.clock, logger: deps.logger, audit });
   const { working } = await settleRemoteConfigStatus(store, audit);
   const uid = await loadInstanceUid(config, store);
-  const ownTelemetry = ownTelemetryLayer(await storedSettings(store), uidToText(uid));
+  const ownTelemetry = ownTelemetryLayer((await storedOwnTelemetry(store)).settings, uidToText(uid));
   // No inventory here (the sidecar's collector is in another container): health_check v1 is injected.
   const composed = await composeStartup(config, deps.fs, working, undefined, ownTelemetry);
   if (!composed.ok) throw new ConfigError("collector config", [composed.message]);

@@ -6,6 +6,7 @@
  */
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { parse } from "yaml";
 import { leftCollectorUntouched } from "../collector/outcome.js";
 import type { Composition } from "../collector/composition.js";
 import { withTail } from "../collector/tail.js";
@@ -23,7 +24,12 @@ import {
   parseStoredOwnTelemetry,
   storedOwnTelemetryJson,
 } from "../telemetry/own-telemetry.js";
-import type { OwnTelemetryDestination, OwnTelemetrySettings, OwnTelemetrySignal } from "../telemetry/own-telemetry.js";
+import type {
+  OwnTelemetryDestination,
+  OwnTelemetrySettings,
+  OwnTelemetrySignal,
+  StoredOwnTelemetry,
+} from "../telemetry/own-telemetry.js";
 import { checkTelemetryOffer } from "../telemetry/own-telemetry-offer.js";
 import type { TelemetryPems } from "../telemetry/own-telemetry-offer.js";
 import type { GrowingMasker } from "../telemetry/mask.js";
@@ -51,20 +57,28 @@ function offered(offer: ConnectionSettingsOffer, signal: OwnTelemetrySignal): Of
 
 export class OwnTelemetry implements OwnTelemetryHandler {
   #settings: OwnTelemetrySettings;
+  /** The offer hash (hex) the settings in force came from. */
+  #hash: string;
 
   private constructor(
     private readonly ctx: SupervisorContext,
-    private readonly masker: GrowingMasker,
+    /** Learn the offered header values (the log's and the server's maskers). */
+    private readonly maskers: readonly GrowingMasker[],
     private readonly instanceUid: () => string,
-    settings: OwnTelemetrySettings,
+    stored: StoredOwnTelemetry,
   ) {
-    this.#settings = settings;
+    this.#settings = stored.settings;
+    this.#hash = stored.hash;
   }
 
   /** Reads the settings in force (a damaged document is set aside: no own telemetry) and hands them to the collector. */
-  static async open(ctx: SupervisorContext, masker: GrowingMasker, instanceUid: () => string): Promise<OwnTelemetry> {
-    const self = new OwnTelemetry(ctx, masker, instanceUid, await storedSettings(ctx.store));
-    masker.add(ownTelemetrySecrets(self.#settings));
+  static async open(
+    ctx: SupervisorContext,
+    maskers: readonly GrowingMasker[],
+    instanceUid: () => string,
+  ): Promise<OwnTelemetry> {
+    const self = new OwnTelemetry(ctx, maskers, instanceUid, await storedOwnTelemetry(ctx.store));
+    self.#learnSecrets(self.#settings);
     ctx.collector.useOwnTelemetry(ownTelemetryLayer(self.#settings, instanceUid()));
     return self;
   }
@@ -78,7 +92,27 @@ export class OwnTelemetry implements OwnTelemetryHandler {
     };
   }
 
+  /**
+   * The server assigned a new instance uid: the resource must name it, or the server would
+   * take the collector's telemetry for another agent's. A failure keeps what runs (logged).
+   */
+  async instanceUidChanged(signal: AbortSignal): Promise<void> {
+    if (ownTelemetryLayer(this.#settings, this.instanceUid()) === null) return;
+    const outcome = await this.#putIntoEffect(this.#hash, this.#settings, [], signal);
+    if (!outcome.ok)
+      this.ctx.logger.warn(
+        { reason: this.ctx.reporter.mask(outcome.reason) },
+        "own telemetry still names the previous instance uid: the collector did not take the new one",
+      );
+  }
+
+  /** Reasons carry collector output: masked like every text bound for the server. */
   async apply(offer: ConnectionSettingsOffer, signal: AbortSignal): Promise<Outcome> {
+    const outcome = await this.#apply(offer, signal);
+    return outcome.ok ? outcome : { ok: false, reason: this.ctx.reporter.mask(outcome.reason) };
+  }
+
+  async #apply(offer: ConnectionSettingsOffer, signal: AbortSignal): Promise<Outcome> {
     const next: Partial<Record<OwnTelemetrySignal, OwnTelemetryDestination | undefined>> = { ...this.#settings };
     const ignored: string[] = [];
     const pems: Array<{ signal: OwnTelemetrySignal; pems: TelemetryPems }> = [];
@@ -108,10 +142,20 @@ export class OwnTelemetry implements OwnTelemetryHandler {
     signal: AbortSignal,
   ): Promise<Outcome> {
     const { collector, store, audit, logger } = this.ctx;
+    this.#learnSecrets(next);
     const layer = ownTelemetryLayer(next, this.instanceUid());
     const working = await store.readLastWorkingRemoteConfig();
     const composed = await collector.composeFallback(working, layer);
-    if (!composed.ok) return { ok: false, reason: composed.message };
+    const overridden = composed.ok ? overriddenSignals(composed.composition.yaml, next) : [];
+    if (!composed.ok || overridden.length > 0) {
+      await this.#removeLeftoverFiles();
+      if (!composed.ok) return { ok: false, reason: composed.message };
+      const which = overridden.map((s) => `service::telemetry::${s}`).join(", ");
+      return {
+        ok: false,
+        reason: `the local config replaces ${which}, so the offered destination would not be used; list $OWN_TELEMETRY_CONFIG after those files in agent.config_files to let the server's settings win`,
+      };
+    }
     const previous = collector.current()?.yaml;
     const outcome = await collector.apply(composed.composition, {
       preferReload: this.ctx.config.agent.useHupConfigReload,
@@ -139,7 +183,7 @@ export class OwnTelemetry implements OwnTelemetryHandler {
       return { ok: false, reason: `cannot keep the settings: ${describeWriteError(err)}; the previous ones stay` };
     }
     this.#settings = next;
-    this.masker.add(ownTelemetrySecrets(next));
+    this.#hash = hash;
     collector.useOwnTelemetry(layer);
     this.#reportEffective(composed.composition);
     const signals = OWN_TELEMETRY_SIGNALS.filter((s) => next[s] !== undefined);
@@ -148,6 +192,11 @@ export class OwnTelemetry implements OwnTelemetryHandler {
     logger.info({ hash, endpoints, ignored, mode: outcome.mode }, "own telemetry settings applied");
     await this.#removeLeftoverFiles();
     return { ok: true };
+  }
+
+  /** Also a candidate's: a failing collector may print them in the tail the server hears. */
+  #learnSecrets(settings: OwnTelemetrySettings): void {
+    for (const masker of this.maskers) masker.add(ownTelemetrySecrets(settings));
   }
 
   /** Back to the settings in force (the candidate may be running): restart and prove, or keep retrying. */
@@ -194,11 +243,27 @@ export class OwnTelemetry implements OwnTelemetryHandler {
 }
 
 /** The settings in force, as kept in the state directory ({} when none or unusable). */
-export async function storedSettings(store: StateStore): Promise<OwnTelemetrySettings> {
+export async function storedOwnTelemetry(store: StateStore): Promise<StoredOwnTelemetry> {
   const stored = await store.loadJson(
     OWN_TELEMETRY_DOCUMENT,
     parseStoredOwnTelemetry,
     "the collector's own-telemetry settings: it runs without them until the server offers them again",
   );
-  return stored?.settings ?? {};
+  return stored ?? { hash: "", settings: {} };
+}
+
+/**
+ * Signals whose offered endpoint is not in the composed config: a local file listed after
+ * $OWN_TELEMETRY_CONFIG (or any, when the token is not listed) replaced that section.
+ */
+function overriddenSignals(yaml: string, settings: OwnTelemetrySettings): OwnTelemetrySignal[] {
+  const config: unknown = parse(yaml);
+  const telemetry = (config as { service?: { telemetry?: Record<string, unknown> } } | null)?.service?.telemetry ?? {};
+  return OWN_TELEMETRY_SIGNALS.filter((signal) => {
+    const destination = settings[signal];
+    return (
+      destination !== undefined &&
+      !JSON.stringify(telemetry[signal] ?? null).includes(JSON.stringify(destination.endpoint))
+    );
+  });
 }

@@ -10,7 +10,7 @@ import type { ResolvedCapabilities } from "../config/schema.js";
 import type { CollectorHealth } from "../health/component-health.js";
 import { toComponentHealth } from "../health/component-health.js";
 import type { OpampClient } from "../opamp/client.js";
-import type { AgentDescription } from "../opamp/domain.js";
+import type { AgentDescription, ComponentHealth } from "../opamp/domain.js";
 import { PersistedStatus } from "../storage/index.js";
 import type { StateStore, StoredRemoteConfigStatus } from "../storage/index.js";
 import { noMasking } from "../telemetry/mask.js";
@@ -29,6 +29,12 @@ export class StatusReporter {
     private readonly masker: SecretMasker = noMasking,
     /** Keeps what /health and `status` show; fed the same facts as the server. */
     private readonly snapshot?: StatusSnapshot,
+    /**
+     * Values the server offered (own-telemetry headers), masked in the effective config. Only
+     * those: masking every configured value there would also hit config keys that happen to
+     * be spelled like one (an env value "debug" and the debug exporter).
+     */
+    private readonly offered: SecretMasker = noMasking,
   ) {
     this.#remote = new PersistedStatus({
       what: "remote config status",
@@ -54,16 +60,16 @@ export class StatusReporter {
   health(health: CollectorHealth): void {
     this.snapshot?.collectorHealth(health);
     if (!this.capabilities.reportsHealth) return;
-    const masked =
-      health.lastError === undefined ? health : { ...health, lastError: this.masker.mask(health.lastError) };
-    this.client.setStatus("health", toComponentHealth(masked));
+    this.client.setStatus(
+      "health",
+      maskHealth(toComponentHealth(health), (text) => this.masker.mask(text)),
+    );
   }
 
   /** The composed file the collector runs, as one entry keyed "" (a single-file agent). */
   effectiveConfig(yaml: string): void {
     if (!this.capabilities.reportsEffectiveConfig) return;
-    // Own-telemetry headers the server offered are in it; masked like every text bound for the server.
-    const body = new TextEncoder().encode(this.masker.mask(yaml));
+    const body = new TextEncoder().encode(this.offered.mask(yaml));
     this.client.setStatus("effectiveConfig", { configMap: { "": { body, contentType: "text/yaml" } } });
   }
 
@@ -103,4 +109,16 @@ export class StatusReporter {
       errorMessage: status.errorMessage,
     });
   }
+}
+
+/** Every error text in the health tree (a component's error may quote a secret too). */
+function maskHealth(health: ComponentHealth, mask: (text: string) => string): ComponentHealth {
+  const components = health.components;
+  return {
+    ...health,
+    lastError: mask(health.lastError),
+    ...(components
+      ? { components: Object.fromEntries(Object.entries(components).map(([k, c]) => [k, maskHealth(c, mask)])) }
+      : {}),
+  };
 }

@@ -34,6 +34,7 @@ import { OwnTelemetry } from "./own-telemetry.js";
 import { retriedOffers } from "./retried-offers.js";
 import { StatusReporter } from "./reporter.js";
 import { createGrowingMasker, secretsOf } from "../telemetry/mask.js";
+import type { GrowingMasker } from "../telemetry/mask.js";
 import { loadInstanceUid, settleRemoteConfigStatus } from "./startup.js";
 import { StatusSnapshot } from "./status-snapshot.js";
 import { serveHealth } from "./health-server.js";
@@ -46,6 +47,8 @@ export interface SupervisorOptions {
   hooks?: SupervisorHooks;
   /** The supervisor's own metrics and traces (telemetry.*); absent: none. */
   telemetry?: SupervisorTelemetry;
+  /** The log's masker, to learn offered secrets too; absent: one of its own. */
+  masker?: GrowingMasker;
 }
 
 const noHooks: SupervisorHooks = { checkpoint: () => undefined };
@@ -55,6 +58,7 @@ export class Supervisor {
   readonly #deps: Deps;
   readonly #hooks: SupervisorHooks;
   readonly #telemetry: SupervisorTelemetry | undefined;
+  readonly #masker: GrowingMasker | undefined;
   readonly #logger: Logger;
   /** Set once the operation queue runs; before that a SIGHUP has nothing to reload into. */
   #reload: (() => void) | undefined;
@@ -70,6 +74,7 @@ export class Supervisor {
     this.#deps = options.deps;
     this.#hooks = options.hooks ?? noHooks;
     this.#telemetry = options.telemetry;
+    this.#masker = options.masker;
     this.#logger = options.deps.logger.child({ component: "supervisor" });
   }
 
@@ -89,7 +94,9 @@ export class Supervisor {
     const config = this.#config;
     const deps = this.#deps;
     const logger = this.#logger;
-    const masker = createGrowingMasker(secretsOf(config));
+    const masker = this.#masker ?? createGrowingMasker(secretsOf(config));
+    // What the server offered, and only that, is masked in the effective config it hears.
+    const offered = createGrowingMasker([]);
     const own = supervisorTelemetryWiring(this.#telemetry, (text) => masker.mask(text));
     const stateDir = await openStateDir(config.storage.directory, { logger: deps.logger });
     await reapLeftover(stateDir, { clock: deps.clock, logger: deps.logger });
@@ -124,7 +131,7 @@ export class Supervisor {
       snapshot.connection(state);
     });
     const health = await serveHealth(config, snapshot, untilEnded);
-    const reporter = new StatusReporter(client, config.capabilities, store, masker, snapshot);
+    const reporter = new StatusReporter(client, config.capabilities, store, masker, snapshot, offered);
     let version = "unknown";
     let serviceName = basename(config.agent.executable).replace(/\.[cm]?js$/, "");
     let resourceAttributes: Record<string, AttributeValue> = {};
@@ -201,7 +208,7 @@ export class Supervisor {
           resourceAttributes,
         }),
       );
-    const ownTelemetry = await OwnTelemetry.open(ctx, masker, () => uidToText(client.instanceUid));
+    const ownTelemetry = await OwnTelemetry.open(ctx, [masker, offered], () => uidToText(client.instanceUid));
     const { status, working } = await settleRemoteConfigStatus(store, audit);
     if (status) reporter.restoreRemoteConfigStatus(status);
     await this.#startCollector(ctx, working);
@@ -218,6 +225,7 @@ export class Supervisor {
     this.#listen(ctx, client, queue, (uid) => {
       snapshot.instanceUid(uidToText(uid));
       describe(uid);
+      void queue.enqueue("own-telemetry-uid", (opSignal) => ownTelemetry.instanceUidChanged(opSignal));
     });
     this.#reload = () => void queue.enqueue("local-config-reload", (opSignal) => reloadLocalConfig(ctx, opSignal));
     connection.attach(client, queue, signal, ownTelemetry);

@@ -46,7 +46,13 @@ export function teeDestination(primary: DestinationStream): TeeDestination {
 
 const ENVELOPE = new Set(["level", "time", "msg", "name", "pid", "hostname"]);
 
-/** One pino JSON line as a log record; undefined for a line that is not JSON. */
+/** The `component` of the SDK's own diagnostic lines (sdk.ts logs them under it). */
+export const DIAGNOSTICS_COMPONENT = "telemetry";
+
+/**
+ * One pino JSON line as a log record; undefined for a line that is not JSON, and for the
+ * SDK's own diagnostics: exporting "the export failed" would fail again and feed itself.
+ */
 export function recordFromLine(line: string): BridgedRecord | undefined {
   let parsed: unknown;
   try {
@@ -56,6 +62,7 @@ export function recordFromLine(line: string): BridgedRecord | undefined {
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
   const fields = parsed as Record<string, unknown>;
+  if (fields["component"] === DIAGNOSTICS_COMPONENT) return undefined;
   const level = typeof fields["level"] === "string" ? fields["level"] : "info";
   const time = typeof fields["time"] === "string" ? Date.parse(fields["time"]) : NaN;
   const attributes: Record<string, string | number | boolean> = {};

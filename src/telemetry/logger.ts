@@ -38,7 +38,8 @@ export function createLogger(level: LogLevel, destination?: DestinationStream, m
     // "level":"info" as the collector's own JSON logs say it, not pino's 30.
     formatters: { level: (label: string) => ({ level: label }) },
     redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
-    ...(masker && !masker.empty ? { hooks: { streamWrite: (line: string) => masker.mask(line) } } : {}),
+    // A masker that is empty now may learn secrets later (offered headers): hooked whenever given.
+    ...(masker ? { hooks: { streamWrite: (line: string) => masker.mask(line) } } : {}),
   };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -20,7 +20,7 @@ import type { ResolvedOtlpExporter, ResolvedProcessor, ResolvedTelemetry } from 
 import type { Logger } from "../deps.js";
 import { SupervisorError } from "../errors.js";
 import { createInstruments } from "./instruments.js";
-import { recordFromLine } from "./log-bridge.js";
+import { DIAGNOSTICS_COMPONENT, recordFromLine } from "./log-bridge.js";
 import type { TelemetrySession, TelemetryStartOptions } from "./loader.js";
 import { noopMetrics } from "./metrics.js";
 import { createTracer } from "./spans.js";
@@ -113,7 +113,8 @@ export async function startSdk(
     metrics,
     tracer,
     ...(logSink ? { logSink } : {}),
-    attachLogger: (logger) => diag.setLogger(diagLogger(logger.child({ component: "telemetry" })), DiagLogLevel.WARN),
+    attachLogger: (logger) =>
+      diag.setLogger(diagLogger(logger.child({ component: DIAGNOSTICS_COMPONENT })), DiagLogLevel.WARN),
     shutdown: async () => {
       // Each provider flushes what it holds; one failing does not keep the others from it.
       await Promise.allSettled(shutdowns.map((stop) => stop()));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyOfferParts, queueOffer } from "../../src/connection/offer-parts.js";
+import { WaitingOffer, applyOfferParts } from "../../src/connection/offer-parts.js";
 import type { OfferSteps, OwnTelemetryHandler } from "../../src/connection/offer-parts.js";
 import type { SettingsStatus } from "../../src/connection/settings-status.js";
 import type { ConnectionSettingsOffer, OfferedSettings } from "../../src/opamp/domain.js";
@@ -139,24 +139,56 @@ describe("applyOfferParts: one status for the whole offer", () => {
   });
 });
 
-describe("queueOffer", () => {
-  function queue() {
-    const used: string[] = [];
+describe("WaitingOffer", () => {
+  /** A queue busy with something else: the waiting operation runs when the test says so. */
+  function busyQueue() {
+    let latest: ((signal: AbortSignal) => Promise<void>) | undefined;
     return {
-      used,
-      enqueue: (name: string) => (used.push(`enqueue ${name}`), Promise.resolve()),
-      enqueueLatest: (name: string) => (used.push(`latest ${name}`), Promise.resolve()),
+      enqueue: () => Promise.resolve(),
+      enqueueLatest: (_key: string, op: (signal: AbortSignal) => Promise<void>) => {
+        latest = op; // replaces a waiting one, as the supervisor's queue does
+        return Promise.resolve();
+      },
+      runWaiting: async () => {
+        const op = latest;
+        latest = undefined;
+        await op?.(signal);
+      },
     };
   }
 
-  it("never lets a newer offer replace a waiting one that carries own telemetry (absent means keep)", () => {
+  it("runs only the newest of offers that arrived while busy, keeping the own-telemetry part an older one carried", async () => {
     const h = harness({});
-    const q = queue();
-    queueOffer(offer({ ownMetrics: own }), q, h.handler, () => Promise.resolve());
-    queueOffer(offer({ opamp: opampPart }), q, { ...h.handler, parts: () => ({ accepted: [], refused: [] }) }, () =>
-      Promise.resolve(),
-    );
-    queueOffer(offer({}), q, { ...h.handler, parts: () => ({ accepted: [], refused: [] }) }, () => Promise.resolve());
-    expect(q.used).toEqual(["enqueue connection-settings", "latest connection-settings"]);
+    const q = busyQueue();
+    const ran: Array<{ hash: string; offer: ConnectionSettingsOffer; own: boolean }> = [];
+    const waiting = new WaitingOffer(q, h.handler, (offer, _at, parts) => {
+      ran.push({ hash: Buffer.from(offer.hash).toString("hex"), offer, own: parts.ownTelemetry !== undefined });
+      return Promise.resolve();
+    });
+    const endpoint = (e: string): OfferedSettings => ({ ...opampPart, endpoint: e });
+    waiting.add({ hash: new Uint8Array([0xa]), opamp: endpoint("wss://a/v1/opamp") }, 1);
+    waiting.add({ hash: new Uint8Array([0xb]), opamp: endpoint("wss://b/v1/opamp"), ownMetrics: own }, 2);
+    waiting.add({ hash: new Uint8Array([0xc]), opamp: endpoint("wss://c/v1/opamp") }, 3);
+    await q.runWaiting();
+    await q.runWaiting();
+    expect(ran).toHaveLength(1);
+    expect(ran[0]?.hash).toBe("0c");
+    expect(ran[0]?.offer.opamp?.endpoint).toBe("wss://c/v1/opamp");
+    expect(ran[0]?.offer.ownMetrics).toBe(own);
+    expect(ran[0]?.own).toBe(true);
+  });
+
+  it("queues nothing for an offer with nothing for this agent", async () => {
+    const h = harness({});
+    const q = busyQueue();
+    let runs = 0;
+    const none = { ...h.handler, parts: () => ({ accepted: [], refused: [] }) };
+    const waiting = new WaitingOffer(q, none, () => {
+      runs++;
+      return Promise.resolve();
+    });
+    waiting.add(offer({}), 1);
+    await q.runWaiting();
+    expect(runs).toBe(0);
   });
 });

@@ -7,7 +7,7 @@ import { OwnTelemetry } from "../../src/supervisor/own-telemetry.js";
 import { applyRemoteConfig } from "../../src/supervisor/remote-config.js";
 import { createGrowingMasker } from "../../src/telemetry/mask.js";
 import { makeCa } from "../connection/pki.js";
-import { makeHarness, marked, offer, runs } from "./harness.js";
+import { LOCAL, makeHarness, marked, offer, runs } from "./harness.js";
 import type { Harness } from "./harness.js";
 
 const UID = "0192e4a4-0000-7000-8000-0000000000aa";
@@ -36,9 +36,9 @@ function telemetryOf(config: Record<string, unknown> | undefined): Record<string
   return (config?.["service"] as { telemetry?: Record<string, unknown> } | undefined)?.telemetry;
 }
 
-async function open(t: Harness) {
+async function open(t: Harness, uid = () => UID) {
   const masker = createGrowingMasker([]);
-  return { masker, own: await OwnTelemetry.open(t.ctx, masker, () => UID) };
+  return { masker, own: await OwnTelemetry.open(t.ctx, [masker], uid) };
 }
 
 describe("the own-telemetry transaction", () => {
@@ -135,5 +135,35 @@ describe("the own-telemetry transaction", () => {
     expect(composed.ok && composed.composition.yaml).not.toContain("telemetry");
     const names = await readdir(t.ctx.stateDir.root);
     expect(names.some((n) => n.startsWith("own-telemetry.json.corrupt-"))).toBe(true);
+  });
+
+  it("refuses, naming the section, an offer a local config would replace (lists replace: a local reader list wins)", async () => {
+    const local = `${LOCAL}  telemetry:\n    metrics:\n      readers:\n        - pull: {exporter: {prometheus: {host: 127.0.0.1, port: 9999}}}\n`;
+    const t = (h = await makeHarness({ capabilities: ["reports_own_metrics"], local }));
+    const { own } = await open(t);
+    const run = t.driver.current;
+    const result = await t.drive(
+      own.apply(settingsOffer(8, { ownMetrics: destination("https://m/v1/metrics") }), t.ctx.signal),
+    );
+    expect(result).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^the local config replaces service::telemetry::metrics/),
+    });
+    expect(t.driver.current).toBe(run);
+  });
+
+  it("names the new instance uid in the resource once the server assigns one", async () => {
+    const t = (h = await makeHarness({ capabilities: ["reports_own_metrics"] }));
+    let uid = UID;
+    const { own } = await open(t, () => uid);
+    await t.drive(own.apply(settingsOffer(9, { ownMetrics: destination("https://m/v1/metrics") }), t.ctx.signal));
+    expect(JSON.stringify(telemetryOf(t.driver.current?.config))).toContain(UID);
+    uid = "0192e4a4-0000-7000-8000-0000000000bb";
+    await t.drive(own.instanceUidChanged(t.ctx.signal));
+    const telemetry = JSON.stringify(telemetryOf(t.driver.current?.config));
+    expect(telemetry).toContain(uid);
+    expect(telemetry).toContain("https://m/v1/metrics");
+    const stored = JSON.parse(await readFile(t.ctx.stateDir.file("own-telemetry.json"), "utf8")) as { hash: string };
+    expect(stored.hash).toBe("0709");
   });
 });

@@ -204,6 +204,11 @@ describe("the log bridge", () => {
     expect(recordFromLine("not json")).toBeUndefined();
   });
 
+  it("never exports the SDK's own diagnostics (a failed export would be exported, fail, and feed itself)", () => {
+    const diag = JSON.stringify({ level: "warn", time, msg: "export failed: 401", component: "telemetry" });
+    expect(recordFromLine(diag)).toBeUndefined();
+  });
+
   it("writes every line to the primary stream and, once attached, to the sink (early lines included)", () => {
     const primary: string[] = [];
     const sunk: string[] = [];
