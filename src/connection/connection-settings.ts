@@ -169,6 +169,11 @@ export class ConnectionSettings {
     }
   }
 
+  /** Part of the applied settings was lost (see SettingsStatus.lost). */
+  settingsLost(reason: string): Promise<void> {
+    return this.#status.lost(reason);
+  }
+
   /** Stops watching; waits for the renewal loop (which ends with `signal`). */
   async close(): Promise<void> {
     await this.#watcher?.close();

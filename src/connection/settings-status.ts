@@ -54,6 +54,16 @@ export class SettingsStatus {
     if (current) this.#report(current);
   }
 
+  /**
+   * Settings the status says are applied were lost (a damaged state file): FAILED for that
+   * offer, and forgotten as handled, so the server sees it and the same offer is taken again.
+   */
+  async lost(reason: string): Promise<void> {
+    const current = this.#status.current;
+    this.lastHash = undefined;
+    if (current?.status === "APPLIED") await this.#status.set({ ...current, status: "FAILED", errorMessage: reason });
+  }
+
   /** Resolves false when the status reached the server but not the disk (retried with the next set). */
   set(hash: Uint8Array, status: ConnectionStatusValue, errorMessage: string): Promise<boolean> {
     return this.#status.set({ hash, status, errorMessage });

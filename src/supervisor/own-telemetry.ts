@@ -59,16 +59,19 @@ export class OwnTelemetry implements OwnTelemetryHandler {
   #settings: OwnTelemetrySettings;
   /** The offer hash (hex) the settings in force came from. */
   #hash: string;
+  /** The settings document was damaged at start: the server must be told and offer again. */
+  readonly lost: boolean;
 
   private constructor(
     private readonly ctx: SupervisorContext,
     /** Learn the offered header values (the log's and the server's maskers). */
     private readonly maskers: readonly GrowingMasker[],
     private readonly instanceUid: () => string,
-    stored: StoredOwnTelemetry,
+    stored: StoredOwnTelemetry & { damaged: boolean },
   ) {
     this.#settings = stored.settings;
     this.#hash = stored.hash;
+    this.lost = stored.damaged;
   }
 
   /** Reads the settings in force (a damaged document is set aside: no own telemetry) and hands them to the collector. */
@@ -243,13 +246,16 @@ export class OwnTelemetry implements OwnTelemetryHandler {
 }
 
 /** The settings in force, as kept in the state directory ({} when none or unusable). */
-export async function storedOwnTelemetry(store: StateStore): Promise<StoredOwnTelemetry> {
-  const stored = await store.loadJson(
+/** The settings in force; `damaged`: the document was unusable (set aside), so none are. */
+export async function storedOwnTelemetry(store: StateStore): Promise<StoredOwnTelemetry & { damaged: boolean }> {
+  const read = await store.loadDocument(
     OWN_TELEMETRY_DOCUMENT,
     parseStoredOwnTelemetry,
     "the collector's own-telemetry settings: it runs without them until the server offers them again",
   );
-  return stored ?? { hash: "", settings: {} };
+  return read.kind === "ok"
+    ? { ...read.value, damaged: false }
+    : { hash: "", settings: {}, damaged: read.kind === "corrupt" };
 }
 
 /**

@@ -209,6 +209,10 @@ export class Supervisor {
         }),
       );
     const ownTelemetry = await OwnTelemetry.open(ctx, [masker, offered], () => uidToText(client.instanceUid));
+    if (ownTelemetry.lost)
+      await connection.settingsLost(
+        "the collector's own-telemetry settings were lost (a damaged state file); it runs without them: send them again",
+      );
     const { status, working } = await settleRemoteConfigStatus(store, audit);
     if (status) reporter.restoreRemoteConfigStatus(status);
     await this.#startCollector(ctx, working);

@@ -190,4 +190,31 @@ describe("own telemetry offers (built CLI)", () => {
       "own_traces (capabilities.reports_own_traces is false)",
     );
   });
+
+  it("says so when its kept settings are damaged, runs without them, and takes the same offer again", async () => {
+    const rx = await otlpReceiver();
+    receivers.push(rx.server);
+    const ws = await ownTelemetryWorkspace();
+    const first = t.launch(ws);
+    await t.server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 15_000 });
+    const same = offer("0d0d", { ownMetrics: { destinationEndpoint: `${rx.url}/v1/metrics` } });
+    t.server.push(same);
+    await t.server.waitFor(status("0d0d", S.ConnectionSettingsStatuses_APPLIED), { timeoutMs: 15_000 });
+    expect((await first.stop()).code).toBe(0);
+
+    await writeFile(join(ws.stateDir, "own-telemetry.json"), '{"version": 1, "hash": "0d');
+    const received = t.server.received.length;
+    t.launch(ws);
+    const lost = await t.server.waitFor(status("0d0d", S.ConnectionSettingsStatuses_FAILED), {
+      from: received,
+      timeoutMs: 15_000,
+    });
+    expect(lost.msg.connectionSettingsStatus?.errorMessage).toContain("own-telemetry settings were lost");
+    const without = await waitForStub(ws);
+    expect(JSON.stringify(without.config)).not.toContain("/v1/metrics");
+
+    t.server.push(same);
+    await t.server.waitFor(status("0d0d", S.ConnectionSettingsStatuses_APPLIED), { from: received, timeoutMs: 15_000 });
+    await waitForStub(ws, (s) => s.healthy && JSON.stringify(s.config).includes("/v1/metrics"));
+  });
 });
