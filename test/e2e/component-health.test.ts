@@ -5,12 +5,10 @@
  * still up); a config that degrades an exporter still proves itself (the rollout window
  * judges the overall status). A build with only health_check keeps the single status.
  */
-import { readFile, writeFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import type { ComponentHealth } from "../../src/gen/opamp_pb.js";
 import { RemoteConfigStatuses } from "../../src/gen/opamp_pb.js";
 import { BASE_COLLECTOR, makeWorkspace, waitForStub } from "./harness.js";
-import type { Workspace } from "./harness.js";
 import { perTest } from "./per-test.js";
 
 const t = perTest();
@@ -34,16 +32,7 @@ service:
       exporters: [debug]
 `;
 
-async function allCapabilities(ws: Workspace): Promise<void> {
-  const text = await readFile(ws.configPath, "utf8");
-  await writeFile(
-    ws.configPath,
-    text.replace(
-      "capabilities:\n",
-      "capabilities:\n  reports_available_components: true\n  reports_effective_config: true\n  reports_health: true\n",
-    ),
-  );
-}
+const ALL_CAPABILITIES = ["reports_available_components", "reports_effective_config", "reports_health"];
 
 const child = (h: ComponentHealth | undefined, ...keys: string[]): ComponentHealth | undefined =>
   keys.reduce<ComponentHealth | undefined>((node, key) => node?.componentHealthMap[key], h);
@@ -52,9 +41,9 @@ describe("component health (healthcheckv2)", () => {
   it("injects healthcheckv2 and reports the failing exporter unhealthy in the map, the pipeline degraded", async () => {
     const ws = await makeWorkspace({
       endpoint: t.server.wsUrl,
+      capabilities: ALL_CAPABILITIES,
       collectorYaml: `${TWO_EXPORTERS}stub:\n  failing_exporter: debug/backend\n  exporter_error_after_ms: 150\n`,
     });
-    await allCapabilities(ws);
     t.launch(ws, V2_BUILD);
     const state = await waitForStub(ws);
     expect(state.config).toHaveProperty(["extensions", "healthcheckv2", "use_v2"], true);
@@ -100,8 +89,11 @@ describe("component health (healthcheckv2)", () => {
   });
 
   it("applies a remote config whose exporter fails at run time (the window judges the overall status)", async () => {
-    const ws = await makeWorkspace({ endpoint: t.server.wsUrl, collectorYaml: BASE_COLLECTOR });
-    await allCapabilities(ws);
+    const ws = await makeWorkspace({
+      endpoint: t.server.wsUrl,
+      capabilities: ALL_CAPABILITIES,
+      collectorYaml: BASE_COLLECTOR,
+    });
     t.launch(ws, V2_BUILD);
     await t.server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
     const hash = new Uint8Array(32).fill(7);
@@ -125,8 +117,11 @@ describe("component health (healthcheckv2)", () => {
   });
 
   it("keeps the single status with a health_check-only build", async () => {
-    const ws = await makeWorkspace({ endpoint: t.server.wsUrl, collectorYaml: TWO_EXPORTERS });
-    await allCapabilities(ws);
+    const ws = await makeWorkspace({
+      endpoint: t.server.wsUrl,
+      capabilities: ALL_CAPABILITIES,
+      collectorYaml: TWO_EXPORTERS,
+    });
     t.launch(ws);
     const state = await waitForStub(ws);
     expect(state.config).toHaveProperty(["extensions", "health_check", "endpoint"], `127.0.0.1:${ws.healthPort}`);

@@ -8,24 +8,14 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { AgentCapabilities, ServerToAgentFlags } from "../../src/gen/opamp_pb.js";
 import { STUB, makeWorkspace } from "./harness.js";
-import type { Workspace } from "./harness.js";
 import { perTest } from "./per-test.js";
 
 const BIT = BigInt(AgentCapabilities.AgentCapabilities_ReportsAvailableComponents);
 const t = perTest();
 
-async function componentsOn(ws: Workspace): Promise<void> {
-  const text = await readFile(ws.configPath, "utf8");
-  await writeFile(
-    ws.configPath,
-    text.replace("capabilities:\n", "capabilities:\n  reports_available_components: true\n"),
-  );
-}
-
 describe("available components", () => {
   it("sends the stub's inventory hash first and the full map when the server asks", async () => {
-    const ws = await makeWorkspace({ endpoint: t.server.wsUrl });
-    await componentsOn(ws);
+    const ws = await makeWorkspace({ endpoint: t.server.wsUrl, capabilities: ["reports_available_components"] });
     t.server.respond = (msg) =>
       msg.availableComponents && Object.keys(msg.availableComponents.components).length === 0
         ? { flags: BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportAvailableComponents) }
@@ -49,7 +39,7 @@ describe("available components", () => {
   });
 
   it("keeps the capability off, with a warning, for a collector that has no `components` command", async () => {
-    const ws = await makeWorkspace({ endpoint: t.server.wsUrl });
+    const ws = await makeWorkspace({ endpoint: t.server.wsUrl, capabilities: ["reports_available_components"] });
     const wrapper = join(ws.dir, "old-collector.sh");
     await writeFile(
       wrapper,
@@ -60,7 +50,6 @@ describe("available components", () => {
       ws.configPath,
       (await readFile(ws.configPath, "utf8")).replace(`executable: ${STUB}`, `executable: ${wrapper}`),
     );
-    await componentsOn(ws);
     const sup = t.launch(ws);
     const healthy = await t.server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
     expect(healthy.msg.capabilities & BIT).toBe(0n);

@@ -49,6 +49,8 @@ export interface WorkspaceOptions {
   extra?: string;
   /** Extra YAML under `server:` (indented by the caller with two spaces). */
   serverExtra?: string;
+  /** More capabilities switched on, by their supervisor.yaml names. */
+  capabilities?: readonly string[];
   /** The local collector config; default: one traces pipeline. */
   collectorYaml?: string;
   executable?: string;
@@ -84,7 +86,7 @@ function supervisorYaml(dir: string, healthPort: number, collectorConfig: string
   return `server:
   endpoint: ${o.endpoint}
 ${o.serverExtra ?? ""}capabilities:
-  accepts_remote_config: true
+${(o.capabilities ?? []).map((name) => `  ${name}: true\n`).join("")}  accepts_remote_config: true
   reports_remote_config: true
   accepts_restart_command: true
 agent:

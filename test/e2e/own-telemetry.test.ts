@@ -47,15 +47,16 @@ afterEach(async () => {
   for (const server of receivers.splice(0)) await new Promise((r) => server.close(r));
 });
 
-async function ownTelemetryWorkspace(): Promise<Workspace> {
-  const ws = await makeWorkspace({ endpoint: t.server.wsUrl });
-  const text = await readFile(ws.configPath, "utf8");
-  const patched = text.replace(
-    "capabilities:\n",
-    "capabilities:\n  reports_own_metrics: true\n  reports_own_logs: true\n  reports_own_traces: true\n  reports_connection_settings_status: true\n",
-  );
-  await writeFile(ws.configPath, patched);
-  return ws;
+function ownTelemetryWorkspace(): Promise<Workspace> {
+  return makeWorkspace({
+    endpoint: t.server.wsUrl,
+    capabilities: [
+      "reports_own_metrics",
+      "reports_own_logs",
+      "reports_own_traces",
+      "reports_connection_settings_status",
+    ],
+  });
 }
 
 const status =
@@ -176,12 +177,7 @@ describe("own telemetry offers (built CLI)", () => {
   });
 
   it("answers FAILED naming the capability when own telemetry is offered to an agent that does not report it", async () => {
-    const ws = await makeWorkspace({ endpoint: t.server.wsUrl });
-    const text = await readFile(ws.configPath, "utf8");
-    await writeFile(
-      ws.configPath,
-      text.replace("capabilities:\n", "capabilities:\n  reports_connection_settings_status: true\n"),
-    );
+    const ws = await makeWorkspace({ endpoint: t.server.wsUrl, capabilities: ["reports_connection_settings_status"] });
     t.launch(ws);
     await t.server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 15_000 });
     t.server.push(offer("0ff0", { ownTraces: { destinationEndpoint: "http://127.0.0.1:1/v1/traces" } }));

@@ -6,7 +6,6 @@
  * pipeline degraded. (At v0.165 the core otlp exporters report nothing at run time; kafka's
  * broker hook reports a RecoverableError on a refused dial.)
  */
-import { readFile, writeFile } from "node:fs/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSupervisor } from "../e2e/harness.js";
 import type { RunningSupervisor } from "../e2e/harness.js";
@@ -76,15 +75,11 @@ describe.skipIf(SKIP_REASON !== undefined)("interop: component health (healthche
     const server = await OpampServer.start();
     servers.push(server);
     const otlpPort = await freePort();
-    const ws = await workspace({ endpoint: server.wsUrl, collectorYaml: kafkaConfig(otlpPort, await freePort()) });
-    const text = await readFile(ws.configPath, "utf8");
-    await writeFile(
-      ws.configPath,
-      text.replace(
-        "capabilities:\n",
-        "capabilities:\n  reports_available_components: true\n  reports_effective_config: true\n  reports_health: true\n",
-      ),
-    );
+    const ws = await workspace({
+      endpoint: server.wsUrl,
+      capabilities: ["reports_available_components", "reports_effective_config", "reports_health"],
+      collectorYaml: kafkaConfig(otlpPort, await freePort()),
+    });
     const sup = startSupervisor(ws);
     running.push(sup);
 

@@ -3,7 +3,6 @@
  * opamp-go server, which asks for the map (ReportAvailableComponents) on hearing a hash it
  * has no map for, as the spec intends.
  */
-import { readFile, writeFile } from "node:fs/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { AgentCapabilities } from "../../src/gen/opamp_pb.js";
 import { startSupervisor } from "../e2e/harness.js";
@@ -23,9 +22,11 @@ describe.skipIf(SKIP_REASON !== undefined)("interop: available components", () =
   it("the real collector's otlp receiver and debug exporter reach the opamp-go server", async () => {
     const server = await OpampServer.start();
     servers.push(server);
-    const ws = await workspace({ endpoint: server.wsUrl, collectorYaml: collectorYaml(await freePort()) });
-    const text = await readFile(ws.configPath, "utf8");
-    await writeFile(ws.configPath, text.replace("capabilities:\n", "capabilities:\n  reports_available_components: true\n"));
+    const ws = await workspace({
+      endpoint: server.wsUrl,
+      capabilities: ["reports_available_components"],
+      collectorYaml: collectorYaml(await freePort()),
+    });
     const sup = startSupervisor(ws);
     running.push(sup);
 

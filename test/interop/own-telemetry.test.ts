@@ -96,14 +96,18 @@ describe.skipIf(SKIP_REASON !== undefined)("interop: own telemetry, every capabi
     servers.push(server);
     const ws = await workspace({
       endpoint: server.wsUrl,
+      capabilities: [
+        "reports_own_metrics",
+        "reports_own_logs",
+        "reports_own_traces",
+        "reports_connection_settings_status",
+        "reports_available_components",
+        "accepts_opamp_connection_settings",
+      ],
       collectorYaml: supervisedYaml(await freePort(), await freePort()),
     });
     const text = await readFile(ws.configPath, "utf8");
     const patched = text
-      .replace(
-        "capabilities:\n",
-        "capabilities:\n  reports_own_metrics: true\n  reports_own_logs: true\n  reports_own_traces: true\n  reports_connection_settings_status: true\n  reports_available_components: true\n  accepts_opamp_connection_settings: true\n",
-      )
       // Listed after the local file, the server's readers replace the local pull reader.
       .replace(`config_files: [${ws.collectorConfigPath}]`, `config_files: [${ws.collectorConfigPath}, $OWN_TELEMETRY_CONFIG]`);
     expect(patched).toContain("$OWN_TELEMETRY_CONFIG");
