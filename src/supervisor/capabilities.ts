@@ -26,11 +26,13 @@ const NAMES: Record<keyof ResolvedCapabilities, AgentCapability> = {
 };
 
 /** supervisor.yaml spelling → ResolvedCapabilities key ("reports_own_metrics" → "reportsOwnMetrics"). */
-function camel(key: string): keyof ResolvedCapabilities {
+export function capabilityKey(key: string): keyof ResolvedCapabilities {
   return key.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase()) as keyof ResolvedCapabilities;
 }
 
-const NOT_ADVERTISED: ReadonlySet<keyof ResolvedCapabilities> = new Set(CAPABILITIES_WITHOUT_BEHAVIOUR.map(camel));
+const NOT_ADVERTISED: ReadonlySet<keyof ResolvedCapabilities> = new Set(
+  CAPABILITIES_WITHOUT_BEHAVIOUR.map(capabilityKey),
+);
 
 /** What only the running supervisor knows: whether the collector's inventory could be read. */
 export interface RuntimeCapabilities {

@@ -34,15 +34,13 @@ import { checkTelemetryOffer } from "../telemetry/own-telemetry-offer.js";
 import type { TelemetryPems } from "../telemetry/own-telemetry-offer.js";
 import type { GrowingMasker } from "../telemetry/mask.js";
 import type { OwnTelemetryHandler } from "../connection/index.js";
+import { capabilityKey } from "./capabilities.js";
 import type { SupervisorContext } from "./context.js";
 
 type Outcome = { ok: true } | { ok: false; reason: string };
 
-const CAPABILITY = {
-  metrics: ["reportsOwnMetrics", "reports_own_metrics"],
-  traces: ["reportsOwnTraces", "reports_own_traces"],
-  logs: ["reportsOwnLogs", "reports_own_logs"],
-} as const satisfies Record<OwnTelemetrySignal, readonly [string, string]>;
+/** The supervisor.yaml switch that lets the server choose where `signal` goes. */
+const capabilityOf = (signal: OwnTelemetrySignal): string => `reports_own_${signal}`;
 
 function offered(offer: ConnectionSettingsOffer, signal: OwnTelemetrySignal): OfferedTelemetry | undefined {
   switch (signal) {
@@ -88,10 +86,10 @@ export class OwnTelemetry implements OwnTelemetryHandler {
 
   parts(offer: ConnectionSettingsOffer): { accepted: OwnTelemetrySignal[]; refused: string[] } {
     const present = OWN_TELEMETRY_SIGNALS.filter((s) => offered(offer, s) !== undefined);
-    const takes = (s: OwnTelemetrySignal): boolean => this.ctx.config.capabilities[CAPABILITY[s][0]];
+    const takes = (s: OwnTelemetrySignal): boolean => this.ctx.config.capabilities[capabilityKey(capabilityOf(s))];
     return {
       accepted: present.filter(takes),
-      refused: present.filter((s) => !takes(s)).map((s) => `own_${s} (capabilities.${CAPABILITY[s][1]} is false)`),
+      refused: present.filter((s) => !takes(s)).map((s) => `own_${s} (capabilities.${capabilityOf(s)} is false)`),
     };
   }
 
