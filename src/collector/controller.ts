@@ -9,6 +9,7 @@
  * Below it: the lifecycle (one run at a time, crash restarts with backoff) over a driver.
  */
 import type { CollectorHealth } from "../health/component-health.js";
+import { unreachable } from "../errors.js";
 import { formatExit } from "../process/exit.js";
 import { osReason } from "../process/spawner.js";
 import type { StoredRemoteConfig } from "../storage/index.js";
@@ -247,9 +248,19 @@ export class CollectorController implements CollectorControl {
     this.#o.onVersion?.(version);
   }
 
-  /** Stops the collector (shutdown). */
+  /** Our shutdown: stops the collector, or leaves it running when its driver says so. */
   async close(): Promise<void> {
-    await this.#lifecycle.stop();
+    const action = this.#o.driver.atShutdown;
+    switch (action) {
+      case "stop":
+        await this.#lifecycle.stop();
+        return;
+      case "leave":
+        await this.#lifecycle.detach();
+        return;
+      default:
+        unreachable(action);
+    }
   }
 
   /**

@@ -26,7 +26,15 @@ export interface VersionInfo {
   version: string;
 }
 
+/**
+ * What the supervisor's own stop does to the collector: `stop` a process that is ours (a
+ * child dies with its parent anyway), `leave` one whose container the kubelet owns, so that
+ * a restart of the supervisor's container is not an outage of the collector's.
+ */
+export type ShutdownAction = "stop" | "leave";
+
 export interface CollectorDriver {
+  readonly atShutdown: ShutdownAction;
   /**
    * Starts a run on `configPath`; resolves once it runs. Rejects with ProcessError
    * SPAWN_FAILED carrying the OS reason (ENOENT, EACCES, ...) when it cannot start.

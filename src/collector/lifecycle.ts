@@ -143,6 +143,23 @@ export class Lifecycle {
     });
   }
 
+  /**
+   * At our shutdown, lets go of a run without stopping it (a collector whose container the
+   * kubelet owns). Its state stays as it is, since it still runs; a pending restart is cancelled.
+   */
+  detach(): Promise<void> {
+    return this.#serial(() => {
+      const state = this.#state;
+      if (state.id === "backoff") {
+        this.#cancelBackoff();
+        this.#setState({ id: "stopped" });
+      } else if (state.id === "running") {
+        this.#logger.info({ pid: state.run.pid }, "leaving the collector running: its container is not ours to stop");
+      }
+      return Promise.resolve();
+    });
+  }
+
   /** SIGHUP; refused before the run has been healthy (until its handler is set, SIGHUP kills it). */
   reload(): ReloadResult {
     const state = this.#state;

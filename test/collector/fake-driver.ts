@@ -12,7 +12,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import type { CollectorDriver, CollectorRun, VersionInfo } from "../../src/collector/driver.js";
+import type { CollectorDriver, CollectorRun, ShutdownAction, VersionInfo } from "../../src/collector/driver.js";
 import { ProcessError } from "../../src/errors.js";
 import type { Probe, ProbeResult } from "../../src/health/probe.js";
 import type { ValidateResult } from "../../src/process/commands.js";
@@ -80,6 +80,7 @@ export class FakeRun implements CollectorRun {
 }
 
 export class FakeDriver implements CollectorDriver {
+  atShutdown: ShutdownAction = "stop";
   readonly runs: FakeRun[] = [];
   readonly validated: string[] = [];
   /** Errors the next starts throw, in order (e.g. a missing executable). */

@@ -103,4 +103,29 @@ describe("Lifecycle", () => {
     await r.clock.advance(10_000);
     expect(r.driver.starts).toBe(1);
   });
+
+  it("detach leaves a running collector running, and nothing is restarted after shutdown", async () => {
+    const r = await rig();
+    const run = await r.lifecycle.start(r.config, { autoRestart: true });
+    r.shutdown.abort();
+    await r.lifecycle.detach();
+    expect(r.driver.current).toBe(run);
+    expect(stateOf(r.lifecycle)).toBe("running");
+    crash(r.driver.current);
+    await settle();
+    await r.clock.advance(10_000);
+    expect(r.driver.starts).toBe(1);
+  });
+
+  it("detach cancels a pending restart", async () => {
+    const r = await rig();
+    await r.lifecycle.start(r.config, { autoRestart: true });
+    crash(r.driver.current);
+    await settle();
+    expect(stateOf(r.lifecycle)).toBe("backoff");
+    await r.lifecycle.detach();
+    expect(stateOf(r.lifecycle)).toBe("stopped");
+    await r.clock.advance(10_000);
+    expect(r.driver.starts).toBe(1);
+  });
 });

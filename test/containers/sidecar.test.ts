@@ -68,6 +68,27 @@ describe("containers: what only the sidecar pod promises", () => {
     await until("a new service start", async () => (await waitHealthy(pod)).upSince !== upSince, 30_000, 200);
   });
 
+  it("a stop of the supervisor's container alone leaves the collector running; the next supervisor attaches to it", async () => {
+    const pod = await startPod(sidecar);
+    const pid = await collectorHostPid(pod);
+    await podman(["stop", "--time", String(pod.played.gracePeriodSeconds), container(pod, "supervisor")]);
+    expect(await inspect(pod, "supervisor", "{{.State.ExitCode}}")).toBe("0");
+    expect((await agent(pod)).disconnected).toBe(true);
+    expect(await inspect(pod, "collector", "{{.State.Status}}")).toBe("running");
+    expect(await collectorHostPid(pod)).toBe(pid);
+
+    const from = await pod.server.lastSeq();
+    await podman(["start", container(pod, "supervisor")]);
+    await until(
+      "the supervisor back, reporting healthy",
+      async () => (await pod.server.messages(pod.uid, from)).some((m) => m.message.health?.healthy === true),
+      60_000,
+      200,
+    );
+    expect(await collectorHostPid(pod)).toBe(pid);
+    expect(await inspect(pod, "collector", "{{.RestartCount}}")).toBe("0");
+  });
+
   it("does not accept packages in a sidecar, even when configured to, and says why at start", async () => {
     const pod = await startPod(sidecar, (c) => {
       c["capabilities"]["accepts_packages"] = true;

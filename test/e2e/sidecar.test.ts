@@ -165,7 +165,13 @@ describe("agent.run: sidecar against a collector the test runs itself", () => {
       "the supervisor to attach to the new pid",
     );
 
+    // Our stop is not the collector's: its container keeps running it (the same process).
+    const restarts = kubelet.restarts;
     expect(await sup.stop()).toEqual({ code: 0, signal: null });
     expect(sup.logs.some((l) => l.level === "error")).toBe(false);
+    expect(sup.logs.some((l) => l.msg.includes("leaving the collector running"))).toBe(true);
+    expect(kubelet.restarts).toBe(restarts);
+    expect(kubelet.pid).toBe(restarted.pid);
+    expect(() => process.kill(restarted.pid, 0)).not.toThrow();
   });
 });

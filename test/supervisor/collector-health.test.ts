@@ -31,6 +31,22 @@ describe("the restart command", () => {
   });
 });
 
+describe("the supervisor's shutdown", () => {
+  it("stops a collector that is ours, and leaves one whose container is not (sidecar)", async () => {
+    const ours = await makeHarness();
+    const child = ours.driver.current;
+    await ours.close();
+    expect(child?.alive).toBe(false);
+
+    const theirs = await makeHarness();
+    theirs.driver.atShutdown = "leave";
+    const sidecar = theirs.driver.current;
+    await theirs.close();
+    expect(sidecar?.alive).toBe(true);
+    expect(theirs.driver.current).toBe(sidecar);
+  });
+});
+
 describe("a collector that cannot be started", () => {
   it.each(["ENOENT", "EACCES"] as const)(
     "reports the OS reason (%s) in last_error and retries with backoff",

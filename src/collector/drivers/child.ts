@@ -61,6 +61,7 @@ interface ChildRunRecord extends CollectorRun {
 }
 
 export class ChildDriver implements CollectorDriver {
+  readonly atShutdown = "stop";
   readonly #options: ChildDriverOptions;
   readonly #logger: Logger;
   readonly #sink: OutputSink;

@@ -9,6 +9,8 @@
  * - exit: polled. /proc/<pid> gone, a zombie, or a different start time is the end of the run.
  *   Its exit code is not ours to know (the kubelet reaps it), so an exit has neither.
  * - stop: SIGTERM, SIGKILL after the grace; the kubelet starts the container again.
+ * - the supervisor's own shutdown leaves the collector running and stops watching it: the
+ *   kubelet stops it with the pod, and a restart of our container alone is no outage.
  * - reload: SIGHUP to the same process.
  * - validate / --version: the collector's own binary, through /proc/<pid>/exe (or a
  *   configured binary our container has), on a candidate in our state directory.
@@ -58,6 +60,7 @@ interface SidecarRun extends CollectorRun {
 }
 
 export class SidecarDriver implements CollectorDriver {
+  readonly atShutdown = "leave";
   readonly #o: SidecarDriverOptions;
   readonly #root: string;
   readonly #logger: Logger;
@@ -202,8 +205,10 @@ export class SidecarDriver implements CollectorDriver {
   }
 
   async #exitOf(identity: ProcessIdentity): Promise<ExitResult> {
+    const lifetime = this.#o.signal;
     while (await isRunning(this.#root, identity)) {
-      await this.#o.deps.clock.sleep(this.#o.pollIntervalMs ?? 200);
+      if (lifetime?.aborted) return new Promise<never>(() => undefined); // left running: no exit to see
+      await this.#o.deps.clock.sleep(this.#o.pollIntervalMs ?? 200, lifetime).catch(() => undefined);
     }
     if (this.#current?.identity === identity) this.#current = undefined;
     // Not ours to reap: the kubelet knows the exit code, we only know it is gone.
