@@ -2,9 +2,11 @@
  * The one loop that probes the collector's health endpoint. Its checks have two consumers:
  * the steady-state health report and, during a rollout, the health window.
  *
- * After each (re)start or reload it probes at once and backs off to the interval
- * (50 ms, 100 ms, 200 ms, … up to `intervalMs`), so the first healthy report comes as soon
- * as the collector answers instead of up to one interval late. Once the run is healthy and
+ * After each (re)start or reload it probes at once, then every 10 ms until the first healthy
+ * answer (for at most 1 s: a start takes tens of ms, and a refused connection costs little),
+ * then backs off to the interval (50 ms, 100 ms, 200 ms, … up to `intervalMs`). So the first
+ * healthy report comes as soon as the collector answers, and the window's passes follow it
+ * instead of a schedule that started before the collector was up. Once the run is healthy and
  * nobody watches closely (a rollout window does), it keeps doubling up to `steadyIntervalMs`;
  * a failed check brings it back to `intervalMs`.
  */
@@ -33,8 +35,12 @@ export interface HealthLoopOptions {
   probeFor?: (url: string, timeoutMs: number, kind: HealthKind) => Probe;
 }
 
-/** The first delay after a kick; doubled each check until the interval is reached. */
+/** The first delay after a healthy answer; doubled each check until the interval is reached. */
 const FIRST_DELAY_MS = 50;
+/** Until its first healthy answer after a kick, a starting collector is probed this often… */
+const STARTING_DELAY_MS = 10;
+/** …for at most this long after the kick; then the back-off goes on as usual. */
+const STARTING_PHASE_MS = 1_000;
 
 export class HealthLoop {
   readonly #options: HealthLoopOptions;
@@ -46,6 +52,8 @@ export class HealthLoop {
   #wake = new AbortController();
   #closeWatchers = 0;
   #lastHealthy = false;
+  /** Set by a kick until the first healthy answer (or the end of the starting phase). */
+  #startingUntil: number | undefined;
 
   constructor(options: HealthLoopOptions) {
     this.#options = options;
@@ -75,6 +83,7 @@ export class HealthLoop {
   kick(): void {
     this.#nextDelayMs = 0;
     this.#lastHealthy = false; // a new run or a re-read config: unknown until checked
+    this.#startingUntil = this.#options.clock.now() + STARTING_PHASE_MS;
     this.#wake.abort();
   }
 
@@ -124,10 +133,26 @@ export class HealthLoop {
     const result = await probe(signal);
     const now = this.#options.lifecycle.state;
     if (signal.aborted || now.id !== "running" || now.run !== state.run) return; // the run changed meanwhile
+    const at = this.#options.clock.now();
     if (result.healthy) this.#options.lifecycle.markHealthy(state.run);
     else if (this.#lastHealthy && this.#nextDelayMs > this.#options.intervalMs)
       this.#nextDelayMs = this.#options.intervalMs;
+    this.#whileStarting(result.healthy, at);
     this.#lastHealthy = result.healthy;
-    this.#events.emit("check", { run: state.run, result, at: this.#options.clock.now() });
+    this.#events.emit("check", { run: state.run, result, at });
+  }
+
+  /** The starting phase after a kick: quick probes until healthy, then the back-off from its start. */
+  #whileStarting(healthy: boolean, at: number): void {
+    if (this.#startingUntil === undefined) return;
+    const { intervalMs } = this.#options;
+    if (healthy) {
+      this.#startingUntil = undefined;
+      this.#nextDelayMs = Math.min(FIRST_DELAY_MS, intervalMs);
+    } else if (at < this.#startingUntil) {
+      this.#nextDelayMs = Math.min(STARTING_DELAY_MS, intervalMs);
+    } else {
+      this.#startingUntil = undefined;
+    }
   }
 }

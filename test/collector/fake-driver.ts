@@ -5,6 +5,7 @@
  *
  *   fake: { invalid: "<message>" }      validate refuses it with "Error: <message>"
  *   fake: { unhealthy: true }           the health endpoint answers 503
+ *   fake: { starting_checks: n }        refuses the first n checks (still starting), then healthy
  *   fake: { unhealthy_after_checks: n } healthy for n checks, then 503
  *   fake: { crash_after_checks: n }     exits with code 7 ("panic: boom") after n checks
  *
@@ -21,6 +22,7 @@ import type { ExitResult } from "../../src/process/exit.js";
 export interface Behaviour {
   invalid?: string;
   unhealthy?: boolean;
+  starting_checks?: number;
   unhealthy_after_checks?: number;
   crash_after_checks?: number;
 }
@@ -150,6 +152,8 @@ export class FakeDriver implements CollectorDriver {
     }
     run.checks++;
     const b = run.behaviour;
+    if (b.starting_checks !== undefined && run.checks <= b.starting_checks)
+      return { healthy: false, error: "health check failed: ECONNREFUSED" };
     if (b.crash_after_checks !== undefined && run.checks > b.crash_after_checks) {
       run.say("panic: boom");
       run.end({ code: 7, signal: null });

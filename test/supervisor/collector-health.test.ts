@@ -87,6 +87,32 @@ describe("health after a (re)start", () => {
     expect((healthy?.observedAtMs ?? Infinity) - restartedAt).toBeLessThan(100);
   });
 
+  it("probes a starting collector every 10 ms until it answers, then backs off from that answer", async () => {
+    const t = (h = await makeHarness()); // 1 s probe interval
+    t.driver.binary = { starting_checks: 4 };
+    const from = t.clock.sleeps.length;
+    await t.drive(t.ctx.collector.restart(t.ctx.signal));
+    const run = t.driver.current;
+    await t.drive(waitUntil(() => (run?.checks ?? 0) >= 9));
+    const loopSleeps = t.clock.sleeps.slice(from).filter((ms) => ms > 0 && ms <= 1_000);
+    const first = loopSleeps.indexOf(10);
+    expect(loopSleeps.slice(first, first + 8)).toEqual([10, 10, 10, 10, 50, 100, 200, 400]);
+  });
+
+  it("probes quickly for at most 1 s after a start, then backs off to the interval", async () => {
+    const t = (h = await makeHarness());
+    t.driver.binary = { unhealthy: true };
+    const from = t.clock.sleeps.length;
+    await t.drive(t.ctx.collector.restart(t.ctx.signal));
+    const run = t.driver.current;
+    await t.drive(waitUntil(() => (run?.checks ?? 0) >= 110));
+    const loopSleeps = t.clock.sleeps.slice(from).filter((ms) => ms > 0 && ms <= 1_000);
+    const quick = loopSleeps.filter((ms) => ms === 10).length;
+    expect(quick).toBeGreaterThan(50);
+    expect(quick).toBeLessThanOrEqual(100);
+    expect(loopSleeps.slice(-2)).toEqual([1_000, 1_000]);
+  });
+
   it("backs off from the first probe to the interval, and once healthy on to the steady interval", async () => {
     const t = (h = await makeHarness({ health: { interval: "200ms", steadyInterval: "1s" } }));
     const run = t.driver.current;
