@@ -63,3 +63,24 @@ function hashOf(kinds: Record<string, ComponentDetails>): Uint8Array {
 function isMap(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+/**
+ * The `buildinfo` section of `components` output: the same command and version `--version`
+ * prints ("otelcol-contrib version 0.114.0"), so a start that reads the inventory anyway needs
+ * no `--version` run. Undefined when the section is missing or has no version.
+ */
+export function parseBuildInfo(output: string): { name: string | undefined; version: string } | undefined {
+  let doc: unknown;
+  try {
+    doc = parse(output);
+  } catch {
+    return undefined;
+  }
+  const info = isMap(doc) ? doc["buildinfo"] : undefined;
+  if (!isMap(info)) return undefined;
+  const version = typeof info["version"] === "string" ? info["version"].trim() : "";
+  if (!/^v?\d/.test(version)) return undefined;
+  const command =
+    typeof info["command"] === "string" && info["command"].trim() !== "" ? info["command"].trim() : undefined;
+  return { name: command, version: version.replace(/^v(?=\d)/, "") };
+}

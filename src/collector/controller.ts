@@ -233,12 +233,18 @@ export class CollectorController implements CollectorControl {
   }
 
   version(): Promise<VersionInfo> {
-    this.#version ??= this.#o.driver.version(this.#o.signal);
+    this.#version ??= this.#readVersion();
     const reading = this.#version;
     reading.catch(() => {
       if (this.#version === reading) this.#version = undefined; // read again next time
     });
     return reading;
+  }
+
+  /** One collector run less per start: `components`, read at start anyway, names the version. */
+  async #readVersion(): Promise<VersionInfo> {
+    const { driver, signal } = this.#o;
+    return (await this.#inventory.buildInfo(signal)) ?? driver.version(signal);
   }
 
   versionChanged(version: string): void {

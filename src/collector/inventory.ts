@@ -6,8 +6,8 @@
  * A failed read is remembered too (a build without the command fails the same way every
  * time); the caller's abort does not poison the shared read.
  */
-import type { CollectorDriver } from "./driver.js";
-import { parseComponents } from "./components.js";
+import type { CollectorDriver, VersionInfo } from "./driver.js";
+import { parseBuildInfo, parseComponents } from "./components.js";
 import type { CollectorSupport } from "./composition.js";
 
 export class CollectorInventory {
@@ -43,6 +43,16 @@ export class CollectorInventory {
       return { healthcheckV2: extensions?.subComponents.healthcheckv2 !== undefined };
     } catch {
       return { healthcheckV2: false };
+    }
+  }
+
+  /** The build's name and version from the inventory; undefined when it cannot say. */
+  async buildInfo(signal: AbortSignal): Promise<VersionInfo | undefined> {
+    if (!this.available) return undefined;
+    try {
+      return parseBuildInfo(await this.components(signal));
+    } catch {
+      return undefined;
     }
   }
 

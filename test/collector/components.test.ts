@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { parseComponents } from "../../src/collector/components.js";
+import { parseBuildInfo, parseComponents } from "../../src/collector/components.js";
 
 const STUB = new URL("../../fixtures/otelcol-stub/otelcol-stub.mjs", import.meta.url).pathname;
 
@@ -39,5 +39,24 @@ describe("parseComponents", () => {
   ])("refuses %s instead of reporting a partial inventory", (_, text) => {
     const parsed = parseComponents(text);
     expect(parsed.ok).toBe(false);
+  });
+});
+
+describe("parseBuildInfo", () => {
+  it("names the build as `--version` does, so a start needs no `--version` run", () => {
+    const stub = (args: string[]): string => execFileSync(process.execPath, [STUB, ...args], { encoding: "utf8" });
+    const [, name, version] = /^(\S+) version (\S+)/.exec(stub(["--version"])) ?? [];
+    expect(parseBuildInfo(stub(["components"]))).toEqual({ name, version });
+  });
+
+  it("drops a leading v, and says nothing without a buildinfo version", () => {
+    expect(parseBuildInfo("buildinfo:\n    command: otelcol-x\n    version: v0.130.1-dev\n")).toEqual({
+      name: "otelcol-x",
+      version: "0.130.1-dev",
+    });
+    expect(parseBuildInfo("buildinfo:\n    version: 0.1.0\n")).toEqual({ name: undefined, version: "0.1.0" });
+    expect(parseBuildInfo("receivers: []\n")).toBeUndefined();
+    expect(parseBuildInfo("buildinfo:\n    version: devel\n")).toBeUndefined();
+    expect(parseBuildInfo(": not yaml :")).toBeUndefined();
   });
 });

@@ -136,7 +136,13 @@ export class FakeDriver implements CollectorDriver {
     return invalid ? { ok: false, message: `Error: ${invalid}` } : { ok: true };
   }
 
+  /** `--version` runs so far. */
+  versionReads = 0;
+  /** `<collector> components`, when a test gives the fake one (off by default, as for a sidecar). */
+  components?: (signal: AbortSignal) => Promise<string>;
+
   async version(): Promise<VersionInfo> {
+    this.versionReads++;
     return { name: "otelcol-fake", version: this.version_ };
   }
 

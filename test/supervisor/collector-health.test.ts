@@ -47,6 +47,22 @@ describe("the supervisor's shutdown", () => {
   });
 });
 
+describe("the collector's version", () => {
+  it("comes from the `components` inventory when it names one, else from `--version`", async () => {
+    const t = (h = await makeHarness());
+    t.driver.components = () =>
+      Promise.resolve("buildinfo:\n    command: otelcol-inv\n    version: 0.150.0\nreceivers: []\n");
+    expect(await t.ctx.collector.version()).toEqual({ name: "otelcol-inv", version: "0.150.0" });
+    expect(t.driver.versionReads).toBe(0);
+
+    const old = await makeHarness();
+    old.driver.components = () => Promise.reject(new Error('unknown command "components"'));
+    expect(await old.ctx.collector.version()).toEqual({ name: "otelcol-fake", version: "0.1.0" });
+    expect(old.driver.versionReads).toBe(1);
+    await old.close();
+  });
+});
+
 describe("a collector that cannot be started", () => {
   it.each(["ENOENT", "EACCES"] as const)(
     "reports the OS reason (%s) in last_error and retries with backoff",
