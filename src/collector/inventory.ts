@@ -15,6 +15,7 @@ export class CollectorInventory {
   /** The collector's lifetime: the shared read runs under it, not under one caller's signal. */
   readonly #signal: AbortSignal;
   #output: Promise<string> | undefined;
+  #support: Promise<CollectorSupport> | undefined;
 
   constructor(driver: Pick<CollectorDriver, "components">, signal: AbortSignal) {
     this.#driver = driver;
@@ -34,16 +35,22 @@ export class CollectorInventory {
     return raceAbort(this.#output, signal);
   }
 
-  /** What the binary offers the composition; nothing when the inventory cannot be read. */
-  async support(signal: AbortSignal): Promise<CollectorSupport> {
-    if (!this.available) return { healthcheckV2: false };
-    try {
-      const parsed = parseComponents(await this.components(signal));
-      const extensions = parsed.ok ? parsed.components.components.extensions : undefined;
-      return { healthcheckV2: extensions?.subComponents.healthcheckv2 !== undefined };
-    } catch {
-      return { healthcheckV2: false };
-    }
+  /**
+   * What the binary offers the composition; nothing when the inventory cannot be read.
+   * Parsed once per read: every config apply composes, and a contrib build's inventory is
+   * hundreds of entries (parsing it took most of the supervisor's own share of an apply).
+   */
+  support(signal: AbortSignal): Promise<CollectorSupport> {
+    if (!this.available) return Promise.resolve({ healthcheckV2: false });
+    this.#support ??= this.components(this.#signal).then(
+      (output) => {
+        const parsed = parseComponents(output);
+        const extensions = parsed.ok ? parsed.components.components.extensions : undefined;
+        return { healthcheckV2: extensions?.subComponents.healthcheckv2 !== undefined };
+      },
+      () => ({ healthcheckV2: false }),
+    );
+    return raceAbort(this.#support, signal).catch(() => ({ healthcheckV2: false }));
   }
 
   /** The build's name and version from the inventory; undefined when it cannot say. */
@@ -59,6 +66,7 @@ export class CollectorInventory {
   /** The binary was swapped: read it again next time. */
   forget(): void {
     this.#output = undefined;
+    this.#support = undefined;
   }
 }
 

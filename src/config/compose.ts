@@ -163,9 +163,27 @@ export function toYaml(config: CollectorConfig): string {
   return doc.toString({ lineWidth: 0 });
 }
 
+/**
+ * Recent parses of local file texts. Local files rarely change between applies, and parsing
+ * one took a third of a composition; the text itself is the key, so an edit is a miss. The
+ * cached map is never handed out, only copies of it (merging writes into its layers).
+ */
+const localParses = new Map<string, ReturnType<typeof parseConfigText>>();
+const LOCAL_PARSES_KEPT = 16;
+const LOCAL_PARSE_MAX_CACHED_CHARS = 256 * 1024;
+
 function localLayer(file: LocalConfigFile): { ok: true; config: CollectorConfig } | { ok: false; error: string } {
   if (typeof file.content !== "string") return { ok: true, config: deepClone(file.content) as CollectorConfig };
-  return parseConfigText(file.content);
+  const text = file.content;
+  let parsed = localParses.get(text);
+  if (parsed === undefined) {
+    parsed = parseConfigText(text);
+    if (text.length > LOCAL_PARSE_MAX_CACHED_CHARS) return parsed;
+    const oldest = localParses.keys().next();
+    if (localParses.size >= LOCAL_PARSES_KEPT && oldest.done !== true) localParses.delete(oldest.value);
+    localParses.set(text, parsed);
+  }
+  return parsed.ok ? { ok: true, config: deepClone(parsed.config) as CollectorConfig } : parsed;
 }
 
 function remoteLayers(remote: readonly RemoteConfigFile[]): CollectorConfig[] {

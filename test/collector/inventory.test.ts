@@ -58,8 +58,13 @@ describe("CollectorInventory", () => {
     const second = inventory.components(life);
     impatient.abort(new Error("gave up"));
     await expect(first).rejects.toThrow(/gave up/);
+    const impatientSupport = new AbortController();
+    const support = inventory.support(impatientSupport.signal);
+    impatientSupport.abort(new Error("gave up"));
+    expect(await support).toEqual({ healthcheckV2: false }); // this caller composes without v2
     finish(YAML(["healthcheckv2"]));
     await expect(second).resolves.toContain("healthcheckv2");
+    expect(await inventory.support(life)).toEqual({ healthcheckV2: true }); // the shared answer is not poisoned
     expect(d.calls).toHaveLength(1);
   });
 });

@@ -327,3 +327,23 @@ describe("composeCollectorConfig: health_check", () => {
     );
   });
 });
+
+describe("composeCollectorConfig: the same local text composed again", () => {
+  it("gives the same result each time: one composition's injection and merges never leak into the next", () => {
+    const local = "extensions:\n  zpages: {}\nservice:\n  extensions: [zpages]\n  pipelines: {}\n";
+    const base = { localFiles: [{ name: "l.yaml", content: local }], order: ["l.yaml"], remote: [] };
+    const injected = { health: { endpoint: "127.0.0.1:13133", path: "/" } };
+    const first = composeCollectorConfig({ ...base, injected });
+    const second = composeCollectorConfig({ ...base, injected });
+    expect(second.yaml).toBe(first.yaml);
+    expect(second.config["service"]).toEqual({ extensions: ["zpages", "health_check"], pipelines: {} });
+    const plain = composeCollectorConfig({ ...base, injected: {} });
+    expect(plain.config).toEqual({ extensions: { zpages: {} }, service: { extensions: ["zpages"], pipelines: {} } });
+    const edited = composeCollectorConfig({
+      ...base,
+      localFiles: [{ name: "l.yaml", content: local.replace("zpages: {}", "zpages: {endpoint: ':55679'}") }],
+      injected: {},
+    });
+    expect(edited.config["extensions"]).toEqual({ zpages: { endpoint: ":55679" } });
+  });
+});
