@@ -93,7 +93,7 @@ export class Checker {
 
   /**
    * A map section. Absent or null reads as empty. Keys outside `allowed` are reported, with
-   * `hints` (key → advice) for keys users bring from elsewhere, else a "did you mean".
+   * `hints` (key -> advice) for keys users bring from elsewhere, else a "did you mean".
    */
   section(
     path: KeyPath,
