@@ -262,7 +262,8 @@ export class CollectorController implements CollectorControl {
         await this.#lifecycle.stop();
         return;
       case "leave":
-        await this.#lifecycle.detach();
+        await this.#lifecycle.detach(); // after any stop in progress, which still sees its exit
+        this.#o.driver.release?.();
         return;
       default:
         unreachable(action);

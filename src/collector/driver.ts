@@ -35,6 +35,8 @@ export type ShutdownAction = "stop" | "leave";
 
 export interface CollectorDriver {
   readonly atShutdown: ShutdownAction;
+  /** With `leave`: called once our shutdown has let go of the run; stop watching it. */
+  release?(): void;
   /**
    * Starts a run on `configPath`; resolves once it runs. Rejects with ProcessError
    * SPAWN_FAILED carrying the OS reason (ENOENT, EACCES, ...) when it cannot start.

@@ -167,6 +167,34 @@ describe("SidecarDriver", () => {
     await r.pump(forced);
   });
 
+  it("a forced stop at our shutdown still sees the exit (the run is watched until it is released)", async () => {
+    const lifetime = new AbortController();
+    const r = await rig({ signal: lifetime.signal });
+    await r.collector(80);
+    const run = await r.pump(r.driver.start(CONFIG));
+    lifetime.abort(); // shutdown while a restart's stop is under way
+    const stopped = r.driver.stop(run, AbortSignal.abort());
+    await eventually(() => r.signals.length === 1);
+    await r.proc.remove(80);
+    expect(await r.pump(stopped)).toMatchObject({ code: null, signal: null });
+  });
+
+  it("after release() a run left running is no longer polled, and its exit never settles", async () => {
+    const r = await rig();
+    await r.collector(82);
+    const run = await r.pump(r.driver.start(CONFIG));
+    let ended = false;
+    void run.exit.then(() => (ended = true));
+    r.driver.release();
+    await r.clock.advance(1_000);
+    const sleeps = r.clock.sleeps.length;
+    await r.clock.advance(5_000);
+    expect(r.clock.sleeps.length).toBe(sleeps);
+    await r.proc.remove(82);
+    await r.clock.advance(1_000);
+    expect(ended).toBe(false);
+  });
+
   it("a crash: the run's exit settles, and a pid that comes back with another start time is a new run", async () => {
     const r = await rig();
     await r.collector(80, "100");

@@ -67,6 +67,7 @@ export class SidecarDriver implements CollectorDriver {
   readonly #kill: SignalSender;
   /** Runs seen so far, so that a process we attached to once is never a new run again. */
   readonly #seen = new Set<string>();
+  readonly #released = new AbortController();
   #current: SidecarRun | undefined;
   #warnedConfigPath = false;
 
@@ -204,11 +205,19 @@ export class SidecarDriver implements CollectorDriver {
     }
   }
 
+  /**
+   * Our shutdown leaves the collector running (atShutdown: leave): stop watching its runs, or
+   * the /proc poll would keep the supervisor's process alive until the collector's ends.
+   */
+  release(): void {
+    this.#released.abort();
+  }
+
   async #exitOf(identity: ProcessIdentity): Promise<ExitResult> {
-    const lifetime = this.#o.signal;
+    const released = this.#released.signal;
     while (await isRunning(this.#root, identity)) {
-      if (lifetime?.aborted) return new Promise<never>(() => undefined); // left running: no exit to see
-      await this.#o.deps.clock.sleep(this.#o.pollIntervalMs ?? 200, lifetime).catch(() => undefined);
+      if (released.aborted) return new Promise<never>(() => undefined); // left running: no exit to see
+      await this.#o.deps.clock.sleep(this.#o.pollIntervalMs ?? 200, released).catch(() => undefined);
     }
     if (this.#current?.identity === identity) this.#current = undefined;
     // Not ours to reap: the kubelet knows the exit code, we only know it is gone.
