@@ -18,14 +18,37 @@ export const COMPONENT_KINDS = ["receivers", "processors", "exporters", "connect
 
 export type ComponentsParse = { ok: true; components: AvailableComponents } | { ok: false; reason: string };
 
-/** Parses `components` output. Anything that is not that shape is `{ok: false}`, never a partial list. */
-export function parseComponents(output: string): ComponentsParse {
+/** The build's name and version as `buildinfo` gives them. */
+export interface BuildInfo {
+  name: string | undefined;
+  version: string;
+}
+
+/** Everything one read of `components` says, from one YAML parse. */
+export interface Inventory {
+  components: ComponentsParse;
+  buildInfo: BuildInfo | undefined;
+}
+
+export function parseInventory(output: string): Inventory {
   let doc: unknown;
   try {
     doc = parse(output);
   } catch (err) {
-    return { ok: false, reason: `not YAML: ${(err as Error).message.split("\n")[0]}` };
+    return {
+      components: { ok: false, reason: `not YAML: ${(err as Error).message.split("\n")[0]}` },
+      buildInfo: undefined,
+    };
   }
+  return { components: componentsOf(doc), buildInfo: buildInfoOf(doc) };
+}
+
+/** Parses `components` output. Anything that is not that shape is `{ok: false}`, never a partial list. */
+export function parseComponents(output: string): ComponentsParse {
+  return parseInventory(output).components;
+}
+
+function componentsOf(doc: unknown): ComponentsParse {
   if (!isMap(doc)) return { ok: false, reason: "expected a YAML map of component kinds" };
   if (!COMPONENT_KINDS.some((kind) => kind in doc)) {
     return { ok: false, reason: `none of ${COMPONENT_KINDS.join(", ")} in the output` };
@@ -69,13 +92,11 @@ function isMap(value: unknown): value is Record<string, unknown> {
  * prints ("otelcol-contrib version 0.114.0"), so a start that reads the inventory anyway needs
  * no `--version` run. Undefined when the section is missing or has no version.
  */
-export function parseBuildInfo(output: string): { name: string | undefined; version: string } | undefined {
-  let doc: unknown;
-  try {
-    doc = parse(output);
-  } catch {
-    return undefined;
-  }
+export function parseBuildInfo(output: string): BuildInfo | undefined {
+  return parseInventory(output).buildInfo;
+}
+
+function buildInfoOf(doc: unknown): BuildInfo | undefined {
   const info = isMap(doc) ? doc["buildinfo"] : undefined;
   if (!isMap(info)) return undefined;
   const version = typeof info["version"] === "string" ? info["version"].trim() : "";

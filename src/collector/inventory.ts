@@ -7,7 +7,8 @@
  * time); the caller's abort does not poison the shared read.
  */
 import type { CollectorDriver, VersionInfo } from "./driver.js";
-import { parseBuildInfo, parseComponents } from "./components.js";
+import { parseInventory } from "./components.js";
+import type { Inventory } from "./components.js";
 import type { CollectorSupport } from "./composition.js";
 
 export class CollectorInventory {
@@ -15,7 +16,7 @@ export class CollectorInventory {
   /** The collector's lifetime: the shared read runs under it, not under one caller's signal. */
   readonly #signal: AbortSignal;
   #output: Promise<string> | undefined;
-  #support: Promise<CollectorSupport> | undefined;
+  #parsed: Promise<Inventory | undefined> | undefined;
 
   constructor(driver: Pick<CollectorDriver, "components">, signal: AbortSignal) {
     this.#driver = driver;
@@ -35,38 +36,33 @@ export class CollectorInventory {
     return raceAbort(this.#output, signal);
   }
 
-  /**
-   * What the binary offers the composition; nothing when the inventory cannot be read.
-   * Parsed once per read: every config apply composes, and a contrib build's inventory is
-   * hundreds of entries (parsing it took most of the supervisor's own share of an apply).
-   */
-  support(signal: AbortSignal): Promise<CollectorSupport> {
-    if (!this.available) return Promise.resolve({ healthcheckV2: false });
-    this.#support ??= this.components(this.#signal).then(
-      (output) => {
-        const parsed = parseComponents(output);
-        const extensions = parsed.ok ? parsed.components.components.extensions : undefined;
-        return { healthcheckV2: extensions?.subComponents.healthcheckv2 !== undefined };
-      },
-      () => ({ healthcheckV2: false }),
-    );
-    return raceAbort(this.#support, signal).catch(() => ({ healthcheckV2: false }));
+  /** What the binary offers the composition; nothing when the inventory cannot be read. */
+  async support(signal: AbortSignal): Promise<CollectorSupport> {
+    const parsed = (await this.#inventory(signal))?.components;
+    const extensions = parsed?.ok ? parsed.components.components.extensions : undefined;
+    return { healthcheckV2: extensions?.subComponents.healthcheckv2 !== undefined };
   }
 
   /** The build's name and version from the inventory; undefined when it cannot say. */
   async buildInfo(signal: AbortSignal): Promise<VersionInfo | undefined> {
-    if (!this.available) return undefined;
-    try {
-      return parseBuildInfo(await this.components(signal));
-    } catch {
-      return undefined;
-    }
+    return (await this.#inventory(signal))?.buildInfo;
+  }
+
+  /**
+   * One parse per read, shared: every config apply composes (asking for support), and the
+   * start asks for the build too. Undefined when there is no inventory, the read failed or
+   * this caller gave up (the shared parse goes on for the others).
+   */
+  #inventory(signal: AbortSignal): Promise<Inventory | undefined> {
+    if (!this.available) return Promise.resolve(undefined);
+    this.#parsed ??= this.components(this.#signal).then(parseInventory, () => undefined);
+    return raceAbort(this.#parsed, signal).catch(() => undefined);
   }
 
   /** The binary was swapped: read it again next time. */
   forget(): void {
     this.#output = undefined;
-    this.#support = undefined;
+    this.#parsed = undefined;
   }
 }
 
