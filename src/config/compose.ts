@@ -166,13 +166,16 @@ export function toYaml(config: CollectorConfig): string {
 /**
  * Recent parses of local file texts. Local files rarely change between applies, and parsing
  * one took a third of a composition; the text itself is the key, so an edit is a miss. The
- * cached map is never handed out, only copies of it (merging writes into its layers).
+ * cached map goes only to mergeCollectorLayers, which copies what it takes and never writes
+ * into a layer.
  */
 const localParses = new Map<string, ReturnType<typeof parseConfigText>>();
 const LOCAL_PARSES_KEPT = 16;
 const LOCAL_PARSE_MAX_CACHED_CHARS = 256 * 1024;
 
-function localLayer(file: LocalConfigFile): { ok: true; config: CollectorConfig } | { ok: false; error: string } {
+function localLayer(
+  file: LocalConfigFile,
+): { ok: true; config: Readonly<CollectorConfig> } | { ok: false; error: string } {
   if (typeof file.content !== "string") return { ok: true, config: deepClone(file.content) as CollectorConfig };
   const text = file.content;
   let parsed = localParses.get(text);
@@ -183,7 +186,7 @@ function localLayer(file: LocalConfigFile): { ok: true; config: CollectorConfig 
     if (localParses.size >= LOCAL_PARSES_KEPT && oldest.done !== true) localParses.delete(oldest.value);
     localParses.set(text, parsed);
   }
-  return parsed.ok ? { ok: true, config: deepClone(parsed.config) as CollectorConfig } : parsed;
+  return parsed;
 }
 
 function remoteLayers(remote: readonly RemoteConfigFile[]): CollectorConfig[] {
