@@ -7,6 +7,7 @@ import { chmod, copyFile, mkdir, rm, symlink } from "node:fs/promises";
 import { execa } from "execa";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { readStat, readUptimeMs, startedMsSinceBoot } from "../../src/collector/drivers/proc.js";
 import { SIDECAR_TAIL_NOTE, SidecarDriver } from "../../src/collector/drivers/sidecar.js";
 import type { SidecarDriverOptions } from "../../src/collector/drivers/sidecar.js";
 import { createDefaultDeps, execaSpawner } from "../../src/deps.js";
@@ -61,12 +62,12 @@ class FakeProc {
   }
 }
 
-async function rig(overrides: Partial<SidecarDriverOptions> = {}) {
+async function rig(overrides: Partial<SidecarDriverOptions> = {}, clockStart?: number) {
   const base = await tempDir("sidecar-driver-");
   const proc = new FakeProc(join(base, "proc"));
   await mkdir(proc.root);
   const executable = await writeProgram(base, "otelcol-contrib", fakeBinary);
-  const clock = new FakeClock();
+  const clock = new FakeClock(clockStart);
   const logger = recordingLogger();
   const signals: Array<[number, NodeJS.Signals]> = [];
   const spawned: SpawnRequest[] = [];
@@ -212,6 +213,33 @@ describe("SidecarDriver", () => {
     expect(r.signals).toEqual([]);
   });
 
+  it("a collector that started before this supervisor wrote the config is stopped, not attached to; the next one is", async () => {
+    // The clock on the wall, so the config file's real change time reads as "after the driver was made".
+    const r = await rig({}, Date.now());
+    await writeFileAtomic(join(r.proc.root, "uptime"), "1000.00 2000.00\n"); // 1000 s since boot, now
+    const config = join(r.base, "effective.yaml");
+    await writeFileAtomic(config, "receivers: {}\n");
+    await r.collector(90, "99000"); // started at 990 s: 10 s before the write, on the config before it
+    const starting = r.driver.start(config);
+    await eventually(() => r.signals.length > 0, { what: "the stale collector to be stopped" });
+    expect(r.signals).toEqual([[90, "SIGTERM"]]);
+    await r.proc.remove(90);
+    await r.collector(91, "100100"); // the kubelet's restart, at 1001 s
+    expect((await r.pump(starting)).pid).toBe(91);
+    expect(r.signals).toEqual([[90, "SIGTERM"]]); // once, and never the fresh one
+  });
+
+  it("a config written before this supervisor started says nothing: the running collector may have it by SIGHUP", async () => {
+    const base = await tempDir("sidecar-earlier-");
+    const config = join(base, "effective.yaml");
+    await writeFileAtomic(config, "receivers: {}\n");
+    const r = await rig({}, Date.now() + 1_000); // the driver is made after the write
+    await writeFileAtomic(join(r.proc.root, "uptime"), "1000.00 2000.00\n");
+    await r.collector(92, "10000"); // started long before the write
+    expect((await r.pump(r.driver.start(config))).pid).toBe(92);
+    expect(r.signals).toEqual([]);
+  });
+
   it("a zombie (exited, not yet reaped) has ended", async () => {
     const r = await rig();
     await r.collector(90);
@@ -342,5 +370,27 @@ describe("SidecarDriver on the real /proc", () => {
     expect(run.pid).toBe(sleeper.pid);
     await driver.stop(run, AbortSignal.timeout(5_000));
     expect((await sleeper).signal).toBe("SIGTERM");
+  });
+
+  it("stops a real process that started before the config was written, and attaches to the one after", async () => {
+    const binary = join(await tempDir("sidecar-real-"), "collector-sleep");
+    await copyFile("/bin/sleep", binary);
+    await chmod(binary, 0o755);
+    const config = join(await tempDir("sidecar-real-config-"), "effective.yaml");
+    const driver = new SidecarDriver({ executable: binary, startTimeoutMs: 10_000, deps: createDefaultDeps() });
+    const stale = execa(binary, ["30"], { reject: false });
+    onCleanup(() => void stale.kill("SIGKILL"));
+    const staleStat = await eventually(() => readStat("/proc", stale.pid ?? -1), { what: "the first process" });
+    // The write comes well after its start, as measured by the kernel's own clock.
+    const startedMs = startedMsSinceBoot({ pid: stale.pid ?? -1, startTime: staleStat.startTime });
+    await eventually(async () => ((await readUptimeMs("/proc")) ?? 0) > startedMs + 100, { what: "uptime to move on" });
+    await writeFileAtomic(config, "receivers: {}\n");
+    const starting = driver.start(config);
+    expect((await stale).signal).toBe("SIGTERM");
+    const fresh = execa(binary, ["30"], { reject: false });
+    onCleanup(() => void fresh.kill("SIGKILL"));
+    const run = await starting;
+    expect(run.pid).toBe(fresh.pid);
+    await driver.stop(run, AbortSignal.timeout(5_000));
   });
 });

@@ -39,6 +39,24 @@ export async function readStat(root: string, pid: number): Promise<{ state: stri
   return { state, startTime };
 }
 
+/**
+ * Clock ticks per second of field 22. USER_HZ is 100 on every Linux architecture Node runs
+ * on (it is fixed by the kernel's ABI, unlike CONFIG_HZ).
+ */
+const USER_HZ = 100;
+
+/** A start time (field 22) in milliseconds since boot. */
+export function startedMsSinceBoot(id: ProcessIdentity): number {
+  return (Number(id.startTime) * 1000) / USER_HZ;
+}
+
+/** Milliseconds since boot now (/proc/uptime, 10 ms resolution); undefined when unreadable. */
+export async function readUptimeMs(root: string): Promise<number | undefined> {
+  const text = await readFile(join(root, "uptime"), "utf8").catch(() => undefined);
+  const seconds = Number(text?.split(/\s+/)[0]);
+  return text !== undefined && Number.isFinite(seconds) ? seconds * 1000 : undefined;
+}
+
 /** True while the process `id` names still exists and has not ended (a zombie has ended). */
 export async function isRunning(root: string, id: ProcessIdentity): Promise<boolean> {
   const stat = await readStat(root, id.pid);

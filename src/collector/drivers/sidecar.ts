@@ -5,7 +5,8 @@
  *
  * - start: nothing is spawned. The config is already in place (the controller wrote it); we
  *   wait for a collector process and attach to it. A process we have not seen before (a new
- *   pid, or a reused pid with another start time) is a new run: a restart.
+ *   pid, or a reused pid with another start time) is a new run: a restart. One that started
+ *   before this supervisor last wrote the config runs an older one and is stopped instead.
  * - exit: polled. /proc/<pid> gone, a zombie, or a different start time is the end of the run.
  *   Its exit code is not ours to know (the kubelet reaps it), so an exit has neither.
  * - stop: SIGTERM, SIGKILL after the grace; the kubelet starts the container again.
@@ -22,7 +23,7 @@ import { readVersionInfo, runValidate } from "../../process/commands.js";
 import type { ValidateResult } from "../../process/commands.js";
 import type { ExitResult } from "../../process/exit.js";
 import type { CollectorDriver, CollectorRun, VersionInfo } from "../driver.js";
-import { binaryOf, isRunning, listProcesses, runsExecutable } from "./proc.js";
+import { binaryOf, isRunning, listProcesses, readUptimeMs, runsExecutable, startedMsSinceBoot } from "./proc.js";
 import type { ProcessIdentity, ProcessInfo } from "./proc.js";
 
 export type SignalSender = (pid: number, signal: NodeJS.Signals) => void;
@@ -70,9 +71,12 @@ export class SidecarDriver implements CollectorDriver {
   readonly #released = new AbortController();
   #current: SidecarRun | undefined;
   #warnedConfigPath = false;
+  /** When this driver was made: configs written since then are this supervisor's. */
+  readonly #createdAt: number;
 
   constructor(options: SidecarDriverOptions) {
     this.#o = options;
+    this.#createdAt = options.deps.clock.now();
     this.#root = options.procRoot ?? "/proc";
     this.#logger = options.deps.logger.child({ component: "process" });
     this.#kill = options.kill ?? ((pid, signal) => void process.kill(pid, signal));
@@ -80,7 +84,8 @@ export class SidecarDriver implements CollectorDriver {
 
   async start(configPath: string): Promise<CollectorRun> {
     const lifetime = this.#o.signal;
-    const found = await this.#appearing((p) => !this.#seen.has(key(p)), lifetime);
+    const writtenAt = await this.#writtenSinceBoot(configPath);
+    const found = await this.#appearing((p) => this.#isFreshRun(p, writtenAt), lifetime);
     if (!found && lifetime?.aborted) throw abortError(lifetime);
     if (!found) throw this.#notFound();
     this.#seen.add(key(found));
@@ -107,6 +112,37 @@ export class SidecarDriver implements CollectorDriver {
       "attached to the collector in the sidecar container",
     );
     return run;
+  }
+
+  /**
+   * When this supervisor wrote the config (after the driver was made), the boot-relative
+   * moment it did; else undefined. A config an earlier supervisor wrote may have reached the
+   * running collector by SIGHUP, so its start time says nothing then.
+   */
+  async #writtenSinceBoot(configPath: string): Promise<number | undefined> {
+    // ctime, not mtime: a rename into place (a validated candidate) changes only the ctime.
+    const changedMs = (await this.#o.deps.fs.stat(configPath).catch(() => undefined))?.ctimeMs;
+    if (changedMs === undefined || changedMs < this.#createdAt) return undefined;
+    const uptimeMs = await readUptimeMs(this.#root);
+    return uptimeMs === undefined ? undefined : uptimeMs - (this.#o.deps.clock.now() - changedMs);
+  }
+
+  /**
+   * A process not attached to before, started after the config was written. One that started
+   * before runs an older config: the kubelet restarted a crashing collector while the config
+   * was still the old one (a rollback races it). It is stopped, once, so that the kubelet
+   * starts it again on the config now in place; attaching to it would prove the wrong config.
+   */
+  #isFreshRun(p: ProcessInfo, writtenAt: number | undefined): boolean {
+    if (this.#seen.has(key(p))) return false;
+    if (writtenAt === undefined || startedMsSinceBoot(p) >= writtenAt - START_TIME_SLACK_MS) return true;
+    this.#seen.add(key(p));
+    this.#logger.info(
+      { pid: p.pid },
+      "the collector started before its config was written: stopping it so that it starts on the new config",
+    );
+    this.#send(p.pid, "SIGTERM");
+    return false;
   }
 
   async stop(run: CollectorRun, signal?: AbortSignal): Promise<ExitResult> {
@@ -263,6 +299,9 @@ function refused(): ExitResult {
     tail: "the collector could not be signalled (EPERM): it may still be running; run both containers as the same user",
   };
 }
+
+/** Start times and /proc/uptime count in 10 ms ticks, floored: two ticks of doubt either way. */
+const START_TIME_SLACK_MS = 20;
 
 function key(p: ProcessIdentity): string {
   return `${p.pid}/${p.startTime}`;
