@@ -212,12 +212,14 @@ describe.each([
 describe("SIGHUP proof", () => {
   it("does not take the old service's answers right after SIGHUP as proof of the new config", async () => {
     // One pass is enough here, so a stale 200 from the pre-reload service would pass the window.
+    // The new service never answers 200 before it crashes: any pass would be the old one's.
     const ws = await makeWorkspace({ endpoint: server.wsUrl, hup: true, health: { passesRequired: 1, window: 3 } });
     launch(ws);
     await server.waitFor((r) => r.msg.health?.healthy === true, { timeoutMs: 10_000 });
     await waitForStub(ws);
+    const neverReady = "stub:\n  healthy_after_ms: 60000\n  crash_after_ms: 25\n";
     for (let i = 0; i < 3; i++) {
-      const from = push(hash(20 + i), { "remote.yaml": marked(`hup${i}`, "stub:\n  crash_after_ms: 25\n") });
+      const from = push(hash(20 + i), { "remote.yaml": marked(`hup${i}`, neverReady) });
       const failed = await statusFor(hash(20 + i), FAILED, from);
       expect(failed.msg.remoteConfigStatus?.errorMessage).toMatch(/collector exited/);
       await waitForStub(ws, (s) => s.healthy && !runs(s, `hup${i}`));
