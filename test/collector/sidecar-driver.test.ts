@@ -214,17 +214,21 @@ describe("SidecarDriver", () => {
   });
 
   it("a collector that started before this supervisor wrote the config is stopped, not attached to; the next one is", async () => {
-    // The clock on the wall, so the config file's real change time reads as "after the driver was made".
-    const r = await rig({}, Date.now());
-    await writeFileAtomic(join(r.proc.root, "uptime"), "1000.00 2000.00\n"); // 1000 s since boot, now
+    // The driver is made a minute before the config's real change time (file times are coarse,
+    // so "just before" would be ambiguous); with 1000 s of uptime now, the write reads as ≈ 1060 s.
+    const r = await rig({}, Date.now() - 60_000);
+    await writeFileAtomic(join(r.proc.root, "uptime"), "1000.00 2000.00\n");
     const config = join(r.base, "effective.yaml");
     await writeFileAtomic(config, "receivers: {}\n");
-    await r.collector(90, "99000"); // started at 990 s: 10 s before the write, on the config before it
+    await r.collector(90, "99000"); // started at 990 s: long before the write, on the config before it
     const starting = r.driver.start(config);
-    await eventually(() => r.signals.length > 0, { what: "the stale collector to be stopped" });
+    await eventually(async () => r.signals.length > 0 || (await r.clock.advance(100), false), {
+      what: "the stale collector to be stopped",
+      timeoutMs: 15_000,
+    });
     expect(r.signals).toEqual([[90, "SIGTERM"]]);
     await r.proc.remove(90);
-    await r.collector(91, "100100"); // the kubelet's restart, at 1001 s
+    await r.collector(91, "110000"); // the kubelet's restart, at 1100 s
     expect((await r.pump(starting)).pid).toBe(91);
     expect(r.signals).toEqual([[90, "SIGTERM"]]); // once, and never the fresh one
   });
