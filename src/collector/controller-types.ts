@@ -54,5 +54,6 @@ export interface CollectorObserver {
   started(attempt: number): void;
   /** A run ended unexpectedly and is restarted with backoff. */
   crashed(failure: Failure): void;
-  checked(healthy: boolean): void;
+  /** A health check's result; `starting` for a failed check while a (re)started run comes up. */
+  checked(result: "healthy" | "unhealthy" | "starting"): void;
 }

@@ -80,7 +80,9 @@ export class CollectorController implements CollectorControl {
     if (observer) {
       this.#lifecycle.on("started", ({ attempt }) => observer.started(attempt));
       this.#lifecycle.on("crashed", ({ failure }) => observer.crashed(failure));
-      this.#loop.onCheck((check) => observer.checked(check.result.healthy));
+      this.#loop.onCheck((check) =>
+        observer.checked(check.result.healthy ? "healthy" : check.starting ? "starting" : "unhealthy"),
+      );
     }
     this.#lifecycle.on("crashed", ({ failure, attempt, delayMs }) => {
       const fields =

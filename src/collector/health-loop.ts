@@ -22,6 +22,8 @@ export interface HealthCheck {
   run: CollectorRun;
   result: ProbeResult;
   at: number;
+  /** A failed check of the starting phase (before the run's first healthy answer): not a sickness. */
+  starting: boolean;
 }
 
 export interface HealthLoopOptions {
@@ -137,9 +139,10 @@ export class HealthLoop {
     if (result.healthy) this.#options.lifecycle.markHealthy(state.run);
     else if (this.#lastHealthy && this.#nextDelayMs > this.#options.intervalMs)
       this.#nextDelayMs = this.#options.intervalMs;
+    const starting = this.#startingUntil !== undefined && !result.healthy;
     this.#whileStarting(result.healthy, at);
     this.#lastHealthy = result.healthy;
-    this.#events.emit("check", { run: state.run, result, at });
+    this.#events.emit("check", { run: state.run, result, at, starting });
   }
 
   /** The starting phase after a kick: quick probes until healthy, then the back-off from its start. */

@@ -70,7 +70,7 @@ export function createInstruments(meter: Meter): SupervisorMetrics {
         applyDuration.record(ms / 1000, { ...attributes, phase });
     },
     rollback: (result) => rollbacks.add(1, { result }),
-    healthCheck: (healthy) => healthChecks.add(1, { result: healthy ? "healthy" : "unhealthy" }),
+    healthCheck: (result) => healthChecks.add(1, { result }),
     collectorRestart: (cause) => restarts.add(1, { cause }),
     collectorExit: (exit) => {
       switch (exit.reason) {

@@ -136,6 +136,8 @@ export type ApplySource = "remote" | "local";
 export type ApplyResult = "applied" | "unchanged" | "failed";
 export type CollectorExit =
   { reason: "exit_code"; code: number } | { reason: "signal"; signal: string } | { reason: "start_failed" };
+/** `starting`: a failed check before a (re)started collector's first healthy answer. */
+export type HealthCheckResult = "healthy" | "unhealthy" | "starting";
 export type InstallResult = "installed" | "failed" | "already_installed";
 
 export interface ApplyRecord {
@@ -155,7 +157,7 @@ export interface SupervisorMetrics {
   messageReceived(bytes: number): void;
   configApply(record: ApplyRecord): void;
   rollback(result: "healthy" | "unhealthy"): void;
-  healthCheck(healthy: boolean): void;
+  healthCheck(result: HealthCheckResult): void;
   collectorRestart(cause: "crash" | "requested"): void;
   collectorExit(exit: CollectorExit): void;
   packageInstall(result: InstallResult): void;

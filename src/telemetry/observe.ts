@@ -36,7 +36,7 @@ export function collectorObserver(metrics: SupervisorMetrics): CollectorObserver
       else if (failure.exit.signal !== null) metrics.collectorExit({ reason: "signal", signal: failure.exit.signal });
       else metrics.collectorExit({ reason: "exit_code", code: failure.exit.code ?? -1 });
     },
-    checked: (healthy) => metrics.healthCheck(healthy),
+    checked: (result) => metrics.healthCheck(result),
   };
 }
 

@@ -115,6 +115,24 @@ describe("health after a (re)start", () => {
     expect(loopSleeps.slice(first, first + 8)).toEqual([10, 10, 10, 10, 50, 100, 200, 400]);
   });
 
+  it("counts a starting collector's failed checks as starting, and a failure once it was up as unhealthy", async () => {
+    const results: string[] = [];
+    const observer = { started: () => undefined, crashed: () => undefined, checked: (r: string) => results.push(r) };
+    const t = (h = await makeHarness({ observer }));
+    await t.drive(waitUntil(() => results.includes("healthy")));
+    t.driver.binary = { starting_checks: 3 };
+    const from = results.length;
+    await t.drive(t.ctx.collector.restart(t.ctx.signal));
+    await t.drive(waitUntil(() => results.slice(from).includes("healthy")));
+    const run = t.driver.current;
+    if (run) run.binary = { unhealthy: true };
+    await t.drive(waitUntil(() => results.slice(from).includes("unhealthy")));
+    const sinceRestart = results.slice(from);
+    expect(sinceRestart.slice(0, 4)).toEqual(["starting", "starting", "starting", "healthy"]);
+    expect(sinceRestart.at(-1)).toBe("unhealthy");
+    expect(sinceRestart.filter((r) => r === "starting")).toHaveLength(3);
+  });
+
   it("probes quickly for at most 1 s after a start, then backs off to the interval", async () => {
     const t = (h = await makeHarness());
     t.driver.binary = { unhealthy: true };

@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectorController } from "../../src/collector/controller.js";
+import type { CollectorObserver } from "../../src/collector/controller.js";
 import { resolveSupervisorConfig } from "../../src/config/load.js";
 import type { Deps, FileSystem } from "../../src/deps.js";
 import { createDefaultDeps, nodeFileSystem, silentLogger } from "../../src/deps.js";
@@ -64,6 +65,8 @@ export interface HarnessOptions {
   agent?: readonly string[];
   /** More capabilities switched on, by their supervisor.yaml names. */
   capabilities?: readonly string[];
+  /** The controller's observer (what the supervisor's metrics hear). */
+  observer?: CollectorObserver;
 }
 
 export interface Harness {
@@ -131,6 +134,7 @@ storage:
     driver,
     probeFor: driver.probe,
     onHealth: (health) => reporter.health(health),
+    ...(options.observer ? { observer: options.observer } : {}),
   });
   const checkpoints: Checkpoint[] = [];
   const ctx: SupervisorContext = {

@@ -83,8 +83,10 @@ describe("SupervisorMetrics over the SDK", () => {
     metrics.collectorExit({ reason: "signal", signal: "SIGKILL" });
     metrics.collectorExit({ reason: "start_failed" });
     metrics.collectorRestart("crash");
-    metrics.healthCheck(true);
-    metrics.healthCheck(false);
+    metrics.healthCheck("healthy");
+    metrics.healthCheck("unhealthy");
+    metrics.healthCheck("starting");
+    metrics.healthCheck("starting");
     metrics.packageInstall("installed");
     metrics.packageDownloaded(4096);
     metrics.stateWriteFailure("state", "ENOSPC");
@@ -96,7 +98,11 @@ describe("SupervisorMetrics over the SDK", () => {
       { reason: "start_failed" },
     ]);
     expect(seen.get(METRICS.collectorRestarts.name)?.points).toEqual([{ attributes: { cause: "crash" }, value: 1 }]);
-    expect(seen.get(METRICS.healthChecks.name)?.points).toHaveLength(2);
+    expect(seen.get(METRICS.healthChecks.name)?.points).toEqual([
+      { attributes: { result: "healthy" }, value: 1 },
+      { attributes: { result: "unhealthy" }, value: 1 },
+      { attributes: { result: "starting" }, value: 2 },
+    ]);
     expect(seen.get(METRICS.packageInstalls.name)?.points).toEqual([{ attributes: { result: "installed" }, value: 1 }]);
     expect(seen.get(METRICS.packageDownloaded.name)?.points[0]?.value).toBe(4096);
     expect(seen.get(METRICS.stateWriteFailures.name)?.points).toEqual([

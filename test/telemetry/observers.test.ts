@@ -145,14 +145,14 @@ describe("connection and collector observers", () => {
     observer.crashed({ kind: "exit", exit: { code: null, signal: "SIGSEGV", tail: "" } });
     observer.crashed({ kind: "spawn", message: "ENOENT" });
     observer.started(1);
-    observer.checked(false);
+    observer.checked("starting");
     expect(calls).toEqual([
       ["collectorRestart", "requested"],
       ["collectorExit", { reason: "exit_code", code: 2 }],
       ["collectorExit", { reason: "signal", signal: "SIGSEGV" }],
       ["collectorExit", { reason: "start_failed" }],
       ["collectorRestart", "crash"],
-      ["healthCheck", false],
+      ["healthCheck", "starting"],
     ]);
   });
 });
