@@ -23,7 +23,7 @@ import { CollectorInventory } from "./inventory.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { CollectorState } from "./lifecycle.js";
 import type { ApplyOptions, CollectorControl, ControllerOptions } from "./controller-types.js";
-import { failed } from "./outcome.js";
+import { NO_TIMINGS, failed } from "./outcome.js";
 import type { ApplyMode, ApplyOutcome } from "./outcome.js";
 import { RolloutWindow } from "./rollout-window.js";
 
@@ -162,10 +162,9 @@ export class CollectorController implements CollectorControl {
       // Nothing left to run (an empty remote map and no local files).
       await this.#lifecycle.stop(signal);
       await this.#makeEffective(composition);
-      return { ok: true, mode: "stopped", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
+      return { ok: true, mode: "stopped", timings: NO_TIMINGS };
     }
-    if (this.#runsAlready(composition))
-      return { ok: true, mode: "unchanged", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
+    if (this.#runsAlready(composition)) return { ok: true, mode: "unchanged", timings: NO_TIMINGS };
     const { clock } = this.#o.deps;
     const candidate = this.#path(CANDIDATE_CONFIG_FILE);
     try {
@@ -176,11 +175,13 @@ export class CollectorController implements CollectorControl {
     const validateStarted = clock.now();
     if (this.#o.config.agent.validateConfig) {
       const result = await this.#o.driver.validate(candidate, signal);
-      if (!result.ok) return failed("validate-refused", `collector rejected the config: ${result.message}`);
+      const timings = { validateMs: clock.now() - validateStarted };
+      if (!result.ok)
+        return failed("validate-refused", `collector rejected the config: ${result.message}`, { timings });
     }
-    const validateMs = clock.now() - validateStarted;
-    if (this.#o.config.agent.validateConfig)
-      this.#phase("validate", validateMs, "config apply: the collector validated the config");
+    const validated = this.#o.config.agent.validateConfig ? { validateMs: clock.now() - validateStarted } : {};
+    if (validated.validateMs !== undefined)
+      this.#phase("validate", validated.validateMs, "config apply: the collector validated the config");
     options.checkpoint?.("config-validated");
     const writeStarted = clock.now();
     // The validated bytes are already durable: a rename makes them effective.
@@ -188,7 +189,9 @@ export class CollectorController implements CollectorControl {
       await this.#o.deps.fs.rename(candidate, this.#path(EFFECTIVE_CONFIG_FILE));
     } catch (err) {
       // rename(2) is atomic: effective.yaml is still the config that runs.
-      return failed("io-failed", `cannot swap in the new config: ${osReason(err as NodeJS.ErrnoException)}`);
+      return failed("io-failed", `cannot swap in the new config: ${osReason(err as NodeJS.ErrnoException)}`, {
+        timings: validated,
+      });
     }
     this.#setEffective(composition);
     // Past the rename the new config is in place: a failed directory fsync only weakens durability.
@@ -199,7 +202,7 @@ export class CollectorController implements CollectorControl {
     options.checkpoint?.("config-swapped");
     const outcome = await this.#switchAndProve(options.preferReload, signal);
     options.checkpoint?.("config-applied");
-    return { ...outcome, timings: { ...outcome.timings, validateMs } };
+    return { ...outcome, timings: { ...validated, ...outcome.timings } };
   }
 
   /**
@@ -210,27 +213,25 @@ export class CollectorController implements CollectorControl {
     await this.#makeEffective(composition);
     if (!composition.runnable) {
       await this.#lifecycle.stop(signal);
-      return { ok: true, mode: "stopped", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
+      return { ok: true, mode: "stopped", timings: NO_TIMINGS };
     }
     return this.#proveOrKeepRunning(true, signal);
   }
 
   /** The restart command: stop, start again on the effective config, crash restarts on. */
   async restart(signal: AbortSignal): Promise<ApplyOutcome> {
-    if (!this.#effective?.runnable)
-      return { ok: true, mode: "stopped", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
+    if (!this.#effective?.runnable) return { ok: true, mode: "stopped", timings: NO_TIMINGS };
     await this.#lifecycle.stop(signal);
     try {
       await this.#lifecycle.start(this.#path(EFFECTIVE_CONFIG_FILE), { autoRestart: true });
-      return { ok: true, mode: "restart", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } };
+      return { ok: true, mode: "restart", timings: NO_TIMINGS };
     } catch (err) {
       return failed("start-failed", errorText(err));
     }
   }
 
   restartAndProve(options: { keepRunningOnFailure: boolean; signal: AbortSignal }): Promise<ApplyOutcome> {
-    if (!this.#effective?.runnable)
-      return Promise.resolve({ ok: true, mode: "stopped", timings: { validateMs: 0, applyMs: 0, healthMs: 0 } });
+    if (!this.#effective?.runnable) return Promise.resolve({ ok: true, mode: "stopped", timings: NO_TIMINGS });
     return this.#proveOrKeepRunning(options.keepRunningOnFailure, options.signal);
   }
 
@@ -319,7 +320,7 @@ export class CollectorController implements CollectorControl {
         run = await this.#lifecycle.start(this.#path(EFFECTIVE_CONFIG_FILE), { autoRestart: true });
       } catch (err) {
         window.cancel();
-        const timings = { validateMs: 0, applyMs: clock.now() - started, healthMs: 0 };
+        const timings = { applyMs: clock.now() - started };
         return failed(
           signal.aborted ? "aborted" : "start-failed",
           `collector could not be started: ${errorText(err)}`,
@@ -345,7 +346,7 @@ export class CollectorController implements CollectorControl {
       ignoreUntil,
       signal,
     });
-    const timings = { validateMs: 0, applyMs: applied - started, healthMs: clock.now() - applied };
+    const timings = { applyMs: applied - started, healthMs: clock.now() - applied };
     this.#phase("health", timings.healthMs, `config apply: health window ${verdict.kind}`, { result: verdict.kind });
     switch (verdict.kind) {
       case "passed":

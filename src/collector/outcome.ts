@@ -18,17 +18,18 @@ export type ApplyFailure =
 /** How the config went into effect: SIGHUP, a restart, not at all (content-equal), or by stopping (nothing to run). */
 export type ApplyMode = "reload" | "restart" | "unchanged" | "stopped";
 
+/** How long each phase took; a phase that did not run is absent (not 0: it would skew the histograms). */
 export interface ApplyTimings {
-  validateMs: number;
-  applyMs: number;
-  healthMs: number;
+  validateMs?: number;
+  applyMs?: number;
+  healthMs?: number;
 }
 
 export type ApplyOutcome =
   | { ok: true; mode: ApplyMode; timings: ApplyTimings }
   | { ok: false; reason: ApplyFailure; message: string; tail: string; mode: ApplyMode; timings: ApplyTimings };
 
-export const NO_TIMINGS: ApplyTimings = Object.freeze({ validateMs: 0, applyMs: 0, healthMs: 0 });
+export const NO_TIMINGS: ApplyTimings = Object.freeze({});
 
 export function failed(
   reason: ApplyFailure,

@@ -213,7 +213,7 @@ async function rollBack(ctx: SupervisorContext, failedOffer: StoredRemoteConfig,
     lastWorkingHash: working ? bytesToHex(working.hash) : null,
     result: outcome?.ok ? "healthy" : "unhealthy",
     reason: result,
-    ...(outcome ? { healthMs: outcome.timings.healthMs } : {}),
+    ...(outcome?.timings.healthMs !== undefined ? { healthMs: outcome.timings.healthMs } : {}),
   });
   ctx.logger.info({ hash: bytesToHex(failedOffer.hash), result }, "remote config rolled back");
 }

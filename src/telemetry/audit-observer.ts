@@ -14,6 +14,11 @@ export interface AuditObserverOptions {
   mask: (text: string) => string;
 }
 
+const APPLY_PHASES = [
+  ["validate", "validateMs"],
+  ["apply", "applyMs"],
+  ["health", "healthMs"],
+] as const;
 const PACKAGE_PHASES = ["downloadMs", "verifyMs", "preflightMs", "swapMs", "restartMs", "healthMs"];
 
 export function auditObserver(options: AuditObserverOptions): (entry: WrittenAuditEntry) => void {
@@ -22,10 +27,12 @@ export function auditObserver(options: AuditObserverOptions): (entry: WrittenAud
     const end = Date.parse(entry.time);
     const num = (key: string): number | undefined => (typeof entry[key] === "number" ? entry[key] : undefined);
     const text = (key: string): string | undefined => (typeof entry[key] === "string" ? entry[key] : undefined);
-    const phasesMs =
-      num("validateMs") === undefined
-        ? undefined
-        : { validate: num("validateMs") ?? 0, apply: num("applyMs") ?? 0, health: num("healthMs") ?? 0 };
+    // Only the phases that ran: an audit line leaves out the others.
+    const ran = APPLY_PHASES.flatMap(([phase, key]) => {
+      const ms = num(key);
+      return ms === undefined ? [] : [[phase, ms] as const];
+    });
+    const phasesMs = ran.length > 0 ? Object.fromEntries(ran) : undefined;
     const span = (name: string, phases: { name: string; durationMs: number }[], failed: boolean): void => {
       const sum = phases.reduce((total, phase) => total + phase.durationMs, 0);
       const reason = text("reason");

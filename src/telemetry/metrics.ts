@@ -145,8 +145,8 @@ export interface ApplyRecord {
   result: ApplyResult;
   /** The failure's reason code (validate-refused, unhealthy, ...), for failed applies. */
   reason?: string;
-  /** Absent when the config was refused before the collector controller was asked. */
-  phasesMs?: { validate: number; apply: number; health: number };
+  /** The phases that ran; absent when the config was refused before the collector controller was asked. */
+  phasesMs?: Partial<Record<"validate" | "apply" | "health", number>>;
 }
 
 /** What the supervisor records; every method is cheap and never throws. */

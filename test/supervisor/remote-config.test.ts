@@ -48,6 +48,9 @@ describe.each([
       hash: "c001",
       result: "applied",
       mode: hup ? "reload" : "restart",
+      validateMs: expect.any(Number),
+      applyMs: expect.any(Number),
+      healthMs: expect.any(Number),
     });
     expect(await t.ctx.store.readLastWorkingRemoteConfig()).toMatchObject({ hash: new Uint8Array([0xc0, 1]) });
   });
@@ -61,7 +64,13 @@ describe.each([
     expect(t.driver.current).toBe(first);
     expect(first?.reloads).toBe(0);
     expect(t.driver.starts).toBe(1);
-    expect((await t.audit()).some((l) => l["action"] === "remote-config-rolled-back")).toBe(false);
+    const audit = await t.audit();
+    expect(audit.some((l) => l["action"] === "remote-config-rolled-back")).toBe(false);
+    // Only the phase that ran is timed: a 0 for apply and health would skew their histograms.
+    const refused = audit.find((l) => l["action"] === "remote-config-failed");
+    expect(refused).toMatchObject({ reasonCode: "validate-refused", validateMs: expect.any(Number) });
+    expect(refused).not.toHaveProperty("applyMs");
+    expect(refused).not.toHaveProperty("healthMs");
   });
 
   it("reports FAILED for a config that turns unhealthy in the window before it rolls back", async () => {
