@@ -4,9 +4,12 @@ import type { StatusReport } from "./read.js";
 const none = (v: string | number | null | undefined): string =>
   v === null || v === undefined || v === "" ? "-" : String(v);
 
+/** A collector's error quotes its multi-line output; on this screen each value keeps to its row (--json has it as written). */
+const oneLine = (text: string): string => text.replace(/\s+/g, " ").trim();
+
 function block(title: string, rows: Array<[string, string]>): string {
   const width = Math.max(...rows.map(([label]) => label.length));
-  return `${title}\n${rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join("\n")}\n`;
+  return `${title}\n${rows.map(([label, value]) => `  ${label.padEnd(width)}  ${oneLine(value)}`).join("\n")}\n`;
 }
 
 /** "since 2026-01-02T03:04:05.000Z (5m 3s ago)". */
@@ -100,7 +103,7 @@ export function renderStatus(report: StatusReport, nowMs: number): string {
     const { time, action, result, ...rest } = line;
     const extra = Object.entries(rest)
       .filter(([k]) => k === "hash" || k === "reason" || k === "version")
-      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+      .map(([k, v]) => `${k}=${typeof v === "string" ? oneLine(v) : JSON.stringify(v)}`)
       .join(" ");
     return `  ${none(time as string)}  ${none(action as string)}  ${none(result as string)}${extra ? `  ${extra}` : ""}`;
   });
