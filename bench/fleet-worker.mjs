@@ -7,13 +7,7 @@
 import { randomBytes } from "node:crypto";
 import WebSocket from "ws";
 import { OpampClient } from "../dist/opamp/client.js";
-import {
-  AgentCapabilities,
-  AgentDescriptionSchema,
-  ComponentHealthSchema,
-  EffectiveConfigSchema,
-  create,
-} from "../dist/opamp/codec.js";
+import { agentCapabilityBits } from "../dist/opamp/convert.js";
 import { silentLogger, systemClock } from "../dist/deps.js";
 
 const [endpoint, countArg, rampArg] = process.argv.slice(2);
@@ -32,42 +26,33 @@ WebSocket.prototype.send = function countedSend(data, ...rest) {
 };
 
 const deps = { clock: systemClock, random: Math.random, logger: silentLogger };
-const caps = ["ReportsStatus", "ReportsHealth", "ReportsEffectiveConfig", "ReportsHeartbeat"]
-  .map((n) => AgentCapabilities[`AgentCapabilities_${n}`])
-  .reduce((a, b) => a | BigInt(b), 0n);
+const caps = agentCapabilityBits(["reportsStatus", "reportsHealth", "reportsEffectiveConfig", "reportsHeartbeat"]);
 const yaml = new TextEncoder().encode(
   "receivers:\n  otlp:\n    protocols:\n      http: {}\nexporters:\n  debug: {}\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n",
 );
-const str = (key, value) => ({ key, value: { value: { case: "stringValue", value } } });
 
 const clients = [];
 let connects = [];
 const up = new Set();
 for (let i = 0; i < COUNT; i++) {
   const client = new OpampClient({ endpoint, instanceUid: new Uint8Array(randomBytes(16)), capabilities: caps, deps });
-  client.setStatus(
-    "agentDescription",
-    create(AgentDescriptionSchema, {
-      identifyingAttributes: [
-        str("service.name", "otelcol-fleet"),
-        str("service.instance.id", `fleet-${process.pid}-${i}`),
-        str("service.version", "0.149.0"),
-      ],
-      nonIdentifyingAttributes: [str("host.name", "fleet-sim"), str("os.type", "linux")],
-    }),
-  );
-  client.setStatus(
-    "health",
-    create(ComponentHealthSchema, {
-      healthy: true,
-      status: "StatusOK",
-      startTimeUnixNano: BigInt(Date.now()) * 1_000_000n,
-    }),
-  );
-  client.setStatus(
-    "effectiveConfig",
-    create(EffectiveConfigSchema, { configMap: { configMap: { "": { body: yaml, contentType: "text/yaml" } } } }),
-  );
+  // The client's domain types (src/opamp/domain.ts); it converts them to the wire itself.
+  client.setStatus("agentDescription", {
+    identifying: {
+      "service.name": "otelcol-fleet",
+      "service.instance.id": `fleet-${process.pid}-${i}`,
+      "service.version": "0.149.0",
+    },
+    nonIdentifying: { "host.name": "fleet-sim", "os.type": "linux" },
+  });
+  client.setStatus("health", {
+    healthy: true,
+    startedAtMs: Date.now(),
+    observedAtMs: Date.now(),
+    status: "StatusOK",
+    lastError: "",
+  });
+  client.setStatus("effectiveConfig", { configMap: { "": { body: yaml, contentType: "text/yaml" } } });
   client.on("state", (s) => {
     if (s.kind === "connecting") wire.attempts++;
     if (s.kind === "connected") {
