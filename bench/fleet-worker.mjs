@@ -35,7 +35,12 @@ const clients = [];
 let connects = [];
 const up = new Set();
 for (let i = 0; i < COUNT; i++) {
-  const client = new OpampClient({ endpoint, instanceUid: new Uint8Array(randomBytes(16)), capabilities: caps, deps });
+  const client = new OpampClient({
+    target: { endpoint },
+    instanceUid: new Uint8Array(randomBytes(16)),
+    capabilities: caps,
+    deps,
+  });
   // The client's domain types (src/opamp/domain.ts); it converts them to the wire itself.
   client.setStatus("agentDescription", {
     identifying: {
