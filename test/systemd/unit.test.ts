@@ -27,6 +27,12 @@ describe("systemd unit", () => {
     expect(one("ReadWritePaths")?.split(/\s+/)).toEqual(["/var/lib/otelcol/supervisor", "-/opt/otelcol"]);
   });
 
+  it("gives Node's compile cache a directory of the unit's own, which the sandbox lets it write", () => {
+    expect(one("CacheDirectory")).toBe("opamp-supervisor");
+    expect(one("CacheDirectoryMode")).toBe("0700");
+    expect(one("Environment")).toBe("NODE_COMPILE_CACHE=/var/cache/opamp-supervisor/node-compile-cache");
+  });
+
   it("reads optional secrets from /etc/opamp-supervisor/env", () => {
     expect(one("EnvironmentFile")).toBe("-/etc/opamp-supervisor/env");
   });
