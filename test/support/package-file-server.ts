@@ -124,16 +124,23 @@ export class PackageFileServer {
     const body = file.body.subarray(start, end + 1);
     const chunk = 16 * 1024;
     let sent = 0;
+    let flushed: Promise<void> = Promise.resolve();
     while (sent < body.length) {
       if (res.destroyed) return;
       const limit = drop !== undefined ? Math.min(chunk, drop - sent) : chunk;
       if (limit <= 0) {
-        // Cut mid-body: the client sees a connection reset with bytes missing.
+        // Cut mid-body: the client sees a connection reset with bytes missing. The bytes
+        // written so far reach it first: Node 22 corks a response until the next tick, and a
+        // destroy before that drops them, the headers included.
+        await flushed;
         req.socket.destroy();
         return;
       }
       const piece = body.subarray(sent, sent + limit);
-      const ok = res.write(piece);
+      let ok = true;
+      flushed = new Promise((resolve) => {
+        ok = res.write(piece, () => resolve());
+      });
       sent += piece.length;
       if (file.throttleBytesPerSecond)
         await new Promise((r) => setTimeout(r, (piece.length / file.throttleBytesPerSecond!) * 1000));
