@@ -27,6 +27,12 @@ function since(iso: string | null, nowMs: number): string {
   return `${iso} (${ago} ago)`;
 }
 
+/** "<time> (5s ago): <error>": a kept error says how old it is; a snapshot without lastErrorAt gives the text alone. */
+function lastError(v: { lastError: string | null; lastErrorAt?: string | null }, nowMs: number): string {
+  if (!v.lastError) return "-";
+  return v.lastErrorAt ? `${since(v.lastErrorAt, nowMs)}: ${v.lastError}` : v.lastError;
+}
+
 export function renderStatus(report: StatusReport, nowMs: number): string {
   const out: string[] = [];
   const { live, offline } = report;
@@ -40,7 +46,7 @@ export function renderStatus(report: StatusReport, nowMs: number): string {
       block("Connection", [
         ["endpoint", live.connection.endpoint],
         ["state", `${live.connection.state}, ${since(live.connection.since, nowMs)}`],
-        ["last error", none(live.connection.lastError)],
+        ["last error", lastError(live.connection, nowMs)],
       ]),
       block("Collector", [
         ["version", live.collector.version],
@@ -48,7 +54,7 @@ export function renderStatus(report: StatusReport, nowMs: number): string {
         ["health", `${live.collector.healthy ? "healthy" : "unhealthy"} (${live.collector.status})`],
         ["up", since(live.collector.since, nowMs)],
         ["restarts", String(live.collector.restarts)],
-        ["last error", none(live.collector.lastError)],
+        ["last error", lastError(live.collector, nowMs)],
       ]),
       block("Remote config", [
         ["hash", none(live.remoteConfig.hash)],

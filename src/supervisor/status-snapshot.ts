@@ -21,7 +21,13 @@ export interface StatusView {
   version: string;
   instanceUid: string;
   startedAt: string;
-  connection: { state: ConnectionState["kind"]; endpoint: string; since: string | null; lastError: string | null };
+  connection: {
+    state: ConnectionState["kind"];
+    endpoint: string;
+    since: string | null;
+    lastError: string | null;
+    lastErrorAt: string | null;
+  };
   collector: {
     version: string;
     pid: number | null;
@@ -29,12 +35,17 @@ export interface StatusView {
     status: string;
     since: string | null;
     restarts: number;
+    /** The last failure seen (kept after recovery, with its time); a start or stop in progress is not one. */
     lastError: string | null;
+    lastErrorAt: string | null;
   };
   remoteConfig: { hash: string | null; status: string; at: string | null; error: string | null };
   availableComponents: { hash: string } | null;
   package?: Array<{ name: string; version: string; status: string; offeredVersion: string; error: string | null }>;
 }
+
+/** Statuses every (re)start and stop passes through: not errors worth keeping as the last one. */
+const TRANSITIONS = new Set(["StatusStarting", "StatusStopping"]);
 
 export class StatusSnapshot {
   readonly #clock: Clock;
@@ -55,7 +66,13 @@ export class StatusSnapshot {
       version: options.version,
       instanceUid: options.instanceUid,
       startedAt: this.#now(),
-      connection: { state: "idle", endpoint: publicEndpoint(options.endpoint), since: null, lastError: null },
+      connection: {
+        state: "idle",
+        endpoint: publicEndpoint(options.endpoint),
+        since: null,
+        lastError: null,
+        lastErrorAt: null,
+      },
       collector: {
         version: "unknown",
         pid: null,
@@ -64,6 +81,7 @@ export class StatusSnapshot {
         since: null,
         restarts: 0,
         lastError: null,
+        lastErrorAt: null,
       },
       remoteConfig: { hash: null, status: "UNSET", at: null, error: null },
       availableComponents: null,
@@ -84,7 +102,10 @@ export class StatusSnapshot {
     if (state.kind === c.state && state.kind !== "backoff") return;
     c.state = state.kind;
     c.since = state.kind === "connected" ? iso(state.since) : this.#now();
-    if (state.kind === "backoff") c.lastError = this.#mask(state.reason);
+    if (state.kind === "backoff") {
+      c.lastError = this.#mask(state.reason);
+      c.lastErrorAt = this.#now();
+    }
   }
 
   connectionEndpoint(endpoint: string): void {
@@ -107,7 +128,10 @@ export class StatusSnapshot {
     const c = this.#view.collector;
     c.healthy = health.healthy;
     c.status = health.status;
-    if (!health.healthy && health.lastError) c.lastError = this.#mask(health.lastError);
+    if (!health.healthy && health.lastError && !TRANSITIONS.has(health.status)) {
+      c.lastError = this.#mask(health.lastError);
+      c.lastErrorAt = this.#now();
+    }
     if (health.startedAtMs === undefined) c.pid = null;
     this.#view.status = health.healthy ? "ok" : "degraded";
   }

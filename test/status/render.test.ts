@@ -21,6 +21,7 @@ function report(): StatusReport {
         endpoint: "ws://h/v1/opamp",
         since: "2026-01-01T00:00:01.000Z",
         lastError: null,
+        lastErrorAt: null,
       },
       collector: {
         version: "0.149.0",
@@ -28,8 +29,9 @@ function report(): StatusReport {
         healthy: true,
         status: "StatusOK",
         since: "2026-01-01T00:00:02.000Z",
-        restarts: 0,
-        lastError: null,
+        restarts: 1,
+        lastError: "health check answered HTTP 500",
+        lastErrorAt: "2026-01-01T00:00:40.000Z",
       },
       remoteConfig: { hash: "beef", status: "FAILED", at: "2026-01-01T00:00:30.000Z", error: REFUSAL },
       availableComponents: null,
@@ -48,5 +50,13 @@ describe("renderStatus", () => {
     expect(screen).toContain(`remote-config-failed  failed  reason=${folded}\n`);
     expect(screen).not.toMatch(/^'receivers'/m);
     expect(screen).toMatch(/^ {2}status +FAILED, 2026-01-01T00:00:30\.000Z \(30s ago\)$/m);
+  });
+
+  it("gives a kept error its time, and a dash when there is none", () => {
+    const screen = renderStatus(report(), NOW);
+    expect(screen).toMatch(
+      /^Collector\n(?: {2}.*\n)*? {2}last error {2}2026-01-01T00:00:40\.000Z \(20s ago\): health check answered HTTP 500$/m,
+    );
+    expect(screen).toMatch(/^Connection\n(?: {2}.*\n)*? {2}last error {2}-$/m);
   });
 });

@@ -31,6 +31,7 @@ describe("StatusSnapshot", () => {
       endpoint: "wss://opamp.example/v1/opamp",
       since: new Date(t0 + 1_000).toISOString(),
       lastError: "ECONNREFUSED ***",
+      lastErrorAt: new Date(t0).toISOString(),
     });
     expect(v.collector).toMatchObject({
       pid: 42,
@@ -45,6 +46,22 @@ describe("StatusSnapshot", () => {
       error: "bad ***",
     });
     expect(v.status).toBe("ok");
+  });
+
+  it("keeps the last failure with its time, and not the starting and stopping every restart goes through", async () => {
+    const { s, clock } = snapshot();
+    const down = { healthy: false, startedAtMs: undefined, observedAtMs: 0 };
+    s.collectorHealth({ ...down, status: "StatusFatalError", lastError: "exited with code 1" });
+    const failedAt = new Date(clock.now()).toISOString();
+    await clock.advance(2_000);
+    s.collectorHealth({ ...down, status: "StatusStopping", lastError: "collector is stopping" });
+    s.collectorHealth({
+      ...down,
+      status: "StatusStarting",
+      lastError: "waiting for the first health check (HTTP 503)",
+    });
+    s.collectorHealth({ healthy: true, startedAtMs: clock.now(), observedAtMs: clock.now(), status: "StatusOK" });
+    expect(s.view().collector).toMatchObject({ healthy: true, lastError: "exited with code 1", lastErrorAt: failedAt });
   });
 
   it("is degraded while the collector is unhealthy, and a view is a copy", () => {
