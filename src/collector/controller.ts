@@ -24,7 +24,7 @@ import { Lifecycle } from "./lifecycle.js";
 import type { CollectorState } from "./lifecycle.js";
 import type { ApplyOptions, CollectorControl, ControllerOptions } from "./controller-types.js";
 import { NO_TIMINGS, failed } from "./outcome.js";
-import type { ApplyMode, ApplyOutcome } from "./outcome.js";
+import type { ApplyMode, ApplyOutcome, ApplyTimings } from "./outcome.js";
 import { RolloutWindow } from "./rollout-window.js";
 
 /** Files the controller keeps in the state directory. */
@@ -172,16 +172,16 @@ export class CollectorController implements CollectorControl {
     } catch (err) {
       return failed("io-failed", `cannot write the candidate config: ${osReason(err as NodeJS.ErrnoException)}`);
     }
-    const validateStarted = clock.now();
+    let validated: ApplyTimings = {};
     if (this.#o.config.agent.validateConfig) {
+      const validateStarted = clock.now();
       const result = await this.#o.driver.validate(candidate, signal);
-      const timings = { validateMs: clock.now() - validateStarted };
+      const validateMs = clock.now() - validateStarted;
+      validated = { validateMs };
       if (!result.ok)
-        return failed("validate-refused", `collector rejected the config: ${result.message}`, { timings });
+        return failed("validate-refused", `collector rejected the config: ${result.message}`, { timings: validated });
+      this.#phase("validate", validateMs, "config apply: the collector validated the config");
     }
-    const validated = this.#o.config.agent.validateConfig ? { validateMs: clock.now() - validateStarted } : {};
-    if (validated.validateMs !== undefined)
-      this.#phase("validate", validated.validateMs, "config apply: the collector validated the config");
     options.checkpoint?.("config-validated");
     const writeStarted = clock.now();
     // The validated bytes are already durable: a rename makes them effective.
