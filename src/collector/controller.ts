@@ -3,7 +3,7 @@
  * healthy. Operations (remote config, restart command, package swap, startup) ask it to
  * put a composition into effect and prove it, and get an ApplyOutcome back.
  *
- *   compose ─▶ candidate.yaml ─▶ validate ─▶ rename to effective.yaml ─▶ reload or restart
+ *   compose ─▶ candidate (temp name) ─▶ validate ─▶ rename to effective.yaml ─▶ reload or restart
  *           ─▶ health window (fed by the one health loop) ─▶ outcome
  *
  * Below it: the lifecycle (one run at a time, crash restarts with backoff) over a driver.
@@ -12,8 +12,8 @@ import type { CollectorHealth } from "../health/component-health.js";
 import { unreachable } from "../errors.js";
 import { formatExit } from "../process/exit.js";
 import { osReason } from "../process/spawner.js";
-import type { StoredRemoteConfig } from "../storage/index.js";
-import { fsyncDirectory, readFileIfExists, writeFileAtomic } from "../storage/index.js";
+import type { StagedFile, StoredRemoteConfig } from "../storage/index.js";
+import { fsyncDirectory, readFileIfExists, stageFile, writeFileAtomic } from "../storage/index.js";
 import { compose, composeStartup } from "./composition.js";
 import type { CollectorSupport, ComposeOutcome, Composition, OwnTelemetryLayer, RemoteFiles } from "./composition.js";
 import type { CollectorDriver, CollectorRun, VersionInfo } from "./driver.js";
@@ -165,28 +165,36 @@ export class CollectorController implements CollectorControl {
       return { ok: true, mode: "stopped", timings: NO_TIMINGS };
     }
     if (this.#runsAlready(composition)) return { ok: true, mode: "unchanged", timings: NO_TIMINGS };
-    const { clock } = this.#o.deps;
-    const candidate = this.#path(CANDIDATE_CONFIG_FILE);
+    const { clock, fs } = this.#o.deps;
+    let candidate: StagedFile;
     try {
-      await writeFileAtomic(candidate, composition.yaml, { mode: 0o600 });
+      candidate = await stageFile(this.#path(CANDIDATE_CONFIG_FILE), composition.yaml, {
+        mode: 0o600,
+        fs: { rename: fs.rename },
+      });
     } catch (err) {
       return failed("io-failed", `cannot write the candidate config: ${osReason(err as NodeJS.ErrnoException)}`);
     }
     let validated: ApplyTimings = {};
     if (this.#o.config.agent.validateConfig) {
       const validateStarted = clock.now();
-      const result = await this.#o.driver.validate(candidate, signal);
+      // The candidate's fsync runs meanwhile.
+      const result = await this.#o.driver.validate(candidate.path, signal).catch(async (err: unknown) => {
+        await candidate.discard();
+        throw err;
+      });
       const validateMs = clock.now() - validateStarted;
       validated = { validateMs };
-      if (!result.ok)
+      if (!result.ok) {
+        await candidate.discard();
         return failed("validate-refused", `collector rejected the config: ${result.message}`, { timings: validated });
+      }
       this.#phase("validate", validateMs, "config apply: the collector validated the config");
     }
     options.checkpoint?.("config-validated");
     const writeStarted = clock.now();
-    // The validated bytes are already durable: a rename makes them effective.
     try {
-      await this.#o.deps.fs.rename(candidate, this.#path(EFFECTIVE_CONFIG_FILE));
+      await candidate.commit(this.#path(EFFECTIVE_CONFIG_FILE));
     } catch (err) {
       // rename(2) is atomic: effective.yaml is still the config that runs.
       return failed("io-failed", `cannot swap in the new config: ${osReason(err as NodeJS.ErrnoException)}`, {

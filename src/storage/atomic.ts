@@ -23,8 +23,8 @@ const nodeFs: AtomicFs = { open: fsp.open, rename: fsp.rename, rm: fsp.rm };
 export interface WriteFileAtomicOptions {
   /** Permission bits of the new file, applied with fchmod so the umask does not apply. Default 0o600. */
   mode?: number;
-  /** Test seam; defaults to node:fs/promises. */
-  fs?: AtomicFs;
+  /** Test seam; calls left out are node:fs/promises'. */
+  fs?: Partial<AtomicFs>;
 }
 
 /** Prefix shared by every temp file, so leftovers of a crash are recognisable. */
@@ -48,7 +48,7 @@ export async function writeFileAtomic(
   data: string | Uint8Array,
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
-  const fs = options.fs ?? nodeFs;
+  const fs = { ...nodeFs, ...options.fs };
   const mode = options.mode ?? 0o600;
   const temp = tempPathFor(path);
   let created = false;
@@ -71,6 +71,66 @@ export async function writeFileAtomic(
     throw err;
   }
   await fsyncDirectory(dirname(path), fs);
+}
+
+/** Bytes written under a temp name next to their target, checked before they take effect. */
+export interface StagedFile {
+  /** Where the bytes are until `commit`, for a reader that checks them (e.g. `otelcol validate`). */
+  readonly path: string;
+  /** Waits until the bytes are on disk, then renames them over `target` (same directory). */
+  commit(target: string): Promise<void>;
+  /** Removes the staged bytes; never rejects. */
+  discard(): Promise<void>;
+}
+
+/**
+ * writeFileAtomic in two halves, for a file that is checked before it replaces another: the
+ * fsync starts at once and runs while the caller checks, and `commit` is one rename. That
+ * spares a rename and a directory fsync against writing a checked copy first and renaming it
+ * again. The caller fsyncs the directory after `commit` to make the rename durable.
+ * `path` names the temp file (`.<name>.tmp-…` in the same directory).
+ */
+export async function stageFile(
+  path: string,
+  data: string | Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): Promise<StagedFile> {
+  const fs = { ...nodeFs, ...options.fs };
+  const mode = options.mode ?? 0o600;
+  const temp = tempPathFor(path);
+  const remove = () =>
+    fs.rm(temp, { force: true }).then(
+      () => undefined,
+      () => undefined,
+    );
+  const handle = await fs.open(temp, "wx", mode);
+  try {
+    await handle.writeFile(data);
+    await handle.chmod(mode);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await remove();
+    throw err;
+  }
+  // Closed once flushed, before any rename (see writeFileAtomic).
+  const flushed = handle.sync().finally(() => handle.close());
+  flushed.catch(() => undefined); // commit reports it; discard does not care
+  return {
+    path: temp,
+    async commit(target: string) {
+      try {
+        await flushed;
+        await fs.rename(temp, target);
+      } catch (err) {
+        await remove();
+        throw err;
+      }
+    },
+    async discard() {
+      await flushed.catch(() => undefined);
+      await remove();
+    },
+  };
 }
 
 /** Makes renames and unlinks inside `dir` durable. */

@@ -1,5 +1,5 @@
-export { fsyncDirectory, isErrno, readFileIfExists, writeFileAtomic } from "./atomic.js";
-export type { AtomicFs, WriteFileAtomicOptions } from "./atomic.js";
+export { fsyncDirectory, isErrno, readFileIfExists, stageFile, writeFileAtomic } from "./atomic.js";
+export type { AtomicFs, StagedFile, WriteFileAtomicOptions } from "./atomic.js";
 export { AuditLog } from "./audit.js";
 export type { AuditEntry, AuditFs, AuditLogOptions, WrittenAuditEntry } from "./audit.js";
 export type { CorruptionNotice } from "./corrupt.js";

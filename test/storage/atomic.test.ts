@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AtomicFs } from "../../src/storage/atomic.js";
-import { readFileIfExists, writeFileAtomic } from "../../src/storage/atomic.js";
+import { readFileIfExists, stageFile, writeFileAtomic } from "../../src/storage/atomic.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -99,6 +99,66 @@ describe("writeFileAtomic", () => {
     await writeFileAtomic(link, "new");
     expect(await readFile(target, "utf8")).toBe("target content");
     expect((await lstat(link)).isFile()).toBe(true);
+  });
+});
+
+/** A filesystem whose file handles refuse fsync, like a failing disk. */
+function failingSyncFs(): Partial<AtomicFs> {
+  return {
+    open: (async (path: string, flags: string, mode: number) => {
+      const handle = await open(path, flags, mode);
+      return Object.assign(handle, {
+        sync: () => Promise.reject(Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" })),
+      });
+    }) as AtomicFs["open"],
+  };
+}
+
+describe("stageFile", () => {
+  it("puts the bytes where a checker can read them, then over the target in one rename", async () => {
+    const target = join(dir, "effective.yaml");
+    await writeFile(target, "old");
+    const staged = await stageFile(join(dir, "candidate.yaml"), "new: config\n");
+    expect(await readFile(staged.path, "utf8")).toBe("new: config\n");
+    expect(await readFile(target, "utf8")).toBe("old"); // nothing takes effect before commit
+    await staged.commit(target);
+    expect(await readFile(target, "utf8")).toBe("new: config\n");
+    expect((await stat(target)).mode & 0o777).toBe(0o600);
+    expect(await readdir(dir)).toEqual(["effective.yaml"]);
+  });
+
+  it("leaves nothing behind when the staged bytes are discarded", async () => {
+    const staged = await stageFile(join(dir, "candidate.yaml"), "refused");
+    await staged.discard();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("does not commit bytes the disk could not flush, and leaves the target and the directory as they were", async () => {
+    const target = join(dir, "effective.yaml");
+    await writeFile(target, "old");
+    const staged = await stageFile(join(dir, "candidate.yaml"), "new", { fs: failingSyncFs() });
+    await expect(staged.commit(target)).rejects.toMatchObject({ code: "EIO" });
+    expect(await readFile(target, "utf8")).toBe("old");
+    expect(await readdir(dir)).toEqual(["effective.yaml"]);
+  });
+
+  it("keeps the target and leaves no temp file when the rename fails", async () => {
+    const target = join(dir, "effective.yaml");
+    await writeFile(target, "old");
+    const refuse = async () => {
+      throw Object.assign(new Error("EIO: injected"), { code: "EIO" });
+    };
+    const staged = await stageFile(join(dir, "candidate.yaml"), "new", { fs: { rename: refuse } });
+    await expect(staged.commit(target)).rejects.toMatchObject({ code: "EIO" });
+    expect(await readFile(target, "utf8")).toBe("old");
+    expect(await readdir(dir)).toEqual(["effective.yaml"]);
+  });
+
+  it("leaves no temp file when the write fails midway", async () => {
+    await expect(stageFile(join(dir, "candidate.yaml"), "x".repeat(10_000), { fs: halfWriteFs() })).rejects.toThrow(
+      /ENOSPC/,
+    );
+    expect(await readdir(dir)).toEqual([]);
   });
 });
 

@@ -58,8 +58,13 @@ describe.each([
   it("refuses a config the collector's validate rejects, with its error, without touching the collector", async () => {
     const t = await ready({ hup });
     const first = t.driver.current;
+    const filesBefore = await readdir(t.ctx.stateDir.root);
     await apply(t, offer(2, { "remote.yaml": marked("two", "  invalid: pipeline traces is broken\n") }));
     expect(t.statuses()).toEqual(["APPLYING", "FAILED"]);
+    // The refused candidate is gone; only the received copy (and the failed hash) are new.
+    const newFiles = (await readdir(t.ctx.stateDir.root)).filter((n) => !filesBefore.includes(n));
+    expect(newFiles.filter((n) => n.includes("candidate") || n.includes(".tmp-"))).toEqual([]);
+    expect(t.driver.validated.at(-1)).toContain("candidate.yaml");
     expect(lastStatus(t)?.errorMessage).toContain("Error: pipeline traces is broken");
     expect(t.driver.current).toBe(first);
     expect(first?.reloads).toBe(0);
