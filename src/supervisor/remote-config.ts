@@ -54,11 +54,13 @@ async function applyOffer(
   const { reporter, store, collector } = ctx;
   const hash = offer.hash;
   const started = ctx.deps.clock.now();
-  await store.writeLastReceivedRemoteConfig(offer);
-  await reporter.remoteConfigStatus({ hash, status: "APPLYING", errorMessage: "" });
-  ctx.hooks.checkpoint("config-received");
-
-  const composed = await collector.compose(remoteFilesOf(offer));
+  // Neither write depends on the other (start-up settles an APPLYING whichever landed), and
+  // composing is CPU work: the three overlap.
+  const received = Promise.all([
+    store.writeLastReceivedRemoteConfig(offer),
+    reporter.remoteConfigStatus({ hash, status: "APPLYING", errorMessage: "" }),
+  ]).then(() => ctx.hooks.checkpoint("config-received"));
+  const [composed] = await Promise.all([collector.compose(remoteFilesOf(offer)), received]);
   if (!composed.ok) {
     await reject(ctx, offer, composed.message, {});
     return "settled";
@@ -118,11 +120,13 @@ async function accept(
   yaml: string,
   audit: Record<string, unknown> & { action: string },
 ): Promise<void> {
-  // Last working first: a crash between the two writes still restarts into this config.
-  await ctx.store.writeLastWorkingRemoteConfig(offer);
+  // Both are on disk before the server hears APPLIED: a crash before it still restarts into
+  // this config (start-up settles the APPLYING left on disk to the last working one).
+  await Promise.all([
+    ctx.store.writeLastWorkingRemoteConfig(offer),
+    ctx.audit.append({ ...audit, hash: bytesToHex(offer.hash), result: "applied" }),
+  ]);
   ctx.hooks.checkpoint("config-proven");
-  // The audit line is on disk before the server hears the result.
-  await ctx.audit.append({ ...audit, hash: bytesToHex(offer.hash), result: "applied" });
   await ctx.reporter.remoteConfigStatus({ hash: offer.hash, status: "APPLIED", errorMessage: "" });
   ctx.reporter.effectiveConfig(yaml);
   ctx.logger.info({ hash: bytesToHex(offer.hash), ...audit }, "remote config applied");
@@ -168,19 +172,28 @@ async function reject(
   extra: Record<string, unknown>,
   remember = true,
 ): Promise<void> {
-  if (remember) await ctx.store.addFailedConfigHash(offer.hash);
-  await ctx.audit.append({
-    action: "remote-config-failed",
-    hash: bytesToHex(offer.hash),
-    lastWorkingHash: await lastWorkingHash(ctx),
-    result: "failed",
-    reason,
-    ...extra,
-  });
-  await ctx.reporter.remoteConfigStatus(
-    { hash: offer.hash, status: "FAILED", errorMessage: reason },
-    { transient: !remember },
-  );
+  // The audit line is on disk before the server hears FAILED. The failed hash is written
+  // meanwhile: the same hash sent again waits for it (FailedHashSet serialises), and the
+  // FAILED on disk already keeps a restart from running this config.
+  const remembered = remember ? ctx.store.addFailedConfigHash(offer.hash) : Promise.resolve();
+  const reported = lastWorkingHash(ctx)
+    .then((lastWorking) =>
+      ctx.audit.append({
+        action: "remote-config-failed",
+        hash: bytesToHex(offer.hash),
+        lastWorkingHash: lastWorking,
+        result: "failed",
+        reason,
+        ...extra,
+      }),
+    )
+    .then(() =>
+      ctx.reporter.remoteConfigStatus(
+        { hash: offer.hash, status: "FAILED", errorMessage: reason },
+        { transient: !remember },
+      ),
+    );
+  await Promise.all([remembered, reported]);
   ctx.logger.warn({ hash: bytesToHex(offer.hash), reason }, "remote config refused");
 }
 
