@@ -1,12 +1,14 @@
 // Runs the benchmarks named on the command line (default: all) and prints their figures.
-// Usage: npm run bench [-- name ...]   names: config-push, cold-start, crash-recovery,
-// idle-footprint, wire-bytes, reconnect-spread; and, run only when named (they need the Go
-// peers of interop/build-gopeer.sh and take minutes): side-by-side, fleet
+// Usage: npm run bench [-- name ...]   names: config-push, apply-share, cold-start,
+// crash-recovery, idle-footprint, wire-bytes, reconnect-spread, server-drops; and, run only
+// when named (they need the Go peers of interop/build-gopeer.sh and take minutes):
+// side-by-side, fleet
 import { arch, cpus, totalmem } from "node:os";
 import { report } from "./lib.mjs";
 
 const ALL = [
   "config-push",
+  "apply-share",
   "cold-start",
   "crash-recovery",
   "idle-footprint",
