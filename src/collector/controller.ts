@@ -13,7 +13,7 @@ import { unreachable } from "../errors.js";
 import { formatExit } from "../process/exit.js";
 import { osReason } from "../process/spawner.js";
 import type { StagedFile, StoredRemoteConfig } from "../storage/index.js";
-import { fsyncDirectory, readFileIfExists, stageFile, writeFileAtomic } from "../storage/index.js";
+import { fsyncDirectory, readFileIfExists, removeStaleTemps, stageFile, writeFileAtomic } from "../storage/index.js";
 import { compose, composeStartup } from "./composition.js";
 import type { CollectorSupport, ComposeOutcome, Composition, OwnTelemetryLayer, RemoteFiles } from "./composition.js";
 import type { CollectorDriver, CollectorRun, VersionInfo } from "./driver.js";
@@ -150,6 +150,7 @@ export class CollectorController implements CollectorControl {
 
   /** At start: writes and runs `composition`; a collector that cannot start is retried with backoff. */
   async start(composition: Composition): Promise<void> {
+    await removeStaleTemps(this.#path(CANDIDATE_CONFIG_FILE)); // a candidate a kill left behind
     await this.#makeEffective(composition);
     if (!composition.runnable) return;
     await this.#lifecycle.start(this.#path(EFFECTIVE_CONFIG_FILE), { autoRestart: true }).catch(() => undefined);
@@ -166,23 +167,20 @@ export class CollectorController implements CollectorControl {
     }
     if (this.#runsAlready(composition)) return { ok: true, mode: "unchanged", timings: NO_TIMINGS };
     const { clock, fs } = this.#o.deps;
+    const staging = { mode: 0o600, fs: { rename: fs.rename } };
     let candidate: StagedFile;
     try {
-      candidate = await stageFile(this.#path(CANDIDATE_CONFIG_FILE), composition.yaml, {
-        mode: 0o600,
-        fs: { rename: fs.rename },
-      });
+      candidate = await stageFile(this.#path(CANDIDATE_CONFIG_FILE), composition.yaml, staging);
     } catch (err) {
       return failed("io-failed", `cannot write the candidate config: ${osReason(err as NodeJS.ErrnoException)}`);
     }
     let validated: ApplyTimings = {};
     if (this.#o.config.agent.validateConfig) {
       const validateStarted = clock.now();
-      // The candidate's fsync runs meanwhile.
-      const result = await this.#o.driver.validate(candidate.path, signal).catch(async (err: unknown) => {
-        await candidate.discard();
-        throw err;
-      });
+      // The candidate's fsync runs meanwhile. A check that throws (aborted) removes it too.
+      const checking = this.#o.driver.validate(candidate.path, signal);
+      checking.catch(() => candidate.discard());
+      const result = await checking;
       const validateMs = clock.now() - validateStarted;
       validated = { validateMs };
       if (!result.ok) {

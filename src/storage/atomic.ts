@@ -133,6 +133,19 @@ export async function stageFile(
   };
 }
 
+/**
+ * Removes the temp files named after `path` that an earlier process left behind (killed
+ * between staging and commit). Only for a file one process owns, at its start: a concurrent
+ * writer's temp file would go too. Returns how many were removed; never rejects.
+ */
+export async function removeStaleTemps(path: string): Promise<number> {
+  const prefix = `.${basename(path)}${TEMP_FILE_MARKER}`;
+  const names = await fsp.readdir(dirname(path)).catch(() => [] as string[]);
+  const stale = names.filter((name) => name.startsWith(prefix));
+  await Promise.all(stale.map((name) => fsp.rm(join(dirname(path), name), { force: true }).catch(() => undefined)));
+  return stale.length;
+}
+
 /** Makes renames and unlinks inside `dir` durable. */
 export async function fsyncDirectory(dir: string, fs: Pick<AtomicFs, "open"> = nodeFs): Promise<void> {
   const handle = await fs.open(dir, "r");

@@ -1,4 +1,4 @@
-export { fsyncDirectory, isErrno, readFileIfExists, stageFile, writeFileAtomic } from "./atomic.js";
+export { fsyncDirectory, isErrno, readFileIfExists, removeStaleTemps, stageFile, writeFileAtomic } from "./atomic.js";
 export type { AtomicFs, StagedFile, WriteFileAtomicOptions } from "./atomic.js";
 export { AuditLog } from "./audit.js";
 export type { AuditEntry, AuditFs, AuditLogOptions, WrittenAuditEntry } from "./audit.js";

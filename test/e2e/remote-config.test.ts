@@ -284,6 +284,8 @@ describe.each([
       expect(reported.status).not.toBe(APPLYING);
       expect(runs(state, "eleven")).toBe(reportsNew);
       expect(reportsNew).toBe(step === "config-proven");
+      // A candidate the kill left staged is gone once the supervisor runs again.
+      expect((await readdir(ws.stateDir)).filter((n) => n.includes(".tmp-"))).toEqual([]);
 
       // The server sends the config again; now it goes through.
       const from = push(hash(11), { "remote.yaml": marked("eleven") });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AtomicFs } from "../../src/storage/atomic.js";
-import { readFileIfExists, stageFile, writeFileAtomic } from "../../src/storage/atomic.js";
+import { readFileIfExists, removeStaleTemps, stageFile, writeFileAtomic } from "../../src/storage/atomic.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -152,6 +152,15 @@ describe("stageFile", () => {
     await expect(staged.commit(target)).rejects.toMatchObject({ code: "EIO" });
     expect(await readFile(target, "utf8")).toBe("old");
     expect(await readdir(dir)).toEqual(["effective.yaml"]);
+  });
+
+  it("finds what an earlier process left staged, and only that, to remove at start", async () => {
+    const left = await stageFile(join(dir, "candidate.yaml"), "staged when the supervisor was killed");
+    await writeFile(join(dir, ".effective.yaml.tmp-1-abc"), "another file's temp");
+    await writeFile(join(dir, "candidate.yaml"), "not a temp file");
+    expect(await removeStaleTemps(join(dir, "candidate.yaml"))).toBe(1);
+    expect(await readFileIfExists(left.path)).toBeUndefined();
+    expect((await readdir(dir)).sort()).toEqual([".effective.yaml.tmp-1-abc", "candidate.yaml"]);
   });
 
   it("leaves no temp file when the write fails midway", async () => {
