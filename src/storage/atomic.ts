@@ -48,29 +48,9 @@ export async function writeFileAtomic(
   data: string | Uint8Array,
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
-  const fs = { ...nodeFs, ...options.fs };
-  const mode = options.mode ?? 0o600;
-  const temp = tempPathFor(path);
-  let created = false;
-  try {
-    // "wx": O_CREAT|O_EXCL, so we never write through someone else's file or symlink.
-    const handle = await fs.open(temp, "wx", mode);
-    created = true;
-    try {
-      await handle.writeFile(data);
-      await handle.chmod(mode);
-      await handle.sync();
-    } finally {
-      // Close before rename: a binary still open for writing cannot be exec'd (ETXTBSY).
-      await handle.close();
-    }
-    await fs.rename(temp, path);
-    created = false;
-  } catch (err) {
-    if (created) await fs.rm(temp, { force: true }).catch(() => undefined);
-    throw err;
-  }
-  await fsyncDirectory(dirname(path), fs);
+  const staged = await stageFile(path, data, options);
+  await staged.commit(path);
+  await fsyncDirectory(dirname(path), { ...nodeFs, ...options.fs });
 }
 
 /** Bytes written under a temp name next to their target, checked before they take effect. */
@@ -84,11 +64,11 @@ export interface StagedFile {
 }
 
 /**
- * writeFileAtomic in two halves, for a file that is checked before it replaces another: the
- * fsync starts at once and runs while the caller checks, and `commit` is one rename. That
- * spares a rename and a directory fsync against writing a checked copy first and renaming it
- * again. The caller fsyncs the directory after `commit` to make the rename durable.
- * `path` names the temp file (`.<name>.tmp-…` in the same directory).
+ * The first half of writeFileAtomic, on its own for a file that is checked before it replaces
+ * another: the fsync starts at once and runs while the caller checks, and `commit` is one
+ * rename. That spares a rename and a directory fsync against writing a checked copy first and
+ * renaming it again. The caller fsyncs the directory after `commit` to make the rename
+ * durable. `path` names the temp file (`.<name>.tmp-…` in the same directory).
  */
 export async function stageFile(
   path: string,
@@ -103,6 +83,7 @@ export async function stageFile(
       () => undefined,
       () => undefined,
     );
+  // "wx": O_CREAT|O_EXCL, so we never write through someone else's file or symlink.
   const handle = await fs.open(temp, "wx", mode);
   try {
     await handle.writeFile(data);
@@ -112,7 +93,7 @@ export async function stageFile(
     await remove();
     throw err;
   }
-  // Closed once flushed, before any rename (see writeFileAtomic).
+  // Closed once flushed, before any rename: a binary still open for writing cannot be exec'd (ETXTBSY).
   const flushed = handle.sync().finally(() => handle.close());
   flushed.catch(() => undefined); // commit reports it; discard does not care
   return {
