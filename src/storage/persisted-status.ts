@@ -64,12 +64,22 @@ export class PersistedStatus<T> {
    * Persists `value`, then sends it, also when the write was refused. Resolves true when it
    * is on disk, false when the disk refused (logged; retried with the next set or flush).
    * Never rejects. Calls run in order: the file and the server both end with the newest value.
+   *
+   * `after`: work the server must not hear about before it is done (the kept copy of what
+   * this status reports). The write runs alongside it; the send waits for it, and does not
+   * happen when it fails: the caller reports that failure with its next `set`.
    */
-  set(value: T): Promise<boolean> {
+  set(value: T, options: { after?: Promise<unknown> } = {}): Promise<boolean> {
     this.#current = value;
     return this.#chain(async () => {
-      const ok = await this.#write(value);
-      this.#options.send(value);
+      const [ok, done] = await Promise.all([
+        this.#write(value),
+        (options.after ?? Promise.resolve()).then(
+          () => true,
+          () => false,
+        ),
+      ]);
+      if (done) this.#options.send(value);
       return ok;
     });
   }

@@ -120,14 +120,21 @@ async function accept(
   yaml: string,
   audit: Record<string, unknown> & { action: string },
 ): Promise<void> {
-  // Both are on disk before the server hears APPLIED: a crash before it still restarts into
-  // this config (start-up settles the APPLYING left on disk to the last working one).
-  await Promise.all([
+  // The kept copy and the audit line are on disk before the server hears APPLIED; APPLIED
+  // itself is written alongside them. A crash before all three restarts into this config
+  // either way (start-up settles APPLYING to the last working config, and APPLIED with an
+  // older working copy to the received one, which is this offer).
+  const kept = Promise.all([
     ctx.store.writeLastWorkingRemoteConfig(offer),
     ctx.audit.append({ ...audit, hash: bytesToHex(offer.hash), result: "applied" }),
   ]);
+  const reported = ctx.reporter.remoteConfigStatus(
+    { hash: offer.hash, status: "APPLIED", errorMessage: "" },
+    { after: kept },
+  );
+  await kept; // a refused write: storageFault reports FAILED and rolls back; APPLIED is never sent
   ctx.hooks.checkpoint("config-proven");
-  await ctx.reporter.remoteConfigStatus({ hash: offer.hash, status: "APPLIED", errorMessage: "" });
+  await reported;
   ctx.reporter.effectiveConfig(yaml);
   ctx.logger.info({ hash: bytesToHex(offer.hash), ...audit }, "remote config applied");
 }

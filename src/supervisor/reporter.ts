@@ -76,11 +76,16 @@ export class StatusReporter {
   /**
    * Persists, then reports: the server hears the status even when the disk refuses it.
    * Never rejects; resolves false when the status could not be persisted (yet).
+   * `after`: see PersistedStatus.set.
    */
-  async remoteConfigStatus(status: StoredRemoteConfigStatus, options: { transient?: boolean } = {}): Promise<boolean> {
+  async remoteConfigStatus(
+    status: StoredRemoteConfigStatus,
+    options: { transient?: boolean; after?: Promise<unknown> } = {},
+  ): Promise<boolean> {
     this.#transient = status.status === "FAILED" && options.transient === true;
     this.snapshot?.remoteConfig(status);
-    return this.#remote.set({ ...status, errorMessage: this.masker.mask(status.errorMessage) });
+    const masked = { ...status, errorMessage: this.masker.mask(status.errorMessage) };
+    return this.#remote.set(masked, options.after ? { after: options.after } : {});
   }
 
   /** True when the current status is a FAILED for `hash` that a storage fault caused. */

@@ -27,7 +27,9 @@ export async function settleRemoteConfigStatus(
   audit: AuditLog,
 ): Promise<{ status: StoredRemoteConfigStatus | undefined; working: StoredRemoteConfig | undefined }> {
   const stored = await store.readRemoteConfigStatus();
-  const working = await store.readLastWorkingRemoteConfig();
+  const kept = await store.readLastWorkingRemoteConfig();
+  const proven = await provenNotKept(store, stored, kept);
+  const working = proven ?? kept;
   const run = working ?? (await usableReceived(store, stored));
   const inForce = (): StoredRemoteConfigStatus =>
     working
@@ -52,13 +54,36 @@ export async function settleRemoteConfigStatus(
       .writeRemoteConfigStatus(status)
       .catch((err: unknown) => store.logger.warn({ err }, "cannot persist the settled remote config status"));
   }
-  if (run && !working && status?.status === "APPLIED" && sameBytes(status.hash, run.hash)) {
-    // The received config is the proven one (its working copy was lost): keep it as such again.
+  if (proven) {
+    await audit.append({
+      action: "remote-config-kept-at-start",
+      hash: bytesToHex(proven.hash),
+      lastWorkingHash: kept ? bytesToHex(kept.hash) : null,
+      result: "applied",
+      reason: "it was reported APPLIED but its working copy was not kept (lost, or a stop came in between)",
+    });
     await store
-      .writeLastWorkingRemoteConfig(run)
+      .writeLastWorkingRemoteConfig(proven)
       .catch((err: unknown) => store.logger.warn({ err }, "cannot restore the last working remote config"));
   }
   return { status, working: run };
+}
+
+/**
+ * The received config when the status on disk says APPLIED for it but the working copy is
+ * another one or none: APPLIED is written only after the proof, alongside the working copy
+ * (remote-config.ts), so a stop between the two writes, or a lost working copy, leaves this.
+ */
+async function provenNotKept(
+  store: StateStore,
+  status: StoredRemoteConfigStatus | undefined,
+  kept: StoredRemoteConfig | undefined,
+): Promise<StoredRemoteConfig | undefined> {
+  if (status?.status !== "APPLIED" || (kept && sameBytes(kept.hash, status.hash))) return undefined;
+  const received = await store.readLastReceivedRemoteConfig();
+  if (!received || !sameBytes(received.hash, status.hash) || (await store.isFailedConfigHash(received.hash)))
+    return undefined;
+  return received;
 }
 
 async function usableReceived(
@@ -68,7 +93,6 @@ async function usableReceived(
   const received = await store.readLastReceivedRemoteConfig();
   if (!received || (await store.isFailedConfigHash(received.hash))) return undefined;
   const statusOfIt = status && sameBytes(status.hash, received.hash) ? status.status : undefined;
-  if (statusOfIt === "APPLIED") return received;
   const workingLost = store.setAsideNotice(DOCUMENT_NAMES.lastWorkingRemoteConfig) !== undefined;
   if (!workingLost || statusOfIt === "FAILED") return undefined;
   store.logger.warn(

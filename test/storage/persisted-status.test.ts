@@ -151,6 +151,32 @@ describe("PersistedStatus", () => {
     expect(events).toEqual(["write 1", "send 1", "write 2", "send 2"]);
   });
 
+  it("with `after`, writes at once but sends only once that work is done, and not at all when it fails", async () => {
+    const events: string[] = [];
+    const status = new PersistedStatus<number>({
+      what: "n",
+      logger: recordingLogger(),
+      send: (v) => events.push(`send ${v}`),
+      write: async (v) => {
+        await Promise.resolve();
+        events.push(`write ${v}`);
+      },
+    });
+    let finish!: () => void;
+    const kept = new Promise<void>((resolve) => (finish = resolve));
+    const first = status.set(1, { after: kept });
+    await new Promise((r) => setImmediate(r));
+    expect(events).toEqual(["write 1"]);
+    finish();
+    expect(await first).toBe(true);
+    expect(events).toEqual(["write 1", "send 1"]);
+
+    const refused = Promise.reject(new Error("ENOSPC"));
+    expect(await status.set(2, { after: refused })).toBe(true);
+    expect(await status.set(3)).toBe(true);
+    expect(events).toEqual(["write 1", "send 1", "write 2", "write 3", "send 3"]);
+  });
+
   it("settles an interrupted transaction at start to what is in force, and leaves others alone", () => {
     const applying: OfferStatus = { hash: h(7), status: "APPLYING", errorMessage: "" };
     const inForce = (): OfferStatus => ({ hash: h(6), status: "APPLIED", errorMessage: "" });

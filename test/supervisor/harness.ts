@@ -38,14 +38,6 @@ class RecordingReporter extends StatusReporter {
   ) {
     super(...args);
   }
-  override async remoteConfigStatus(
-    status: StoredRemoteConfigStatus,
-    options?: { transient?: boolean },
-  ): Promise<boolean> {
-    const persisted = await super.remoteConfigStatus(status, options);
-    this.heard.push({ kind: "status", status });
-    return persisted;
-  }
   override health(health: CollectorHealth): void {
     this.heard.push({ kind: "health", health });
   }
@@ -122,7 +114,12 @@ storage:
   const store = new StateStore({ dir: stateDir, clock });
   const audit = new AuditLog({ path: stateDir.file("audit.log"), clock });
   const heard: Heard[] = [];
-  const client = { setStatus: () => undefined } as unknown as OpampClient;
+  // What the server would hear: the remote config statuses as the reporter sends them.
+  const client = {
+    setStatus: (kind: string, value: StoredRemoteConfigStatus) => {
+      if (kind === "remoteConfigStatus") heard.push({ kind: "status", status: value });
+    },
+  } as unknown as OpampClient;
   const reporter = new RecordingReporter(heard, client, config.capabilities, store);
   const driver = new FakeDriver();
   const lifetime = new AbortController();

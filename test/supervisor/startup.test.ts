@@ -72,6 +72,31 @@ describe("settleRemoteConfigStatus", () => {
     expect(await open().readLastWorkingRemoteConfig()).toEqual(config(3));
   });
 
+  it("runs the received config when a stop came between its APPLIED and its working copy, and keeps it as working", async () => {
+    // APPLIED is written alongside the working copy: here it landed, the new working copy did not.
+    const store = open();
+    await store.writeLastWorkingRemoteConfig(config(7));
+    await store.writeLastReceivedRemoteConfig(config(8));
+    await store.writeRemoteConfigStatus({ hash: config(8).hash, status: "APPLIED", errorMessage: "" });
+    const { status, working } = await settleRemoteConfigStatus(open(), audit);
+    expect(working).toEqual(config(8));
+    expect(status).toEqual({ hash: config(8).hash, status: "APPLIED", errorMessage: "" });
+    expect(await open().readLastWorkingRemoteConfig()).toEqual(config(8));
+    expect(await audit.read()).toMatchObject([
+      { action: "remote-config-kept-at-start", hash: "c008", lastWorkingHash: "c007", result: "applied" },
+    ]);
+  });
+
+  it("keeps the working config when APPLIED names a received config that failed since", async () => {
+    const store = open();
+    await store.writeLastWorkingRemoteConfig(config(9));
+    await store.writeLastReceivedRemoteConfig(config(10));
+    await store.writeRemoteConfigStatus({ hash: config(10).hash, status: "APPLIED", errorMessage: "" });
+    await store.addFailedConfigHash(config(10).hash);
+    expect((await settleRemoteConfigStatus(open(), audit)).working).toEqual(config(9));
+    expect(await open().readLastWorkingRemoteConfig()).toEqual(config(9));
+  });
+
   it("never starts on a received config that failed, even when the working one was lost", async () => {
     const store = open();
     await store.writeLastReceivedRemoteConfig(config(4));

@@ -1,5 +1,5 @@
 /** Filesystem faults inside the remote-config transaction, injected through the fs seam. */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { nodeFileSystem } from "../../src/deps.js";
 import type { FileSystem } from "../../src/deps.js";
 import { applyRemoteConfig } from "../../src/supervisor/remote-config.js";
@@ -24,6 +24,7 @@ function faulty(call: "readFile" | "rename", code: string, armed: { on: boolean 
   };
 }
 
+const statusesOf = (t: Harness) => t.heard.flatMap((e) => (e.kind === "status" ? [e.status.status] : []));
 const statusOf = (t: Harness) => t.heard.flatMap((e) => (e.kind === "status" ? [e.status] : [])).at(-1);
 
 describe("storage faults in the remote-config transaction", () => {
@@ -60,5 +61,15 @@ describe("storage faults in the remote-config transaction", () => {
     expect(await t.drive(applyRemoteConfig(t.ctx, offer(2, { "remote.yaml": marked("two") })))).toBe("settled");
     expect(statusOf(t)).toMatchObject({ status: "APPLIED" });
     expect(runs(t.driver.current?.config, "two")).toBe(true);
+  });
+
+  it("never reports APPLIED when the proven config cannot be kept; reports FAILED and rolls back", async () => {
+    const t = (h = await makeHarness());
+    vi.spyOn(t.ctx.store, "writeLastWorkingRemoteConfig").mockRejectedValueOnce(errno("ENOSPC"));
+    expect(await t.drive(applyRemoteConfig(t.ctx, offer(3, { "remote.yaml": marked("three") })))).toBe("retry");
+    expect(statusesOf(t)).toEqual(["APPLYING", "FAILED"]);
+    expect(statusOf(t)?.errorMessage).toContain("cannot write the state directory");
+    expect(runs(t.driver.current?.config, "three")).toBe(false);
+    expect((await t.audit()).some((l) => l["action"] === "remote-config-rolled-back")).toBe(true);
   });
 });
