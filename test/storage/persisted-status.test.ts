@@ -132,18 +132,24 @@ describe.each(FAULTS)("a write refused with %s", (code) => {
   });
 });
 
+/** A status whose writes and sends are recorded in order, each write one tick long. */
+function recordingStatus(): { status: PersistedStatus<number>; events: string[] } {
+  const events: string[] = [];
+  const status = new PersistedStatus<number>({
+    what: "n",
+    logger: recordingLogger(),
+    send: (v) => events.push(`send ${v}`),
+    write: async (v) => {
+      await Promise.resolve();
+      events.push(`write ${v}`);
+    },
+  });
+  return { status, events };
+}
+
 describe("PersistedStatus", () => {
   it("writes before it sends while the disk works, in call order, so both end with the newest value", async () => {
-    const events: string[] = [];
-    const status = new PersistedStatus<number>({
-      what: "n",
-      logger: recordingLogger(),
-      send: (v) => events.push(`send ${v}`),
-      write: async (v) => {
-        await Promise.resolve();
-        events.push(`write ${v}`);
-      },
-    });
+    const { status, events } = recordingStatus();
     const first = status.set(1);
     const second = status.set(2);
     expect(status.current).toBe(2);
@@ -152,16 +158,7 @@ describe("PersistedStatus", () => {
   });
 
   it("with `after`, writes at once but sends only once that work is done, and not at all when it fails", async () => {
-    const events: string[] = [];
-    const status = new PersistedStatus<number>({
-      what: "n",
-      logger: recordingLogger(),
-      send: (v) => events.push(`send ${v}`),
-      write: async (v) => {
-        await Promise.resolve();
-        events.push(`write ${v}`);
-      },
-    });
+    const { status, events } = recordingStatus();
     let finish!: () => void;
     const kept = new Promise<void>((resolve) => (finish = resolve));
     const first = status.set(1, { after: kept });
