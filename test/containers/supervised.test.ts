@@ -114,6 +114,17 @@ describe("containers: the supervised image itself", () => {
 
     expect((await podman(["exec", name, "id", "-u"])).stdout.trim()).toBe("10001");
     expect((await podman(["exec", name, "cat", "/proc/1/cmdline"])).stdout.split("\0")[0]).toBe("/usr/bin/tini");
+    // The compile cache baked in at build time, where the image's Node has one (>= 22.1).
+    const [cacheDir, cached] = (
+      await podman(["exec", name, "sh", "-c", 'echo "$NODE_COMPILE_CACHE"; find "$NODE_COMPILE_CACHE" -type f | wc -l'])
+    ).stdout
+      .trim()
+      .split("\n");
+    expect(cacheDir).toBe("/opt/opamp-supervisor/node-compile-cache");
+    const nodeHasCache = (
+      await podman(["exec", name, "node", "-p", 'typeof require("node:module").enableCompileCache'])
+    ).stdout.trim();
+    expect(Number(cached) > 0).toBe(nodeHasCache === "function");
     // podman runs the image's HEALTHCHECK on demand (no systemd timers here).
     const hc = await until(
       "podman healthcheck run to pass",
