@@ -19,7 +19,7 @@ import type { CollectorSupport, ComposeOutcome, Composition, OwnTelemetryLayer, 
 import type { CollectorDriver, CollectorRun, VersionInfo } from "./driver.js";
 import { HealthLoop } from "./health-loop.js";
 import { HealthReport } from "./health-report.js";
-import { CollectorInventory } from "./inventory.js";
+import { CollectorInventory, inventoryCache } from "./inventory.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { CollectorState } from "./lifecycle.js";
 import type { ApplyOptions, CollectorControl, ControllerOptions } from "./controller-types.js";
@@ -53,7 +53,8 @@ export class CollectorController implements CollectorControl {
   constructor(options: ControllerOptions) {
     this.#o = options;
     const { agent } = options.config;
-    this.#inventory = new CollectorInventory(options.driver, options.signal);
+    const cache = inventoryCache({ ...options.deps, stateDir: options.stateDir, executable: agent.executable });
+    this.#inventory = new CollectorInventory(options.driver, options.signal, cache);
     this.#lifecycle = new Lifecycle({
       driver: options.driver,
       deps: options.deps,

@@ -4,12 +4,16 @@
  * reports it. A new binary (a package upgrade) is read again.
  *
  * A failed read is remembered too (a build without the command fails the same way every
- * time); the caller's abort does not poison the shared read.
+ * time); the caller's abort does not poison the shared read. With a cache, a start on the
+ * same binary as before takes the kept output instead of running it (inventory-cache.ts).
  */
 import type { CollectorDriver, VersionInfo } from "./driver.js";
 import { parseInventory } from "./components.js";
 import type { Inventory } from "./components.js";
 import type { CollectorSupport } from "./composition.js";
+import type { InventoryCache } from "./inventory-cache.js";
+
+export { inventoryCache } from "./inventory-cache.js";
 
 export class CollectorInventory {
   readonly #driver: Pick<CollectorDriver, "components">;
@@ -18,9 +22,12 @@ export class CollectorInventory {
   #output: Promise<string> | undefined;
   #parsed: Promise<Inventory | undefined> | undefined;
 
-  constructor(driver: Pick<CollectorDriver, "components">, signal: AbortSignal) {
+  readonly #cache: InventoryCache | undefined;
+
+  constructor(driver: Pick<CollectorDriver, "components">, signal: AbortSignal, cache?: InventoryCache) {
     this.#driver = driver;
     this.#signal = signal;
+    this.#cache = cache;
   }
 
   /** The driver cannot run `components` (a sidecar): no inventory, and no healthcheckv2. */
@@ -32,8 +39,16 @@ export class CollectorInventory {
   components(signal: AbortSignal): Promise<string> {
     const run = this.#driver.components?.bind(this.#driver);
     if (!run) return Promise.reject(new Error("this collector driver cannot run `components`"));
-    this.#output ??= run(this.#signal);
+    this.#output ??= this.#read(run);
     return raceAbort(this.#output, signal);
+  }
+
+  async #read(run: (signal: AbortSignal) => Promise<string>): Promise<string> {
+    const kept = await this.#cache?.lookup();
+    if (kept?.output !== undefined) return kept.output;
+    const output = await run(this.#signal);
+    if (kept?.binary !== undefined) void this.#cache?.store(kept.binary, output);
+    return output;
   }
 
   /** What the binary offers the composition; nothing when the inventory cannot be read. */
