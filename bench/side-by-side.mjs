@@ -211,7 +211,7 @@ async function idleSession(server, side, s) {
 /** Collector launches from a supervisor start until it is healthy (+2 s), and for one push. */
 async function launchCount(server, side, s) {
   const ws = await makeSide(side, { endpoint: server.wsUrl, countLaunches: true });
-  const { run, ms } = await launch(server, ws);
+  let { run, ms } = await launch(server, ws);
   try {
     if (!Number.isFinite(ms)) return;
     await sleep(2_000);
@@ -221,6 +221,16 @@ async function launchCount(server, side, s) {
     const r = await push(server, ws, { "bench.yaml": markedRemote(marker()) }, "APPLIED");
     await sleep(500);
     s.add("launches push", side, Number.isFinite(r.ms) ? (await launches(ws)).length - atStart.length : NaN);
+    // Restarts of the supervisor on the state its earlier start left (systemctl restart, a reboot).
+    for (let i = 0; i < ROUNDS; i++) {
+      await stopSide(run);
+      const before = (await launches(ws)).length;
+      ({ run, ms } = await launch(server, ws));
+      s.add("launch again", side, ms);
+      if (!Number.isFinite(ms)) return;
+      await sleep(1_000);
+      s.add("launches again", side, (await launches(ws)).length - before);
+    }
   } finally {
     await stopSide(run);
     await removeSide(ws);
@@ -239,7 +249,9 @@ const FIGURES = [
   ["idle hwm", "peak RSS since start (VmHWM), supervisor alone", "MiB"],
   ["settle cpu", "CPU in the settle period after the first healthy report, supervisor alone", "% core"],
   ["idle cpu", "idle CPU after the settle period, supervisor alone", "% core"],
+  ["launch again", "launch → first healthy, restarted on its own earlier state", "ms"],
   ["launches", "collector launches per supervisor start", "runs"],
+  ["launches again", "collector launches per supervisor restart on its earlier state", "runs"],
   ["launches push", "collector launches per config push", "runs"],
 ];
 
