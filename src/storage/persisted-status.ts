@@ -67,7 +67,8 @@ export class PersistedStatus<T> {
    *
    * `after`: work the server must not hear about before it is done (the kept copy of what
    * this status reports). The write runs alongside it; the send waits for it, and does not
-   * happen when it fails: the caller reports that failure with its next `set`.
+   * happen when it fails: the caller reports that failure with its next `set`. It must not
+   * wait on this status itself (a later `set` runs only after this one).
    */
   set(value: T, options: { after?: Promise<unknown> } = {}): Promise<boolean> {
     this.#current = value;

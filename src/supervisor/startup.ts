@@ -73,6 +73,9 @@ export async function settleRemoteConfigStatus(
  * The received config when the status on disk says APPLIED for it but the working copy is
  * another one or none: APPLIED is written only after the proof, alongside the working copy
  * (remote-config.ts), so a stop between the two writes, or a lost working copy, leaves this.
+ * So does a disk that refused the working copy and then the FAILED after it: that config
+ * was rolled back for the disk's sake, not its own (its hash is not remembered as failed),
+ * and it passed its proof, so it runs.
  */
 async function provenNotKept(
   store: StateStore,

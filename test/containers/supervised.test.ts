@@ -114,9 +114,16 @@ describe("containers: the supervised image itself", () => {
 
     expect((await podman(["exec", name, "id", "-u"])).stdout.trim()).toBe("10001");
     expect((await podman(["exec", name, "cat", "/proc/1/cmdline"])).stdout.split("\0")[0]).toBe("/usr/bin/tini");
-    // The compile cache baked in at build time, where the image's Node has one (>= 22.1).
+    // The compile cache baked in at build time, where the image's Node has one (>= 22.1), for
+    // the uid that runs (Node keeps one subdirectory per uid: `<version>-<arch>-<hash>-<uid>`).
     const [cacheDir, cached] = (
-      await podman(["exec", name, "sh", "-c", 'echo "$NODE_COMPILE_CACHE"; find "$NODE_COMPILE_CACHE" -type f | wc -l'])
+      await podman([
+        "exec",
+        name,
+        "sh",
+        "-c",
+        'echo "$NODE_COMPILE_CACHE"; find "$NODE_COMPILE_CACHE" -path "*-$(id -u)/*" -type f | wc -l',
+      ])
     ).stdout
       .trim()
       .split("\n");
