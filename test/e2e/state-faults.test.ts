@@ -131,6 +131,28 @@ describe("a corrupt state document at start", () => {
     await statusFor(hash(2), APPLIED);
   });
 
+  it("a stop between APPLIED and the working copy: the collector starts on the proven received config", async () => {
+    // APPLIED is written alongside the working copy; here it landed and the new copy did not.
+    const ws = await makeWorkspace({ endpoint: server.wsUrl });
+    const config = (n: number, marker: string) => ({
+      hash: hash(n),
+      configMap: { "remote.yaml": { body: enc(marked(marker)), contentType: "text/yaml" } },
+    });
+    await plant(ws, DOCUMENT_NAMES.lastWorkingRemoteConfig, JSON.stringify(encodeRemoteConfig(config(3, "older"))));
+    await plant(ws, DOCUMENT_NAMES.lastReceivedRemoteConfig, JSON.stringify(encodeRemoteConfig(config(4, "proven"))));
+    await plant(
+      ws,
+      DOCUMENT_NAMES.remoteConfigStatus,
+      JSON.stringify(encodeRemoteConfigStatus({ hash: hash(4), status: "APPLIED", errorMessage: "" })),
+    );
+    launch(ws);
+    await waitForStub(ws, (s) => runs(s, "proven") && !runs(s, "older") && s.healthy);
+    await statusFor(hash(4), APPLIED);
+    expect((await auditLines(ws)).filter((l) => l["action"] === "remote-config-kept-at-start")).toEqual([
+      expect.objectContaining({ hash: "d004", lastWorkingHash: "d003", result: "applied" }),
+    ]);
+  });
+
   it("a corrupt instance uid is replaced by agent.instance_id when it is set", async () => {
     const configured = "01936b2a-7c4e-7d3f-8a9b-0123456789ab";
     const ws = await makeWorkspace({ endpoint: server.wsUrl, agentExtra: `  instance_id: ${configured}\n` });
