@@ -19,10 +19,9 @@ export class CollectorInventory {
   readonly #driver: Pick<CollectorDriver, "components">;
   /** The collector's lifetime: the shared read runs under it, not under one caller's signal. */
   readonly #signal: AbortSignal;
+  readonly #cache: InventoryCache | undefined;
   #output: Promise<string> | undefined;
   #parsed: Promise<Inventory | undefined> | undefined;
-
-  readonly #cache: InventoryCache | undefined;
 
   constructor(driver: Pick<CollectorDriver, "components">, signal: AbortSignal, cache?: InventoryCache) {
     this.#driver = driver;
