@@ -208,7 +208,7 @@ async function idleSession(server, side, s) {
   }
 }
 
-/** Collector launches from a supervisor start until it is healthy (+2 s), and for one push. */
+/** Collector launches from a supervisor start until it is healthy (+2 s), for one push, and per restart on the same state. */
 async function launchCount(server, side, s) {
   const ws = await makeSide(side, { endpoint: server.wsUrl, countLaunches: true });
   let { run, ms } = await launch(server, ws);
