@@ -10,9 +10,8 @@
 // BENCH_SBS_SCENARIOS (all: "defaults,tuned,idle,launches") picks sessions;
 // BENCH_SBS_IDLE_S (60) seconds of idle sampling per side (CPU is
 // counted in 10 ms ticks: 60 s resolve 0.017 % of a core), after BENCH_SBS_SETTLE_S (30)
-// seconds from the first healthy report, whose CPU is a figure of its own (start-up work
-// that outlasts the start: the first health window, V8's lazy compiles and the GCs after a
-// start); BENCH_VERBOSE=1 prints each value.
+// seconds from the first healthy report, whose CPU is a figure of its own (work that outlasts
+// the start, such as V8's compiles and collections after it); BENCH_VERBOSE=1 prints each value.
 import { createServer } from "node:net";
 import { OpampServer, markedRemote } from "../.bench-build/test/interop/peers.js";
 import { figure, sleep } from "./lib.mjs";
