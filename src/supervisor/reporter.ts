@@ -40,7 +40,11 @@ export class StatusReporter {
       what: "remote config status",
       logger: store.logger,
       write: (status) => store.writeRemoteConfigStatus(status),
-      send: (status) => this.#sendRemote(status),
+      // The status screen shows what the server hears, when it hears it.
+      send: (status) => {
+        this.snapshot?.remoteConfig(status);
+        this.#sendRemote(status);
+      },
     });
   }
 
@@ -83,7 +87,6 @@ export class StatusReporter {
     options: { transient?: boolean; after?: Promise<unknown> } = {},
   ): Promise<boolean> {
     this.#transient = status.status === "FAILED" && options.transient === true;
-    this.snapshot?.remoteConfig(status);
     const masked = { ...status, errorMessage: this.masker.mask(status.errorMessage) };
     return this.#remote.set(masked, options.after ? { after: options.after } : {});
   }
@@ -97,7 +100,6 @@ export class StatusReporter {
   /** Reports a status already on disk (at start). */
   restoreRemoteConfigStatus(status: StoredRemoteConfigStatus): void {
     this.#transient = false;
-    this.snapshot?.remoteConfig(status);
     this.#remote.restore({ ...status, errorMessage: this.masker.mask(status.errorMessage) });
   }
 

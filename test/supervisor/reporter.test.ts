@@ -5,6 +5,7 @@ import type { OpampClient } from "../../src/opamp/client.js";
 import type { ComponentHealth } from "../../src/opamp/domain.js";
 import type { StateStore } from "../../src/storage/index.js";
 import { StatusReporter } from "../../src/supervisor/reporter.js";
+import { StatusSnapshot } from "../../src/supervisor/status-snapshot.js";
 import { createGrowingMasker, createMasker } from "../../src/telemetry/mask.js";
 
 function reporter(configured: string[], offered: string[]) {
@@ -56,5 +57,29 @@ describe("StatusReporter", () => {
     expect(yaml).toContain("debug: {}");
     expect(yaml).toContain("value: [masked]");
     expect(yaml).not.toContain("offered-token");
+  });
+
+  it("shows a remote config status on the status screen when the server hears it, not before", async () => {
+    const sent: string[] = [];
+    const client = {
+      setStatus: (kind: string, value: { status: string }) => sent.push(`${kind} ${value.status}`),
+    } as unknown as OpampClient;
+    const store = { logger: undefined, writeRemoteConfigStatus: async () => undefined } as unknown as StateStore;
+    const clock = { now: () => Date.UTC(2026, 11, 4), sleep: async () => undefined };
+    const snapshot = new StatusSnapshot({ clock, version: "0", endpoint: "ws://x", instanceUid: "u", mask: (t) => t });
+    const capabilities = { reportsRemoteConfig: true } as ResolvedCapabilities;
+    const r = new StatusReporter(client, capabilities, store, createMasker([]), snapshot);
+    const hash = new Uint8Array([1]);
+    let fail!: (err: Error) => void;
+    const kept = new Promise<void>((_resolve, reject) => (fail = reject));
+    const applied = r.remoteConfigStatus({ hash, status: "APPLIED", errorMessage: "" }, { after: kept });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(snapshot.view().remoteConfig.status).toBe("UNSET");
+    fail(new Error("ENOSPC"));
+    await applied;
+    expect(snapshot.view().remoteConfig.status).toBe("UNSET");
+    await r.remoteConfigStatus({ hash, status: "FAILED", errorMessage: "cannot write" });
+    expect(snapshot.view().remoteConfig).toMatchObject({ status: "FAILED", error: "cannot write" });
+    expect(sent).toEqual(["remoteConfigStatus FAILED"]);
   });
 });
