@@ -88,7 +88,7 @@ export class StatusReporter {
   ): Promise<boolean> {
     this.#transient = status.status === "FAILED" && options.transient === true;
     const masked = { ...status, errorMessage: this.masker.mask(status.errorMessage) };
-    return this.#remote.set(masked, options.after ? { after: options.after } : {});
+    return this.#remote.set(masked, options);
   }
 
   /** True when the current status is a FAILED for `hash` that a storage fault caused. */

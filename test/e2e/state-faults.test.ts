@@ -43,6 +43,11 @@ const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const hash = (n: number): Uint8Array => new Uint8Array([0xd0, n]);
 const marked = (marker: string): string =>
   `exporters:\n  debug/${marker}: {}\nservice:\n  pipelines:\n    traces:\n      exporters: [debug/${marker}]\n`;
+/** A stored remote config with one marked file, to plant in the state directory. */
+const remote = (n: number, marker: string) => ({
+  hash: hash(n),
+  configMap: { "remote.yaml": { body: enc(marked(marker)), contentType: "text/yaml" } },
+});
 const runs = (s: StubState, marker: string): boolean =>
   Object.keys((s.config["exporters"] as object) ?? {}).includes(`debug/${marker}`);
 
@@ -115,11 +120,7 @@ describe("a corrupt state document at start", () => {
 
   it("a lost working config: the collector starts on the last received one, which the status proved", async () => {
     const ws = await makeWorkspace({ endpoint: server.wsUrl });
-    const received = {
-      hash: hash(2),
-      configMap: { "remote.yaml": { body: enc(marked("received")), contentType: "text/yaml" } },
-    };
-    await plant(ws, DOCUMENT_NAMES.lastReceivedRemoteConfig, JSON.stringify(encodeRemoteConfig(received)));
+    await plant(ws, DOCUMENT_NAMES.lastReceivedRemoteConfig, JSON.stringify(encodeRemoteConfig(remote(2, "received"))));
     await plant(
       ws,
       DOCUMENT_NAMES.remoteConfigStatus,
@@ -134,12 +135,8 @@ describe("a corrupt state document at start", () => {
   it("a stop between APPLIED and the working copy: the collector starts on the proven received config", async () => {
     // APPLIED is written alongside the working copy; here it landed and the new copy did not.
     const ws = await makeWorkspace({ endpoint: server.wsUrl });
-    const config = (n: number, marker: string) => ({
-      hash: hash(n),
-      configMap: { "remote.yaml": { body: enc(marked(marker)), contentType: "text/yaml" } },
-    });
-    await plant(ws, DOCUMENT_NAMES.lastWorkingRemoteConfig, JSON.stringify(encodeRemoteConfig(config(3, "older"))));
-    await plant(ws, DOCUMENT_NAMES.lastReceivedRemoteConfig, JSON.stringify(encodeRemoteConfig(config(4, "proven"))));
+    await plant(ws, DOCUMENT_NAMES.lastWorkingRemoteConfig, JSON.stringify(encodeRemoteConfig(remote(3, "older"))));
+    await plant(ws, DOCUMENT_NAMES.lastReceivedRemoteConfig, JSON.stringify(encodeRemoteConfig(remote(4, "proven"))));
     await plant(
       ws,
       DOCUMENT_NAMES.remoteConfigStatus,

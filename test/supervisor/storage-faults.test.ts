@@ -24,8 +24,8 @@ function faulty(call: "readFile" | "rename", code: string, armed: { on: boolean 
   };
 }
 
-const statusesOf = (t: Harness) => t.heard.flatMap((e) => (e.kind === "status" ? [e.status.status] : []));
-const statusOf = (t: Harness) => t.heard.flatMap((e) => (e.kind === "status" ? [e.status] : [])).at(-1);
+const heardStatuses = (t: Harness) => t.heard.flatMap((e) => (e.kind === "status" ? [e.status] : []));
+const statusOf = (t: Harness) => heardStatuses(t).at(-1);
 
 describe("storage faults in the remote-config transaction", () => {
   it("reports FAILED with the OS reason when a local config file cannot be read, and changes nothing", async () => {
@@ -67,7 +67,7 @@ describe("storage faults in the remote-config transaction", () => {
     const t = (h = await makeHarness());
     vi.spyOn(t.ctx.store, "writeLastWorkingRemoteConfig").mockRejectedValueOnce(errno("ENOSPC"));
     expect(await t.drive(applyRemoteConfig(t.ctx, offer(3, { "remote.yaml": marked("three") })))).toBe("retry");
-    expect(statusesOf(t)).toEqual(["APPLYING", "FAILED"]);
+    expect(heardStatuses(t).map((s) => s.status)).toEqual(["APPLYING", "FAILED"]);
     expect(statusOf(t)?.errorMessage).toContain("cannot write the state directory");
     expect(runs(t.driver.current?.config, "three")).toBe(false);
     expect((await t.audit()).some((l) => l["action"] === "remote-config-rolled-back")).toBe(true);
